@@ -1,0 +1,226 @@
+/**
+ * The host agent's HTTP API: the only way the control plane (worker) drives a
+ * host's runtime. Types are the contract; `AgentClient` is the caller's side.
+ *
+ * A build, step by step, through this API:
+ *   1. `createContainer({ image: "stack/node", cmd, network: "bridge", egress: true, ... })`
+ *   2. `putArchive(id, "/app", tarStream)` copies the source into the container's root
+ *   3. `start(id)`; `logs(id, { follow: true })` streams its output line by line
+ *   4. `wait(id)` -> exit code (and whether a limit killed it)
+ *   5. `commit(id, { name: "app/hello:v3", config })` keeps its writable layer as an image
+ *   6. `remove(id)`
+ * A deploy: `createContainer({ image: "app/hello:v3", env: { PORT }, network: "bridge" })`,
+ * `start`, then the router is pointed at `info.ip:PORT`.
+ */
+
+export interface ImageConfig {
+  /** Command run when the container starts, unless the spec overrides it. */
+  cmd: string[];
+  entrypoint?: string[];
+  env: Record<string, string>;
+  workdir: string;
+  user?: string;
+  exposedPorts?: number[];
+  labels?: Record<string, string>;
+}
+
+export interface ImageInfo {
+  /** sha256:<hex> of the image config + layer list. */
+  id: string;
+  /** Names (repo:tag) pointing at this image. */
+  names: string[];
+  /** Layer digests (sha256:<hex>), bottom first. */
+  layers: string[];
+  config: ImageConfig;
+  createdAt: string;
+  sizeBytes: number;
+}
+
+export interface ContainerSpec {
+  /** Unique on the host; generated when absent. */
+  name?: string;
+  /** Image name (repo[:tag], tag defaults to "latest") or id. */
+  image: string;
+  /** Overrides the image's cmd. */
+  cmd?: string[];
+  /** Added to (and overriding) the image's env. */
+  env?: Record<string, string>;
+  workdir?: string;
+  hostname?: string;
+  /** Memory limit in bytes (cgroup); required so nothing runs unbounded. */
+  memoryBytes: number;
+  /** CPU quota in millicores (1000 = one core); optional. */
+  cpuMillis?: number;
+  /** Max number of processes; optional. */
+  pidsLimit?: number;
+  /** Cgroup path below the runtime's root, e.g. "<team>/<app>". */
+  cgroupParent: string;
+  /** "bridge": own network namespace with an address on the bridge; "none": loopback only. */
+  network: "bridge" | "none";
+  /** May this container open connections beyond the host (package registries for builds)? */
+  egress?: boolean;
+  labels?: Record<string, string>;
+}
+
+export type ContainerState = "created" | "running" | "exited";
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  state: ContainerState;
+  /** Host pid of the container's init, when running. */
+  pid?: number;
+  /** Address on the bridge, when network is "bridge". */
+  ip?: string;
+  exitCode?: number;
+  /** True when the memory limit killed it. */
+  oomKilled?: boolean;
+  labels: Record<string, string>;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface LogLine {
+  /** ISO timestamp of when the line was read. */
+  t: string;
+  stream: "stdout" | "stderr";
+  line: string;
+}
+
+export interface WaitResult {
+  exitCode: number;
+  oomKilled: boolean;
+}
+
+export interface AgentHealth {
+  ok: true;
+  hostname: string;
+  cgroupDriver: "v1" | "v2";
+  memoryBytes: number;
+  cpus: number;
+}
+
+/** Error from the agent: `status` is the HTTP status, `message` says what to do. */
+export class AgentError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = "AgentError";
+  }
+}
+
+/**
+ * Routes (all JSON unless noted; errors are `{ "error": "..." }` with a 4xx/5xx status):
+ *   GET    /v1/health                      -> AgentHealth
+ *   GET    /v1/images                      -> ImageInfo[]
+ *   GET    /v1/images/:name                -> ImageInfo            (name url-encoded)
+ *   DELETE /v1/images/:name                -> { removed: string[] }
+ *   GET    /v1/containers                  -> ContainerInfo[]
+ *   POST   /v1/containers   ContainerSpec  -> ContainerInfo        (state "created")
+ *   GET    /v1/containers/:id              -> ContainerInfo        (id or name)
+ *   PUT    /v1/containers/:id/archive?path=/dir   body: tar        -> { ok: true }
+ *   POST   /v1/containers/:id/start        -> ContainerInfo        (state "running", ip set)
+ *   POST   /v1/containers/:id/stop?timeout=10 -> ContainerInfo     (SIGTERM, then SIGKILL)
+ *   POST   /v1/containers/:id/wait         -> WaitResult           (blocks until exit)
+ *   GET    /v1/containers/:id/logs?follow=1&tail=N -> NDJSON LogLine stream
+ *   POST   /v1/containers/:id/commit  { name, config? } -> ImageInfo
+ *   DELETE /v1/containers/:id?force=1      -> { ok: true }         (force stops it first)
+ */
+export class AgentClient {
+  constructor(readonly baseUrl: string) {}
+
+  private async call<T>(method: string, path: string, body?: unknown, init: RequestInit = {}): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method,
+        headers: body === undefined ? undefined : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        ...init,
+      });
+    } catch (err) {
+      throw new AgentError(
+        `cannot reach the host agent at ${this.baseUrl} (${(err as Error).message}); is it running?`,
+        503,
+      );
+    }
+    const text = await res.text();
+    const data = text ? JSON.parse(text) : undefined;
+    if (!res.ok) throw new AgentError(data?.error ?? `agent answered ${res.status}`, res.status);
+    return data as T;
+  }
+
+  health() {
+    return this.call<AgentHealth>("GET", "/v1/health");
+  }
+  images() {
+    return this.call<ImageInfo[]>("GET", "/v1/images");
+  }
+  image(name: string) {
+    return this.call<ImageInfo>("GET", `/v1/images/${encodeURIComponent(name)}`);
+  }
+  removeImage(name: string) {
+    return this.call<{ removed: string[] }>("DELETE", `/v1/images/${encodeURIComponent(name)}`);
+  }
+  containers() {
+    return this.call<ContainerInfo[]>("GET", "/v1/containers");
+  }
+  container(id: string) {
+    return this.call<ContainerInfo>("GET", `/v1/containers/${encodeURIComponent(id)}`);
+  }
+  createContainer(spec: ContainerSpec) {
+    return this.call<ContainerInfo>("POST", "/v1/containers", spec);
+  }
+  /** Extract a tar stream into `dir` inside the (created, not yet started) container. */
+  putArchive(id: string, dir: string, tar: BodyInit) {
+    return this.call<{ ok: true }>(
+      "PUT",
+      `/v1/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(dir)}`,
+      undefined,
+      { body: tar, headers: { "content-type": "application/x-tar" }, duplex: "half" } as RequestInit,
+    );
+  }
+  start(id: string) {
+    return this.call<ContainerInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/start`);
+  }
+  stop(id: string, timeoutSeconds = 10) {
+    return this.call<ContainerInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/stop?timeout=${timeoutSeconds}`);
+  }
+  wait(id: string, signal?: AbortSignal) {
+    return this.call<WaitResult>("POST", `/v1/containers/${encodeURIComponent(id)}/wait`, undefined, { signal });
+  }
+  commit(id: string, name: string, config?: Partial<ImageConfig>) {
+    return this.call<ImageInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/commit`, { name, config });
+  }
+  remove(id: string, force = false) {
+    return this.call<{ ok: true }>("DELETE", `/v1/containers/${encodeURIComponent(id)}${force ? "?force=1" : ""}`);
+  }
+
+  /** Yields the container's log lines; with follow, until the container exits. */
+  async *logs(id: string, opts: { follow?: boolean; tail?: number; signal?: AbortSignal } = {}): AsyncGenerator<LogLine> {
+    const q = new URLSearchParams();
+    if (opts.follow) q.set("follow", "1");
+    if (opts.tail !== undefined) q.set("tail", String(opts.tail));
+    const res = await fetch(`${this.baseUrl}/v1/containers/${encodeURIComponent(id)}/logs?${q}`, { signal: opts.signal });
+    if (!res.ok || !res.body) {
+      const data = await res.json().catch(() => ({}));
+      throw new AgentError(data?.error ?? `agent answered ${res.status}`, res.status);
+    }
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const raw = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (raw.trim()) yield JSON.parse(raw) as LogLine;
+      }
+    }
+  }
+}

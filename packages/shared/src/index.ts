@@ -1,0 +1,5 @@
+export * from "./config.ts";
+export * from "./naming.ts";
+export * from "./tokens.ts";
+export * from "./agent-api.ts";
+export * from "./redis-keys.ts";

@@ -1,0 +1,33 @@
+/**
+ * Names shared through Redis between the web app, the worker and the router.
+ * BullMQ queues carry jobs; streams carry build logs; a hash is the routing table.
+ */
+export const QUEUE_BUILDS = "builds";
+
+/** Job data of a build job (the job id is the build id, so re-adding is a no-op). */
+export interface BuildJobData {
+  buildId: string;
+}
+
+/**
+ * A build's log as a Redis stream. Entries have either `line` (a log line) or,
+ * last, `status` ("succeeded" | "failed") with `url` or `error`.
+ */
+export const buildLogKey = (buildId: string) => `paas:build:${buildId}:log`;
+
+/** Source tarball of a build, stored under the data dir by the git endpoint. */
+export const buildSourcePath = (dataDir: string, buildId: string) => `${dataDir}/sources/${buildId}.tar`;
+
+/**
+ * Routing table published by the control plane: hash field = host name
+ * (e.g. "hello.localhost"), value = JSON RouteEntry. Changes are announced
+ * on the ROUTES_CHANNEL pub/sub channel (message = host name).
+ */
+export const ROUTES_KEY = "paas:routes";
+export const ROUTES_CHANNEL = "paas:routes:changed";
+
+export interface RouteEntry {
+  app: string;
+  /** "ip:port" of each healthy replica. */
+  backends: string[];
+}
