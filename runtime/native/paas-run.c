@@ -1,0 +1,586 @@
+/*
+ * paas-run: the privileged exec step of our runtime and the per-container monitor.
+ *
+ * Usage (from the TypeScript side; one process spawn per container start):
+ *   paas-run run [options] -- CMD ARGS...
+ *     --dir DIR            container state dir: writes DIR/pid, DIR/monitor.pid,
+ *                          DIR/log.ndjson (appended), DIR/status.json (at exit)
+ *     --rootfs DIR         where the root is (mount point); with --lower, the overlay
+ *                          is mounted there inside the container's own mount namespace
+ *     --lower A:B:C --upper U --work W   overlay parts (lower: top layer first)
+ *     --netns PATH         join this network namespace (else a new, empty one)
+ *     --ip A.B.C.D/N --gw A.B.C.D   configure eth0 + default route inside the netns
+ *     --cgroup DIR         join this cgroup (repeatable; the pid goes into DIR/cgroup.procs)
+ *     --oom-file FILE      file with an "oom_kill N" line (v1 memory.oom_control, v2 memory.events)
+ *     --bind SRC:DST       bind-mount a host file read-only into the container (resolv.conf...)
+ *     --hostname H --cwd D --uid N --gid N --env K=V (repeatable)
+ *   Prints "ok PID\n" or "error MESSAGE\n" on fd 3 when the container has exec'd
+ *   (or failed to), then the monitor lives on, detached, until the container exits.
+ *
+ *   paas-run unwhiteout DIR   turn OCI whiteout files (.wh.X, .wh..wh..opq) of an
+ *                             unpacked layer into overlayfs whiteouts
+ *   paas-run opaque DIR       print (relative) dirs that carry the overlay opaque xattr
+ *
+ * Why C: the container part must run between clone() and execve() with no runtime
+ * of its own, and the monitor must outlive the agent at the cost of a few hundred KB.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <grp.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXV 256
+
+static const char *dir, *rootfs, *lower, *upper, *work, *netns, *ipcidr, *gw, *hostname_, *cwd = "/", *oomfile;
+static const char *cgroups[16];
+static int ncgroups;
+static const char *binds[16];
+static int nbinds;
+static char *envv[MAXV];
+static int nenv;
+static uid_t uid;
+static gid_t gid;
+static char **cmd;
+
+static int errfd = -1; /* child -> monitor: error message before exec (CLOEXEC) */
+
+static void die(const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf - 64, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if (n > (int)sizeof buf - 64) n = sizeof buf - 64;
+  if (errno) n += snprintf(buf + n, 64, ": %s", strerror(errno));
+  if (errfd >= 0) {
+    if (write(errfd, buf, n) < 0) {}
+  } else {
+    buf[n++] = '\n';
+    if (write(2, buf, n) < 0) {}
+  }
+  _exit(127);
+}
+
+/* Write a small file atomically (tmp + rename) so readers never see half of it. */
+static void write_atomic(const char *path, const char *data) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  if (write(fd, data, strlen(data)) < 0) {}
+  fsync(fd);
+  close(fd);
+  rename(tmp, path);
+}
+
+/* ---------- container part (runs as pid 1 of the new pid namespace) ---------- */
+
+static void ifup(int sock, const char *name) {
+  struct ifreq ifr = {0};
+  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) die("get flags of %s", name);
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) die("bring %s up", name);
+}
+
+/* eth0 address + default route with ioctls: cheaper than spawning `ip` in the netns. */
+static void setup_net(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) die("socket");
+  ifup(s, "lo");
+  if (ipcidr) {
+    char addr[64];
+    strncpy(addr, ipcidr, sizeof addr - 1);
+    addr[sizeof addr - 1] = 0;
+    char *slash = strchr(addr, '/');
+    int prefix = 24;
+    if (slash) { *slash = 0; prefix = atoi(slash + 1); }
+    struct ifreq ifr = {0};
+    strncpy(ifr.ifr_name, "eth0", IFNAMSIZ - 1);
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+    sin->sin_family = AF_INET;
+    if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1) { errno = 0; die("bad --ip %s", ipcidr); }
+    if (ioctl(s, SIOCSIFADDR, &ifr) < 0) die("set address of eth0");
+    sin->sin_addr.s_addr = prefix ? htonl(~0u << (32 - prefix)) : 0;
+    if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) die("set netmask of eth0");
+    ifup(s, "eth0");
+    if (gw) {
+      struct rtentry rt = {0};
+      struct sockaddr_in *d = (struct sockaddr_in *)&rt.rt_dst, *g = (struct sockaddr_in *)&rt.rt_gateway,
+                         *m = (struct sockaddr_in *)&rt.rt_genmask;
+      d->sin_family = g->sin_family = m->sin_family = AF_INET;
+      if (inet_pton(AF_INET, gw, &g->sin_addr) != 1) { errno = 0; die("bad --gw %s", gw); }
+      rt.rt_flags = RTF_UP | RTF_GATEWAY;
+      rt.rt_dev = "eth0";
+      if (ioctl(s, SIOCADDRT, &rt) < 0) die("add default route via %s", gw);
+    }
+  }
+  close(s);
+}
+
+static void mnt(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+  if (mount(src, dst, type, flags, data) < 0) die("mount %s on %s", type ? type : src, dst);
+}
+
+/* Paths masked or made read-only in /proc, as containerd does by default. */
+static const char *masked[] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                               "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                               "/sys/firmware", NULL};
+static const char *readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
+
+static void setup_dev(void) {
+  mnt("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  struct { const char *name; unsigned maj, min; } devs[] = {
+      {"dev/null", 1, 3}, {"dev/zero", 1, 5}, {"dev/full", 1, 7},
+      {"dev/random", 1, 8}, {"dev/urandom", 1, 9}, {"dev/tty", 5, 0}};
+  for (unsigned i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+    if (mknod(devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0) die("mknod %s", devs[i].name);
+    chmod(devs[i].name, 0666); /* umask */
+  }
+  mkdir("dev/pts", 0755);
+  mnt("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+  if (symlink("pts/ptmx", "dev/ptmx") < 0) die("symlink ptmx");
+  mkdir("dev/shm", 01777);
+  mnt("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  mkdir("dev/mqueue", 0755);
+  mount("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  if (symlink("/proc/self/fd", "dev/fd") < 0 || symlink("/proc/self/fd/0", "dev/stdin") < 0 ||
+      symlink("/proc/self/fd/1", "dev/stdout") < 0 || symlink("/proc/self/fd/2", "dev/stderr") < 0)
+    die("symlinks in /dev");
+}
+
+/* Docker's / containerd's default capability set. */
+static const int keep_caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
+                                CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
+                                CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE};
+
+static int keep_cap(int c) {
+  for (unsigned i = 0; i < sizeof keep_caps / sizeof keep_caps[0]; i++)
+    if (keep_caps[i] == c) return 1;
+  return 0;
+}
+
+static void drop_caps(void) {
+  int last = 40;
+  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+  if (f) { if (fscanf(f, "%d", &last) != 1) last = 40; fclose(f); }
+  for (int c = 0; c <= last; c++)
+    if (!keep_cap(c) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) die("drop capability %d", c);
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
+static void set_caps_for_root(void) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2] = {{0}};
+  for (unsigned i = 0; i < sizeof keep_caps / sizeof keep_caps[0]; i++) {
+    int c = keep_caps[i];
+    d[c / 32].effective |= 1u << (c % 32);
+    d[c / 32].permitted |= 1u << (c % 32);
+    d[c / 32].inheritable |= 1u << (c % 32);
+  }
+  if (syscall(SYS_capset, &h, d) < 0) die("capset");
+}
+
+static void container_main(int gofd) {
+  char c;
+  /* Wait until the monitor has put us in our cgroups. */
+  if (read(gofd, &c, 1) != 1) { errno = 0; die("monitor went away before start"); }
+  close(gofd);
+
+  if (netns) {
+    int fd = open(netns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("open network namespace %s", netns);
+    if (setns(fd, CLONE_NEWNET) < 0) die("join network namespace %s", netns);
+    close(fd);
+  }
+  setup_net();
+
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make mounts private");
+  if (lower) {
+    char opts[8192];
+    int n = snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+    if (n >= (int)sizeof opts) { errno = 0; die("overlay options too long (too many layers)"); }
+    mnt("overlay", rootfs, "overlay", 0, opts);
+  } else {
+    mnt(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL); /* pivot_root needs a mount point */
+  }
+  if (chdir(rootfs) < 0) die("chdir %s", rootfs);
+
+  mkdir("proc", 0555);
+  mnt("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mkdir("sys", 0555);
+  if (mount("sysfs", "sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0) {
+    /* not fatal: some hosts refuse sysfs in a shared netns */
+  }
+  mkdir("dev", 0755);
+  setup_dev();
+
+  for (int i = 0; i < nbinds; i++) {
+    char src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s", binds[i]);
+    char *colon = strchr(src, ':');
+    if (!colon) { errno = 0; die("bad --bind %s", binds[i]); }
+    *colon = 0;
+    snprintf(dst, sizeof dst, ".%s", colon + 1);
+    struct stat st;
+    if (stat(dst, &st) < 0) {
+      int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+      if (fd >= 0) close(fd);
+    }
+    mnt(src, dst, NULL, MS_BIND, NULL);
+    mnt(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+  }
+
+  for (int i = 0; masked[i]; i++) {
+    char p[256];
+    snprintf(p, sizeof p, ".%s", masked[i]);
+    struct stat st;
+    if (stat(p, &st) < 0) continue;
+    if (S_ISDIR(st.st_mode)) mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0");
+    else mount("dev/null", p, NULL, MS_BIND, NULL);
+  }
+  for (int i = 0; readonly[i]; i++) {
+    char p[256];
+    snprintf(p, sizeof p, ".%s", readonly[i]);
+    if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) == 0)
+      mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL);
+  }
+
+  /* pivot_root(".", ".") stacks the old root under the new one; detach it. */
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root into %s", rootfs);
+  if (umount2(".", MNT_DETACH) < 0) die("detach old root");
+  if (chdir("/") < 0) die("chdir /");
+
+  if (hostname_ && sethostname(hostname_, strlen(hostname_)) < 0) die("sethostname");
+
+  struct rlimit rl = {1048576, 1048576};
+  if (setrlimit(RLIMIT_NOFILE, &rl) < 0) { rl.rlim_cur = rl.rlim_max = 65536; setrlimit(RLIMIT_NOFILE, &rl); }
+
+  drop_caps();
+  if (setgroups(0, NULL) < 0) die("setgroups");
+  if (setresgid(gid, gid, gid) < 0) die("setgid %d", (int)gid);
+  if (setresuid(uid, uid, uid) < 0) die("setuid %d", (int)uid);
+  if (uid == 0) set_caps_for_root();
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+
+  if (chdir(cwd) < 0) die("chdir %s (working directory)", cwd);
+  envv[nenv] = NULL;
+  environ = envv;
+  /* signal dispositions set by the monitor must not leak into the app */
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+  execvp(cmd[0], cmd);
+  die("exec %s", cmd[0]);
+}
+
+/* ---------- monitor part (stays in the host's namespaces) ---------- */
+
+static void iso_now(char *buf, size_t n) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static int logfd = -1;
+
+static void log_line(const char *stream, const char *s, size_t len) {
+  static char out[65536 * 6 + 256];
+  char t[40];
+  iso_now(t, sizeof t);
+  size_t o = (size_t)snprintf(out, 256, "{\"t\":\"%s\",\"stream\":\"%s\",\"line\":\"", t, stream);
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') { out[o++] = '\\'; out[o++] = c; }
+    else if (c == '\n') { out[o++] = '\\'; out[o++] = 'n'; }
+    else if (c == '\r') { out[o++] = '\\'; out[o++] = 'r'; }
+    else if (c == '\t') { out[o++] = '\\'; out[o++] = 't'; }
+    else if (c < 0x20 || c == 0x7f) o += sprintf(out + o, "\\u%04x", c);
+    else out[o++] = c; /* UTF-8 passes through; invalid bytes are the reader's problem */
+  }
+  memcpy(out + o, "\"}\n", 3);
+  o += 3;
+  if (write(logfd, out, o) < 0) {}
+}
+
+struct stream {
+  int fd;
+  const char *name;
+  char buf[65536];
+  size_t len;
+};
+
+static void pump(struct stream *s) {
+  ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+  if (n <= 0) {
+    if (n < 0 && errno == EINTR) return;
+    if (s->len) log_line(s->name, s->buf, s->len);
+    s->len = 0;
+    close(s->fd);
+    s->fd = -1;
+    return;
+  }
+  s->len += (size_t)n;
+  size_t start = 0;
+  for (size_t i = 0; i < s->len; i++) {
+    if (s->buf[i] == '\n') {
+      log_line(s->name, s->buf + start, i - start);
+      start = i + 1;
+    }
+  }
+  if (start == 0 && s->len == sizeof s->buf) { /* a very long line: cut it */
+    log_line(s->name, s->buf, s->len);
+    s->len = 0;
+    return;
+  }
+  memmove(s->buf, s->buf + start, s->len - start);
+  s->len -= start;
+}
+
+static long read_oom_kill(void) {
+  if (!oomfile) return 0;
+  FILE *f = fopen(oomfile, "re");
+  if (!f) return 0;
+  char key[64];
+  long v, r = 0;
+  while (fscanf(f, "%63s %ld", key, &v) == 2)
+    if (!strcmp(key, "oom_kill")) r = v;
+  fclose(f);
+  return r;
+}
+
+static void path_in(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
+
+static int monitor(int syncfd) {
+  char p[4096];
+  int outp[2], errp[2], gop[2], errpipe[2];
+  if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(gop, O_CLOEXEC) < 0 ||
+      pipe2(errpipe, O_CLOEXEC) < 0) {
+    dprintf(syncfd, "error pipe: %s\n", strerror(errno));
+    return 1;
+  }
+  path_in(p, sizeof p, "log.ndjson");
+  logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (logfd < 0) { dprintf(syncfd, "error open %s: %s\n", p, strerror(errno)); return 1; }
+  long oom_before = read_oom_kill();
+
+  int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  if (!netns) flags |= CLONE_NEWNET;
+  pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+  if (pid < 0) { dprintf(syncfd, "error clone: %s\n", strerror(errno)); return 1; }
+  if (pid == 0) {
+    close(syncfd);
+    close(logfd);
+    int nul = open("/dev/null", O_RDONLY);
+    dup2(nul, 0);
+    if (nul > 0) close(nul);
+    dup2(outp[1], 1);
+    dup2(errp[1], 2);
+    errfd = errpipe[1];
+    close(gop[1]);
+    container_main(gop[0]);
+  }
+  close(outp[1]);
+  close(errp[1]);
+  close(gop[0]);
+  close(errpipe[1]);
+
+  char err[1100] = "";
+  char num[32];
+  snprintf(num, sizeof num, "%d", pid);
+  for (int i = 0; i < ncgroups; i++) {
+    char cp[4096];
+    snprintf(cp, sizeof cp, "%s/cgroup.procs", cgroups[i]);
+    int fd = open(cp, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, num, strlen(num)) < 0) {
+      snprintf(err, sizeof err, "join cgroup %s: %s", cgroups[i], strerror(errno));
+      if (fd >= 0) close(fd);
+      break;
+    }
+    close(fd);
+  }
+  if (err[0]) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    dprintf(syncfd, "error %s\n", err);
+    return 1;
+  }
+  path_in(p, sizeof p, "pid");
+  char pidline[32];
+  snprintf(pidline, sizeof pidline, "%d\n", pid);
+  write_atomic(p, pidline);
+  if (write(gop[1], "g", 1) != 1) {}
+  close(gop[1]);
+
+  /* The error pipe closes on exec (CLOEXEC) with nothing written when all went well. */
+  ssize_t n, tot = 0;
+  while ((n = read(errpipe[0], err + tot, sizeof err - 1 - tot)) > 0) tot += n;
+  err[tot > 0 ? tot : 0] = 0;
+  close(errpipe[0]);
+  if (tot > 0) {
+    dprintf(syncfd, "error %s\n", err);
+    log_line("stderr", err, strlen(err));
+  } else {
+    dprintf(syncfd, "ok %d\n", pid);
+  }
+  close(syncfd);
+
+  struct stream so = {.fd = outp[0], .name = "stdout"}, se = {.fd = errp[0], .name = "stderr"};
+  static struct stream *ss[2];
+  ss[0] = &so;
+  ss[1] = &se;
+  /* When pid 1 of the namespace dies, the kernel kills the rest, so both pipes reach EOF. */
+  while (so.fd >= 0 || se.fd >= 0) {
+    struct pollfd pf[2];
+    int k = 0;
+    for (int i = 0; i < 2; i++)
+      if (ss[i]->fd >= 0) pf[k++] = (struct pollfd){.fd = ss[i]->fd, .events = POLLIN};
+    if (poll(pf, k, -1) < 0) { if (errno == EINTR) continue; break; }
+    for (int i = 0; i < k; i++)
+      if (pf[i].revents)
+        for (int j = 0; j < 2; j++)
+          if (ss[j]->fd == pf[i].fd) pump(ss[j]);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  long oom_after = read_oom_kill();
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  char t[40], js[256];
+  iso_now(t, sizeof t);
+  snprintf(js, sizeof js, "{\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n", code, sig,
+           oom_after > oom_before ? "true" : "false", t);
+  path_in(p, sizeof p, "status.json");
+  write_atomic(p, js);
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv) {
+  int i;
+  for (i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) { i++; break; }
+    if (i + 1 >= argc) { fprintf(stderr, "paas-run: %s needs a value\n", a); return 2; }
+    const char *v = argv[++i];
+    if (!strcmp(a, "--dir")) dir = v;
+    else if (!strcmp(a, "--rootfs")) rootfs = v;
+    else if (!strcmp(a, "--lower")) lower = v;
+    else if (!strcmp(a, "--upper")) upper = v;
+    else if (!strcmp(a, "--work")) work = v;
+    else if (!strcmp(a, "--netns")) netns = v;
+    else if (!strcmp(a, "--ip")) ipcidr = v;
+    else if (!strcmp(a, "--gw")) gw = v;
+    else if (!strcmp(a, "--hostname")) hostname_ = v;
+    else if (!strcmp(a, "--cwd")) cwd = v;
+    else if (!strcmp(a, "--oom-file")) oomfile = v;
+    else if (!strcmp(a, "--uid")) uid = (uid_t)atoi(v);
+    else if (!strcmp(a, "--gid")) gid = (gid_t)atoi(v);
+    else if (!strcmp(a, "--cgroup") && ncgroups < 16) cgroups[ncgroups++] = v;
+    else if (!strcmp(a, "--bind") && nbinds < 16) binds[nbinds++] = v;
+    else if (!strcmp(a, "--env") && nenv < MAXV - 1) envv[nenv++] = (char *)v;
+    else { fprintf(stderr, "paas-run: unknown option %s\n", a); return 2; }
+  }
+  if (!dir || !rootfs || i >= argc || (lower && (!upper || !work))) {
+    fprintf(stderr, "paas-run run: --dir, --rootfs and a command are required (--lower needs --upper and --work)\n");
+    return 2;
+  }
+  cmd = argv + i;
+  int syncfd = 3;
+  struct stat st;
+  if (fstat(syncfd, &st) < 0) syncfd = open("/dev/null", O_WRONLY); /* run by hand: no sync pipe */
+  fcntl(syncfd, F_SETFD, FD_CLOEXEC);
+
+  /* Detach: the monitor must survive the agent (and not be its child). */
+  pid_t m = fork();
+  if (m < 0) { dprintf(syncfd, "error fork: %s\n", strerror(errno)); return 1; }
+  if (m > 0) return 0;
+  setsid();
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  int nul = open("/dev/null", O_RDWR);
+  dup2(nul, 0);
+  dup2(nul, 1);
+  dup2(nul, 2);
+  if (nul > 2) close(nul);
+  if (chdir("/") < 0) {}
+  char p[4096], line[32];
+  path_in(p, sizeof p, "monitor.pid");
+  snprintf(line, sizeof line, "%d\n", getpid());
+  write_atomic(p, line);
+  prctl(PR_SET_NAME, "paas-monitor", 0, 0, 0);
+  return monitor(syncfd);
+}
+
+/* ---------- layer helpers ---------- */
+
+static int walk(const char *root, const char *rel, int mode) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  struct dirent *e;
+  int rc = 0;
+  if (mode == 1) {
+    char v[4];
+    ssize_t n = lgetxattr(path, "trusted.overlay.opaque", v, sizeof v);
+    if (n == 1 && v[0] == 'y') printf("%s\n", *rel ? rel : ".");
+  }
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    char sub[4096], full[4096];
+    snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+    snprintf(full, sizeof full, "%s/%s", path, e->d_name);
+    if (mode == 0 && !strncmp(e->d_name, ".wh.", 4)) {
+      unlink(full);
+      if (!strcmp(e->d_name, ".wh..wh..opq")) {
+        if (setxattr(path, "trusted.overlay.opaque", "y", 1, 0) < 0) { perror(path); rc = 1; }
+      } else {
+        char target[4096];
+        snprintf(target, sizeof target, "%s/%s", path, e->d_name + 4);
+        if (mknod(target, S_IFCHR | 0000, makedev(0, 0)) < 0) { perror(target); rc = 1; }
+      }
+      continue;
+    }
+    struct stat st;
+    if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) rc |= walk(root, sub, mode);
+  }
+  closedir(d);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "run")) return cmd_run(argc, argv);
+  if (argc == 3 && !strcmp(argv[1], "unwhiteout")) return walk(argv[2], "", 0);
+  if (argc == 3 && !strcmp(argv[1], "opaque")) return walk(argv[2], "", 1);
+  fprintf(stderr, "usage: paas-run run [options] -- CMD... | unwhiteout DIR | opaque DIR\n");
+  return 2;
+}
