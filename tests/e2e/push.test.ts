@@ -1,0 +1,161 @@
+/**
+ * End to end, on the real parts: a platform started by ./infra/up, an app
+ * created with the CLI, real `git push`es, answers through the router from a
+ * container of our runtime.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { createDb } from "@paas/db";
+import { generateToken } from "@paas/shared";
+import { ROOT, commitChange, fixtureRepo, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+
+let p: Platform;
+let repo: string;
+
+const paas = (args: string[], token = p.adminToken) =>
+  sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: token } });
+
+const gitUrl = (token: string, app = "hello") =>
+  `http://git:${token}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${app}.git`;
+
+const push = async (token = p.adminToken, ref = "main") => {
+  const t0 = Date.now();
+  const r = await sh("git", ["push", gitUrl(token), ref], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+  return { ...r, seconds: (Date.now() - t0) / 1000 };
+};
+
+const answer = async () => {
+  const r = await viaRouter(p, "hello");
+  assert.equal(r.status, 200, `router answered ${r.status}: ${r.body.slice(0, 300)}`);
+  return JSON.parse(r.body) as { message: string; pid: number; hostname: string; release: string };
+};
+
+describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
+  before(async () => {
+    p = await startPlatform("e2e", 3400);
+    repo = await fixtureRepo("node-hello");
+  });
+  after(async () => {
+    await p?.stop();
+  });
+
+  test("the CLI creates an app", async () => {
+    const r = await paas(["apps:create", "hello"]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const list = await paas(["apps", "--json"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.ok(JSON.stringify(JSON.parse(list.stdout)).includes('"hello"'));
+  });
+
+  test("an unknown host gets the router's 404 page", async () => {
+    const r = await viaRouter(p, "nope");
+    assert.equal(r.status, 404);
+    assert.match(r.body, /No such app/);
+  });
+
+  test("the first push builds, deploys, and the app answers from its own container", async () => {
+    const r = await push();
+    const out = r.stderr + r.stdout;
+    assert.equal(r.code, 0, out);
+    assert.match(out, /remote: -----> /);
+    assert.match(out, /remote: .*http:\/\/hello\.localhost:3480\//);
+    console.log(`first push: ${r.seconds.toFixed(1)}s`);
+    const a = await answer();
+    assert.equal(a.message, "hello from v1");
+    assert.equal(a.release, "v1");
+    assert.ok(a.pid < 10, `the app should see itself as a low pid in its own pid namespace, saw ${a.pid}`);
+    assert.equal(a.hostname, "hello-web-1");
+  });
+
+  test("a push with a broken package.json is rejected and v1 keeps answering", async () => {
+    await commitChange(repo, "package.json", '{ "scripts": { "start": ', "break package.json");
+    const r = await push();
+    const out = r.stderr + r.stdout;
+    assert.notEqual(r.code, 0, out);
+    assert.match(out, /\[remote rejected\]/);
+    assert.match(out, /package\.json is not valid JSON/);
+    assert.equal((await answer()).message, "hello from v1");
+    await sh("git", ["reset", "-q", "--hard", "HEAD~1"], { cwd: repo });
+  });
+
+  test("a push whose build script fails is rejected with the failing lines", async () => {
+    const pkg = JSON.parse(await fs.readFile(path.join(repo, "package.json"), "utf8"));
+    pkg.scripts.build = "echo compiling && echo 'error TS2322: boom' >&2 && exit 3";
+    await commitChange(repo, "package.json", JSON.stringify(pkg, null, 2), "failing build");
+    const r = await push();
+    const out = r.stderr + r.stdout;
+    assert.notEqual(r.code, 0, out);
+    assert.match(out, /\[remote rejected\]/);
+    assert.match(out, /remote: .*error TS2322: boom/);
+    assert.equal((await answer()).message, "hello from v1");
+    await sh("git", ["reset", "-q", "--hard", "HEAD~1"], { cwd: repo });
+  });
+
+  test("a second push replaces v1 with v2", async () => {
+    const server = await fs.readFile(path.join(repo, "server.js"), "utf8");
+    await commitChange(repo, "server.js", server.replace("hello from v1", "hello from v2"), "v2");
+    const r = await push();
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    console.log(`second push: ${r.seconds.toFixed(1)}s`);
+    const a = await answer();
+    assert.equal(a.message, "hello from v2");
+    assert.equal(a.release, "v2");
+    const releases = await paas(["releases", "-a", "hello", "--json"]);
+    assert.equal(releases.code, 0, releases.stderr);
+    assert.match(releases.stdout, /"version":\s*2/);
+  });
+
+  describe("auth", () => {
+    let otherToken = "";
+    before(async () => {
+      // A second team with its own member and token, created straight in the database.
+      const db = createDb(`file:${path.join(p.dataDir, "paas.db")}`);
+      const team = await db.team.create({ data: { name: "other" } });
+      const user = await db.user.create({ data: { email: "eve@example.com" } });
+      await db.membership.create({ data: { teamId: team.id, userId: user.id, role: "admin" } });
+      const t = generateToken();
+      await db.apiToken.create({ data: { userId: user.id, name: "test", hash: t.hash, prefix: t.prefix } });
+      otherToken = t.token;
+      await db.$disconnect();
+    });
+
+    const refsOf = async () => (await sh("git", ["ls-remote", gitUrl(p.adminToken)], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } })).stdout;
+
+    test("the git endpoint refuses no token, a wrong token and another team's token, and nothing changes", async () => {
+      const before = await refsOf();
+      assert.match(before, /refs\/heads\/main/);
+      await commitChange(repo, "server.js", "// intruder\n", "intruder");
+      const anon = await sh("git", ["push", `http://127.0.0.1:${p.env.PAAS_WEB_PORT}/git/hello.git`, "main"], {
+        cwd: repo,
+        env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
+      });
+      assert.notEqual(anon.code, 0);
+      for (const token of ["paas_wrong", otherToken]) {
+        const r = await push(token);
+        assert.notEqual(r.code, 0, r.stderr);
+        const read = await sh("git", ["ls-remote", gitUrl(token)], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+        assert.notEqual(read.code, 0, "reading another team's repo must fail too");
+      }
+      assert.equal(await refsOf(), before);
+      assert.equal((await answer()).message, "hello from v2");
+      await sh("git", ["reset", "-q", "--hard", "HEAD~1"], { cwd: repo });
+    });
+
+    test("the API refuses no token and a wrong token, and hides other teams' apps", async () => {
+      const anon = await fetch(`${p.webUrl}/api/trpc/apps.list`);
+      assert.equal(anon.status, 401);
+      const wrong = await fetch(`${p.webUrl}/api/trpc/apps.list`, { headers: { authorization: "Bearer paas_wrong" } });
+      assert.equal(wrong.status, 401);
+      const info = await paas(["apps:info", "-a", "hello"], otherToken);
+      assert.notEqual(info.code, 0);
+      assert.match(info.stderr + info.stdout, /not found/i);
+      const list = await paas(["apps", "--json"], otherToken);
+      assert.equal(list.code, 0, list.stderr);
+      assert.doesNotMatch(list.stdout, /hello/);
+      const create = await paas(["apps:create", "hello"], otherToken);
+      assert.notEqual(create.code, 0, "a taken name cannot be created again");
+    });
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Starts a whole platform for a test: its own data dir, ports, bridge, subnet
+ * and cgroup root, so it never disturbs a platform a developer is running.
+ */
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+
+export interface Platform {
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  webUrl: string;
+  routerPort: number;
+  adminToken: string;
+  stop(): Promise<void>;
+}
+
+export async function startPlatform(name: string, base: number): Promise<Platform> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `paas-${name}-`));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PAAS_DATA_DIR: dataDir,
+    PAAS_WEB_PORT: String(base),
+    PAAS_HTTP_PORT: String(base + 80),
+    PAAS_AGENT_PORT: String(base + 91),
+    PAAS_REDIS_PORT: String(base + 79),
+    PAAS_BRIDGE: `paas${name.slice(0, 6)}0`,
+    PAAS_SUBNET: `10.${200 + (base % 50)}.0.0/24`,
+    PAAS_CGROUP_ROOT: `paas-${name}`,
+  };
+  try {
+    await run(path.join(ROOT, "infra/up"), ["--detach"], { env, cwd: ROOT, maxBuffer: 64 << 20 });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    throw new Error(`infra/up failed:\n${e.stdout}\n${e.stderr}`);
+  }
+  const adminToken = (await fs.readFile(path.join(dataDir, "admin-token"), "utf8")).trim();
+  return {
+    env,
+    dataDir,
+    webUrl: `http://127.0.0.1:${base}`,
+    routerPort: base + 80,
+    adminToken,
+    async stop() {
+      await run(path.join(ROOT, "infra/down"), [], { env, cwd: ROOT }).catch(() => {});
+    },
+  };
+}
+
+/** Runs a command, returning its output and exit code without throwing. */
+export async function sh(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(cmd, args, { ...opts, maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+/** GET through the router with the app's Host header. */
+export async function viaRouter(p: Platform, app: string, urlPath = "/"): Promise<{ status: number; body: string }> {
+  const http = await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: "127.0.0.1", port: p.routerPort, path: urlPath, headers: { host: `${app}.localhost:${p.routerPort}` }, agent: false },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject);
+    req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
+  });
+}
+
+/** A git work tree with the fixture app committed on main. */
+export async function fixtureRepo(fixture: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `fixture-${fixture}-`));
+  await fs.cp(path.join(ROOT, "tests/fixtures", fixture), dir, { recursive: true });
+  const git = (...args: string[]) => run("git", args, { cwd: dir });
+  await git("init", "-q", "-b", "main");
+  await git("config", "user.email", "dev@example.com");
+  await git("config", "user.name", "Dev");
+  await git("add", "-A");
+  await git("commit", "-qm", "first");
+  return dir;
+}
+
+export async function commitChange(dir: string, file: string, content: string, message: string): Promise<void> {
+  await fs.writeFile(path.join(dir, file), content);
+  await run("git", ["add", "-A"], { cwd: dir });
+  await run("git", ["commit", "-qm", message], { cwd: dir });
+}
