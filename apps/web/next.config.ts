@@ -1,0 +1,18 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { NextConfig } from "next";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+const nextConfig: NextConfig = {
+  // Our workspace packages ship raw TypeScript (with .ts import suffixes).
+  transpilePackages: ["@paas/shared", "@paas/db"],
+  // Native addon and the Prisma adapter stay plain Node requires at run time.
+  serverExternalPackages: ["better-sqlite3", "@prisma/adapter-better-sqlite3", "@prisma/client", "simple-git", "bullmq", "ioredis"],
+  // The monorepo root holds node_modules and the lockfile.
+  turbopack: { root },
+  outputFileTracingRoot: root,
+  poweredByHeader: false,
+};
+
+export default nextConfig;

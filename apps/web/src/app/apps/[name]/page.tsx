@@ -1,0 +1,150 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { BuildLog } from "@/components/build-log.tsx";
+import { Card, Empty, Shell } from "@/components/shell.tsx";
+import { StatusBadge } from "@/components/status-badge.tsx";
+import { duration, shortCommit, timeAgo } from "@/lib/format.ts";
+import { orNotFound, requireCaller } from "@/server/caller.ts";
+
+type Props = { params: Promise<{ name: string }> };
+
+export async function generateMetadata({ params }: Props): Promise<Metadata> {
+  return { title: (await params).name };
+}
+
+export default async function AppPage({ params }: Props) {
+  const { name } = await params;
+  const api = await requireCaller();
+  const [me, app] = await Promise.all([api.auth.whoami(), orNotFound(api.apps.info({ name }))]);
+  const [releases, builds] = await Promise.all([api.releases.list({ app: name }), api.builds.list({ app: name })]);
+  const latest = builds[0] ? await api.builds.get({ app: name, id: builds[0].id }) : null;
+
+  return (
+    <Shell email={me.email}>
+      <nav className="mb-3 text-sm text-slate-500">
+        <Link href="/" className="hover:text-slate-700">
+          Apps
+        </Link>{" "}
+        / <span className="text-slate-700">{app.name}</span>
+      </nav>
+      <div className="mb-8 flex flex-wrap items-start justify-between gap-4">
+        <div>
+          <div className="flex items-center gap-3">
+            <h1 className="text-2xl font-semibold tracking-tight">{app.name}</h1>
+            {app.latestRelease ? (
+              <StatusBadge status={app.latestRelease.status} label={`v${app.latestRelease.version} ${app.latestRelease.status}`} />
+            ) : (
+              <StatusBadge status="pending" label="not deployed" />
+            )}
+          </div>
+          <p className="mt-1 text-sm text-slate-500">
+            Team <span className="font-medium text-slate-700">{app.team}</span> · deploys from{" "}
+            <code className="font-mono text-xs">{app.deployBranch}</code> · created {timeAgo(app.createdAt)}
+          </p>
+        </div>
+        <a
+          href={app.url}
+          target="_blank"
+          rel="noreferrer"
+          data-testid="app-url"
+          className="inline-flex items-center gap-2 rounded-lg bg-indigo-600 px-3.5 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500"
+        >
+          {app.url.replace(/^https?:\/\//, "").replace(/\/$/, "")}
+          <span aria-hidden>↗</span>
+        </a>
+      </div>
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <Card title="Releases">
+          {releases.length === 0 ? (
+            <Empty>No releases yet: push to deploy.</Empty>
+          ) : (
+            <table className="w-full text-left text-sm">
+              <thead className="bg-slate-50 text-xs font-medium uppercase tracking-wide text-slate-500">
+                <tr>
+                  <th className="px-5 py-2">Version</th>
+                  <th className="px-5 py-2">Status</th>
+                  <th className="px-5 py-2">Commit</th>
+                  <th className="px-5 py-2">Created</th>
+                </tr>
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {releases.map((r) => (
+                  <tr key={r.version} data-testid="release-row">
+                    <td className="px-5 py-2.5 font-mono text-xs font-medium">v{r.version}</td>
+                    <td className="px-5 py-2.5">
+                      <StatusBadge status={r.status} />
+                    </td>
+                    <td className="px-5 py-2.5 font-mono text-xs text-slate-600" title={r.description}>
+                      {shortCommit(r.commit)}
+                    </td>
+                    <td className="px-5 py-2.5 text-slate-500">{timeAgo(r.createdAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Card>
+
+        <Card title="Builds">
+          {builds.length === 0 ? (
+            <Empty>
+              No builds yet: <code className="font-mono">git push paas main</code>
+            </Empty>
+          ) : (
+            <ul className="divide-y divide-slate-100">
+              {builds.slice(0, 10).map((b) => (
+                <li key={b.id} data-testid="build-row">
+                  <Link href={`/apps/${app.name}/builds/${b.id}`} className="flex items-center gap-3 px-5 py-2.5 hover:bg-slate-50">
+                    <StatusBadge status={b.status} />
+                    <span className="font-mono text-xs text-slate-600">{shortCommit(b.commit)}</span>
+                    <span className="min-w-0 flex-1 truncate text-slate-700">{b.message ?? ""}</span>
+                    <span className="shrink-0 text-xs text-slate-400">
+                      {timeAgo(b.createdAt)}
+                      {b.finishedAt ? ` · ${duration(b.startedAt ?? b.createdAt, b.finishedAt)}` : ""}
+                    </span>
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+      </div>
+
+      {app.containers.length > 0 && (
+        <div className="mt-6">
+          <Card title="Processes">
+            <ul className="divide-y divide-slate-100 text-sm">
+              {app.containers.map((c) => (
+                <li key={c.id} className="flex items-center gap-3 px-5 py-2.5">
+                  <StatusBadge status={c.state} />
+                  <span className="font-mono text-xs">{c.processType}</span>
+                  <span className="text-slate-500">v{c.release}</span>
+                  <span className="text-slate-500">on {c.host}</span>
+                  <span className="ml-auto font-mono text-xs text-slate-400">{c.address ?? ""}</span>
+                </li>
+              ))}
+            </ul>
+          </Card>
+        </div>
+      )}
+
+      {latest && (
+        <div className="mt-6">
+          <Card
+            title={`Latest build log · ${shortCommit(latest.commit)}`}
+            action={
+              <Link href={`/apps/${app.name}/builds/${latest.id}`} className="text-sm font-medium text-indigo-600 hover:text-indigo-500">
+                Full log →
+              </Link>
+            }
+          >
+            <div className="p-4">
+              <BuildLog log={latest.log} maxHeight="24rem" />
+            </div>
+          </Card>
+        </div>
+      )}
+    </Shell>
+  );
+}

@@ -1,0 +1,25 @@
+"use client";
+import { useRouter } from "next/navigation";
+import { useTransition } from "react";
+import { trpc } from "@/lib/trpc-client.ts";
+
+export function SignOutButton() {
+  const router = useRouter();
+  const [pending, start] = useTransition();
+  return (
+    <button
+      type="button"
+      disabled={pending}
+      onClick={() =>
+        start(async () => {
+          await trpc.auth.signOut.mutate();
+          router.replace("/login");
+          router.refresh();
+        })
+      }
+      className="rounded-md px-2.5 py-1.5 text-sm text-slate-300 hover:bg-white/10 hover:text-white disabled:opacity-50"
+    >
+      Sign out
+    </button>
+  );
+}

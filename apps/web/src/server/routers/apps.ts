@@ -1,0 +1,115 @@
+/** Apps: list, create, info. */
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { db } from "@paas/db";
+import { appName, config, teamName } from "@paas/shared";
+import { authorizeApp, authorizeTeam, visibleTeamIds } from "../authz.ts";
+import { ensureRepo } from "../git/repos.ts";
+import { assertAppQuota } from "../quotas.ts";
+import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
+
+export const appsRouter = createTRPCRouter({
+  list: protectedProcedure.query(async ({ ctx }) => {
+    const teamIds = await visibleTeamIds(ctx.principal);
+    const apps = await db.app.findMany({
+      where: { teamId: { in: teamIds } },
+      orderBy: { name: "asc" },
+      include: {
+        team: true,
+        releases: { orderBy: { version: "desc" }, take: 1 },
+        builds: { orderBy: { createdAt: "desc" }, take: 1 },
+      },
+    });
+    return apps.map((a) => ({
+      name: a.name,
+      team: a.team.name,
+      url: config().appUrl(a.name),
+      createdAt: a.createdAt,
+      latestRelease: a.releases[0] ? { version: a.releases[0].version, status: a.releases[0].status } : null,
+      latestBuild: a.builds[0] ? { id: a.builds[0].id, status: a.builds[0].status } : null,
+    }));
+  }),
+
+  create: protectedProcedure
+    .input(z.object({ name: appName, team: teamName.optional() }))
+    .mutation(async ({ ctx, input }) => {
+      let team;
+      if (input.team) {
+        team = await authorizeTeam(ctx.principal, input.team, "create-app");
+      } else {
+        const ids = await visibleTeamIds(ctx.principal);
+        const teams = await db.team.findMany({ where: { id: { in: ids } }, orderBy: { name: "asc" } });
+        if (teams.length === 0) {
+          throw new TRPCError({ code: "PRECONDITION_FAILED", message: "you are not a member of any team: ask an admin to add you" });
+        }
+        if (teams.length > 1) {
+          throw new TRPCError({
+            code: "BAD_REQUEST",
+            message: `you are in several teams (${teams.map((t) => t.name).join(", ")}): choose one with --team`,
+          });
+        }
+        team = await authorizeTeam(ctx.principal, teams[0].name, "create-app");
+      }
+      const teamRef = team;
+      if (await db.app.findUnique({ where: { name: input.name } })) {
+        throw new TRPCError({ code: "CONFLICT", message: `the app name "${input.name}" is taken: choose another` });
+      }
+      // Count and insert in one transaction, so two creates cannot both pass the quota.
+      const app = await db.$transaction(async (tx) => {
+        await assertAppQuota(tx, teamRef);
+        return tx.app.create({ data: { name: input.name, teamId: teamRef.id } });
+      });
+      try {
+        await ensureRepo(app.name);
+      } catch (err) {
+        // Without its repository the app cannot be deployed: undo, so a retry starts clean.
+        await db.app.delete({ where: { id: app.id } }).catch(() => {});
+        throw new TRPCError({
+          code: "INTERNAL_SERVER_ERROR",
+          message: `could not create the git repository for "${app.name}": ${(err as Error).message}`,
+        });
+      }
+      return { name: app.name, team: teamRef.name, url: config().appUrl(app.name) };
+    }),
+
+  info: protectedProcedure.input(z.object({ name: appName })).query(async ({ ctx, input }) => {
+    const found = await authorizeApp(ctx.principal, input.name, "read");
+    const app = await db.app.findUniqueOrThrow({
+      where: { id: found.id },
+      include: {
+        team: true,
+        releases: { orderBy: { version: "desc" }, take: 1 },
+        builds: { orderBy: { createdAt: "desc" }, take: 1 },
+        formations: { orderBy: { processType: "asc" } },
+        containers: {
+          where: { state: { not: "stopped" } },
+          orderBy: { createdAt: "asc" },
+          include: { host: true, release: { select: { version: true } } },
+        },
+      },
+    });
+    const r = app.releases[0];
+    const b = app.builds[0];
+    return {
+      name: app.name,
+      team: app.team.name,
+      url: config().appUrl(app.name),
+      deployBranch: app.deployBranch,
+      createdAt: app.createdAt,
+      latestRelease: r
+        ? { version: r.version, status: r.status, imageRef: r.imageRef, description: r.description, createdAt: r.createdAt }
+        : null,
+      latestBuild: b ? { id: b.id, status: b.status, commit: b.commit, createdAt: b.createdAt } : null,
+      formation: app.formations.map((f) => ({ processType: f.processType, quantity: f.quantity, memoryMb: f.memoryMb })),
+      containers: app.containers.map((c) => ({
+        id: c.id,
+        processType: c.processType,
+        state: c.state,
+        address: c.address,
+        host: c.host.name,
+        release: c.release.version,
+        startedAt: c.startedAt,
+      })),
+    };
+  }),
+});
