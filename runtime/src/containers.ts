@@ -1,0 +1,539 @@
+/**
+ * Container lifecycle. A container is a directory under containers/<id>/; its process is
+ * held by a detached `paas-run` monitor, so it outlives this process (and the agent).
+ *
+ * Use:
+ *   const rt = new Runtime({ dataDir, bridge, subnet, cgroupRoot });
+ *   await rt.init();                                   // bridge + NAT; re-adopts what runs
+ *   const c = rt.create({ image: "stack/node", memoryBytes: 256 << 20, cgroupParent: "t/app", network: "bridge", cmd: [...] });
+ *   await rt.putArchive(c.id, "/app", tarStream);      // into the writable layer, before start
+ *   await rt.start(c.id);                              // one helper spawn (+ one `ip -batch`)
+ *   for await (const line of rt.logs(c.id, { follow: true })) ...
+ *   await rt.wait(c.id);                               // { exitCode, oomKilled }
+ *   await rt.commit(c.id, "app/hello:v3");             // upper dir -> new layer on top of the image's
+ *   await rt.remove(c.id, { force: true });            // netns, veth, address, cgroups, dirs gone
+ *
+ * State is derived from files: no startedAt -> created; status.json -> exited; else the
+ * monitor's pid alive -> running (a monitor that died without status -> exited, code 255).
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import * as tar from "tar";
+import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, WaitResult } from "@paas/shared/agent-api";
+import { type CgroupDriver, detectCgroupDriver } from "./cgroups.ts";
+import { ImageStore } from "./images.ts";
+import { type Attachment, BridgeNetwork, containerResolvConf } from "./network.ts";
+import { Layout, hex } from "./paths.ts";
+import { RuntimeError, exists, helperPath, randomHex, readJson, writeJson } from "./util.ts";
+
+export interface RuntimeOptions {
+  dataDir: string;
+  bridge: string;
+  subnet: string;
+  /** Cgroup path prefix below each controller's root, e.g. "paas". */
+  cgroupRoot: string;
+  cgroupDriver?: CgroupDriver;
+}
+
+interface ContainerRecord {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  layers: string[];
+  config: ImageConfig;
+  spec: ContainerSpec;
+  hostname: string;
+  uid: number;
+  gid: number;
+  createdAt: string;
+  startedAt?: string;
+  net?: Attachment;
+  cgroupPath: string;
+}
+
+interface StatusFile {
+  exitCode: number;
+  signal: number;
+  oomKilled: boolean;
+  finishedAt: string;
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class Runtime {
+  readonly layout: Layout;
+  readonly images: ImageStore;
+  readonly net: BridgeNetwork;
+  readonly cgroups: CgroupDriver;
+
+  constructor(readonly opts: RuntimeOptions) {
+    this.layout = new Layout(opts.dataDir);
+    this.images = new ImageStore(this.layout);
+    this.net = new BridgeNetwork(this.layout, { bridge: opts.bridge, subnet: opts.subnet });
+    this.cgroups = opts.cgroupDriver ?? detectCgroupDriver();
+    fs.mkdirSync(this.layout.containers, { recursive: true });
+  }
+
+  /** Host networking up, and containers whose monitor died cleaned of their network. */
+  async init() {
+    await this.net.ensureHost();
+    for (const rec of this.records()) {
+      if (this.state(rec).state === "exited" && rec.net) await this.releaseResources(rec);
+    }
+  }
+
+  // ---------- records ----------
+
+  private dir(id: string) {
+    return this.layout.container(id);
+  }
+
+  private records(): ContainerRecord[] {
+    const out: ContainerRecord[] = [];
+    for (const id of fs.readdirSync(this.layout.containers)) {
+      const r = readJson<ContainerRecord>(path.join(this.dir(id), "config.json"));
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  private save(rec: ContainerRecord) {
+    writeJson(path.join(this.dir(rec.id), "config.json"), rec);
+  }
+
+  private record(ref: string): ContainerRecord {
+    if (/^[0-9a-f]{32}$/.test(ref)) {
+      const r = readJson<ContainerRecord>(path.join(this.dir(ref), "config.json"));
+      if (r) return r;
+    }
+    const all = this.records();
+    const r = all.find((c) => c.name === ref) ?? (ref.length >= 6 ? all.find((c) => c.id.startsWith(ref)) : undefined);
+    if (!r) throw new RuntimeError(`no container "${ref}" on this host`, 404);
+    return r;
+  }
+
+  private status(rec: ContainerRecord): StatusFile | undefined {
+    return readJson<StatusFile>(path.join(this.dir(rec.id), "status.json"));
+  }
+
+  private readPid(rec: ContainerRecord, file: "pid" | "monitor.pid"): number | undefined {
+    try {
+      const n = Number(fs.readFileSync(path.join(this.dir(rec.id), file), "utf8").trim());
+      return n > 0 ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private monitorAlive(rec: ContainerRecord): boolean {
+    const pid = this.readPid(rec, "monitor.pid");
+    if (!pid || !pidAlive(pid)) return false;
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "paas-monitor";
+    } catch {
+      return false;
+    }
+  }
+
+  private state(rec: ContainerRecord): { state: ContainerInfo["state"]; status?: StatusFile } {
+    if (!rec.startedAt) return { state: "created" };
+    const status = this.status(rec);
+    if (status) return { state: "exited", status };
+    if (this.monitorAlive(rec)) return { state: "running" };
+    // Re-check: the monitor writes status.json just before it exits.
+    const again = this.status(rec);
+    if (again) return { state: "exited", status: again };
+    return { state: "exited", status: { exitCode: 255, signal: 0, oomKilled: false, finishedAt: rec.startedAt } };
+  }
+
+  private info(rec: ContainerRecord): ContainerInfo {
+    const { state, status } = this.state(rec);
+    return {
+      id: rec.id,
+      name: rec.name,
+      image: rec.image,
+      imageId: rec.imageId,
+      state,
+      pid: state === "running" ? this.readPid(rec, "pid") : undefined,
+      ip: state === "running" ? rec.net?.ip : undefined,
+      exitCode: status?.exitCode,
+      oomKilled: status?.oomKilled,
+      labels: rec.spec.labels ?? {},
+      createdAt: rec.createdAt,
+      startedAt: rec.startedAt,
+      finishedAt: status?.finishedAt,
+    };
+  }
+
+  list(): ContainerInfo[] {
+    return this.records()
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      .map((r) => this.info(r));
+  }
+
+  get(ref: string): ContainerInfo {
+    return this.info(this.record(ref));
+  }
+
+  // ---------- create ----------
+
+  private resolveUser(layers: string[], user: string | undefined): { uid: number; gid: number } {
+    if (!user) return { uid: 0, gid: 0 };
+    const [u, g] = user.split(":");
+    const lookup = (file: string, name: string): number | undefined => {
+      if (/^\d+$/.test(name)) return Number(name);
+      for (const l of [...layers].reverse()) {
+        try {
+          const line = fs
+            .readFileSync(path.join(this.layout.layer(l), "etc", file), "utf8")
+            .split("\n")
+            .find((x) => x.split(":")[0] === name);
+          if (line) return Number(line.split(":")[2]);
+        } catch {}
+      }
+      return undefined;
+    };
+    const uid = lookup("passwd", u);
+    if (uid === undefined) throw new RuntimeError(`user "${u}" of the image is not in its /etc/passwd`, 400);
+    const gid = g !== undefined ? lookup("group", g) : uid;
+    if (gid === undefined) throw new RuntimeError(`group "${g}" of the image is not in its /etc/group`, 400);
+    return { uid, gid };
+  }
+
+  create(spec: ContainerSpec): ContainerInfo {
+    if (!spec || typeof spec.image !== "string") throw new RuntimeError("spec.image is required", 400);
+    if (!Number.isInteger(spec.memoryBytes) || spec.memoryBytes < 4 << 20) {
+      throw new RuntimeError("spec.memoryBytes is required and must be at least 4 MiB", 400);
+    }
+    if (spec.network !== "bridge" && spec.network !== "none") throw new RuntimeError('spec.network must be "bridge" or "none"', 400);
+    if (typeof spec.cgroupParent !== "string" || !/^[a-zA-Z0-9_.-]+(\/[a-zA-Z0-9_.-]+)*$/.test(spec.cgroupParent) || spec.cgroupParent.split("/").some((p) => p === "." || p === "..")) {
+      throw new RuntimeError('spec.cgroupParent must be a relative path like "team/app"', 400);
+    }
+    const img: ImageInfo = this.images.resolve(spec.image);
+    const id = randomHex(16);
+    const name = spec.name ?? `c-${id.slice(0, 12)}`;
+    if (!NAME_RE.test(name)) throw new RuntimeError(`bad container name "${name}"`, 400);
+    if (this.records().some((r) => r.name === name)) throw new RuntimeError(`a container named "${name}" exists; remove it or pick another name`, 409);
+    const { uid, gid } = this.resolveUser(img.layers, img.config.user);
+    const dir = this.dir(id);
+    for (const d of ["upper", "work", "rootfs"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    const rec: ContainerRecord = {
+      id,
+      name,
+      image: spec.image,
+      imageId: img.id,
+      layers: img.layers,
+      config: img.config,
+      spec,
+      hostname: (spec.hostname ?? name).slice(0, 63),
+      uid,
+      gid,
+      createdAt: new Date().toISOString(),
+      cgroupPath: `${this.opts.cgroupRoot}/${spec.cgroupParent}/${id}`,
+    };
+    this.save(rec);
+    return this.info(rec);
+  }
+
+  // ---------- archive ----------
+
+  /** Path inside the container -> the same path in its upper dir, parents made like the image's. */
+  private upperPath(rec: ContainerRecord, dest: string): string {
+    if (!dest.startsWith("/")) throw new RuntimeError(`path must be absolute, got "${dest}"`, 400);
+    const parts = path.posix.normalize(dest).split("/").filter(Boolean);
+    let cur = path.join(this.dir(rec.id), "upper");
+    let rel = "";
+    for (const p of parts) {
+      rel = `${rel}/${p}`;
+      cur = path.join(cur, p);
+      const st = fs.lstatSync(cur, { throwIfNoEntry: false });
+      if (st?.isSymbolicLink()) throw new RuntimeError(`${rel} is a symlink in the container; give the real path`, 400);
+      if (st) continue;
+      // Copy-up of the directory's metadata from the top-most layer that has it.
+      let lowerSt: fs.Stats | undefined;
+      for (const l of [...rec.layers].reverse()) {
+        lowerSt = fs.lstatSync(path.join(this.layout.layer(l), rel), { throwIfNoEntry: false });
+        if (lowerSt) break;
+      }
+      if (lowerSt && !lowerSt.isDirectory()) throw new RuntimeError(`${rel} is not a directory in the image`, 400);
+      fs.mkdirSync(cur, { mode: lowerSt ? lowerSt.mode & 0o7777 : 0o755 });
+      if (lowerSt) fs.chownSync(cur, lowerSt.uid, lowerSt.gid);
+      else fs.chownSync(cur, rec.uid, rec.gid);
+    }
+    return cur;
+  }
+
+  /**
+   * Extracts a tar into the container at `dest` (created or exited containers only: the
+   * overlay of a running one must not change under it). Files are owned by the
+   * container's user so the app can write them.
+   */
+  async putArchive(ref: string, dest: string, stream: Readable) {
+    const rec = this.record(ref);
+    if (this.state(rec).state === "running") throw new RuntimeError("cannot put files into a running container; stop it first", 409);
+    const target = this.upperPath(rec, dest);
+    const owner = rec.uid === 0 ? { preserveOwner: true } : { preserveOwner: false, uid: rec.uid, gid: rec.gid };
+    try {
+      await pipeline(stream, tar.x({ cwd: target, unlink: true, ...owner }));
+    } catch (err) {
+      throw new RuntimeError(`cannot extract the archive into ${dest}: ${(err as Error).message}`, 400);
+    }
+    if (rec.uid !== 0) {
+      // node-tar keeps the dir it extracts into as it was; make the target ours too.
+      const st = fs.statSync(target);
+      if (st.uid === 0 && dest !== "/") fs.chownSync(target, rec.uid, rec.gid);
+    }
+  }
+
+  // ---------- start / stop / wait ----------
+
+  private env(rec: ContainerRecord): string[] {
+    const env: Record<string, string> = {
+      PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+      HOSTNAME: rec.hostname,
+      ...rec.config.env,
+      ...rec.spec.env,
+    };
+    return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  }
+
+  async start(ref: string): Promise<ContainerInfo> {
+    const rec = this.record(ref);
+    const st = this.state(rec);
+    if (st.state === "running") throw new RuntimeError(`container ${rec.name} is already running`, 409);
+    const dir = this.dir(rec.id);
+    for (const f of ["status.json", "pid", "monitor.pid"]) fs.rmSync(path.join(dir, f), { force: true });
+    for (const l of rec.layers) if (!exists(this.layout.layer(l))) throw new RuntimeError(`layer ${l} of image ${rec.image} is missing from the store`);
+
+    const cmd = [...(rec.config.entrypoint ?? []), ...(rec.spec.cmd ?? rec.config.cmd ?? [])];
+    if (!cmd.length) throw new RuntimeError("no command: the image has none and the spec gives none", 400);
+
+    const cg = this.cgroups.create(rec.cgroupPath, { memoryBytes: rec.spec.memoryBytes, cpuMillis: rec.spec.cpuMillis, pidsLimit: rec.spec.pidsLimit });
+    let net: Attachment | undefined;
+    try {
+      if (rec.spec.network === "bridge") net = await this.net.attach(rec.id, { egress: !!rec.spec.egress });
+      fs.writeFileSync(path.join(dir, "hostname"), `${rec.hostname}\n`);
+      fs.writeFileSync(
+        path.join(dir, "hosts"),
+        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n${net ? `${net.ip}\t${rec.hostname}\n` : `127.0.1.1\t${rec.hostname}\n`}`,
+      );
+      fs.writeFileSync(path.join(dir, "resolv.conf"), containerResolvConf());
+      const lower = [...rec.layers].reverse().map((l) => this.layout.layer(l)).join(":");
+      const args = [
+        "run",
+        "--dir", dir,
+        "--rootfs", path.join(dir, "rootfs"),
+        "--lower", lower,
+        "--upper", path.join(dir, "upper"),
+        "--work", path.join(dir, "work"),
+        "--hostname", rec.hostname,
+        "--cwd", rec.spec.workdir ?? rec.config.workdir ?? "/",
+        "--uid", String(rec.uid),
+        "--gid", String(rec.gid),
+        "--oom-file", cg.oomFile,
+        "--bind", `${path.join(dir, "resolv.conf")}:/etc/resolv.conf`,
+        "--bind", `${path.join(dir, "hosts")}:/etc/hosts`,
+        "--bind", `${path.join(dir, "hostname")}:/etc/hostname`,
+        ...cg.dirs.flatMap((d) => ["--cgroup", d]),
+        ...(net ? ["--netns", net.netnsPath, "--ip", net.cidr, "--gw", net.gateway] : []),
+        ...this.env(rec).flatMap((e) => ["--env", e]),
+        "--",
+        ...cmd,
+      ];
+      rec.net = net;
+      rec.startedAt = new Date().toISOString();
+      this.save(rec);
+      const reply = await this.spawnHelper(args);
+      if (!reply.startsWith("ok ")) {
+        throw new RuntimeError(`container ${rec.name} failed to start: ${reply.replace(/^error /, "")}`, 400);
+      }
+    } catch (err) {
+      // The monitor (if any) records the exit; free what this start took.
+      await this.waitExitFile(rec, 2000);
+      await this.releaseResources(rec);
+      throw err;
+    }
+    return this.info(rec);
+  }
+
+  /** Runs paas-run and reads its one-line answer from fd 3 (EOF after the container exec'd). */
+  private spawnHelper(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const p = spawn(helperPath(), args, { detached: true, stdio: ["ignore", "ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      p.stderr!.on("data", (d) => (err += d));
+      const sync = p.stdio[3] as Readable;
+      sync.on("data", (d) => (out += d));
+      sync.on("end", () => resolve(out.trim() || `error ${err.trim() || "the runtime helper exited without a word"}`));
+      p.on("error", (e) => reject(new RuntimeError(`cannot run the runtime helper: ${e.message}`)));
+      p.unref();
+    });
+  }
+
+  private async waitExitFile(rec: ContainerRecord, ms: number) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (this.status(rec) || !this.monitorAlive(rec)) return;
+      await sleep(20);
+    }
+  }
+
+  /** Network and cgroups of a container that no longer runs. */
+  private async releaseResources(rec: ContainerRecord) {
+    await this.net.detach(rec.id);
+    try {
+      this.cgroups.remove(rec.cgroupPath);
+    } catch (err) {
+      console.error(`runtime: ${(err as Error).message}`);
+    }
+    if (rec.net) {
+      rec.net = undefined;
+      this.save(rec);
+    }
+  }
+
+  async wait(ref: string, signal?: AbortSignal): Promise<WaitResult> {
+    const rec = this.record(ref);
+    let delay = 10;
+    for (;;) {
+      const { state, status } = this.state(rec);
+      if (state === "created") throw new RuntimeError(`container ${rec.name} was never started`, 409);
+      if (state === "exited" && status) {
+        if (rec.net) await this.releaseResources(rec);
+        return { exitCode: status.exitCode, oomKilled: status.oomKilled };
+      }
+      if (signal?.aborted) throw new RuntimeError("wait aborted", 499);
+      await sleep(delay);
+      delay = Math.min(delay * 2, 200);
+    }
+  }
+
+  /** SIGTERM to the container's init, SIGKILL after `timeoutSeconds`. */
+  async stop(ref: string, timeoutSeconds = 10): Promise<ContainerInfo> {
+    const rec = this.record(ref);
+    if (this.state(rec).state === "running") {
+      const pid = this.readPid(rec, "pid");
+      if (pid) {
+        try {
+          process.kill(pid, timeoutSeconds > 0 ? "SIGTERM" : "SIGKILL");
+        } catch {}
+        const end = Date.now() + timeoutSeconds * 1000;
+        while (Date.now() < end && this.state(rec).state === "running") await sleep(25);
+        if (this.state(rec).state === "running") {
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {}
+        }
+      }
+      await this.waitExitFile(rec, 10_000);
+    }
+    if (rec.startedAt) await this.releaseResources(rec);
+    return this.info(rec);
+  }
+
+  // ---------- logs ----------
+
+  /** Raw NDJSON lines of the log; with follow, goes on until the container has exited. */
+  async *logLines(ref: string, opts: { follow?: boolean; tail?: number; signal?: AbortSignal } = {}): AsyncGenerator<string> {
+    const rec = this.record(ref);
+    const file = path.join(this.dir(rec.id), "log.ndjson");
+    let pos = 0;
+    let rest = "";
+    if (opts.tail !== undefined && exists(file)) {
+      const all = fs.readFileSync(file, "utf8");
+      const lines = all.split("\n");
+      const complete = lines.slice(0, -1);
+      for (const l of complete.slice(Math.max(0, complete.length - opts.tail))) yield l;
+      pos = Buffer.byteLength(all) - Buffer.byteLength(lines[lines.length - 1]);
+    }
+    const readMore = function* (): Generator<string> {
+      let fd: number;
+      try {
+        fd = fs.openSync(file, "r");
+      } catch {
+        return;
+      }
+      try {
+        const buf = Buffer.alloc(1 << 16);
+        for (;;) {
+          const n = fs.readSync(fd, buf, 0, buf.length, pos);
+          if (n <= 0) break;
+          pos += n;
+          rest += buf.subarray(0, n).toString("utf8");
+          const parts = rest.split("\n");
+          rest = parts.pop()!;
+          for (const p of parts) if (p) yield p;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    for (;;) {
+      // State is read before the file: once exited, the monitor has written every line.
+      const state = this.state(rec).state;
+      yield* readMore();
+      if (!opts.follow || opts.signal?.aborted || state === "exited") break;
+      await sleep(50);
+    }
+  }
+
+  // ---------- commit / remove ----------
+
+  async commit(ref: string, name: string, config?: Partial<ImageConfig>): Promise<ImageInfo> {
+    const rec = this.record(ref);
+    if (typeof name !== "string" || !name) throw new RuntimeError("commit needs a name, e.g. app/hello:v3", 400);
+    if (this.state(rec).state === "running") throw new RuntimeError("cannot commit a running container; wait for it or stop it", 409);
+    const upper = path.join(this.dir(rec.id), "upper");
+    const digest = await this.images.addLayerFromDir(upper);
+    const merged: ImageConfig = {
+      ...rec.config,
+      ...config,
+      env: { ...rec.config.env, ...(config?.env ?? {}) },
+      labels: { ...(rec.config.labels ?? {}), ...(config?.labels ?? {}) },
+    };
+    const layers = rec.layers.includes(digest) ? rec.layers : [...rec.layers, digest];
+    return this.images.createImage(layers, merged, [name]);
+  }
+
+  async remove(ref: string, opts: { force?: boolean } = {}) {
+    const rec = this.record(ref);
+    if (this.state(rec).state === "running") {
+      if (!opts.force) throw new RuntimeError(`container ${rec.name} is running; stop it first or remove with force=1`, 409);
+      await this.stop(rec.id, 0);
+    }
+    await this.releaseResources(rec);
+    fs.rmSync(this.dir(rec.id), { recursive: true, force: true });
+  }
+
+  /** Layers and images that containers on this host still use (image GC keeps them). */
+  inUse(): { layers: Set<string>; images: Set<string> } {
+    const layers = new Set<string>();
+    const images = new Set<string>();
+    for (const r of this.records()) {
+      images.add(r.imageId);
+      for (const l of r.layers) layers.add(hex(l));
+    }
+    return { layers, images };
+  }
+
+  removeImage(ref: string): string[] {
+    const u = this.inUse();
+    return this.images.remove(ref, u.layers, u.images);
+  }
+}

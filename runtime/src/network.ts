@@ -1,0 +1,218 @@
+/**
+ * Bridge networking: one bridge per runtime (config().bridge) with the gateway at the
+ * subnet's first address, and per container a named netns, a veth pair (host side on
+ * the bridge, `eth0` inside) and an address from an on-disk IPAM file.
+ *
+ * Use:
+ *   const net = new BridgeNetwork(layout, { bridge: "paas0", subnet: "10.88.0.0/24" });
+ *   await net.ensureHost();                    // bridge, ip_forward, NAT, FORWARD chain (idempotent)
+ *   const a = await net.attach(id, { egress }); // netns + veth + address: one `ip -batch` call
+ *   //   the helper joins a.netnsPath and sets a.cidr / a.gateway on eth0 itself (ioctls)
+ *   await net.detach(id);                      // netns (and so the veth) gone, address freed
+ *
+ * Egress: containers may reach the host's bridge address and each other; traffic leaving
+ * the bridge for elsewhere goes through chain PAAS-<bridge>, which ends in DROP and has an
+ * ACCEPT per egress container. NAT (MASQUERADE) for the subnet lets those out.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { Layout } from "./paths.ts";
+import { RuntimeError, readJson, run, runOk, withFileLock, writeJson } from "./util.ts";
+
+export interface Attachment {
+  ip: string;
+  cidr: string;
+  gateway: string;
+  netnsName: string;
+  netnsPath: string;
+  egress: boolean;
+}
+
+interface Ipam {
+  subnet: string;
+  addresses: Record<string, { id: string; egress: boolean }>;
+}
+
+function ipToInt(ip: string): number {
+  const p = ip.split(".").map(Number);
+  if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new RuntimeError(`bad IPv4 address "${ip}"`);
+  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+}
+function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+export function parseSubnet(subnet: string) {
+  const [addr, bitsRaw] = subnet.split("/");
+  const bits = Number(bitsRaw);
+  if (!Number.isInteger(bits) || bits < 8 || bits > 30) throw new RuntimeError(`bad subnet "${subnet}": use a.b.c.d/8..30`);
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  const network = ipToInt(addr) & mask;
+  const broadcast = (network | (~mask >>> 0)) >>> 0;
+  return { network: network >>> 0, broadcast, bits, gateway: intToIp(network + 1) };
+}
+
+export function netnsName(id: string) {
+  return `paas-${id.slice(0, 12)}`;
+}
+export function vethName(id: string) {
+  return `vp${id.slice(0, 12)}`;
+}
+
+export class BridgeNetwork {
+  readonly bridge: string;
+  readonly subnet: string;
+  readonly gateway: string;
+  readonly bits: number;
+  readonly chain: string;
+  private readonly ipamFile: string;
+  private readonly lockFile: string;
+
+  constructor(
+    readonly layout: Layout,
+    opts: { bridge: string; subnet: string },
+  ) {
+    if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(opts.bridge)) throw new RuntimeError(`bad bridge name "${opts.bridge}" (at most 15 letters, digits, _ . -)`);
+    this.bridge = opts.bridge;
+    this.subnet = opts.subnet;
+    const s = parseSubnet(opts.subnet);
+    this.gateway = s.gateway;
+    this.bits = s.bits;
+    this.chain = `PAAS-${this.bridge}`.slice(0, 28);
+    fs.mkdirSync(layout.net, { recursive: true });
+    this.ipamFile = path.join(layout.net, `${this.bridge}.json`);
+    this.lockFile = path.join(layout.net, `${this.bridge}.lock`);
+  }
+
+  private async ipt(args: string[]) {
+    return run("iptables", ["-w", ...args]);
+  }
+
+  /** Adds the rule unless it is there (-C first). */
+  private async iptEnsure(table: string, chain: string, rule: string[], insert = false) {
+    if ((await this.ipt(["-t", table, "-C", chain, ...rule])).code === 0) return;
+    const r = await this.ipt(["-t", table, insert ? "-I" : "-A", chain, ...(insert ? ["1"] : []), ...rule]);
+    if (r.code !== 0) throw new RuntimeError(`iptables -t ${table} ${chain} ${rule.join(" ")}: ${r.stderr.trim()}`);
+  }
+
+  /** Bridge up with the gateway address, forwarding on, NAT and the egress chain. Idempotent. */
+  async ensureHost() {
+    if (!fs.existsSync(`/sys/class/net/${this.bridge}`)) {
+      await run("ip", ["-force", "-batch", "-"], `link add ${this.bridge} type bridge\n`);
+    }
+    const addrs = await runOk("ip", ["-4", "-o", "addr", "show", "dev", this.bridge]);
+    const want = `${this.gateway}/${this.bits}`;
+    const batch = [`link set ${this.bridge} up`];
+    if (!addrs.includes(` ${want} `)) batch.unshift(`addr add ${want} dev ${this.bridge}`);
+    await runOk("ip", ["-batch", "-"], batch.join("\n") + "\n");
+    fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
+    if ((await run("iptables", ["--version"]).catch(() => ({ code: 127 }))).code !== 0) {
+      throw new RuntimeError("iptables is not installed; install it: apt-get install -y iptables");
+    }
+    await this.iptEnsure("nat", "POSTROUTING", ["-s", this.subnet, "!", "-o", this.bridge, "-j", "MASQUERADE"]);
+    if ((await this.ipt(["-t", "filter", "-L", this.chain, "-n"])).code !== 0) {
+      await this.ipt(["-t", "filter", "-N", this.chain]);
+    }
+    await this.iptEnsure("filter", this.chain, ["-j", "DROP"]);
+    await this.iptEnsure("filter", "FORWARD", ["-i", this.bridge, "!", "-o", this.bridge, "-j", this.chain], true);
+    // Replies to connections made from outside (or allowed out) come back in.
+    await this.iptEnsure("filter", "FORWARD", ["-o", this.bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"], true);
+    // Egress ACCEPTs of containers whose records survived a reboot of iptables.
+    const ipam = this.readIpam();
+    for (const [ip, a] of Object.entries(ipam.addresses)) {
+      if (a.egress) await this.iptEnsure("filter", this.chain, ["-s", `${ip}/32`, "-j", "ACCEPT"], true);
+    }
+  }
+
+  /** Undoes ensureHost (tests; an operator's clean-up). */
+  async teardownHost() {
+    await run("ip", ["link", "del", this.bridge]);
+    await this.ipt(["-t", "nat", "-D", "POSTROUTING", "-s", this.subnet, "!", "-o", this.bridge, "-j", "MASQUERADE"]);
+    await this.ipt(["-t", "filter", "-D", "FORWARD", "-i", this.bridge, "!", "-o", this.bridge, "-j", this.chain]);
+    await this.ipt(["-t", "filter", "-D", "FORWARD", "-o", this.bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"]);
+    await this.ipt(["-t", "filter", "-F", this.chain]);
+    await this.ipt(["-t", "filter", "-X", this.chain]);
+  }
+
+  private readIpam(): Ipam {
+    const ipam = readJson<Ipam>(this.ipamFile);
+    return ipam && ipam.subnet === this.subnet ? ipam : { subnet: this.subnet, addresses: {} };
+  }
+
+  /** Allocates the lowest free address (gateway and broadcast excluded). */
+  allocate(id: string, egress: boolean): string {
+    return withFileLock(this.lockFile, () => {
+      const ipam = this.readIpam();
+      const existing = Object.entries(ipam.addresses).find(([, a]) => a.id === id);
+      if (existing) return existing[0];
+      const s = parseSubnet(this.subnet);
+      for (let n = s.network + 2; n < s.broadcast; n++) {
+        const ip = intToIp(n);
+        if (!ipam.addresses[ip]) {
+          ipam.addresses[ip] = { id, egress };
+          writeJson(this.ipamFile, ipam);
+          return ip;
+        }
+      }
+      throw new RuntimeError(`no free address left in ${this.subnet}; remove stopped containers`, 503);
+    });
+  }
+
+  release(id: string): string | undefined {
+    return withFileLock(this.lockFile, () => {
+      const ipam = this.readIpam();
+      const entry = Object.entries(ipam.addresses).find(([, a]) => a.id === id);
+      if (!entry) return undefined;
+      delete ipam.addresses[entry[0]];
+      writeJson(this.ipamFile, ipam);
+      return entry[0];
+    });
+  }
+
+  addressOf(id: string): string | undefined {
+    return Object.entries(this.readIpam().addresses).find(([, a]) => a.id === id)?.[0];
+  }
+
+  async attach(id: string, opts: { egress: boolean }): Promise<Attachment> {
+    const ip = this.allocate(id, opts.egress);
+    const ns = netnsName(id);
+    const veth = vethName(id);
+    // Leftovers of an earlier start of this container go first.
+    const pre = fs.existsSync(`/run/netns/${ns}`) ? `netns del ${ns}\n` : "";
+    const r = await run(
+      "ip",
+      ["-batch", "-"],
+      `${pre}netns add ${ns}\nlink add ${veth} type veth peer name eth0 netns ${ns}\nlink set ${veth} master ${this.bridge} up\n`,
+    );
+    if (r.code !== 0) {
+      await this.detach(id);
+      throw new RuntimeError(`cannot set up the network of container ${id}: ${r.stderr.trim()}`);
+    }
+    if (opts.egress) await this.iptEnsure("filter", this.chain, ["-s", `${ip}/32`, "-j", "ACCEPT"], true);
+    return { ip, cidr: `${ip}/${this.bits}`, gateway: this.gateway, netnsName: ns, netnsPath: `/run/netns/${ns}`, egress: opts.egress };
+  }
+
+  /** Removes netns, veth and the egress rule, and frees the address. Safe to call twice. */
+  async detach(id: string) {
+    const ns = netnsName(id);
+    if (fs.existsSync(`/run/netns/${ns}`)) await run("ip", ["netns", "del", ns]);
+    if (fs.existsSync(`/sys/class/net/${vethName(id)}`)) await run("ip", ["link", "del", vethName(id)]);
+    const ip = this.addressOf(id);
+    if (ip) {
+      // -D fails when absent (a container without egress): fine.
+      await this.ipt(["-t", "filter", "-D", this.chain, "-s", `${ip}/32`, "-j", "ACCEPT"]);
+    }
+    this.release(id);
+  }
+}
+
+/** The host's resolver config for containers: loopback nameservers are unreachable from a netns. */
+export function containerResolvConf(): string {
+  let text = "";
+  try {
+    text = fs.readFileSync("/etc/resolv.conf", "utf8");
+  } catch {}
+  const lines = text.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l));
+  if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push("nameserver 1.1.1.1");
+  return lines.join("\n").trim() + "\n";
+}
