@@ -1,0 +1,17 @@
+// Types of pre-receive-lib.mjs, for the tests (tests/git).
+export interface RefUpdate {
+  oldSha: string;
+  newSha: string;
+  ref: string;
+}
+export declare function isNullSha(sha: string): boolean;
+export declare function parseUpdates(text: string): RefUpdate[];
+export declare function decidePush(
+  updates: RefUpdate[],
+  deployBranch: string,
+): { build: RefUpdate | null; refusals: string[] };
+export declare class LineSplitter {
+  push(chunk: Uint8Array): string[];
+  end(): string[];
+}
+export declare function renderEvent(ev: Record<string, unknown>): { print: string[]; done?: { ok: boolean } };

@@ -1,0 +1,85 @@
+// Logic of the pre-receive hook, apart from its I/O so it can be tested.
+// Plain ESM JavaScript without dependencies: the hook must start fast.
+
+/** Git's null object id (sha1 or sha256): the "old" of a create, the "new" of a delete. */
+export const isNullSha = (sha) => /^0+$/.test(sha);
+
+/** Parses pre-receive's stdin: one `<old> <new> <ref>` per line. */
+export function parseUpdates(text) {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [oldSha, newSha, ref] = l.split(/\s+/);
+      return { oldSha, newSha, ref };
+    });
+}
+
+/**
+ * Decides a push: which update (at most one) to build, and why any others are
+ * refused. Pre-receive accepts or rejects the push as a whole, so one refusal
+ * rejects everything (nothing is built then).
+ */
+export function decidePush(updates, deployBranch) {
+  const deployRef = `refs/heads/${deployBranch}`;
+  const refusals = [];
+  let build = null;
+  for (const u of updates) {
+    if (u.ref === deployRef) {
+      if (isNullSha(u.newSha)) {
+        refusals.push(`deleting the deploy branch "${deployBranch}" is not allowed`);
+      } else {
+        build = u;
+      }
+    } else if (isNullSha(u.newSha)) {
+      refusals.push(`deleting ${u.ref} is not allowed`);
+    } else if (u.ref.startsWith("refs/heads/")) {
+      const branch = u.ref.slice("refs/heads/".length);
+      refusals.push(
+        `only the "${deployBranch}" branch deploys; to deploy "${branch}" run: git push paas ${branch}:${deployBranch}`,
+      );
+    } else {
+      refusals.push(`pushing ${u.ref} is not allowed: only the "${deployBranch}" branch is deployed`);
+    }
+  }
+  return refusals.length ? { build: null, refusals } : { build, refusals };
+}
+
+/** Splits a byte stream into lines as they complete. */
+export class LineSplitter {
+  #rest = "";
+  #decoder = new TextDecoder();
+  /** Returns the lines completed by this chunk. */
+  push(chunk) {
+    const text = this.#rest + this.#decoder.decode(chunk, { stream: true });
+    const lines = text.split("\n");
+    this.#rest = lines.pop();
+    return lines;
+  }
+  /** The last, unterminated line, if any. */
+  end() {
+    const rest = this.#rest + this.#decoder.decode();
+    this.#rest = "";
+    return rest ? [rest] : [];
+  }
+}
+
+/**
+ * What to print for one NDJSON event of the build log, and whether it ends
+ * the build: { print: string[], done?: { ok: boolean } }.
+ */
+export function renderEvent(ev) {
+  if (typeof ev.line === "string") return { print: [ev.line] };
+  if (typeof ev.notice === "string") return { print: [ev.notice] };
+  if (ev.status === "succeeded") {
+    return { print: ev.url ? [`-----> Deployed to ${ev.url}`] : ["-----> Build succeeded"], done: { ok: true } };
+  }
+  if (ev.status) {
+    return {
+      print: [` !     Build failed${ev.error ? `: ${ev.error}` : ""}`, " !     Push rejected: the running release keeps serving"],
+      done: { ok: false },
+    };
+  }
+  return { print: [] };
+}

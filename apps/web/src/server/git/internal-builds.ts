@@ -1,0 +1,149 @@
+/**
+ * The internal API the pre-receive hook talks to (routes under /internal):
+ *
+ * POST /internal/builds?commit=<sha>&message=<subject>
+ *   header x-paas-push-token: <PAAS_PUSH_TOKEN>; body: `git archive --format=tar <sha>`
+ *   -> 201 {"buildId": "..."}: the Build row (pending) exists, the tarball is at
+ *      buildSourcePath(dataDir, buildId) and the job is queued.
+ *   -> 4xx/5xx {"error": "..."} otherwise (one line a pusher can act on).
+ *
+ * GET /internal/builds/<id>/log?follow=1[&after=<stream id>]
+ *   header x-paas-push-token (the token that created this build) or an API
+ *   token (Authorization) that may read the build's app
+ *   -> 200 application/x-ndjson, see build-log.ts.
+ */
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { z } from "zod";
+import { db } from "@paas/db";
+import { buildSourcePath, config } from "@paas/shared";
+import { authenticateToken, tokenFromAuthorization } from "../auth.ts";
+import { authorizeApp, AuthzError } from "../authz.ts";
+import { enqueueBuild } from "../queue.ts";
+import { buildLogStream } from "./build-log.ts";
+import { bindPushToken, claimPushToken, readPushToken } from "./push-tokens.ts";
+
+export const PUSH_TOKEN_HEADER = "x-paas-push-token";
+
+function json(status: number, body: unknown): Response {
+  return Response.json(body, { status, headers: { "cache-control": "no-store" } });
+}
+
+const createQuery = z.object({
+  commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "commit must be a full hex object id"),
+  message: z.string().max(2000).default(""),
+});
+
+/** Source tarballs above this are refused (PAAS_MAX_SOURCE_MB, default 512). */
+function maxSourceBytes(): number {
+  const mb = Number(process.env.PAAS_MAX_SOURCE_MB || 512);
+  return (Number.isFinite(mb) && mb > 0 ? mb : 512) * 1024 * 1024;
+}
+
+export async function createBuildFromPush(req: Request): Promise<Response> {
+  const token = req.headers.get(PUSH_TOKEN_HEADER);
+  const grant = await readPushToken(token);
+  if (!token || !grant) return json(401, { error: "invalid or expired push token: push again" });
+  const url = new URL(req.url);
+  const q = createQuery.safeParse(Object.fromEntries(url.searchParams));
+  if (!q.success) return json(400, { error: q.error.issues.map((i) => i.message).join("; ") });
+  if (!req.body) return json(400, { error: "the request body must be the source tarball" });
+  if (!(await claimPushToken(token))) return json(409, { error: "this push has already created its build" });
+
+  const build = await db.build.create({
+    data: {
+      appId: grant.appId,
+      userId: grant.userId,
+      commit: q.data.commit,
+      message: q.data.message.split("\n")[0] || null,
+      status: "pending",
+    },
+  });
+  const fail = async (status: number, error: string) => {
+    await db.build
+      .update({ where: { id: build.id }, data: { status: "failed", error, finishedAt: new Date() } })
+      .catch(() => {});
+    return json(status, { error });
+  };
+
+  const dest = buildSourcePath(config().dataDir, build.id);
+  const tmp = `${dest}.part`;
+  try {
+    await mkdir(path.dirname(dest), { recursive: true });
+    let size = 0;
+    const limit = maxSourceBytes();
+    const cap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > limit) cb(new Error(`the source is larger than ${limit / 1024 / 1024} MB (PAAS_MAX_SOURCE_MB)`));
+        else cb(null, chunk);
+      },
+    });
+    const body = Readable.fromWeb(req.body as import("node:stream/web").ReadableStream<Uint8Array>);
+    await pipeline(body, cap, createWriteStream(tmp));
+    await rename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    return fail(500, `could not store the source: ${(err as Error).message}`);
+  }
+
+  try {
+    await enqueueBuild(build.id);
+  } catch (err) {
+    return fail(503, `could not queue the build (is Redis running?): ${(err as Error).message}`);
+  }
+  await bindPushToken(token, build.id);
+  return json(201, { buildId: build.id });
+}
+
+const logQuery = z.object({
+  follow: z.enum(["0", "1", "true", "false"]).optional(),
+  after: z
+    .string()
+    .regex(/^(0|\d+-\d+)$/, "after must be a stream id like 1700000000000-0")
+    .optional(),
+});
+
+export async function buildLogResponse(req: Request, buildId: string): Promise<Response> {
+  const url = new URL(req.url);
+  const q = logQuery.safeParse(Object.fromEntries(url.searchParams));
+  if (!q.success) return json(400, { error: q.error.issues.map((i) => i.message).join("; ") });
+
+  const pushToken = req.headers.get(PUSH_TOKEN_HEADER);
+  const apiToken = tokenFromAuthorization(req.headers.get("authorization"));
+  if (!pushToken && !apiToken) return json(401, { error: "authentication required: pass an API token" });
+
+  const build = await db.build.findUnique({ where: { id: buildId }, include: { app: true } });
+  let allowed = false;
+  if (pushToken) {
+    const grant = await readPushToken(pushToken);
+    allowed = !!build && grant?.buildId === build.id;
+  }
+  if (!allowed && apiToken) {
+    const principal = await authenticateToken(apiToken);
+    if (!principal) return json(401, { error: "invalid or expired token" });
+    if (build) {
+      try {
+        await authorizeApp(principal, build.app.name, "read");
+        allowed = true;
+      } catch (err) {
+        if (!(err instanceof AuthzError)) throw err;
+      }
+    }
+  }
+  // Someone who may not see the build does not learn that it exists.
+  if (!build || !allowed) return json(404, { error: "build not found" });
+
+  const follow = q.data.follow === "1" || q.data.follow === "true";
+  return new Response(buildLogStream(build.id, { follow, after: q.data.after }), {
+    headers: {
+      "content-type": "application/x-ndjson; charset=utf-8",
+      // no-transform: compression would hold lines back until a buffer fills.
+      "cache-control": "no-cache, no-transform",
+      "x-accel-buffering": "no",
+    },
+  });
+}

@@ -1,0 +1,189 @@
+// The pre-receive hook: its decisions (unit) and a real `git push` through it
+// against a stand-in for the internal API that speaks the same protocol.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import {
+  decidePush,
+  LineSplitter,
+  parseUpdates,
+  renderEvent,
+} from "../../apps/web/git-hooks/pre-receive-lib.mjs";
+import { entryToEvent } from "../../apps/web/src/server/git/build-log.ts";
+
+const Z = "0".repeat(40);
+const A = "a".repeat(40);
+const B = "b".repeat(40);
+
+test("parseUpdates reads pre-receive's stdin", () => {
+  assert.deepEqual(parseUpdates(`${Z} ${A} refs/heads/main\n${A} ${B} refs/heads/dev\n\n`), [
+    { oldSha: Z, newSha: A, ref: "refs/heads/main" },
+    { oldSha: A, newSha: B, ref: "refs/heads/dev" },
+  ]);
+});
+
+test("decidePush builds the deploy branch, first push and force push alike", () => {
+  const first = { oldSha: Z, newSha: A, ref: "refs/heads/main" };
+  assert.deepEqual(decidePush([first], "main"), { build: first, refusals: [] });
+  const force = { oldSha: B, newSha: A, ref: "refs/heads/main" };
+  assert.deepEqual(decidePush([force], "main"), { build: force, refusals: [] });
+  const custom = { oldSha: Z, newSha: A, ref: "refs/heads/production" };
+  assert.deepEqual(decidePush([custom], "production"), { build: custom, refusals: [] });
+});
+
+test("decidePush refuses other branches with the command to use", () => {
+  const r = decidePush([{ oldSha: Z, newSha: A, ref: "refs/heads/feature" }], "main");
+  assert.equal(r.build, null);
+  assert.deepEqual(r.refusals, [
+    'only the "main" branch deploys; to deploy "feature" run: git push paas feature:main',
+  ]);
+});
+
+test("decidePush refuses deletes, tags, and rejects the whole push on any refusal", () => {
+  assert.match(decidePush([{ oldSha: A, newSha: Z, ref: "refs/heads/main" }], "main").refusals[0], /deleting the deploy branch/);
+  assert.match(decidePush([{ oldSha: A, newSha: Z, ref: "refs/heads/old" }], "main").refusals[0], /deleting refs\/heads\/old/);
+  assert.match(decidePush([{ oldSha: Z, newSha: A, ref: "refs/tags/v1" }], "main").refusals[0], /pushing refs\/tags\/v1/);
+  const mixed = decidePush(
+    [
+      { oldSha: Z, newSha: A, ref: "refs/heads/main" },
+      { oldSha: Z, newSha: B, ref: "refs/heads/feature" },
+    ],
+    "main",
+  );
+  assert.equal(mixed.build, null, "nothing is built when the push is rejected");
+  assert.equal(mixed.refusals.length, 1);
+});
+
+test("LineSplitter joins lines split across chunks, multi-byte characters too", () => {
+  const s = new LineSplitter();
+  const bytes = new TextEncoder().encode('{"line":"é"}\n{"li');
+  assert.deepEqual(s.push(bytes.subarray(0, 10)), []); // cuts "é" in half
+  assert.deepEqual(s.push(bytes.subarray(10)), ['{"line":"é"}']);
+  assert.deepEqual(s.push(new TextEncoder().encode('ne":"x"}\n')), ['{"line":"x"}']);
+  assert.deepEqual(s.push(new TextEncoder().encode("tail")), []);
+  assert.deepEqual(s.end(), ["tail"]);
+});
+
+test("renderEvent prints lines as they are and ends on the status", () => {
+  assert.deepEqual(renderEvent({ line: "       npm install" }), { print: ["       npm install"] });
+  assert.deepEqual(renderEvent({ status: "succeeded", url: "http://hello.localhost:8080/" }), {
+    print: ["-----> Deployed to http://hello.localhost:8080/"],
+    done: { ok: true },
+  });
+  const failed = renderEvent({ status: "failed", error: "npm run build exited 1" });
+  assert.equal(failed.done?.ok, false);
+  assert.match(failed.print[0], /Build failed: npm run build exited 1/);
+});
+
+test("entryToEvent maps stream entries; an unknown status is a failure", () => {
+  assert.deepEqual(entryToEvent("1-0", ["line", "-----> Detected Node.js"]), { id: "1-0", line: "-----> Detected Node.js" });
+  assert.deepEqual(entryToEvent("2-0", ["status", "succeeded", "url", "http://x/"]), {
+    id: "2-0",
+    status: "succeeded",
+    url: "http://x/",
+  });
+  assert.deepEqual(entryToEvent("3-0", ["status", "failed", "error", "boom"]), { id: "3-0", status: "failed", error: "boom" });
+  const odd = entryToEvent("4-0", ["status", "weird"]);
+  assert.ok(odd && "status" in odd && odd.status === "failed");
+  assert.equal(entryToEvent("5-0", ["other", "x"]), null);
+});
+
+/**
+ * Pushes a one-commit repository to a bare repository whose pre-receive is our
+ * hook, with the internal API played by a small server that answers `final`.
+ */
+async function pushThroughHook(final: Record<string, string>, branch = "main") {
+  const dir = mkdtempSync(path.join(tmpdir(), "paas-hook-"));
+  const seen: { commit?: string; message?: string; token?: string; tarBytes: number; logToken?: string } = { tarBytes: 0 };
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url!, "http://x");
+    if (req.method === "POST" && url.pathname === "/internal/builds") {
+      seen.commit = url.searchParams.get("commit")!;
+      seen.message = url.searchParams.get("message")!;
+      seen.token = req.headers["x-paas-push-token"] as string;
+      for await (const c of req) seen.tarBytes += (c as Buffer).length;
+      res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify({ buildId: "b1" }));
+    } else if (url.pathname === "/internal/builds/b1/log") {
+      seen.logToken = req.headers["x-paas-push-token"] as string;
+      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      res.write(`${JSON.stringify({ id: "1-0", line: "-----> Node.js app detected" })}\n`);
+      res.write(`${JSON.stringify({ id: "2-0", line: "       added 0 packages" })}\n`);
+      res.end(`${JSON.stringify({ id: "3-0", ...final })}\n`);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const bare = path.join(dir, "hello.git");
+    const work = path.join(dir, "work");
+    const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8" });
+    execFileSync("git", ["init", "-q", "--bare", "--initial-branch=main", bare]);
+    execFileSync("git", ["init", "-q", "--initial-branch", branch, work]);
+    writeFileSync(path.join(work, "package.json"), '{"name":"hello","scripts":{"start":"node index.js"}}\n');
+    git(work, "add", ".");
+    git(work, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "First commit\n\nbody");
+    const sha = git(work, "rev-parse", "HEAD").trim();
+    const hooks = path.resolve(import.meta.dirname, "../../apps/web/git-hooks");
+    // Asynchronous spawn: this process's server must keep answering during the push.
+    // (The local transport does not pass `git -c` settings to receive-pack, so
+    // the bare repository carries the setting; the endpoint uses GIT_CONFIG_*.)
+    git(bare, "config", "core.hooksPath", hooks);
+    const child = spawn("git", ["push", bare, `${branch}:${branch}`], {
+      cwd: work,
+      env: {
+        ...process.env,
+        PAAS_INTERNAL_URL: `http://127.0.0.1:${port}`,
+        PAAS_APP: "hello",
+        PAAS_PUSH_TOKEN: "push_test",
+        PAAS_DEPLOY_BRANCH: "main",
+      },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const status = await new Promise<number | null>((r) => child.on("close", r));
+    const push = { status, stderr };
+    const moved = spawnSync("git", ["rev-parse", "--verify", "-q", `refs/heads/${branch}`], { cwd: bare, encoding: "utf8" });
+    return { push, seen, sha, refAfter: moved.stdout.trim() };
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a real push: the hook sends the tree, prints the log, and accepts on success", async () => {
+  const { push, seen, sha, refAfter } = await pushThroughHook({ status: "succeeded", url: "http://hello.localhost:8080/" });
+  assert.equal(push.status, 0, push.stderr);
+  assert.equal(seen.commit, sha);
+  assert.equal(seen.message, "First commit");
+  assert.equal(seen.token, "push_test");
+  assert.equal(seen.logToken, "push_test");
+  assert.ok(seen.tarBytes >= 1024, "a tar archive was uploaded");
+  assert.match(push.stderr, /remote: -----> Build b1 queued/);
+  assert.match(push.stderr, /remote: -----> Node\.js app detected/);
+  assert.match(push.stderr, /remote:        added 0 packages/);
+  assert.match(push.stderr, /remote: -----> Deployed to http:\/\/hello\.localhost:8080\//);
+  assert.equal(refAfter, sha, "the branch moved");
+});
+
+test("a real push: a failed build rejects the push and the branch does not move", async () => {
+  const { push, refAfter } = await pushThroughHook({ status: "failed", error: "npm install exited 1" });
+  assert.notEqual(push.status, 0);
+  assert.match(push.stderr, /remote:  !     Build failed: npm install exited 1/);
+  assert.match(push.stderr, /pre-receive hook declined/);
+  assert.equal(refAfter, "", "the branch was not created");
+});
+
+test("a real push of another branch is refused with the command to use", async () => {
+  const { push, seen, refAfter } = await pushThroughHook({ status: "succeeded" }, "feature");
+  assert.notEqual(push.status, 0);
+  assert.match(push.stderr, /git push paas feature:main/);
+  assert.equal(seen.commit, undefined, "no build was requested");
+  assert.equal(refAfter, "");
+});
