@@ -17,14 +17,17 @@ export class RuntimeError extends Error {
 /** Runs a command; resolves with its output, rejects with its stderr when it fails. */
 export function run(cmd: string, args: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const p = spawn(cmd, args, { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
+    p.stdout!.on("data", (d) => (stdout += d));
+    p.stderr!.on("data", (d) => (stderr += d));
     p.on("error", (err) => reject(new RuntimeError(`cannot run ${cmd}: ${err.message}; is it installed?`)));
     p.on("close", (code) => resolve({ stdout, stderr, code: code ?? 1 }));
-    p.stdin.end(input ?? "");
+    if (p.stdin) {
+      p.stdin.on("error", () => {}); // a command that exits before reading: its exit code tells
+      p.stdin.end(input);
+    }
   });
 }
 

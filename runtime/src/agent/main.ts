@@ -1,0 +1,37 @@
+/**
+ * The host agent: `npx tsx runtime/src/agent/main.ts`. Listens on 127.0.0.1:config().agentPort.
+ * At start: bridge + NAT up, stacks built if missing, containers that still run are
+ * re-adopted (their monitors hold them; state is read from disk). SIGTERM closes the
+ * server and exits, leaving containers running.
+ */
+import { config } from "@paas/shared";
+import { Runtime } from "../containers.ts";
+import { ensureStacks } from "../stacks.ts";
+import { helperPath } from "../util.ts";
+import { createAgentServer } from "./server.ts";
+
+const cfg = config();
+const t0 = Date.now();
+helperPath(); // fail early with the build hint
+const rt = new Runtime({ dataDir: cfg.dataDir, bridge: cfg.bridge, subnet: cfg.subnet, cgroupRoot: cfg.cgroupRoot });
+await rt.init();
+await ensureStacks(rt.images, (m) => console.log(`agent: ${m}`));
+const running = rt.list().filter((c) => c.state === "running");
+const server = createAgentServer(rt);
+server.listen(cfg.agentPort, "127.0.0.1", () => {
+  console.log(
+    `agent: listening on http://127.0.0.1:${cfg.agentPort} (data ${cfg.dataDir}, bridge ${cfg.bridge} ${cfg.subnet}, cgroup ${rt.cgroups.kind} /${cfg.cgroupRoot}; ${running.length} running container(s) adopted; ready in ${Date.now() - t0} ms)`,
+  );
+});
+server.on("error", (err) => {
+  console.error(`agent: cannot listen on 127.0.0.1:${cfg.agentPort}: ${err.message}; is another agent running? (PAAS_AGENT_PORT)`);
+  process.exit(1);
+});
+const shutdown = () => {
+  console.log("agent: stopping (containers keep running)");
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+};
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);

@@ -1,0 +1,129 @@
+/**
+ * The host agent's HTTP API (routes and types: packages/shared/src/agent-api.ts).
+ * `createAgentServer(runtime)` returns a node:http server; main.ts listens on 127.0.0.1.
+ */
+import http from "node:http";
+import os from "node:os";
+import type { AgentHealth, ContainerSpec } from "@paas/shared/agent-api";
+import type { Runtime } from "../containers.ts";
+import { RuntimeError } from "../util.ts";
+
+const MAX_JSON = 1 << 20;
+
+function send(res: http.ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const c of req) {
+    size += c.length;
+    if (size > MAX_JSON) throw new RuntimeError("request body too large (1 MiB at most)", 413);
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (!text.trim()) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RuntimeError("the request body is not valid JSON", 400);
+  }
+}
+
+function num(v: string | null, name: string, fallback: number): number {
+  if (v === null || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new RuntimeError(`${name} must be a non-negative number`, 400);
+  return n;
+}
+
+export function createAgentServer(rt: Runtime): http.Server {
+  const health = (): AgentHealth => ({
+    ok: true,
+    hostname: os.hostname(),
+    cgroupDriver: rt.cgroups.kind,
+    memoryBytes: os.totalmem(),
+    cpus: os.cpus().length,
+  });
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://agent");
+    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    const m = req.method ?? "GET";
+    if (parts[0] !== "v1") throw new RuntimeError(`no route ${m} ${url.pathname}`, 404);
+    const [, kind, id, action] = parts;
+
+    if (kind === "health" && parts.length === 2 && m === "GET") return send(res, 200, health());
+
+    if (kind === "images") {
+      if (parts.length === 2 && m === "GET") return send(res, 200, rt.images.list());
+      if (parts.length === 3 && m === "GET") return send(res, 200, rt.images.resolve(id));
+      if (parts.length === 3 && m === "DELETE") return send(res, 200, { removed: rt.removeImage(id) });
+    }
+
+    if (kind === "containers") {
+      if (parts.length === 2 && m === "GET") return send(res, 200, rt.list());
+      if (parts.length === 2 && m === "POST") {
+        const spec = (await readJsonBody(req)) as ContainerSpec;
+        if (!spec || typeof spec !== "object") throw new RuntimeError("POST /v1/containers needs a ContainerSpec body", 400);
+        return send(res, 201, rt.create(spec));
+      }
+      if (parts.length === 3 && m === "GET") return send(res, 200, rt.get(id));
+      if (parts.length === 3 && m === "DELETE") {
+        await rt.remove(id, { force: url.searchParams.get("force") === "1" || url.searchParams.get("force") === "true" });
+        return send(res, 200, { ok: true });
+      }
+      if (parts.length === 4) {
+        if (action === "archive" && m === "PUT") {
+          const dest = url.searchParams.get("path");
+          if (!dest) throw new RuntimeError("archive needs ?path=/dir", 400);
+          await rt.putArchive(id, dest, req);
+          return send(res, 200, { ok: true });
+        }
+        if (action === "start" && m === "POST") return send(res, 200, await rt.start(id));
+        if (action === "stop" && m === "POST") return send(res, 200, await rt.stop(id, num(url.searchParams.get("timeout"), "timeout", 10)));
+        if (action === "wait" && m === "POST") {
+          const ac = new AbortController();
+          res.on("close", () => ac.abort());
+          return send(res, 200, await rt.wait(id, ac.signal));
+        }
+        if (action === "commit" && m === "POST") {
+          const body = (await readJsonBody(req)) as { name?: string; config?: object } | undefined;
+          if (!body?.name) throw new RuntimeError('commit needs a body { "name": "repo:tag" }', 400);
+          return send(res, 201, await rt.commit(id, body.name, body.config));
+        }
+        if (action === "logs" && m === "GET") {
+          const follow = ["1", "true"].includes(url.searchParams.get("follow") ?? "");
+          const tailRaw = url.searchParams.get("tail");
+          const tail = tailRaw === null ? undefined : num(tailRaw, "tail", 0);
+          rt.get(id); // 404 before the stream starts
+          const ac = new AbortController();
+          res.on("close", () => ac.abort());
+          res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache" });
+          res.flushHeaders();
+          for await (const line of rt.logLines(id, { follow, tail, signal: ac.signal })) {
+            if (ac.signal.aborted) break;
+            res.write(line + "\n");
+          }
+          res.end();
+          return;
+        }
+      }
+    }
+    throw new RuntimeError(`no route ${m} ${url.pathname}`, 404);
+  };
+
+  return http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      const status = err instanceof RuntimeError ? err.status : 500;
+      if (status >= 500) console.error(`agent: ${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
+      // Drain what the client still sends (a tar upload) so it sees our answer.
+      req.resume();
+      if (res.headersSent) res.end();
+      else send(res, status, { error: (err as Error).message });
+    });
+  });
+}
