@@ -15,6 +15,8 @@ export interface Context {
   sessionToken: string | null;
   /** Response headers (Set-Cookie); absent for server-side callers. */
   resHeaders: Headers | null;
+  /** A token was presented but not accepted (for a precise error). */
+  rejectedToken: boolean;
 }
 
 export function readCookie(cookieHeader: string | null | undefined, name: string): string | null {
@@ -32,7 +34,12 @@ export async function createContext(opts: { headers: Headers; resHeaders?: Heade
   const headerToken = tokenFromAuthorization(opts.headers.get("authorization"));
   const sessionToken = headerToken ? null : readCookie(opts.headers.get("cookie"), SESSION_COOKIE);
   const principal = await authenticateToken(headerToken ?? sessionToken);
-  return { principal, sessionToken: principal ? sessionToken : null, resHeaders: opts.resHeaders ?? null };
+  return {
+    principal,
+    sessionToken: principal ? sessionToken : null,
+    resHeaders: opts.resHeaders ?? null,
+    rejectedToken: !principal && Boolean(headerToken ?? sessionToken),
+  };
 }
 
 const t = initTRPC.context<Context>().create({
@@ -70,8 +77,9 @@ export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.principal) {
     throw new TRPCError({
       code: "UNAUTHORIZED",
-      message:
-        "not signed in: send an API token (Authorization: Bearer <token>), sign in on the dashboard, or run `paas login`",
+      message: ctx.rejectedToken
+        ? "the token was not accepted (unknown, revoked or expired): sign in again or use a valid API token"
+        : "not signed in: send an API token (Authorization: Bearer <token>), sign in on the dashboard, or run `paas login`",
     });
   }
   return next({ ctx: { ...ctx, principal: ctx.principal } });

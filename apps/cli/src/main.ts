@@ -1,0 +1,277 @@
+/**
+ * `paas`: the platform from a terminal, Heroku style (`topic:command`,
+ * `-a APP`, `--json`). It talks to the API only.
+ */
+import { Command, Option } from "commander";
+import path from "node:path";
+import { createInterface } from "node:readline/promises";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import pc from "picocolors";
+import { describeError, makeClient, type Api } from "./client.ts";
+import { CliError, normalizeUrl, readStored, resolveCredentials, writeStored, type Credentials } from "./credentials.ts";
+import { isGitRepo, remoteUrlFor, resolveApp, setCredentialHelper, setRemote } from "./git.ts";
+import { heading, json, short, status, table, when } from "./output.ts";
+
+let currentUrl: string | undefined;
+
+// `paas apps | head` closes the pipe early; that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
+function api(): Api {
+  const creds = resolveCredentials();
+  currentUrl = creds.url;
+  return makeClient(creds);
+}
+
+/** Runs a command; a failure prints one line and exits non-zero. */
+function run<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      process.stderr.write(`${pc.red("error")} ${describeError(err, currentUrl)}\n`);
+      process.exit(1);
+    }
+  };
+}
+
+const appOption = () => new Option("-a, --app <app>", "the app (default: from the git remote)");
+const remoteOption = () => new Option("-r, --remote <remote>", "the git remote naming the app").default("paas");
+const jsonOption = () => new Option("--json", "print JSON for scripts");
+
+async function ask(question: string, { secret = false } = {}): Promise<string> {
+  // Muted output for secrets: the prompt is written, the typed characters are not.
+  let muted = false;
+  const output = new Writable({
+    write(chunk, _enc, cb) {
+      if (!muted) process.stderr.write(chunk);
+      cb();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: Boolean(process.stdin.isTTY) });
+  try {
+    const p = rl.question(question);
+    muted = secret;
+    const answer = await p;
+    if (secret && process.stdin.isTTY) process.stderr.write("\n");
+    return answer.trim();
+  } finally {
+    rl.close();
+  }
+}
+
+const program = new Command("paas")
+  .description("Deploy and manage apps on the PaaS.\nPAAS_URL and PAAS_TOKEN override the credentials stored by `paas login`.")
+  .showHelpAfterError("(run paas --help for the commands)")
+  .configureOutput({ outputError: (s, write) => write(pc.red(s)) });
+
+program
+  .command("login")
+  .description("store the API URL and a token in ~/.config/paas/credentials.json")
+  .option("--url <url>", "the dashboard/API URL, e.g. http://localhost:3000")
+  .option("--token <token>", "an API token (the bootstrap one is in $PAAS_DATA_DIR/admin-token)")
+  .action(
+    run(async (opts: { url?: string; token?: string }) => {
+      const stored = readStored();
+      const fallbackUrl = process.env.PAAS_URL || stored.url || "http://localhost:3000";
+      const url = normalizeUrl(opts.url || (await ask(`API URL [${fallbackUrl}]: `)) || fallbackUrl);
+      const token = opts.token || process.env.PAAS_TOKEN || (await ask("API token: ", { secret: true }));
+      if (!token) throw new CliError("no token given: pass --token or paste one at the prompt");
+      currentUrl = url;
+      const me = await makeClient({ url, token }).auth.whoami.query();
+      const file = writeStored({ url, token } satisfies Credentials);
+      console.log(`Logged in to ${url} as ${pc.bold(me.email)}${me.teams.length ? ` (teams: ${me.teams.map((t) => t.name).join(", ")})` : ""}.`);
+      console.log(pc.dim(`Credentials saved to ${file}`));
+    }),
+  );
+
+program
+  .command("whoami")
+  .description("the signed-in user and teams")
+  .addOption(jsonOption())
+  .action(
+    run(async (opts: { json?: boolean }) => {
+      const me = await api().auth.whoami.query();
+      if (opts.json) return json(me);
+      console.log(`${me.email}${me.isOperator ? pc.dim(" (operator)") : ""}`);
+      for (const t of me.teams) console.log(`  ${t.name} ${pc.dim(t.role)}`);
+    }),
+  );
+
+program
+  .command("apps")
+  .description("list the apps of your teams")
+  .addOption(jsonOption())
+  .action(
+    run(async (opts: { json?: boolean }) => {
+      const apps = await api().apps.list.query();
+      if (opts.json) return json(apps);
+      if (apps.length === 0) return console.log("No apps yet: create one with `paas apps:create NAME`.");
+      console.log(
+        table(
+          ["NAME", "TEAM", "RELEASE", "BUILD", "URL"],
+          apps.map((a) => [
+            a.name,
+            a.team,
+            a.latestRelease ? `v${a.latestRelease.version} ${status(a.latestRelease.status)}` : pc.dim("none"),
+            a.latestBuild ? status(a.latestBuild.status) : pc.dim("none"),
+            a.url,
+          ]),
+        ),
+      );
+    }),
+  );
+
+program
+  .command("apps:create")
+  .description("create an app (and its git repository)")
+  .argument("<name>", "the app name: lowercase letters, digits and dashes")
+  .option("-t, --team <team>", "the team that owns it (needed when you are in several)")
+  .addOption(jsonOption())
+  .action(
+    run(async (name: string, opts: { team?: string; json?: boolean }) => {
+      const client = api();
+      const app = await client.apps.create.mutate({ name, team: opts.team });
+      const gitUrl = remoteUrlFor(currentUrl!, app.name);
+      if (opts.json) return json({ ...app, gitUrl });
+      console.log(`Created ${pc.bold(app.name)} in team ${app.team}.`);
+      console.log(`  URL: ${app.url}`);
+      console.log(`  Git: ${gitUrl}`);
+      console.log(pc.dim(`Next: paas git:remote -a ${app.name} && git push paas main`));
+    }),
+  );
+
+program
+  .command("apps:info")
+  .description("an app's URL, latest release and build, processes")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (opts: { app?: string; remote: string; json?: boolean }) => {
+      const info = await api().apps.info.query({ name: resolveApp(opts.app, opts.remote) });
+      if (opts.json) return json(info);
+      console.log(heading(info.name));
+      const rows: [string, string][] = [
+        ["Team", info.team],
+        ["URL", info.url],
+        ["Git", remoteUrlFor(currentUrl!, info.name)],
+        ["Branch", info.deployBranch],
+        ["Release", info.latestRelease ? `v${info.latestRelease.version} ${status(info.latestRelease.status)} (${info.latestRelease.imageRef})` : "none"],
+        ["Build", info.latestBuild ? `${short(info.latestBuild.commit)} ${status(info.latestBuild.status)} ${when(info.latestBuild.createdAt)}` : "none"],
+        ["Formation", info.formation.map((f) => `${f.processType}=${f.quantity}`).join(" ") || "none"],
+      ];
+      for (const [k, v] of rows) console.log(`${(k + ":").padEnd(11)}${v}`);
+      if (info.containers.length) {
+        console.log();
+        console.log(table(["PROCESS", "STATE", "RELEASE", "HOST", "ADDRESS"], info.containers.map((c) => [c.processType, status(c.state), `v${c.release}`, c.host, c.address ?? ""])));
+      }
+    }),
+  );
+
+program
+  .command("git:remote")
+  .description("add a git remote for the app to the repository in this directory")
+  .argument("[app]", "the app (same as -a)")
+  .addOption(appOption())
+  .option("-r, --remote <remote>", "the remote's name", "paas")
+  .option("--no-credential-helper", "do not make git ask `paas` for the token")
+  .action(
+    run(async (appArg: string | undefined, opts: { app?: string; remote: string; credentialHelper: boolean }) => {
+      const name = appArg ?? opts.app;
+      if (!name) throw new CliError("which app? pass it: paas git:remote APP");
+      if (!isGitRepo()) throw new CliError("this directory is not a git repository: run `git init` first");
+      const client = api();
+      await client.apps.info.query({ name }); // fails clearly for unknown apps
+      const url = remoteUrlFor(currentUrl!, name);
+      const how = setRemote(opts.remote, url);
+      console.log(`Git remote ${pc.bold(opts.remote)} ${how}: ${url}`);
+      if (opts.credentialHelper) {
+        const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/paas");
+        setCredentialHelper(new URL(currentUrl!).origin, `!'${bin}' git:credential`);
+        console.log(pc.dim("git takes the token from `paas` (PAAS_TOKEN or `paas login`); none is stored in .git/config."));
+      } else {
+        console.log(pc.dim("git will ask for a password: paste your API token (any user name)."));
+      }
+    }),
+  );
+
+// git's credential helper protocol: `get` prints the token; `store`/`erase` do nothing.
+program
+  .command("git:credential", { hidden: true })
+  .argument("<operation>")
+  .action(
+    run(async (op: string) => {
+      if (op !== "get") return;
+      const creds = resolveCredentials();
+      process.stdout.write(`username=paas\npassword=${creds.token}\n`);
+    }),
+  );
+
+program
+  .command("builds")
+  .description("an app's builds, newest first")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (opts: { app?: string; remote: string; json?: boolean }) => {
+      const builds = await api().builds.list.query({ app: resolveApp(opts.app, opts.remote) });
+      if (opts.json) return json(builds);
+      if (builds.length === 0) return console.log("No builds yet: git push paas main");
+      console.log(table(["ID", "STATUS", "COMMIT", "CREATED", "MESSAGE"], builds.map((b) => [b.id, status(b.status), short(b.commit), when(b.createdAt), b.message ?? ""])));
+    }),
+  );
+
+program
+  .command("builds:logs")
+  .description("the log of a build (default: the latest)")
+  .argument("[id]", "the build id (see paas builds)")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (id: string | undefined, opts: { app?: string; remote: string; json?: boolean }) => {
+      const app = resolveApp(opts.app, opts.remote);
+      const client = api();
+      const buildId = id ?? (await client.builds.list.query({ app, limit: 1 }))[0]?.id;
+      if (!buildId) throw new CliError(`app "${app}" has no builds yet: git push paas main`);
+      const build = await client.builds.get.query({ app, id: buildId });
+      if (opts.json) return json(build);
+      process.stdout.write(build.log.endsWith("\n") || build.log === "" ? build.log : build.log + "\n");
+      if (build.status === "failed") process.exitCode = 1;
+    }),
+  );
+
+program
+  .command("releases")
+  .description("an app's releases, newest first")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (opts: { app?: string; remote: string; json?: boolean }) => {
+      const releases = await api().releases.list.query({ app: resolveApp(opts.app, opts.remote) });
+      if (opts.json) return json(releases);
+      if (releases.length === 0) return console.log("No releases yet: git push paas main");
+      console.log(table(["VERSION", "STATUS", "COMMIT", "CREATED", "DESCRIPTION"], releases.map((r) => [`v${r.version}`, status(r.status), short(r.commit), when(r.createdAt), r.description])));
+    }),
+  );
+
+program
+  .command("teams")
+  .description("your teams")
+  .addOption(jsonOption())
+  .action(
+    run(async (opts: { json?: boolean }) => {
+      const teams = await api().teams.list.query();
+      if (opts.json) return json(teams);
+      console.log(table(["NAME", "ROLE", "APPS", "MEMBERS"], teams.map((t) => [t.name, t.role ?? "", `${t.apps}/${t.quota.apps}`, String(t.members)])));
+    }),
+  );
+
+await program.parseAsync(process.argv);

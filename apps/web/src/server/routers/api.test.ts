@@ -1,0 +1,177 @@
+/**
+ * The API through its real context (headers -> token -> principal), router,
+ * authorization and quota rules, on a migrated SQLite database.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { before, describe, test } from "node:test";
+import { freshDataDir } from "../testing/platform.ts";
+
+const dataDir = freshDataDir();
+const { db } = await import("@paas/db");
+const { generateToken } = await import("@paas/shared");
+const { TRPCError } = await import("@trpc/server");
+const { createCaller } = await import("./_app.ts");
+const { createContext } = await import("../trpc.ts");
+const { bootstrap } = await import("../../../scripts/bootstrap.ts");
+
+async function as(token: string | null, extra: Record<string, string> = {}) {
+  const headers = new Headers(extra);
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  const resHeaders = new Headers();
+  return { api: createCaller(await createContext({ headers, resHeaders })), resHeaders };
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof TRPCError, `expected a TRPCError, got ${err}`);
+    return err.code;
+  }
+  return "OK";
+}
+
+async function userWithToken(email: string, team: string, role: "admin" | "member", opts: { restrictTo?: string } = {}) {
+  const t = await db.team.upsert({ where: { name: team }, update: {}, create: { name: team } });
+  const user = await db.user.upsert({ where: { email }, update: {}, create: { email } });
+  await db.membership.upsert({
+    where: { teamId_userId: { teamId: t.id, userId: user.id } },
+    update: { role },
+    create: { teamId: t.id, userId: user.id, role },
+  });
+  const tok = generateToken();
+  const restricted = opts.restrictTo ? await db.team.findUniqueOrThrow({ where: { name: opts.restrictTo } }) : null;
+  await db.apiToken.create({ data: { userId: user.id, name: "test", hash: tok.hash, prefix: tok.prefix, teamId: restricted?.id ?? null } });
+  return tok.token;
+}
+
+let admin: string;
+let bob: string;
+
+before(async () => {
+  admin = (await bootstrap()).token!;
+  bob = await userWithToken("bob@example.com", "other", "member");
+});
+
+describe("authentication", () => {
+  test("no token and a wrong token are refused", async () => {
+    assert.equal(await code((await as(null)).api.apps.list()), "UNAUTHORIZED");
+    const wrong = (await as("paas_not-a-real-token")).api;
+    await assert.rejects(wrong.apps.list(), /not accepted/);
+    assert.equal(await code(wrong.apps.create({ name: "sneaky" })), "UNAUTHORIZED");
+    assert.equal(await db.app.count({ where: { name: "sneaky" } }), 0);
+  });
+
+  test("basic auth with the token as password works (git-style)", async () => {
+    const basic = Buffer.from(`anyone:${admin}`).toString("base64");
+    const api = createCaller(await createContext({ headers: new Headers({ authorization: `Basic ${basic}` }) }));
+    assert.equal((await api.auth.whoami()).email, "admin@localhost");
+  });
+
+  test("signIn exchanges an API token for an httpOnly session cookie; signOut ends it", async () => {
+    const anon = await as(null);
+    assert.equal(await code(anon.api.auth.signIn({ token: "paas_wrong" })), "UNAUTHORIZED");
+    assert.equal(anon.resHeaders.get("set-cookie"), null);
+
+    const { api, resHeaders } = await as(null);
+    await api.auth.signIn({ token: admin });
+    const cookie = resHeaders.get("set-cookie") ?? "";
+    assert.match(cookie, /^paas_session=paas_[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+/);
+    const session = decodeURIComponent(cookie.split(";")[0].split("=")[1]);
+    const row = await db.apiToken.findFirstOrThrow({ where: { kind: "session" } });
+    assert.ok(row.expiresAt && row.expiresAt.getTime() > Date.now());
+
+    const viaCookie = await as(null, { cookie: `other=1; paas_session=${encodeURIComponent(session)}` });
+    assert.equal((await viaCookie.api.auth.whoami()).email, "admin@localhost");
+    // A session cannot mint further sessions.
+    assert.equal(await code((await as(null)).api.auth.signIn({ token: session })), "UNAUTHORIZED");
+
+    await viaCookie.api.auth.signOut();
+    assert.match(viaCookie.resHeaders.get("set-cookie") ?? "", /Max-Age=0/);
+    assert.equal(await code((await as(null, { cookie: `paas_session=${session}` })).api.auth.whoami()), "UNAUTHORIZED");
+  });
+});
+
+describe("apps", () => {
+  test("bad input is refused and changes nothing", async () => {
+    const { api } = await as(admin);
+    const before = await db.app.count();
+    for (const name of ["", "A", "Bad_Name", "-x", "x-", "a".repeat(31)]) {
+      assert.equal(await code(api.apps.create({ name })), "BAD_REQUEST", name);
+    }
+    assert.equal(await db.app.count(), before);
+  });
+
+  test("create makes the app and its bare git repository, in the caller's only team", async () => {
+    const { api } = await as(admin);
+    const app = await api.apps.create({ name: "alpha" });
+    assert.equal(app.team, "main");
+    assert.equal(app.url, "http://alpha.localhost:8080/");
+    assert.ok(existsSync(path.join(dataDir, "repos", "alpha.git", "HEAD")), "bare repo exists");
+    assert.equal(await code(api.apps.create({ name: "alpha" })), "CONFLICT");
+    const list = await api.apps.list();
+    assert.deepEqual(list.map((a) => a.name), ["alpha"]);
+    const info = await api.apps.info({ name: "alpha" });
+    assert.equal(info.latestRelease, null);
+    assert.deepEqual(info.containers, []);
+  });
+
+  test("another team's member cannot see or touch the app", async () => {
+    const { api } = await as(bob);
+    assert.deepEqual((await api.apps.list()).map((a) => a.name), []);
+    assert.equal(await code(api.apps.info({ name: "alpha" })), "NOT_FOUND");
+    assert.equal(await code(api.builds.list({ app: "alpha" })), "NOT_FOUND");
+    assert.equal(await code(api.releases.list({ app: "alpha" })), "NOT_FOUND");
+    assert.equal(await code(api.apps.create({ name: "bobs", team: "main" })), "NOT_FOUND");
+    assert.equal(await db.app.count({ where: { name: "bobs" } }), 0);
+  });
+
+  test("a token restricted to one team acts only there", async () => {
+    await userWithToken("carol@example.com", "main", "member");
+    const carolOther = await userWithToken("carol@example.com", "other", "member", { restrictTo: "other" });
+    const { api } = await as(carolOther);
+    assert.equal(await code(api.apps.info({ name: "alpha" })), "NOT_FOUND");
+    assert.deepEqual((await api.teams.list()).map((t) => t.name), ["other"]);
+  });
+
+  test("several teams: the team must be named", async () => {
+    const carol = await userWithToken("carol@example.com", "main", "member");
+    const { api } = await as(carol);
+    await assert.rejects(api.apps.create({ name: "carols" }), /several teams \(main, other\): choose one with --team/);
+    assert.equal((await api.apps.create({ name: "carols", team: "other" })).team, "other");
+  });
+
+  test("the team's app quota is enforced", async () => {
+    const other = await db.team.findUniqueOrThrow({ where: { name: "other" } });
+    await db.quota.upsert({ where: { teamId: other.id }, update: { apps: 2 }, create: { teamId: other.id, apps: 2 } });
+    const { api } = await as(bob);
+    await api.apps.create({ name: "bob-one" }); // carols + bob-one = 2
+    const err = await api.apps.create({ name: "bob-two" }).catch((e: unknown) => e);
+    assert.ok(err instanceof TRPCError);
+    assert.equal(err.code, "FORBIDDEN");
+    assert.match(err.message, /team "other" has reached its quota of 2 apps/);
+    assert.equal(await db.app.count({ where: { name: "bob-two" } }), 0);
+  });
+});
+
+describe("builds and releases", () => {
+  test("list, get with log, and no reading across apps", async () => {
+    const alpha = await db.app.findUniqueOrThrow({ where: { name: "alpha" } });
+    const bobOne = await db.app.findUniqueOrThrow({ where: { name: "bob-one" } });
+    const b = await db.build.create({ data: { appId: alpha.id, commit: "abc1234", status: "failed", log: "-----> step\nboom\n" } });
+    const foreign = await db.build.create({ data: { appId: bobOne.id, commit: "fff0000", status: "succeeded", log: "secret\n" } });
+    await db.release.create({ data: { appId: alpha.id, version: 1, buildId: b.id, imageRef: "sha256:aa", status: "active" } });
+
+    const { api } = await as(admin);
+    const builds = await api.builds.list({ app: "alpha" });
+    assert.deepEqual(builds.map((x) => [x.id, x.status]), [[b.id, "failed"]]);
+    assert.equal((await api.builds.get({ app: "alpha", id: b.id })).log, "-----> step\nboom\n");
+    // The operator may read bob-one, but not through another app's name.
+    assert.equal(await code(api.builds.get({ app: "alpha", id: foreign.id })), "NOT_FOUND");
+    const releases = await api.releases.list({ app: "alpha" });
+    assert.deepEqual(releases.map((r) => [r.version, r.status, r.commit]), [[1, "active", "abc1234"]]);
+    assert.deepEqual((await api.apps.list()).find((a) => a.name === "alpha")?.latestRelease, { version: 1, status: "active" });
+  });
+});
