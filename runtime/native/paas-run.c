@@ -251,6 +251,8 @@ static void container_main(int gofd) {
     snprintf(dst, sizeof dst, ".%s", colon + 1);
     struct stat st;
     if (stat(dst, &st) < 0) {
+      for (char *q = dst + 2; *q; q++) /* parents, for images without /etc */
+        if (*q == '/') { *q = 0; mkdir(dst, 0755); *q = '/'; }
       int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
       if (fd >= 0) close(fd);
     }
