@@ -97,7 +97,7 @@ test("entryToEvent maps stream entries; an unknown status is a failure", () => {
  * Pushes a one-commit repository to a bare repository whose pre-receive is our
  * hook, with the internal API played by a small server that answers `final`.
  */
-async function pushThroughHook(final: Record<string, string>, branch = "main") {
+async function pushThroughHook(final: Record<string, string>, branch = "main", internalUrl?: string) {
   const dir = mkdtempSync(path.join(tmpdir(), "paas-hook-"));
   const seen: { commit?: string; message?: string; token?: string; tarBytes: number; logToken?: string } = { tarBytes: 0 };
   const server = http.createServer(async (req, res) => {
@@ -139,7 +139,7 @@ async function pushThroughHook(final: Record<string, string>, branch = "main") {
       cwd: work,
       env: {
         ...process.env,
-        PAAS_INTERNAL_URL: `http://127.0.0.1:${port}`,
+        PAAS_INTERNAL_URL: internalUrl ?? `http://127.0.0.1:${port}`,
         PAAS_APP: "hello",
         PAAS_PUSH_TOKEN: "push_test",
         PAAS_DEPLOY_BRANCH: "main",
@@ -185,5 +185,13 @@ test("a real push of another branch is refused with the command to use", async (
   assert.notEqual(push.status, 0);
   assert.match(push.stderr, /git push paas feature:main/);
   assert.equal(seen.commit, undefined, "no build was requested");
+  assert.equal(refAfter, "");
+});
+
+test("a real push while the internal API is down fails with a clear message", async () => {
+  // Port 9 (discard) on loopback: nothing listens, the connection is refused.
+  const { push, refAfter } = await pushThroughHook({ status: "succeeded" }, "main", "http://127.0.0.1:9");
+  assert.notEqual(push.status, 0);
+  assert.match(push.stderr, /the platform's API at http:\/\/127\.0\.0\.1:9 cannot be reached \(ECONNREFUSED\)/);
   assert.equal(refAfter, "");
 });

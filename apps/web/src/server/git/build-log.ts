@@ -56,7 +56,7 @@ export function buildLogStream(buildId: string, opts: FollowOptions): ReadableSt
   const enc = new TextEncoder();
   const started = Date.now();
   const waitingNoticeMs = opts.waitingNoticeMs ?? 10_000;
-  const blockMs = opts.blockMs ?? 5_000;
+  const blockMs = opts.blockMs ?? 2_500;
   const maxFollowMs = opts.maxFollowMs ?? 3 * 3600_000;
   let lastId = opts.after || "0";
   let sawEntry = false;

@@ -72,7 +72,7 @@ export interface CgiOptions {
   body: ReadableStream<Uint8Array> | null;
   /** Called once when the program has exited (or failed to start). */
   onExit?: (code: number | null) => void;
-  /** Headers added to the response (e.g. no-transform so nothing buffers it). */
+  /** Headers set on the response over the program's (e.g. no-transform so nothing buffers it). */
   extraHeaders?: Record<string, string>;
 }
 
@@ -130,8 +130,9 @@ export async function runCgi(opts: CgiOptions): Promise<Response> {
     return failure(`${opts.command} ${opts.args.join(" ")} exited (${code}) without a response: ${stderr.trim()}`);
   }
 
-  const headers = new Headers(opts.extraHeaders);
+  const headers = new Headers();
   for (const [k, v] of parsed.head.headers) headers.append(k, v);
+  for (const [k, v] of Object.entries(opts.extraHeaders ?? {})) headers.set(k, v);
   const first = parsed.body;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
