@@ -44,7 +44,7 @@ export function LoginForm() {
         />
       </div>
       {error && (
-        <p role="alert" className="rounded-lg bg-rose-50 px-3 py-2 text-sm text-rose-700 ring-1 ring-inset ring-rose-600/20">
+        <p role="alert" data-testid="login-error" className="rounded-lg bg-rose-50 px-3 py-2 text-sm text-rose-700 ring-1 ring-inset ring-rose-600/20">
           {error}
         </p>
       )}

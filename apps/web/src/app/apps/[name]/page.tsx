@@ -92,7 +92,7 @@ export default async function AppPage({ params }: Props) {
               No builds yet: <code className="font-mono">git push paas main</code>
             </Empty>
           ) : (
-            <ul className="divide-y divide-slate-100">
+            <ul className="divide-y divide-slate-100 text-sm">
               {builds.slice(0, 10).map((b) => (
                 <li key={b.id} data-testid="build-row">
                   <Link href={`/apps/${app.name}/builds/${b.id}`} className="flex items-center gap-3 px-5 py-2.5 hover:bg-slate-50">

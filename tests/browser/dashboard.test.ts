@@ -1,0 +1,114 @@
+/**
+ * The dashboard in Debian's Chromium against the real server (`next start`)
+ * on its own port and data dir: sign in, see the app, open its build log.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { freshDataDir, repoRoot } from "../../apps/web/src/server/testing/platform.ts";
+import { startWeb, type WebServer } from "../../apps/web/src/server/testing/server.ts";
+
+const APP = "hello-web";
+const dataDir = freshDataDir("paas-browser-");
+execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "apps/web/scripts/bootstrap.ts")], {
+  cwd: repoRoot,
+  env: { ...process.env, PAAS_DATA_DIR: dataDir },
+  stdio: "ignore",
+});
+const token = readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
+const { seedApp, SUCCEEDED_LOG, FAILED_LOG } = await import("./seed.ts");
+const seeded = await seedApp(`file:${path.join(dataDir, "paas.db")}`, APP);
+
+let web: WebServer;
+let browser: Browser;
+
+before(async () => {
+  web = await startWeb(dataDir);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await web?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function newPage(): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  return ctx.newPage();
+}
+
+test("an unauthenticated visitor is sent to /login, and a wrong token shows an error", async () => {
+  const page = await newPage();
+  await page.goto(`${web.url}/apps/${APP}`);
+  await page.waitForURL(/\/login$/);
+  await page.fill("#token", "paas_this-is-not-a-token");
+  await page.click("button[type=submit]");
+  const alert = page.getByTestId("login-error");
+  await alert.waitFor();
+  await page.screenshot({ path: "/tmp/dashboard-login.png" });
+  assert.match(await alert.innerText(), /not valid/);
+  assert.match(page.url(), /\/login$/);
+  await page.context().close();
+});
+
+test("sign in, see the app, open it and its build log", async () => {
+  const page = await newPage();
+  await page.goto(`${web.url}/login`);
+  await page.fill("#token", token);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${web.url}/`);
+  assert.equal(await page.getByTestId("whoami").innerText(), "admin@localhost");
+
+  const row = page.getByTestId("app-row").filter({ hasText: APP });
+  await page.screenshot({ path: "/tmp/dashboard-apps.png" });
+  assert.equal(await row.count(), 1);
+  assert.match(await row.innerText(), /main/);
+  assert.match(await row.innerText(), /active/);
+  assert.match(await row.innerText(), new RegExp(`${APP}\\.localhost:\\d+`));
+
+  await row.getByRole("link", { name: APP, exact: true }).click();
+  await page.waitForURL(`${web.url}/apps/${APP}`);
+  await page.getByRole("heading", { name: APP }).waitFor();
+  assert.match(await page.getByTestId("app-url").getAttribute("href") ?? "", new RegExp(`^http://${APP}\\.localhost:\\d+/$`));
+  assert.equal(await page.getByTestId("release-row").count(), 1);
+  assert.equal(await page.getByTestId("build-row").count(), 2);
+  // The latest build (the failed one) is shown in the log panel.
+  const latestLog = await page.getByTestId("build-log").innerText();
+  assert.match(latestLog, /npm ERR! code EJSONPARSE/);
+  assert.ok(FAILED_LOG.includes("EJSONPARSE"));
+  await page.screenshot({ path: "/tmp/dashboard.png", fullPage: true });
+
+  await page.getByTestId("build-row").filter({ hasText: "Add health check" }).getByRole("link").click();
+  await page.waitForURL(`${web.url}/apps/${APP}/builds/${seeded.succeeded.id}`);
+  const log = await page.getByTestId("build-log").innerText();
+  assert.match(log, /Procfile declares types -> web/);
+  for (const line of SUCCEEDED_LOG.trim().split("\n")) assert.ok(log.includes(line.trim()), `log shows: ${line}`);
+  await page.screenshot({ path: "/tmp/dashboard-build.png", fullPage: true });
+
+  // Signing out ends the session.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/login$/);
+  await page.goto(`${web.url}/`);
+  await page.waitForURL(/\/login$/);
+  await page.context().close();
+});
+
+test("an unknown app is a 404 page, not an error", async () => {
+  const page = await newPage();
+  await page.goto(`${web.url}/login`);
+  await page.fill("#token", token);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${web.url}/`);
+  const res = await page.goto(`${web.url}/apps/no-such-app`);
+  assert.equal(res?.status(), 404);
+  await page.getByText("Not found").waitFor();
+  await page.context().close();
+});
