@@ -486,7 +486,16 @@ static int monitor(int syncfd) {
   return 0;
 }
 
+static int cmd_run_fd(int argc, char **argv, int syncfd, int forked);
+
 static int cmd_run(int argc, char **argv) {
+  int syncfd = 3;
+  struct stat st;
+  if (fstat(syncfd, &st) < 0) syncfd = open("/dev/null", O_WRONLY); /* run by hand: no sync pipe */
+  return cmd_run_fd(argc, argv, syncfd, 0);
+}
+
+static int cmd_run_fd(int argc, char **argv, int syncfd, int forked) {
   int i;
   for (i = 2; i < argc; i++) {
     const char *a = argv[i];
@@ -516,15 +525,15 @@ static int cmd_run(int argc, char **argv) {
     return 2;
   }
   cmd = argv + i;
-  int syncfd = 3;
-  struct stat st;
-  if (fstat(syncfd, &st) < 0) syncfd = open("/dev/null", O_WRONLY); /* run by hand: no sync pipe */
   fcntl(syncfd, F_SETFD, FD_CLOEXEC);
 
-  /* Detach: the monitor must survive the agent (and not be its child). */
-  pid_t m = fork();
-  if (m < 0) { dprintf(syncfd, "error fork: %s\n", strerror(errno)); return 1; }
-  if (m > 0) return 0;
+  /* Detach: the monitor must survive the agent (and not be its child). In server mode the
+   * server has forked us already (and reaps us); a fork less per start. */
+  if (!forked) {
+    pid_t m = fork();
+    if (m < 0) { dprintf(syncfd, "error fork: %s\n", strerror(errno)); return 1; }
+    if (m > 0) return 0;
+  }
   setsid();
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
@@ -579,7 +588,127 @@ static int walk(const char *root, const char *rel, int mode) {
   return rc;
 }
 
+/* ---------- server mode: one long-lived helper, so a start costs a fork of this small
+ * process instead of a spawn from the (large) agent process ----------
+ * Request on stdin:  "ID ARGC\n" then ARGC times "LEN\n" + LEN bytes.
+ *   argv[0] == "run":  as `paas-run run ...`; reply "ID ok PID" / "ID error MSG"
+ *   argv[0] == "exec": argv[1] is stdin data, argv[2..] the command; reply with its exit
+ *                      code and its combined output
+ * Reply on stdout: "ID STATUS LEN\n" + LEN bytes.  EOF on stdin ends the server (monitors live on).
+ */
+static volatile pid_t exec_pid;
+
+/* Reaps exited monitors (children in server mode), never the exec child being waited for. */
+static void on_chld(int sig) {
+  int e = errno;
+  for (;;) {
+    siginfo_t si;
+    si.si_pid = 0;
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0) break;
+    if (exec_pid != 0 && (si.si_pid == exec_pid || exec_pid == -1)) break;
+    waitpid(si.si_pid, NULL, 0);
+  }
+  errno = e;
+}
+
+static int read_full(FILE *f, char *buf, size_t n) { return fread(buf, 1, n, f) == n ? 0 : -1; }
+
+static void reply(unsigned long id, const char *status, const char *data, size_t len) {
+  printf("%lu %s %zu\n", id, status, len);
+  fwrite(data, 1, len, stdout);
+  fflush(stdout);
+}
+
+static void serve_exec(unsigned long id, int argc, char **argv) {
+  int in[2], out[2];
+  if (argc < 3 || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) { reply(id, "127", "bad exec request", 16); return; }
+  exec_pid = -1; /* until fork returns, on_chld must not reap anything unknown as ours */
+  pid_t p = fork();
+  if (p > 0) exec_pid = p;
+  if (p == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    execvp(argv[2], argv + 2);
+    fprintf(stderr, "exec %s: %s", argv[2], strerror(errno));
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  /* small inputs (ip -batch scripts) fit the pipe buffer */
+  if (write(in[1], argv[1], strlen(argv[1])) < 0) {}
+  close(in[1]);
+  static char buf[1 << 16];
+  size_t len = 0;
+  ssize_t n;
+  while ((n = read(out[0], buf + len, sizeof buf - len)) > 0 || (n < 0 && errno == EINTR)) if (n > 0) len += n;
+  close(out[0]);
+  int status = 0;
+  while (waitpid(p, &status, 0) < 0 && errno == EINTR) {}
+  exec_pid = 0;
+  char code[16];
+  snprintf(code, sizeof code, "%d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  reply(id, code, buf, len);
+}
+
+static void serve_run(unsigned long id, int argc, char **argv) {
+  int sp[2];
+  if (pipe2(sp, O_CLOEXEC) < 0) { reply(id, "error", "pipe", 4); return; }
+  /* argv for cmd_run: ["paas-run", "run", ...] */
+  char **a = calloc(argc + 2, sizeof *a);
+  a[0] = "paas-run";
+  for (int i = 0; i < argc; i++) a[i + 1] = argv[i];
+  pid_t p = fork();
+  if (p == 0) {
+    close(sp[0]);
+    signal(SIGCHLD, SIG_DFL);
+    _exit(cmd_run_fd(argc + 1, a, sp[1], 1));
+  }
+  free(a);
+  close(sp[1]);
+  if (p < 0) { reply(id, "error", "fork failed", 11); close(sp[0]); return; }
+  static char buf[2048];
+  size_t len = 0;
+  ssize_t n;
+  while ((n = read(sp[0], buf + len, sizeof buf - 1 - len)) > 0 || (n < 0 && errno == EINTR)) if (n > 0) len += n;
+  close(sp[0]);
+  /* p is the monitor: it lives on; on_chld reaps it when it exits */
+  while (len && buf[len - 1] == '\n') len--;
+  buf[len] = 0;
+  if (!strncmp(buf, "ok ", 3)) reply(id, "ok", buf + 3, len - 3);
+  else if (!strncmp(buf, "error ", 6)) reply(id, "error", buf + 6, len - 6);
+  else reply(id, "error", "the monitor exited without a word", 33);
+}
+
+static int serve(void) {
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa = {0};
+  sa.sa_handler = on_chld;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, NULL);
+  unsigned long id;
+  int argc;
+  while (scanf("%lu %d", &id, &argc) == 2) {
+    if (getchar() != '\n' || argc <= 0 || argc > 4096) return 2;
+    char **argv = calloc(argc + 1, sizeof *argv);
+    for (int i = 0; i < argc; i++) {
+      size_t len;
+      if (scanf("%zu", &len) != 1 || getchar() != '\n') return 2;
+      argv[i] = malloc(len + 1);
+      if (read_full(stdin, argv[i], len) < 0) return 2;
+      argv[i][len] = 0;
+    }
+    if (!strcmp(argv[0], "run")) serve_run(id, argc, argv);
+    else if (!strcmp(argv[0], "exec")) serve_exec(id, argc, argv);
+    else reply(id, "error", "unknown request", 15);
+    for (int i = 0; i < argc; i++) free(argv[i]);
+    free(argv);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "serve")) return serve();
   if (argc >= 2 && !strcmp(argv[1], "run")) return cmd_run(argc, argv);
   if (argc == 3 && !strcmp(argv[1], "unwhiteout")) return walk(argv[2], "", 0);
   if (argc == 3 && !strcmp(argv[1], "opaque")) return walk(argv[2], "", 1);

@@ -16,7 +16,6 @@
  * State is derived from files: no startedAt -> created; status.json -> exited; else the
  * monitor's pid alive -> running (a monitor that died without status -> exited, code 255).
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -25,6 +24,7 @@ import * as tar from "tar";
 import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, WaitResult } from "@paas/shared/agent-api";
 import { type CgroupDriver, detectCgroupDriver } from "./cgroups.ts";
 import { ImageStore } from "./images.ts";
+import { helperServer } from "./helper.ts";
 import { type Attachment, BridgeNetwork, containerResolvConf } from "./network.ts";
 import { Layout, hex } from "./paths.ts";
 import { RuntimeError, exists, helperPath, randomHex, readJson, writeJson } from "./util.ts";
@@ -323,10 +323,14 @@ export class Runtime {
     const cmd = [...(rec.config.entrypoint ?? []), ...(rec.spec.cmd ?? rec.config.cmd ?? [])];
     if (!cmd.length) throw new RuntimeError("no command: the image has none and the spec gives none", 400);
 
+    const trace = process.env.PAAS_TRACE_START ? (m: string) => console.error(`start ${rec.id.slice(0, 8)} ${m} ${(performance.now() - t0).toFixed(1)}ms`) : undefined;
+    const t0 = performance.now();
     const cg = this.cgroups.create(rec.cgroupPath, { memoryBytes: rec.spec.memoryBytes, cpuMillis: rec.spec.cpuMillis, pidsLimit: rec.spec.pidsLimit });
     let net: Attachment | undefined;
     try {
+      trace?.("cgroup");
       if (rec.spec.network === "bridge") net = await this.net.attach(rec.id, { egress: !!rec.spec.egress });
+      trace?.("net");
       fs.writeFileSync(path.join(dir, "hostname"), `${rec.hostname}\n`);
       fs.writeFileSync(
         path.join(dir, "hosts"),
@@ -335,7 +339,6 @@ export class Runtime {
       fs.writeFileSync(path.join(dir, "resolv.conf"), containerResolvConf());
       const lower = [...rec.layers].reverse().map((l) => this.layout.layer(l)).join(":");
       const args = [
-        "run",
         "--dir", dir,
         "--rootfs", path.join(dir, "rootfs"),
         "--lower", lower,
@@ -358,9 +361,12 @@ export class Runtime {
       rec.net = net;
       rec.startedAt = new Date().toISOString();
       this.save(rec);
-      const reply = await this.spawnHelper(args);
-      if (!reply.startsWith("ok ")) {
-        throw new RuntimeError(`container ${rec.name} failed to start: ${reply.replace(/^error /, "")}`, 400);
+      try {
+        trace?.("prepared");
+        await helperServer().run(args);
+        trace?.("running");
+      } catch (err) {
+        throw new RuntimeError(`container ${rec.name} failed to start: ${(err as Error).message}`, (err as RuntimeError).status ?? 500);
       }
     } catch (err) {
       // The monitor (if any) records the exit; free what this start took.
@@ -369,21 +375,6 @@ export class Runtime {
       throw err;
     }
     return this.info(rec);
-  }
-
-  /** Runs paas-run and reads its one-line answer from fd 3 (EOF after the container exec'd). */
-  private spawnHelper(args: string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const p = spawn(helperPath(), args, { detached: true, stdio: ["ignore", "ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      p.stderr!.on("data", (d) => (err += d));
-      const sync = p.stdio[3] as Readable;
-      sync.on("data", (d) => (out += d));
-      sync.on("end", () => resolve(out.trim() || `error ${err.trim() || "the runtime helper exited without a word"}`));
-      p.on("error", (e) => reject(new RuntimeError(`cannot run the runtime helper: ${e.message}`)));
-      p.unref();
-    });
   }
 
   private async waitExitFile(rec: ContainerRecord, ms: number) {

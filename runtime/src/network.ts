@@ -17,6 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Layout } from "./paths.ts";
+import { helperServer } from "./helper.ts";
 import { RuntimeError, readJson, run, runOk, withFileLock, writeJson } from "./util.ts";
 
 export interface Attachment {
@@ -179,29 +180,35 @@ export class BridgeNetwork {
     const veth = vethName(id);
     // Leftovers of an earlier start of this container go first.
     const pre = fs.existsSync(`/run/netns/${ns}`) ? `netns del ${ns}\n` : "";
-    const r = await run(
+    const h = helperServer();
+    const r = await h.exec(
       "ip",
       ["-batch", "-"],
       `${pre}netns add ${ns}\nlink add ${veth} type veth peer name eth0 netns ${ns}\nlink set ${veth} master ${this.bridge} up\n`,
     );
+    if (r.code === 0 && opts.egress) {
+      const e = await h.exec("iptables", ["-w", "-I", this.chain, "1", "-s", `${ip}/32`, "-j", "ACCEPT"]);
+      if (e.code !== 0) r.output += e.output;
+      r.code ||= e.code;
+    }
     if (r.code !== 0) {
       await this.detach(id);
-      throw new RuntimeError(`cannot set up the network of container ${id}: ${r.stderr.trim()}`);
+      throw new RuntimeError(`cannot set up the network of container ${id}: ${r.output.trim()}`);
     }
-    if (opts.egress) await this.iptEnsure("filter", this.chain, ["-s", `${ip}/32`, "-j", "ACCEPT"], true);
     return { ip, cidr: `${ip}/${this.bits}`, gateway: this.gateway, netnsName: ns, netnsPath: `/run/netns/${ns}`, egress: opts.egress };
   }
 
   /** Removes netns, veth and the egress rule, and frees the address. Safe to call twice. */
   async detach(id: string) {
     const ns = netnsName(id);
-    if (fs.existsSync(`/run/netns/${ns}`)) await run("ip", ["netns", "del", ns]);
-    if (fs.existsSync(`/sys/class/net/${vethName(id)}`)) await run("ip", ["link", "del", vethName(id)]);
-    const ip = this.addressOf(id);
-    if (ip) {
-      // -D fails when absent (a container without egress): fine.
-      await this.ipt(["-t", "filter", "-D", this.chain, "-s", `${ip}/32`, "-j", "ACCEPT"]);
-    }
+    const h = helperServer();
+    const batch = [
+      fs.existsSync(`/run/netns/${ns}`) ? `netns del ${ns}` : "",
+      fs.existsSync(`/sys/class/net/${vethName(id)}`) ? `link del ${vethName(id)}` : "",
+    ].filter(Boolean);
+    if (batch.length) await h.exec("ip", ["-force", "-batch", "-"], batch.join("\n") + "\n");
+    const entry = Object.entries(this.readIpam().addresses).find(([, a]) => a.id === id);
+    if (entry?.[1].egress) await h.exec("iptables", ["-w", "-D", this.chain, "-s", `${entry[0]}/32`, "-j", "ACCEPT"]);
     this.release(id);
   }
 }
