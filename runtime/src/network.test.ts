@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { BridgeNetwork, containerResolvConf, parseSubnet } from "./network.ts";
+import { Layout } from "./paths.ts";
+
+test("parseSubnet gives the gateway at the first address", () => {
+  const s = parseSubnet("10.88.0.0/24");
+  assert.equal(s.gateway, "10.88.0.1");
+  assert.equal(s.bits, 24);
+  assert.equal(parseSubnet("10.88.0.77/24").gateway, "10.88.0.1");
+  assert.throws(() => parseSubnet("10.88.0.0/31"), /bad subnet/);
+  assert.throws(() => parseSubnet("10.300.0.0/24"), /bad IPv4/);
+});
+
+test("IPAM hands out the lowest free address, persists it, and reuses freed ones", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-ipam-"));
+  try {
+    const layout = new Layout(dir);
+    const a = new BridgeNetwork(layout, { bridge: "x0", subnet: "10.1.2.0/29" });
+    assert.equal(a.allocate("c1", false), "10.1.2.2");
+    assert.equal(a.allocate("c2", true), "10.1.2.3");
+    assert.equal(a.allocate("c1", false), "10.1.2.2", "same container, same address");
+    // a second instance (another process) sees the same file
+    const b = new BridgeNetwork(layout, { bridge: "x0", subnet: "10.1.2.0/29" });
+    assert.equal(b.addressOf("c2"), "10.1.2.3");
+    assert.equal(b.release("c1"), "10.1.2.2");
+    assert.equal(b.allocate("c3", false), "10.1.2.2");
+    for (const id of ["c4", "c5", "c6"]) b.allocate(id, false); // .4 .5 .6; .7 is broadcast
+    assert.throws(() => b.allocate("c7", false), /no free address/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("containers get the host's resolvers, loopback ones left out", () => {
+  const text = containerResolvConf();
+  assert.match(text, /nameserver /);
+  assert.doesNotMatch(text, /nameserver 127\./);
+});
