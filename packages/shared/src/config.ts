@@ -36,7 +36,7 @@ export interface PaasConfig {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): PaasConfig {
-  const dataDir = path.resolve(env.PAAS_DATA_DIR || path.join(process.cwd(), ".paas"));
+  const dataDir = path.resolve(env.PAAS_DATA_DIR || path.join(/* turbopackIgnore: true */ process.cwd(), ".paas"));
   const webPort = int("PAAS_WEB_PORT", 3000);
   const httpPort = int("PAAS_HTTP_PORT", 8080);
   const agentPort = int("PAAS_AGENT_PORT", 3101);
