@@ -14,7 +14,7 @@ let close: () => Promise<void>;
 
 before(async () => {
   const { rt, cleanup } = await testRuntime("b", 2);
-  const server = createAgentServer(rt);
+  const server = createAgentServer(rt, { keepaliveMs: 100 });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   client = new AgentClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   close = async () => {
@@ -95,5 +95,22 @@ test("stop, and force remove of a running container", async () => {
   await client.start(d.id);
   assert.equal((await client.container(d.id)).state, "running");
   assert.deepEqual(await client.remove(d.id, true), { ok: true });
+  await client.remove(c.id);
+});
+
+test("wait and logs stay well-formed across keepalives of a quiet container", async () => {
+  const c = await client.createContainer({ image: "stack/busybox", cmd: ["sh", "-c", "sleep 0.5; echo late; exit 4"], memoryBytes: 32 << 20, cgroupParent: "t/a", network: "none" });
+  await assert.rejects(client.wait(c.id), (e: AgentError) => e.status === 409);
+  await client.start(c.id);
+  const [w, lines] = await Promise.all([
+    client.wait(c.id),
+    (async () => {
+      const out = [];
+      for await (const l of client.logs(c.id, { follow: true })) out.push(l.line);
+      return out;
+    })(),
+  ]);
+  assert.deepEqual(w, { exitCode: 4, oomKilled: false });
+  assert.deepEqual(lines, ["late"]);
   await client.remove(c.id);
 });

@@ -40,7 +40,8 @@ function num(v: string | null, name: string, fallback: number): number {
   return n;
 }
 
-export function createAgentServer(rt: Runtime): http.Server {
+export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = {}): http.Server {
+  const KEEPALIVE_MS = opts.keepaliveMs ?? 30_000;
   const health = (): AgentHealth => ({
     ok: true,
     hostname: os.hostname(),
@@ -86,9 +87,23 @@ export function createAgentServer(rt: Runtime): http.Server {
         if (action === "start" && m === "POST") return send(res, 200, await rt.start(id));
         if (action === "stop" && m === "POST") return send(res, 200, await rt.stop(id, num(url.searchParams.get("timeout"), "timeout", 10)));
         if (action === "wait" && m === "POST") {
+          // Errors a caller can fix come before the headers; after them, only the result.
+          if (rt.get(id).state === "created") throw new RuntimeError(`container ${id} was never started`, 409);
           const ac = new AbortController();
           res.on("close", () => ac.abort());
-          return send(res, 200, await rt.wait(id, ac.signal));
+          res.writeHead(200, { "content-type": "application/json" });
+          res.flushHeaders();
+          // fetch (undici) gives up on a body silent for 300 s; JSON allows leading spaces.
+          const keepalive = setInterval(() => res.write(" "), KEEPALIVE_MS);
+          try {
+            const result = await rt.wait(id, ac.signal);
+            res.end(JSON.stringify(result));
+          } catch (err) {
+            res.end(JSON.stringify({ error: (err as Error).message }));
+          } finally {
+            clearInterval(keepalive);
+          }
+          return;
         }
         if (action === "commit" && m === "POST") {
           const body = (await readJsonBody(req)) as { name?: string; config?: object } | undefined;
@@ -104,10 +119,14 @@ export function createAgentServer(rt: Runtime): http.Server {
           res.on("close", () => ac.abort());
           res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache" });
           res.flushHeaders();
+          // Empty lines keep a quiet stream (a long npm install) from timing out; readers skip them.
+          const keepalive = setInterval(() => res.write("\n"), KEEPALIVE_MS);
+          res.on("close", () => clearInterval(keepalive));
           for await (const line of rt.logLines(id, { follow, tail, signal: ac.signal })) {
             if (ac.signal.aborted) break;
             res.write(line + "\n");
           }
+          clearInterval(keepalive);
           res.end();
           return;
         }
