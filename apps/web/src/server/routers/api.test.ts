@@ -118,6 +118,16 @@ describe("apps", () => {
     assert.deepEqual(info.containers, []);
   });
 
+  test("two creates of one name at once: one wins, the other is a conflict", async () => {
+    const { api } = await as(admin);
+    const results = await Promise.allSettled([api.apps.create({ name: "race" }), api.apps.create({ name: "race" })]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+    const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    assert.equal((lost.reason as InstanceType<typeof TRPCError>).code, "CONFLICT");
+    assert.equal(await db.app.count({ where: { name: "race" } }), 1);
+    await db.app.delete({ where: { name: "race" } });
+  });
+
   test("another team's member cannot see or touch the app", async () => {
     const { api } = await as(bob);
     assert.deepEqual((await api.apps.list()).map((a) => a.name), []);

@@ -55,10 +55,18 @@ export const appsRouter = createTRPCRouter({
         throw new TRPCError({ code: "CONFLICT", message: `the app name "${input.name}" is taken: choose another` });
       }
       // Count and insert in one transaction, so two creates cannot both pass the quota.
-      const app = await db.$transaction(async (tx) => {
-        await assertAppQuota(tx, teamRef);
-        return tx.app.create({ data: { name: input.name, teamId: teamRef.id } });
-      });
+      const app = await db
+        .$transaction(async (tx) => {
+          await assertAppQuota(tx, teamRef);
+          return tx.app.create({ data: { name: input.name, teamId: teamRef.id } });
+        })
+        .catch((err: unknown) => {
+          // Lost a race with another create of the same name.
+          if ((err as { code?: string }).code === "P2002") {
+            throw new TRPCError({ code: "CONFLICT", message: `the app name "${input.name}" is taken: choose another` });
+          }
+          throw err;
+        });
       try {
         await ensureRepo(app.name);
       } catch (err) {

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { AutoRefresh } from "@/components/auto-refresh.tsx";
 import { BuildLog } from "@/components/build-log.tsx";
 import { Card, Empty, Shell } from "@/components/shell.tsx";
 import { StatusBadge } from "@/components/status-badge.tsx";
@@ -19,8 +20,13 @@ export default async function AppPage({ params }: Props) {
   const [releases, builds] = await Promise.all([api.releases.list({ app: name }), api.builds.list({ app: name })]);
   const latest = builds[0] ? await api.builds.get({ app: name, id: builds[0].id }) : null;
 
+  const inProgress =
+    builds.some((b) => b.status === "pending" || b.status === "building") ||
+    releases.some((r) => r.status === "pending" || r.status === "deploying");
+
   return (
     <Shell email={me.email}>
+      <AutoRefresh active={inProgress} />
       <nav className="mb-3 text-sm text-slate-500">
         <Link href="/" className="hover:text-slate-700">
           Apps

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { AutoRefresh } from "@/components/auto-refresh.tsx";
 import { BuildLog } from "@/components/build-log.tsx";
 import { Shell } from "@/components/shell.tsx";
 import { StatusBadge } from "@/components/status-badge.tsx";
@@ -27,6 +28,7 @@ export default async function BuildPage({ params }: Props) {
   ];
   return (
     <Shell email={me.email}>
+      <AutoRefresh active={build.status === "pending" || build.status === "building"} />
       <nav className="mb-3 text-sm text-slate-500">
         <Link href="/" className="hover:text-slate-700">
           Apps
