@@ -108,7 +108,8 @@ export class BridgeNetwork {
     await runOk("ip", ["-batch", "-"], batch.join("\n") + "\n");
     fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
     if ((await run("iptables", ["--version"]).catch(() => ({ code: 127 }))).code !== 0) {
-      throw new RuntimeError("iptables is not installed; install it: apt-get install -y iptables");
+      const r = await run("sh", ["-c", "flock /tmp/apt.lock apt-get install -y iptables"]);
+      if (r.code !== 0) throw new RuntimeError(`iptables is missing and could not be installed (${r.stderr.trim().split("\n").pop()}); run: apt-get install -y iptables`);
     }
     await this.iptEnsure("nat", "POSTROUTING", ["-s", this.subnet, "!", "-o", this.bridge, "-j", "MASQUERADE"]);
     if ((await this.ipt(["-t", "filter", "-L", this.chain, "-n"])).code !== 0) {

@@ -4,6 +4,8 @@
  * re-adopted (their monitors hold them; state is read from disk). SIGTERM closes the
  * server and exits, leaving containers running.
  */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
 import { config } from "@paas/shared";
 import { Runtime } from "../containers.ts";
 import { ensureStacks } from "../stacks.ts";
@@ -12,6 +14,12 @@ import { createAgentServer } from "./server.ts";
 
 const cfg = config();
 const t0 = Date.now();
+// The helper is built from source (gcc) when missing or older than its source: fast, idempotent.
+const build = spawnSync(path.resolve(import.meta.dirname, "../../native/build.sh"), { stdio: "inherit" });
+if (build.status !== 0 && !process.env.PAAS_RUNTIME_HELPER) {
+  console.error("agent: building the runtime helper failed (runtime/native/build.sh needs gcc: apt-get install -y gcc)");
+  process.exit(1);
+}
 helperPath(); // fail early with the build hint
 const rt = new Runtime({ dataDir: cfg.dataDir, bridge: cfg.bridge, subnet: cfg.subnet, cgroupRoot: cfg.cgroupRoot });
 await rt.init();
