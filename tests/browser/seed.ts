@@ -5,6 +5,7 @@
  *   npx tsx tests/browser/seed.ts <database-url> <app>
  */
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { createDb } from "@paas/db";
 
 export const SUCCEEDED_LOG = [
@@ -56,7 +57,7 @@ export async function seedApp(url: string, appName: string, teamName = "main") {
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === new URL(import.meta.url).pathname) {
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [url, app] = process.argv.slice(2);
   if (!url || !app) {
     console.error("usage: npx tsx tests/browser/seed.ts <database-url> <app>");

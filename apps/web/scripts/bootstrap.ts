@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { createDb } from "@paas/db";
 import { config, generateToken } from "@paas/shared";
 
@@ -50,7 +51,7 @@ export async function bootstrap(): Promise<{ tokenFile: string; token: string | 
   }
 }
 
-const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
+const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   bootstrap().then(
     ({ tokenFile, token, dashboardUrl }) => {
