@@ -54,3 +54,16 @@ test("a container without egress does not", async () => {
   assert.equal(lines.at(-1), "failed");
   assert.ok(!lines.includes("outside says hi"));
 });
+
+// The build path: npm inside stack/node reaches the registry through NAT and the host's
+// resolver, trusting the host's CA bundle. Needs the npm registry (CI has it).
+test("npm install of a small package works in a container with egress", { skip: process.env.PAAS_TEST_OFFLINE ? "PAAS_TEST_OFFLINE set" : false, timeout: 120_000 }, async () => {
+  const c = rt.create({ image: "stack/node", cmd: ["sh", "-c", "npm init -y >/dev/null && npm install --no-audit --no-fund is-number@7.0.0 2>&1 | tail -2 && node -e 'console.log(require(\"is-number\")(5))'"], memoryBytes: 512 << 20, cgroupParent: "t/build", network: "bridge", egress: true });
+  await rt.start(c.id);
+  const w = await rt.wait(c.id);
+  const lines: string[] = [];
+  for await (const l of rt.logLines(c.id)) lines.push(JSON.parse(l).line);
+  assert.equal(w.exitCode, 0, lines.join("\n"));
+  assert.equal(lines.at(-1), "true");
+  await rt.remove(c.id);
+});
