@@ -107,7 +107,7 @@ describe("migrateDeploy", () => {
     const editedUrl = `file:${path.join(tmp, "edited.db")}`;
     const seen: string[][] = [];
     await migrateDeploy(editedUrl, { migrationsDir: dir, onEdited: (n) => seen.push(n) });
-    assert.deepEqual(seen, []);
+    assert.equal(seen.length, 0);
     writeFileSync(path.join(dir, committed[0], "migration.sql"), "-- edited\n", { flag: "a" });
     assert.deepEqual(await migrateDeploy(editedUrl, { migrationsDir: dir, onEdited: (n) => seen.push(n) }), []);
     assert.deepEqual(seen, [[committed[0]]]);
