@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { createDb } from "@paas/db";
-import { generateToken } from "@paas/shared";
+import { AgentClient, generateToken } from "@paas/shared";
 import { ROOT, commitChange, fixtureRepo, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 let p: Platform;
@@ -29,7 +29,7 @@ const push = async (token = p.adminToken, ref = "main") => {
 const answer = async () => {
   const r = await viaRouter(p, "hello");
   assert.equal(r.status, 200, `router answered ${r.status}: ${r.body.slice(0, 300)}`);
-  return JSON.parse(r.body) as { message: string; pid: number; hostname: string; release: string };
+  return JSON.parse(r.body) as { message: string; pid: number; hostname: string; release: string; uid: number; processes: number };
 };
 
 describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
@@ -65,8 +65,24 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
     const a = await answer();
     assert.equal(a.message, "hello from v1");
     assert.equal(a.release, "v1");
-    assert.ok(a.pid < 10, `the app should see itself as a low pid in its own pid namespace, saw ${a.pid}`);
+    // npm start -> sh -> node: a few pids in, never a host pid (thousands here).
+    assert.ok(a.pid < 50, `the app should see itself as a low pid in its own pid namespace, saw ${a.pid}`);
+    assert.ok(a.processes < 10, `the app should see only its own processes, saw ${a.processes}`);
+    assert.notEqual(a.uid, 0, "the app does not run as root");
     assert.equal(a.hostname, "hello-web-1");
+  });
+
+  test("the app runs under a memory limit in its team's cgroup, with its output captured", async () => {
+    const agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
+    const [c] = (await agent.containers()).filter((c) => c.labels["paas.app"] === "hello" && c.state === "running");
+    assert.ok(c, "a running container of hello");
+    const cgroup = `/sys/fs/cgroup/memory/${p.env.PAAS_CGROUP_ROOT}/main/hello/${c.id}`;
+    assert.equal(Number(await fs.readFile(`${cgroup}/memory.limit_in_bytes`, "utf8")), 256 * 2 ** 20);
+    const procs = (await fs.readFile(`${cgroup}/cgroup.procs`, "utf8")).trim().split("\n");
+    assert.ok(procs.includes(String(c.pid)), "the container's init is in its cgroup");
+    const lines: string[] = [];
+    for await (const l of agent.logs(c.id)) lines.push(l.line);
+    assert.ok(lines.includes("listening on 5000"), `stdout captured: ${lines.join(" | ")}`);
   });
 
   test("a push with a broken package.json is rejected and v1 keeps answering", async () => {
