@@ -80,6 +80,13 @@ test("renderEvent prints lines as they are and ends on the status", () => {
   assert.match(failed.print[0], /Build failed: npm run build exited 1/);
 });
 
+test("renderEvent does not repeat a URL or an error the log already showed", () => {
+  const printed = ["-----> Deployed v1 to http://hello.localhost:8080/", " !     npm run build exited 1"];
+  assert.deepEqual(renderEvent({ status: "succeeded", url: "http://hello.localhost:8080/" }, printed).print, []);
+  const failed = renderEvent({ status: "failed", error: "npm run build exited 1" }, printed);
+  assert.deepEqual(failed.print, [" !     Push rejected: the running release keeps serving"]);
+});
+
 test("entryToEvent maps stream entries; an unknown status is a failure", () => {
   assert.deepEqual(entryToEvent("1-0", ["line", "-----> Detected Node.js"]), { id: "1-0", line: "-----> Detected Node.js" });
   assert.deepEqual(entryToEvent("2-0", ["status", "succeeded", "url", "http://x/"]), {

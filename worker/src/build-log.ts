@@ -14,6 +14,10 @@ export class BuildLog {
   readonly lines: string[] = [];
   private pending: Promise<unknown> = Promise.resolve();
   private stepStarted = 0;
+  private stepLabel = "";
+  private readonly started = Date.now();
+  /** Seconds spent in each step, for the summary at the end. */
+  readonly timings: [string, number][] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -31,20 +35,30 @@ export class BuildLog {
     this.push(["line", line]);
   }
 
-  /** Starts a named step; the previous one's duration is printed. */
-  step(title: string): void {
+  /** Starts a named step (`label` names it in the timing summary). */
+  step(title: string, label = title.split(" ").slice(0, 2).join(" ").toLowerCase()): void {
     this.endStep();
     this.stepStarted = Date.now();
+    this.stepLabel = label;
     this.write(`-----> ${title}`);
   }
 
   endStep(): void {
-    if (this.stepStarted) this.write(`${INDENT}(${((Date.now() - this.stepStarted) / 1000).toFixed(1)}s)`);
+    if (this.stepStarted) this.timings.push([this.stepLabel, (Date.now() - this.stepStarted) / 1000]);
     this.stepStarted = 0;
   }
 
+  /** One line: total time and the share of each step. */
+  timingSummary(): string {
+    this.endStep();
+    const total = (Date.now() - this.started) / 1000;
+    const steps = this.timings.filter(([, s]) => s >= 0.05).map(([l, s]) => `${l} ${s.toFixed(1)}s`);
+    return `Done in ${total.toFixed(1)}s${steps.length ? ` (${steps.join(", ")})` : ""}`;
+  }
+
+  /** Indented output lines; blank ones are dropped. */
   info(text: string): void {
-    for (const line of text.split(/\r?\n/)) this.write(INDENT + line);
+    for (const line of text.split(/\r?\n/)) if (line.trim()) this.write(INDENT + line);
   }
 
   /** An error line, Heroku style (` !     reason`). */

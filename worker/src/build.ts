@@ -42,13 +42,13 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     const source = buildSourcePath(config().dataDir, buildId);
     await tar.x({ file: source, cwd: workDir });
     const detection = await detect(workDir);
-    log.step(`${detection.builder === "node" ? "Node.js" : detection.builder} app detected`);
+    log.step(`${detection.builder === "node" ? "Node.js" : detection.builder} app detected`, "detect");
     log.info(`Process types: ${Object.entries(detection.processTypes).map(([t, c]) => `${t} (${c})`).join(", ")}`);
     const pack = buildpackFor(detection);
 
     const host = await pickHost();
     const agent = agentFor(host);
-    log.step(`Building in an isolated container (${pack.stack}, ${BUILD_MEMORY_BYTES / 2 ** 20} MB)`);
+    log.step(`Building in an isolated container (${pack.stack}, ${BUILD_MEMORY_BYTES / 2 ** 20} MB)`, "container");
     const container = await agent.createContainer({
       name: `build-${app.name}-${buildId}`,
       image: pack.stack,
@@ -87,7 +87,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
       }
       if (result.exitCode !== 0) throw new BuildFailure(`the build failed (exit code ${result.exitCode}); see the lines above`);
 
-      log.step("Saving the image");
+      log.step("Saving the image", "image");
       const image = await agent.commit(container.id, `app/${app.name}:${buildId}`, {
         cmd: ["/bin/sh", "-c", `exec ${detection.processTypes.web}`],
         workdir: "/app",
@@ -107,16 +107,17 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
       processTypes: detection.processTypes,
       description: `Deploy ${build.commit.slice(0, 7)}`,
     });
-    log.step(`Releasing v${release.version}`);
-    await deployRelease(redis, release.id, log);
+    const retireOld = await deployRelease(redis, release.id, log);
 
     const url = config().appUrl(app.name);
+    log.info(log.timingSummary());
     log.step(`Deployed v${release.version} to ${url}`);
     await log.finish("succeeded", { url });
     await db.build.update({
       where: { id: buildId },
       data: { status: "succeeded", finishedAt: new Date(), log: log.text() },
     });
+    await retireOld().catch((err) => console.error(`build ${buildId}: stopping the previous replicas failed:`, err));
     return "succeeded";
   } catch (err) {
     const known = err instanceof BuildFailure || err instanceof DetectError || err instanceof ProcfileError || err instanceof DeployError || err instanceof AgentError;

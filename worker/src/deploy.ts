@@ -14,10 +14,12 @@ import type { BuildLog } from "./build-log.ts";
 export const WEB_PORT = 5000;
 const HEALTH_TIMEOUT_MS = 60_000;
 const DRAIN_MS = 1000;
+const STOP_GRACE_SECONDS = 10;
 
 export class DeployError extends Error {}
 
-export async function deployRelease(redis: Redis, releaseId: string, log: BuildLog): Promise<void> {
+/** Returns a function that retires the previous release's replicas. */
+export async function deployRelease(redis: Redis, releaseId: string, log: BuildLog): Promise<() => Promise<void>> {
   const release = await db.release.findUniqueOrThrow({ where: { id: releaseId }, include: { app: { include: { team: true } } } });
   const app = release.app;
   const formation =
@@ -26,7 +28,7 @@ export async function deployRelease(redis: Redis, releaseId: string, log: BuildL
   const config = JSON.parse(release.config) as Record<string, string>;
   await db.release.update({ where: { id: release.id }, data: { status: "deploying" } });
 
-  log.step(`Starting ${formation.quantity} web replica${formation.quantity === 1 ? "" : "s"} of v${release.version}`);
+  log.step(`Releasing v${release.version}: starting ${formation.quantity} web replica${formation.quantity === 1 ? "" : "s"}`, "start");
   const started: { rowId: string; runtimeId: string; agentUrl: string; address: string }[] = [];
   try {
     for (let i = 1; i <= formation.quantity; i++) {
@@ -56,7 +58,7 @@ export async function deployRelease(redis: Redis, releaseId: string, log: BuildL
       started.push({ rowId: row.id, runtimeId: info.id, agentUrl: host.agentUrl, address });
     }
 
-    log.step("Waiting for the new replicas to answer");
+    log.step("Waiting for the new replicas to answer", "health check");
     for (const c of started) {
       const agent = agentFor(c);
       const problem = await waitHealthy(
@@ -85,20 +87,31 @@ export async function deployRelease(redis: Redis, releaseId: string, log: BuildL
   await publishRoutes(redis, app.name, started.map((c) => c.address));
   log.info(`Routing ${app.name} to ${started.map((c) => c.address).join(", ")}`);
 
-  const old = await db.container.findMany({
-    where: { appId: app.id, releaseId: { not: release.id }, state: { in: ["starting", "running"] } },
-    include: { host: true },
-  });
-  if (old.length) {
-    log.step(`Stopping ${old.length} replica${old.length === 1 ? "" : "s"} of the previous release`);
-    // Let the router pick up the new table and in-flight requests finish.
-    await new Promise((r) => setTimeout(r, DRAIN_MS));
-  }
-  for (const c of old) {
-    await db.container.update({ where: { id: c.id }, data: { state: "stopping" } });
-    if (c.runtimeId) await agentFor(c.host).remove(c.runtimeId, true).catch(() => {});
-    await db.container.update({ where: { id: c.id }, data: { state: "stopped", stoppedAt: new Date() } });
-  }
   await db.release.updateMany({ where: { appId: app.id, status: "active" }, data: { status: "superseded" } });
   await db.release.update({ where: { id: release.id }, data: { status: "active" } });
+  return () => retireOldReplicas(app.id, release.id);
+}
+
+/**
+ * Stops the replicas of earlier releases, once the router has switched away
+ * from them. The pusher does not wait for this.
+ */
+async function retireOldReplicas(appId: string, releaseId: string): Promise<void> {
+  const old = await db.container.findMany({
+    where: { appId, releaseId: { not: releaseId }, state: { in: ["starting", "running"] } },
+    include: { host: true },
+  });
+  if (!old.length) return;
+  // Let the router pick up the new table and in-flight requests finish.
+  await new Promise((r) => setTimeout(r, DRAIN_MS));
+  for (const c of old) {
+    await db.container.update({ where: { id: c.id }, data: { state: "stopping" } });
+    if (c.runtimeId) {
+      const agent = agentFor(c.host);
+      // SIGTERM first so the app can finish its requests; SIGKILL after the grace period.
+      await agent.stop(c.runtimeId, STOP_GRACE_SECONDS).catch(() => {});
+      await agent.remove(c.runtimeId, true).catch(() => {});
+    }
+    await db.container.update({ where: { id: c.id }, data: { state: "stopped", stoppedAt: new Date() } });
+  }
 }

@@ -14,4 +14,4 @@ export declare class LineSplitter {
   push(chunk: Uint8Array): string[];
   end(): string[];
 }
-export declare function renderEvent(ev: Record<string, unknown>): { print: string[]; done?: { ok: boolean } };
+export declare function renderEvent(ev: Record<string, unknown>, printed?: string[]): { print: string[]; done?: { ok: boolean } };

@@ -67,17 +67,25 @@ export class LineSplitter {
 
 /**
  * What to print for one NDJSON event of the build log, and whether it ends
- * the build: { print: string[], done?: { ok: boolean } }.
+ * the build: { print: string[], done?: { ok: boolean } }. `printed` is what was
+ * printed before: the worker's log usually says the URL or the error already,
+ * and the pusher should not read it twice.
  */
-export function renderEvent(ev) {
+export function renderEvent(ev, printed = []) {
   if (typeof ev.line === "string") return { print: [ev.line] };
   if (typeof ev.notice === "string") return { print: [ev.notice] };
+  const said = (text) => printed.some((l) => l.includes(text));
   if (ev.status === "succeeded") {
-    return { print: ev.url ? [`-----> Deployed to ${ev.url}`] : ["-----> Build succeeded"], done: { ok: true } };
+    if (ev.url) return { print: said(ev.url) ? [] : [`-----> Deployed to ${ev.url}`], done: { ok: true } };
+    return { print: ["-----> Build succeeded"], done: { ok: true } };
   }
   if (ev.status) {
+    const error = typeof ev.error === "string" && ev.error ? ev.error : "";
     return {
-      print: [` !     Build failed${ev.error ? `: ${ev.error}` : ""}`, " !     Push rejected: the running release keeps serving"],
+      print: [
+        ...(error && said(error) ? [] : [` !     Build failed${error ? `: ${error}` : ""}`]),
+        " !     Push rejected: the running release keeps serving",
+      ],
       done: { ok: false },
     };
   }
