@@ -123,6 +123,21 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
     assert.match(releases.stdout, /"version":\s*2/);
   });
 
+  test("a build queued while no worker runs is built once a worker is back", async () => {
+    const pid = Number(await fs.readFile(path.join(p.dataDir, "run/worker.pid"), "utf8"));
+    process.kill(-pid, "SIGKILL");
+    const server = await fs.readFile(path.join(repo, "server.js"), "utf8");
+    await commitChange(repo, "server.js", server.replace("hello from v2", "hello from v3"), "v3");
+    const pushing = push();
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal((await answer()).message, "hello from v2", "nothing deployed without a worker");
+    const up = await sh(path.join(ROOT, "infra/up"), ["--detach"], { cwd: ROOT, env: p.env });
+    assert.equal(up.code, 0, up.stderr);
+    const r = await pushing;
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal((await answer()).message, "hello from v3");
+  });
+
   describe("auth", () => {
     let otherToken = "";
     before(async () => {
@@ -155,7 +170,7 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
         assert.notEqual(read.code, 0, "reading another team's repo must fail too");
       }
       assert.equal(await refsOf(), before);
-      assert.equal((await answer()).message, "hello from v2");
+      assert.equal((await answer()).message, "hello from v3");
       await sh("git", ["reset", "-q", "--hard", "HEAD~1"], { cwd: repo });
     });
 
