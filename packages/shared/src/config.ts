@@ -4,8 +4,8 @@
  */
 import path from "node:path";
 
-function int(name: string, fallback: number): number {
-  const raw = process.env[name];
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0 || n > 65535) {
@@ -37,10 +37,10 @@ export interface PaasConfig {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): PaasConfig {
   const dataDir = path.resolve(env.PAAS_DATA_DIR || path.join(/* turbopackIgnore: true */ process.cwd(), ".paas"));
-  const webPort = int("PAAS_WEB_PORT", 3000);
-  const httpPort = int("PAAS_HTTP_PORT", 8080);
-  const agentPort = int("PAAS_AGENT_PORT", 3101);
-  const redisPort = int("PAAS_REDIS_PORT", 6379);
+  const webPort = port(env, "PAAS_WEB_PORT", 3000);
+  const httpPort = port(env, "PAAS_HTTP_PORT", 8080);
+  const agentPort = port(env, "PAAS_AGENT_PORT", 3101);
+  const redisPort = port(env, "PAAS_REDIS_PORT", 6379);
   const domain = env.PAAS_DOMAIN || "localhost";
   return {
     dataDir,
