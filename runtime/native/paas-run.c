@@ -184,8 +184,10 @@ static void setup_dev(void) {
     die("symlinks in /dev");
 }
 
-/* Docker's / containerd's default capability set. */
-static const int keep_caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
+/* Docker's / containerd's default capability set, less CAP_MKNOD: Docker relies on the
+ * devices cgroup to make a mknod'ed block device useless; we keep no such list, so a
+ * container may not make device nodes at all (its /dev is made before the caps go). */
+static const int keep_caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_NET_RAW,
                                 CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
                                 CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE};
 
@@ -294,7 +296,8 @@ static void container_main(int gofd) {
     char opts[8192];
     int n = snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
     if (n >= (int)sizeof opts) { errno = 0; die("overlay options too long (too many layers)"); }
-    mnt("overlay", rootfs, "overlay", 0, opts);
+    /* nodev: a device node shipped in an image layer opens nothing (/dev is its own tmpfs) */
+    mnt("overlay", rootfs, "overlay", MS_NODEV, opts);
   } else {
     mnt(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL); /* pivot_root needs a mount point */
   }
