@@ -23,7 +23,7 @@ import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, WaitResult } from "@paas/shared/agent-api";
 import { type CgroupDriver, detectCgroupDriver } from "./cgroups.ts";
-import { ImageStore } from "./images.ts";
+import { ImageStore, type InUse } from "./images.ts";
 import { helperServer } from "./helper.ts";
 import { type Attachment, BridgeNetwork, containerResolvConf } from "./network.ts";
 import { Layout, hex } from "./paths.ts";
@@ -499,7 +499,9 @@ export class Runtime {
       labels: { ...(rec.config.labels ?? {}), ...(config?.labels ?? {}) },
     };
     const layers = rec.layers.includes(digest) ? rec.layers : [...rec.layers, digest];
-    return this.images.createImage(layers, merged, [name]);
+    const base = this.images.find(rec.imageId)?.history ?? rec.layers.map(() => ({}));
+    const step = { created: new Date().toISOString(), created_by: `commit ${rec.name}: ${[...(rec.config.entrypoint ?? []), ...(rec.spec.cmd ?? rec.config.cmd ?? [])].join(" ")}`.slice(0, 500), ...(layers === rec.layers ? { empty_layer: true } : {}) };
+    return this.images.createImage(layers, merged, [name], [...base, step]);
   }
 
   async remove(ref: string, opts: { force?: boolean } = {}) {
@@ -513,18 +515,37 @@ export class Runtime {
   }
 
   /** Layers and images that containers on this host still use (image GC keeps them). */
-  inUse(): { layers: Set<string>; images: Set<string> } {
+  inUse(): InUse {
     const layers = new Set<string>();
     const images = new Set<string>();
+    const users = new Map<string, string[]>();
     for (const r of this.records()) {
       images.add(r.imageId);
+      users.set(r.imageId, [...(users.get(r.imageId) ?? []), r.name]);
       for (const l of r.layers) layers.add(hex(l));
     }
-    return { layers, images };
+    return { layers, images, users };
   }
 
-  removeImage(ref: string): string[] {
-    const u = this.inUse();
-    return this.images.remove(ref, u.layers, u.images);
+  /** `rmi`: refused while a container uses the image, unless forced (see ImageStore.remove). */
+  removeImage(ref: string, force = false): string[] {
+    return this.images.remove(ref, this.inUse(), force);
+  }
+
+  /** Where a container's files are, for diff, export and cp (images.ts, cli.ts). */
+  fsInfo(ref: string): { id: string; name: string; upper: string; lowers: string[]; state: ContainerInfo["state"]; pid?: number; uid: number; gid: number; cgroupPath: string } {
+    const rec = this.record(ref);
+    const state = this.state(rec).state;
+    return {
+      id: rec.id,
+      name: rec.name,
+      upper: path.join(this.dir(rec.id), "upper"),
+      lowers: rec.layers.map((l) => this.layout.layer(l)),
+      state,
+      pid: state === "running" ? this.readPid(rec, "pid") : undefined,
+      uid: rec.uid,
+      gid: rec.gid,
+      cgroupPath: rec.cgroupPath,
+    };
   }
 }

@@ -8,7 +8,13 @@
  *   const img = store.createImage([digest], config, ["stack/busybox:latest"]);
  *   store.resolve("stack/busybox")                             // -> ImageInfo (tag defaults to latest)
  *   await store.importTar(fileStream, "mine:v1")               // a tar becomes a one-layer image
- *   store.removeName("mine:v1")                                // and layers no image nor container uses go
+ *   store.remove("mine:v1", inUse)                             // refuses while a container uses it (unless forced)
+ *   store.prune(inUse)                                         // unnamed images and unreferenced layers go
+ *   store.history("stack/node")                                // one row per step: layer, size, created_by
+ *
+ * An image's id is the sha256 of its OCI config JSON (kept verbatim in `ociConfig`), whose
+ * rootfs.diff_ids are our layer digests (sha256 of the layer tar that `writeLayerTar`
+ * makes): so an image exported and imported again (oci.ts) keeps its id, as with docker.
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -16,7 +22,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import * as tar from "tar";
-import type { ImageConfig, ImageInfo } from "@paas/shared/agent-api";
+import type { ImageConfig, ImageHistoryEntry, ImageInfo } from "@paas/shared/agent-api";
 import { Layout, hex } from "./paths.ts";
 import { writeLayerTar } from "./tarwriter.ts";
 import { RuntimeError, helperPath, randomHex, readJson, runOk, withFileLock, writeJson } from "./util.ts";
@@ -26,6 +32,78 @@ interface StoredImage {
   layers: string[];
   config: ImageConfig;
   createdAt: string;
+  history?: ImageHistoryEntry[];
+  /** The OCI image config, byte for byte (its sha256 is the id). */
+  ociConfig?: string;
+}
+
+/** An OCI image config (image-spec config.md), the parts we read and write. */
+export interface OciImageConfig {
+  created?: string;
+  architecture: string;
+  os: string;
+  config?: {
+    User?: string;
+    ExposedPorts?: Record<string, object>;
+    Env?: string[];
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    WorkingDir?: string;
+    Labels?: Record<string, string> | null;
+  };
+  rootfs: { type: "layers"; diff_ids: string[] };
+  history?: ImageHistoryEntry[];
+}
+
+/** Our config as an OCI config JSON (fixed key order, so the same input gives the same id). */
+export function toOciConfig(config: ImageConfig, layers: string[], history: ImageHistoryEntry[], created: string): string {
+  const c: OciImageConfig["config"] = {};
+  if (config.user) c.User = config.user;
+  if (config.exposedPorts?.length) c.ExposedPorts = Object.fromEntries(config.exposedPorts.map((p) => [`${p}/tcp`, {}]));
+  c.Env = Object.entries(config.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  if (config.entrypoint?.length) c.Entrypoint = config.entrypoint;
+  c.Cmd = config.cmd ?? [];
+  c.WorkingDir = config.workdir || "/";
+  if (config.labels && Object.keys(config.labels).length) c.Labels = config.labels;
+  const oci: OciImageConfig = { created, architecture: ociArch(), os: "linux", config: c, rootfs: { type: "layers", diff_ids: layers }, history };
+  return JSON.stringify(oci);
+}
+
+/** An OCI (or docker) image config -> ours. */
+export function fromOciConfig(oci: OciImageConfig): ImageConfig {
+  const c = oci.config ?? {};
+  const env: Record<string, string> = {};
+  for (const kv of c.Env ?? []) {
+    const i = kv.indexOf("=");
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const ports = Object.keys(c.ExposedPorts ?? {})
+    .map((p) => Number(p.split("/")[0]))
+    .filter((n) => Number.isInteger(n) && n > 0);
+  const out: ImageConfig = { cmd: c.Cmd ?? [], env, workdir: c.WorkingDir || "/" };
+  if (c.Entrypoint?.length) out.entrypoint = c.Entrypoint;
+  if (c.User) out.user = c.User;
+  if (ports.length) out.exposedPorts = ports;
+  if (c.Labels && Object.keys(c.Labels).length) out.labels = c.Labels;
+  return out;
+}
+
+function ociArch(): string {
+  return ({ x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x" } as Record<string, string>)[process.arch] ?? process.arch;
+}
+
+/** One row of `history`: the step, the layer it made (if any) and that layer's size. */
+export interface HistoryRow extends ImageHistoryEntry {
+  layer?: string;
+  sizeBytes: number;
+}
+
+/** What `rmi`/`prune` need to know about containers: the images and layers they use. */
+export interface InUse {
+  layers: Set<string>;
+  images: Set<string>;
+  /** image id -> names of containers using it, for the refusal message */
+  users?: Map<string, string[]>;
 }
 
 /** "repo" -> "repo:latest"; ids pass through. */
@@ -36,6 +114,15 @@ export function normalizeName(name: string): string {
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9._\-/]*(:[A-Za-z0-9._-]{1,128})?$/;
+
+/** Throws a clear error unless `name` is a valid repo[:tag]. */
+export function checkName(name: string): string {
+  const n = normalizeName(name);
+  if (n.startsWith("sha256:") || !NAME_RE.test(n) || n.includes("//") || /[/.]$/.test(n.split(":")[0])) {
+    throw new RuntimeError(`bad image name "${name}": use lowercase repo[:tag], e.g. app/hello:v3`, 400);
+  }
+  return n;
+}
 
 export class ImageStore {
   constructor(readonly layout: Layout) {
@@ -84,6 +171,17 @@ export class ImageStore {
     return digest;
   }
 
+  /** Takes in a layer dir whose digest is known (a stack from the host-wide cache). */
+  adoptLayer(dir: string, digest: string, size: number) {
+    if (this.hasLayer(digest)) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    fs.rmSync(this.layout.layer(digest), { recursive: true, force: true });
+    fs.renameSync(dir, this.layout.layer(digest));
+    writeJson(path.join(this.layout.layers, `${hex(digest)}.json`), { size });
+  }
+
   /** Unpacks a layer tar (OCI whiteouts are turned into overlayfs ones). */
   async addLayerFromTar(stream: Readable): Promise<string> {
     const tmp = path.join(this.layout.tmp, `import-${randomHex(6)}`);
@@ -97,23 +195,56 @@ export class ImageStore {
     }
   }
 
-  createImage(layers: string[], config: ImageConfig, names: string[] = []): ImageInfo {
+  /**
+   * Makes an image of `layers` + `config`. `history` (OCI's) defaults to one step per layer;
+   * `ociConfig` (an imported config, verbatim) keeps an imported image's id.
+   */
+  createImage(layers: string[], config: ImageConfig, names: string[] = [], history?: ImageHistoryEntry[], ociConfig?: string): ImageInfo {
     for (const l of layers) if (!this.hasLayer(l)) throw new RuntimeError(`layer ${l} is not in the store`);
-    const id = `sha256:${createHash("sha256").update(JSON.stringify({ layers, config })).digest("hex")}`;
+    const createdAt = new Date().toISOString();
+    const hist = history ?? layers.map((l) => ({ created: createdAt, created_by: `layer ${hex(l).slice(0, 12)}` }));
+    const raw = ociConfig ?? toOciConfig(config, layers, hist, createdAt);
+    const id = `sha256:${createHash("sha256").update(raw).digest("hex")}`;
     const file = path.join(this.layout.images, `${hex(id)}.json`);
-    if (!fs.existsSync(file)) writeJson(file, { id, layers, config, createdAt: new Date().toISOString() } satisfies StoredImage);
+    if (!fs.existsSync(file)) writeJson(file, { id, layers, config, createdAt, history: hist, ociConfig: raw } satisfies StoredImage);
     for (const n of names) this.tag(n, id);
     return this.info(id)!;
   }
 
+  /** The stored OCI config of an image (made for images stored before configs were kept). */
+  ociConfig(ref: string): string {
+    const img = this.resolve(ref);
+    const stored = readJson<StoredImage>(path.join(this.layout.images, `${hex(img.id)}.json`))!;
+    return stored.ociConfig ?? toOciConfig(img.config, img.layers, img.history ?? [], img.createdAt);
+  }
+
   tag(name: string, id: string) {
-    const n = normalizeName(name);
-    if (!NAME_RE.test(n)) throw new RuntimeError(`bad image name "${name}": use lowercase repo[:tag], e.g. app/hello:v3`, 400);
+    const n = checkName(name);
     withFileLock(this.layout.lock, () => {
       const names = this.names();
       names[n] = id;
       writeJson(this.layout.names, names);
     });
+  }
+
+  /** `tag SOURCE TARGET`: another name for an existing image. */
+  tagImage(source: string, target: string): ImageInfo {
+    const img = this.resolve(source);
+    this.tag(target, img.id);
+    return this.info(img.id)!;
+  }
+
+  /** The steps that made the image, newest first (like `docker history`). */
+  history(ref: string): HistoryRow[] {
+    const img = this.resolve(ref);
+    const hist: ImageHistoryEntry[] = img.history?.length ? img.history : img.layers.map((l) => ({ created_by: `layer ${hex(l).slice(0, 12)}` }));
+    const rows: HistoryRow[] = [];
+    let li = 0;
+    for (const h of hist) {
+      const layer = h.empty_layer ? undefined : img.layers[li++];
+      rows.push({ ...h, layer, sizeBytes: layer ? this.layerSize(layer) : 0 });
+    }
+    return rows.reverse();
   }
 
   private info(id: string): ImageInfo | undefined {
@@ -122,7 +253,8 @@ export class ImageStore {
     const names = Object.entries(this.names())
       .filter(([, v]) => v === img.id)
       .map(([k]) => k);
-    return { ...img, names, sizeBytes: img.layers.reduce((s, l) => s + this.layerSize(l), 0) };
+    const { ociConfig: _raw, ...rest } = img;
+    return { ...rest, names, sizeBytes: img.layers.reduce((s, l) => s + this.layerSize(l), 0) };
   }
 
   /** Finds an image by name (tag defaults to latest), full id, or id prefix. */
@@ -153,46 +285,95 @@ export class ImageStore {
   }
 
   /**
-   * Removes a name; the image goes when no name points at it and `inUse` (containers)
-   * does not hold it, and then layers no image or container needs go too.
+   * `rmi`: removes a name (or, given an id, every name of the image). The image goes when no
+   * name points at it; while a container uses it that is refused unless `force` (then only
+   * the names go: the image stays until its containers are removed). Layers no image and no
+   * container needs go too.
    */
-  remove(ref: string, layersInUse: Set<string>, imagesInUse: Set<string>): string[] {
+  remove(ref: string, inUse: InUse, force = false): string[] {
     const img = this.resolve(ref);
     const removed: string[] = [];
     withFileLock(this.layout.lock, () => {
       const names = this.names();
       const n = normalizeName(ref);
-      if (names[n]) {
-        delete names[n];
-        removed.push(n);
-      } else {
-        for (const [k, v] of Object.entries(names)) if (v === img.id) delete names[k], removed.push(k);
+      const drop = names[n] === img.id ? [n] : Object.keys(names).filter((k) => names[k] === img.id);
+      const left = Object.keys(names).filter((k) => names[k] === img.id && !drop.includes(k));
+      if (!left.length && inUse.images.has(img.id) && !force) {
+        const users = inUse.users?.get(img.id) ?? [];
+        throw new RuntimeError(
+          `image ${drop[0] ?? img.id.slice(7, 19)} is used by container(s) ${users.join(", ") || "on this host"}; remove them first or force it (rmi -f untags it, the image stays until they go)`,
+          409,
+        );
       }
+      for (const k of drop) delete names[k], removed.push(k);
       writeJson(this.layout.names, names);
-      if (!Object.values(names).includes(img.id) && !imagesInUse.has(img.id)) {
+      if (!left.length && !inUse.images.has(img.id)) {
         fs.rmSync(path.join(this.layout.images, `${hex(img.id)}.json`), { force: true });
         removed.push(img.id);
       }
     });
-    this.gcLayers(layersInUse);
+    this.gcLayers(inUse.layers);
     return removed;
   }
 
-  gcLayers(layersInUse: Set<string>) {
+  /**
+   * Garbage collection: images without a name that no container uses, then layers that no
+   * image and no container references. Returns what went and the bytes freed (layer tars).
+   */
+  prune(inUse: InUse): { images: string[]; layers: string[]; bytes: number } {
+    const images: string[] = [];
+    withFileLock(this.layout.lock, () => {
+      const named = new Set(Object.values(this.names()));
+      for (const f of fs.readdirSync(this.layout.images)) {
+        if (!f.endsWith(".json")) continue;
+        const id = `sha256:${f.replace(/\.json$/, "")}`;
+        if (named.has(id) || inUse.images.has(id)) continue;
+        fs.rmSync(path.join(this.layout.images, f), { force: true });
+        images.push(id);
+      }
+    });
+    return { images, ...this.gcLayers(inUse.layers) };
+  }
+
+  gcLayers(layersInUse: Set<string>): { layers: string[]; bytes: number } {
     const used = new Set([...layersInUse].map(hex));
     for (const img of this.list()) for (const l of img.layers) used.add(hex(l));
+    const layers: string[] = [];
+    let bytes = 0;
     for (const f of fs.readdirSync(this.layout.layers)) {
       if (!f.endsWith(".json")) continue;
       const h = f.replace(/\.json$/, "");
       if (used.has(h)) continue;
-      fs.rmSync(path.join(this.layout.layers, f), { force: true });
+      bytes += this.layerSize(h);
       fs.rmSync(path.join(this.layout.layers, h), { recursive: true, force: true });
+      fs.rmSync(path.join(this.layout.layers, f), { force: true });
+      layers.push(`sha256:${h}`);
     }
+    // Staging dirs of imports or commits that a crash left behind (older than an hour).
+    for (const f of fs.readdirSync(this.layout.tmp)) {
+      const p = path.join(this.layout.tmp, f);
+      try {
+        if (Date.now() - fs.lstatSync(p).mtimeMs > 3600_000) fs.rmSync(p, { recursive: true, force: true });
+      } catch {}
+    }
+    return { layers, bytes };
+  }
+
+  /** Streams a stored layer as its tar (the bytes its digest is of). */
+  async writeLayer(digest: string, sink: (c: Buffer) => void): Promise<number> {
+    const dir = this.layout.layer(digest);
+    if (!this.hasLayer(digest)) throw new RuntimeError(`layer ${digest} is not in the store`, 404);
+    const opaque = new Set((await runOk(helperPath(), ["opaque", dir])).split("\n").filter(Boolean));
+    return writeLayerTar(dir, sink, opaque);
   }
 
   /** Imports a single-layer image from a tar stream (the `import` verb). */
   async importTar(stream: Readable, name: string, config?: Partial<ImageConfig>): Promise<ImageInfo> {
+    checkName(name);
     const digest = await this.addLayerFromTar(stream);
-    return this.createImage([digest], { cmd: ["/bin/sh"], env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" }, workdir: "/", ...config }, [name]);
+    const created = new Date().toISOString();
+    return this.createImage([digest], { cmd: ["/bin/sh"], env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" }, workdir: "/", ...config }, [name], [
+      { created, created_by: "paas-runtime import", comment: `root filesystem tarball as ${normalizeName(name)}` },
+    ]);
   }
 }

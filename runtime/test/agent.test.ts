@@ -30,7 +30,7 @@ test("health and images", async () => {
   assert.equal(h.ok, true);
   assert.equal(h.cgroupDriver, "v1");
   const names = (await client.images()).flatMap((i) => i.names).sort();
-  assert.deepEqual(names, ["stack/busybox:latest", "stack/node:latest"]);
+  assert.deepEqual(names, ["stack/busybox:latest", "stack/node:latest", "stack/python:latest"]);
   assert.equal((await client.image("stack/node")).config.workdir, "/app");
   await assert.rejects(client.image("nope/nope"), (e: AgentError) => e.status === 404 && /no image/.test(e.message));
 });

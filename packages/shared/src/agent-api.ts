@@ -24,8 +24,17 @@ export interface ImageConfig {
   labels?: Record<string, string>;
 }
 
+/** One step that made an image, as in an OCI image config's `history`. */
+export interface ImageHistoryEntry {
+  created?: string;
+  created_by?: string;
+  comment?: string;
+  /** True when the step made no layer (a config change). */
+  empty_layer?: boolean;
+}
+
 export interface ImageInfo {
-  /** sha256:<hex> of the image config + layer list. */
+  /** sha256:<hex> of the image's OCI config JSON (older images: of its config + layer list). */
   id: string;
   /** Names (repo:tag) pointing at this image. */
   names: string[];
@@ -34,6 +43,8 @@ export interface ImageInfo {
   config: ImageConfig;
   createdAt: string;
   sizeBytes: number;
+  /** The steps that made the image, bottom first (non-empty ones line up with `layers`). */
+  history?: ImageHistoryEntry[];
 }
 
 export interface ContainerSpec {
