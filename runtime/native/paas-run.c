@@ -4,7 +4,8 @@
  * Usage (from the TypeScript side; one process spawn per container start):
  *   paas-run run [options] -- CMD ARGS...
  *     --dir DIR            container state dir: writes DIR/pid, DIR/monitor.pid,
- *                          DIR/log.ndjson (appended), DIR/status.json (at exit)
+ *                          DIR/log.ndjson (appended; rotated to log.ndjson.1 past
+ *                          $PAAS_LOG_MAX_BYTES, 10 MiB by default), DIR/status.json (at exit)
  *     --rootfs DIR         where the root is (mount point); with --lower, the overlay
  *                          is mounted there inside the container's own mount namespace
  *     --lower A:B:C --upper U --work W   overlay parts (lower: top layer first)
@@ -385,6 +386,21 @@ static void iso_now(char *buf, size_t n) {
 }
 
 static int logfd = -1;
+/* Rotation by size: past log_max bytes, log.ndjson becomes log.ndjson.1 (the one older
+ * file kept) and a new log.ndjson starts. PAAS_LOG_MAX_BYTES overrides the 10 MiB. */
+static long long log_size, log_max = 10LL << 20;
+
+static void log_rotate(void) {
+  char cur[4096], old[4096];
+  snprintf(cur, sizeof cur, "%s/log.ndjson", dir);
+  snprintf(old, sizeof old, "%s/log.ndjson.1", dir);
+  if (rename(cur, old) < 0) return;
+  int fd = open(cur, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) return; /* keep writing to the old file rather than lose lines */
+  dup2(fd, logfd);
+  close(fd);
+  log_size = 0;
+}
 
 static void log_line(const char *stream, const char *s, size_t len) {
   static char out[65536 * 6 + 256];
@@ -402,7 +418,8 @@ static void log_line(const char *stream, const char *s, size_t len) {
   }
   memcpy(out + o, "\"}\n", 3);
   o += 3;
-  if (write(logfd, out, o) < 0) {}
+  if (log_size > 0 && log_size + (long long)o > log_max) log_rotate();
+  if (write(logfd, out, o) > 0) log_size += (long long)o;
 }
 
 struct stream {
@@ -464,6 +481,10 @@ static int monitor(int syncfd) {
   path_in(p, sizeof p, "log.ndjson");
   logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (logfd < 0) { dprintf(syncfd, "error open %s: %s\n", p, strerror(errno)); return 1; }
+  struct stat lst;
+  if (fstat(logfd, &lst) == 0) log_size = lst.st_size;
+  const char *lm = getenv("PAAS_LOG_MAX_BYTES");
+  if (lm && atoll(lm) > 0) log_max = atoll(lm);
   long oom_before = read_oom_kill();
 
   int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;

@@ -329,7 +329,8 @@ export class Runtime {
     let net: Attachment | undefined;
     try {
       trace?.("cgroup");
-      if (rec.spec.network === "bridge") net = await this.net.attach(rec.id, { egress: !!rec.spec.egress });
+      // The team (first segment of cgroupParent) decides which containers it may reach.
+      if (rec.spec.network === "bridge") net = await this.net.attach(rec.id, { egress: !!rec.spec.egress, team: rec.spec.cgroupParent.split("/")[0] });
       trace?.("net");
       fs.writeFileSync(path.join(dir, "hostname"), `${rec.hostname}\n`);
       fs.writeFileSync(
@@ -440,47 +441,81 @@ export class Runtime {
 
   // ---------- logs ----------
 
-  /** Raw NDJSON lines of the log; with follow, goes on until the container has exited. */
+  /**
+   * Raw NDJSON lines of the log; with follow, goes on until the container has exited. The
+   * monitor rotates log.ndjson to log.ndjson.1 by size: history reads the rotated file
+   * first, and a follower that sees the name point at a new file finishes the old one.
+   */
   async *logLines(ref: string, opts: { follow?: boolean; tail?: number; signal?: AbortSignal } = {}): AsyncGenerator<string> {
     const rec = this.record(ref);
     const file = path.join(this.dir(rec.id), "log.ndjson");
+    const rotated = `${file}.1`;
+    let fd: number | undefined;
+    let ino = 0;
     let pos = 0;
     let rest = "";
-    if (opts.tail !== undefined && exists(file)) {
-      const all = fs.readFileSync(file, "utf8");
-      const lines = all.split("\n");
-      const complete = lines.slice(0, -1);
-      for (const l of complete.slice(Math.max(0, complete.length - opts.tail))) yield l;
-      pos = Buffer.byteLength(all) - Buffer.byteLength(lines[lines.length - 1]);
-    }
-    const readMore = function* (): Generator<string> {
-      let fd: number;
+    const openCurrent = () => {
       try {
         fd = fs.openSync(file, "r");
+        ino = fs.fstatSync(fd).ino;
       } catch {
-        return;
+        fd = undefined;
       }
-      try {
-        const buf = Buffer.alloc(1 << 16);
-        for (;;) {
-          const n = fs.readSync(fd, buf, 0, buf.length, pos);
-          if (n <= 0) break;
-          pos += n;
-          rest += buf.subarray(0, n).toString("utf8");
-          const parts = rest.split("\n");
-          rest = parts.pop()!;
-          for (const p of parts) if (p) yield p;
-        }
-      } finally {
-        fs.closeSync(fd);
+      pos = 0;
+      rest = "";
+    };
+    const drain = function* (): Generator<string> {
+      if (fd === undefined) return;
+      const buf = Buffer.alloc(1 << 16);
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, pos);
+        if (n <= 0) break;
+        pos += n;
+        rest += buf.subarray(0, n).toString("utf8");
+        const parts = rest.split("\n");
+        rest = parts.pop()!;
+        for (const p of parts) if (p) yield p;
       }
     };
-    for (;;) {
-      // State is read before the file: once exited, the monitor has written every line.
-      const state = this.state(rec).state;
-      yield* readMore();
-      if (!opts.follow || opts.signal?.aborted || state === "exited") break;
-      await sleep(50);
+    try {
+      if (opts.tail !== undefined) {
+        const complete: string[] = [];
+        for (const f of [rotated, file]) {
+          if (f === file) openCurrent();
+          let all = "";
+          try {
+            all = f === file ? (fd === undefined ? "" : fs.readFileSync(fd, "utf8")) : fs.readFileSync(f, "utf8");
+          } catch {}
+          const lines = all.split("\n");
+          complete.push(...lines.slice(0, -1).filter(Boolean));
+          if (f === file) pos = Buffer.byteLength(all) - Buffer.byteLength(lines[lines.length - 1]);
+        }
+        for (const l of complete.slice(Math.max(0, complete.length - opts.tail))) yield l;
+      } else {
+        try {
+          fd = fs.openSync(rotated, "r");
+          yield* drain();
+          fs.closeSync(fd);
+        } catch {}
+        openCurrent();
+      }
+      for (;;) {
+        // State is read before the file: once exited, the monitor has written every line.
+        const state = this.state(rec).state;
+        if (fd === undefined) openCurrent();
+        yield* drain();
+        const now = fs.statSync(file, { throwIfNoEntry: false });
+        if (fd !== undefined && now && now.ino !== ino) {
+          yield* drain(); // what was written before the rename
+          fs.closeSync(fd);
+          openCurrent();
+          yield* drain();
+        }
+        if (!opts.follow || opts.signal?.aborted || state === "exited") break;
+        await sleep(50);
+      }
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
     }
   }
 

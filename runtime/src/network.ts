@@ -10,10 +10,19 @@
  *   //   the helper joins a.netnsPath and sets a.cidr / a.gateway on eth0 itself (ioctls)
  *   await net.detach(id);                      // netns (and so the veth) gone, address freed
  *
- * Egress: containers may reach the host's bridge address and each other; traffic leaving
- * the bridge for elsewhere goes through chain PAAS-<bridge>, which ends in DROP and has an
- * ACCEPT per egress container. NAT (MASQUERADE) for the subnet lets those out.
+ * Egress: traffic leaving the bridge for elsewhere goes through chain PAAS-<bridge>, which
+ * ACCEPTs sources in ipset pe-<bridge> (the egress containers) and DROPs the rest. NAT
+ * (MASQUERADE) for the subnet lets those out.
+ *
+ * Teams: a container's team is the first segment of its cgroupParent. Container-to-container
+ * traffic on the bridge (bridged, seen by iptables through br_netfilter) goes through chain
+ * PAASI-<bridge>: ACCEPT when source and destination are both in one team's ipset
+ * pt-<bridge>-<hash of team>, else DROP. Containers may not open connections to the host
+ * (INPUT from the bridge: only replies); the host (router, agent) connects to them freely.
+ * A start costs one `ipset restore` (set memberships are netlink calls, no iptables run);
+ * the first container of a team also creates its set and its one iptables rule.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Layout } from "./paths.ts";
@@ -31,7 +40,7 @@ export interface Attachment {
 
 interface Ipam {
   subnet: string;
-  addresses: Record<string, { id: string; egress: boolean }>;
+  addresses: Record<string, { id: string; egress: boolean; team?: string }>;
 }
 
 function ipToInt(ip: string): number {
@@ -66,6 +75,9 @@ export class BridgeNetwork {
   readonly gateway: string;
   readonly bits: number;
   readonly chain: string;
+  /** Chain for container-to-container traffic on the bridge (team isolation). */
+  readonly isoChain: string;
+  readonly egressSet: string;
   private readonly ipamFile: string;
   private readonly lockFile: string;
 
@@ -80,6 +92,8 @@ export class BridgeNetwork {
     this.gateway = s.gateway;
     this.bits = s.bits;
     this.chain = `PAAS-${this.bridge}`.slice(0, 28);
+    this.isoChain = `PAASI-${this.bridge}`;
+    this.egressSet = `pe-${this.bridge}`;
     fs.mkdirSync(layout.net, { recursive: true });
     this.ipamFile = path.join(layout.net, `${this.bridge}.json`);
     this.lockFile = path.join(layout.net, `${this.bridge}.lock`);
@@ -111,19 +125,59 @@ export class BridgeNetwork {
       const r = await run("sh", ["-c", "flock /tmp/apt.lock apt-get install -y iptables"]);
       if (r.code !== 0) throw new RuntimeError(`iptables is missing and could not be installed (${r.stderr.trim().split("\n").pop()}); run: apt-get install -y iptables`);
     }
-    await this.iptEnsure("nat", "POSTROUTING", ["-s", this.subnet, "!", "-o", this.bridge, "-j", "MASQUERADE"]);
-    if ((await this.ipt(["-t", "filter", "-L", this.chain, "-n"])).code !== 0) {
-      await this.ipt(["-t", "filter", "-N", this.chain]);
+    await this.ensureBridgeNetfilter();
+    if ((await run("ipset", ["--version"]).catch(() => ({ code: 127 }))).code !== 0) {
+      const r = await run("sh", ["-c", "flock /tmp/apt.lock apt-get install -y ipset"]);
+      if (r.code !== 0) throw new RuntimeError(`ipset is missing and could not be installed (${r.stderr.trim().split("\n").pop()}); run: apt-get install -y ipset`);
     }
-    await this.iptEnsure("filter", this.chain, ["-j", "DROP"]);
+    await runOk("ipset", ["create", this.egressSet, "hash:ip", "-exist"]);
+    await this.iptEnsure("nat", "POSTROUTING", ["-s", this.subnet, "!", "-o", this.bridge, "-j", "MASQUERADE"]);
+    for (const chain of [this.chain, this.isoChain]) {
+      if ((await this.ipt(["-t", "filter", "-L", chain, "-n"])).code !== 0) await this.ipt(["-t", "filter", "-N", chain]);
+      await this.iptEnsure("filter", chain, ["-j", "DROP"]);
+    }
+    await this.iptEnsure("filter", this.chain, ["-m", "set", "--match-set", this.egressSet, "src", "-j", "ACCEPT"], true);
+    // Container to container (bridged): teams only; before the replies' ACCEPT below, so
+    // the ESTABLISHED rule is the first one a packet meets.
+    await this.iptEnsure("filter", "FORWARD", ["-i", this.bridge, "-o", this.bridge, "-j", this.isoChain], true);
     await this.iptEnsure("filter", "FORWARD", ["-i", this.bridge, "!", "-o", this.bridge, "-j", this.chain], true);
+    // Containers may not open connections to the host itself (its loopback services, the
+    // agent, databases on 0.0.0.0); replies to the host's own connections come in.
+    await this.iptEnsure("filter", "INPUT", ["-i", this.bridge, "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED", "-j", "DROP"], true);
     // Replies to connections made from outside (or allowed out) come back in.
     await this.iptEnsure("filter", "FORWARD", ["-o", this.bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"], true);
-    // Egress ACCEPTs of containers whose records survived a reboot of iptables.
+    // Set memberships of containers whose records survived a reboot (or a flush).
     const ipam = this.readIpam();
     for (const [ip, a] of Object.entries(ipam.addresses)) {
-      if (a.egress) await this.iptEnsure("filter", this.chain, ["-s", `${ip}/32`, "-j", "ACCEPT"], true);
+      if (a.egress) await runOk("ipset", ["add", this.egressSet, ip, "-exist"]);
+      if (a.team !== undefined) {
+        await this.ensureTeam(a.team);
+        await runOk("ipset", ["add", this.teamSet(a.team), ip, "-exist"]);
+      }
     }
+  }
+
+  /** iptables must see bridged frames, or same-bridge traffic bypasses FORWARD entirely. */
+  private async ensureBridgeNetfilter() {
+    const knob = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+    if (!fs.existsSync(knob)) await run("modprobe", ["br_netfilter"]).catch(() => undefined);
+    try {
+      if (fs.readFileSync(knob, "utf8").trim() !== "1") fs.writeFileSync(knob, "1");
+    } catch (err) {
+      throw new RuntimeError(`cannot turn on ${knob} (${(err as Error).message}): teams could reach each other's containers; load br_netfilter (modprobe br_netfilter) and retry`);
+    }
+  }
+
+  /** ipset of a team's addresses on this bridge (name <= 31 chars, any team name). */
+  teamSet(team: string): string {
+    return `pt-${this.bridge}-${crypto.createHash("sha256").update(team).digest("hex").slice(0, 8)}`;
+  }
+
+  /** The team's set and its one ACCEPT rule (source and destination both in it). Idempotent. */
+  private async ensureTeam(team: string) {
+    const set = this.teamSet(team);
+    await runOk("ipset", ["create", set, "hash:ip", "-exist"]);
+    await this.iptEnsure("filter", this.isoChain, ["-m", "set", "--match-set", set, "src", "-m", "set", "--match-set", set, "dst", "-j", "ACCEPT"], true);
   }
 
   /** Undoes ensureHost (tests; an operator's clean-up). */
@@ -132,8 +186,15 @@ export class BridgeNetwork {
     await this.ipt(["-t", "nat", "-D", "POSTROUTING", "-s", this.subnet, "!", "-o", this.bridge, "-j", "MASQUERADE"]);
     await this.ipt(["-t", "filter", "-D", "FORWARD", "-i", this.bridge, "!", "-o", this.bridge, "-j", this.chain]);
     await this.ipt(["-t", "filter", "-D", "FORWARD", "-o", this.bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"]);
-    await this.ipt(["-t", "filter", "-F", this.chain]);
-    await this.ipt(["-t", "filter", "-X", this.chain]);
+    await this.ipt(["-t", "filter", "-D", "FORWARD", "-i", this.bridge, "-o", this.bridge, "-j", this.isoChain]);
+    await this.ipt(["-t", "filter", "-D", "INPUT", "-i", this.bridge, "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED", "-j", "DROP"]);
+    for (const chain of [this.chain, this.isoChain]) {
+      await this.ipt(["-t", "filter", "-F", chain]);
+      await this.ipt(["-t", "filter", "-X", chain]);
+    }
+    // Sets go once no rule refers to them.
+    const sets = (await run("ipset", ["list", "-n"]).catch(() => ({ stdout: "" }))).stdout.split("\n");
+    for (const set of sets) if (set === this.egressSet || set.startsWith(`pt-${this.bridge}-`)) await run("ipset", ["destroy", set]);
   }
 
   private readIpam(): Ipam {
@@ -142,7 +203,7 @@ export class BridgeNetwork {
   }
 
   /** Allocates the lowest free address (gateway and broadcast excluded). */
-  allocate(id: string, egress: boolean): string {
+  allocate(id: string, egress: boolean, team?: string): string {
     return withFileLock(this.lockFile, () => {
       const ipam = this.readIpam();
       const existing = Object.entries(ipam.addresses).find(([, a]) => a.id === id);
@@ -151,7 +212,7 @@ export class BridgeNetwork {
       for (let n = s.network + 2; n < s.broadcast; n++) {
         const ip = intToIp(n);
         if (!ipam.addresses[ip]) {
-          ipam.addresses[ip] = { id, egress };
+          ipam.addresses[ip] = team === undefined ? { id, egress } : { id, egress, team };
           writeJson(this.ipamFile, ipam);
           return ip;
         }
@@ -175,8 +236,9 @@ export class BridgeNetwork {
     return Object.entries(this.readIpam().addresses).find(([, a]) => a.id === id)?.[0];
   }
 
-  async attach(id: string, opts: { egress: boolean }): Promise<Attachment> {
-    const ip = this.allocate(id, opts.egress);
+  /** `team`: containers of one team reach each other; without one, a container reaches no other. */
+  async attach(id: string, opts: { egress: boolean; team?: string }): Promise<Attachment> {
+    const ip = this.allocate(id, opts.egress, opts.team);
     const ns = netnsName(id);
     const veth = vethName(id);
     // Leftovers of an earlier start of this container go first.
@@ -187,8 +249,19 @@ export class BridgeNetwork {
       ["-batch", "-"],
       `${pre}netns add ${ns}\nlink add ${veth} type veth peer name eth0 netns ${ns}\nlink set ${veth} master ${this.bridge} up\n`,
     );
-    if (r.code === 0 && opts.egress) {
-      const e = await h.exec("iptables", ["-w", "-I", this.chain, "1", "-s", `${ip}/32`, "-j", "ACCEPT"]);
+    const sets = [...(opts.egress ? [this.egressSet] : []), ...(opts.team !== undefined ? [this.teamSet(opts.team)] : [])];
+    if (r.code === 0 && sets.length) {
+      // One exec for every membership; a team's first container creates its set and rule.
+      const input = sets.map((s) => `add ${s} ${ip}\n`).join("");
+      let e = await h.exec("ipset", ["restore", "-exist"], input);
+      if (e.code !== 0 && opts.team !== undefined) {
+        try {
+          await this.ensureTeam(opts.team);
+          e = await h.exec("ipset", ["restore", "-exist"], input);
+        } catch (err) {
+          e = { code: 1, output: (err as Error).message };
+        }
+      }
       if (e.code !== 0) r.output += e.output;
       r.code ||= e.code;
     }
@@ -209,7 +282,11 @@ export class BridgeNetwork {
     ].filter(Boolean);
     if (batch.length) await h.exec("ip", ["-force", "-batch", "-"], batch.join("\n") + "\n");
     const entry = Object.entries(this.readIpam().addresses).find(([, a]) => a.id === id);
-    if (entry?.[1].egress) await h.exec("iptables", ["-w", "-D", this.chain, "-s", `${entry[0]}/32`, "-j", "ACCEPT"]);
+    if (entry) {
+      const [ip, a] = entry;
+      const sets = [...(a.egress ? [this.egressSet] : []), ...(a.team !== undefined ? [this.teamSet(a.team)] : [])];
+      if (sets.length) await h.exec("ipset", ["restore", "-exist"], sets.map((s) => `del ${s} ${ip}\n`).join(""));
+    }
     this.release(id);
   }
 }

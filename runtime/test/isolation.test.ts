@@ -14,6 +14,9 @@ import { after, before, test } from "node:test";
 import type { Runtime } from "../src/containers.ts";
 import { testRuntime } from "./helpers.ts";
 
+// The monitors this file's helper starts rotate their logs at 64 kB (default 10 MiB).
+process.env.PAAS_LOG_MAX_BYTES = String(64 << 10);
+
 let rt: Runtime;
 let cleanup: () => Promise<void>;
 let probeTar: Buffer;
@@ -160,4 +163,39 @@ test("node runs under the filter: child processes (clone3 falls back to clone) a
   ]);
   assert.equal(code, 0, lines.join("\n"));
   assert.deepEqual(lines, ["ok"]);
+});
+
+test("the monitor rotates the log by size, keeps one old file, and readers (also a follower) see every line in order", { timeout: 60_000 }, async () => {
+  const pad = "x".repeat(80);
+  // 3000 lines of ~130 bytes as ndjson (~390 kB): several rotations at 64 kB; in bursts so a
+  // follower polling every 50 ms is in the middle of it.
+  const c = rt.create({
+    image: "stack/busybox",
+    cmd: ["sh", "-c", `i=0; while [ $i -lt 3000 ]; do echo "line $i ${pad}"; i=$((i+1)); [ $((i % 200)) = 0 ] && sleep 0.1; done; true`],
+    memoryBytes: 64 << 20,
+    cgroupParent: "t/iso",
+    network: "none",
+  });
+  await rt.start(c.id);
+  const followed: number[] = [];
+  for await (const l of rt.logLines(c.id, { follow: true })) followed.push(Number(JSON.parse(l).line.split(" ")[1]));
+  assert.equal((await rt.wait(c.id)).exitCode, 0);
+  assert.deepEqual(followed, Array.from({ length: 3000 }, (_, i) => i), "the follower saw every line once, in order");
+
+  const dir = rt.layout.container(c.id);
+  const cur = fs.statSync(path.join(dir, "log.ndjson")).size;
+  const old = fs.statSync(path.join(dir, "log.ndjson.1")).size;
+  assert.ok(cur <= 64 << 10 && old <= 64 << 10 && old > 32 << 10, `sizes ${cur} ${old}`);
+  assert.ok(!fs.existsSync(path.join(dir, "log.ndjson.2")));
+
+  // History: the rotated file first, then the current one: the last lines, contiguous.
+  const kept: number[] = [];
+  for await (const l of rt.logLines(c.id)) kept.push(Number(JSON.parse(l).line.split(" ")[1]));
+  assert.equal(kept.at(-1), 2999);
+  assert.ok(kept.length > 500 && kept.length < 1100, `kept ${kept.length} lines`);
+  assert.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => 3000 - kept.length + i));
+  const tail: string[] = [];
+  for await (const l of rt.logLines(c.id, { tail: 700 })) tail.push(JSON.parse(l).line.split(" ")[1]);
+  assert.deepEqual(tail.map(Number), kept.slice(-700));
+  await rt.remove(c.id);
 });
