@@ -27,6 +27,7 @@ import { ImageStore, type InUse } from "./images.ts";
 import { helperServer } from "./helper.ts";
 import { type Attachment, BridgeNetwork, containerResolvConf } from "./network.ts";
 import { Layout, hex } from "./paths.ts";
+import { planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
 import { RuntimeError, exists, helperPath, randomHex, readJson, writeJson } from "./util.ts";
 
 export interface RuntimeOptions {
@@ -89,12 +90,96 @@ export class Runtime {
     fs.mkdirSync(this.layout.containers, { recursive: true });
   }
 
-  /** Host networking up, and containers whose monitor died cleaned of their network. */
+  /**
+   * Host networking up; running containers are re-adopted as they are (their monitors hold
+   * them), and those that exited while nobody watched (agent killed) are cleaned: cgroups,
+   * netns, veth, address, egress rule, host mounts, overlay work dir. Addresses whose
+   * container record is gone are freed too.
+   */
   async init() {
     await this.net.ensureHost();
     for (const rec of this.records()) {
-      if (this.state(rec).state === "exited" && rec.net) await this.releaseResources(rec);
+      if (rec.startedAt && this.state(rec).state === "exited") await this.cleanupExited(rec.id);
     }
+    await this.sweepOrphanAddresses();
+  }
+
+  /** IPAM entries of containers that no longer exist (removed while an agent died mid-way). */
+  private async sweepOrphanAddresses() {
+    const ipam = readJson<{ addresses?: Record<string, { id: string }> }>(path.join(this.layout.net, `${this.net.bridge}.json`));
+    for (const a of Object.values(ipam?.addresses ?? {})) {
+      if (!exists(path.join(this.dir(a.id), "config.json")) && !this.netHeld(a.id)) await this.net.detach(a.id);
+    }
+  }
+
+  /** Is this container's network namespace still used by pod members (see pods below)? */
+  private netHeld(_id: string): boolean {
+    return false;
+  }
+
+  // ---------- one lifecycle step at a time per container ----------
+
+  private locks = new Map<string, Promise<unknown>>();
+  /** Called after every successful start (the supervisor tracks the container from then on). */
+  onStart?: (id: string) => void;
+
+  /** Start, stop, restart, clean-up and remove of one container never interleave (within this process). */
+  protected exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.locks.get(id) ?? Promise.resolve()).then(fn, fn);
+    const tail = next.then(
+      () => {},
+      () => {},
+    );
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return next;
+  }
+
+  /**
+   * For the supervisor (restart.ts): frees what an exited container holds and plans its
+   * restart per policy (persisted), or undefined when it stays down.
+   */
+  async afterExit(ref: string): Promise<{ dueAt: number; delayMs: number } | undefined> {
+    const id = this.record(ref).id;
+    return this.exclusive(id, async () => {
+      const rec = this.record(id);
+      const { state, status } = this.state(rec);
+      if (state !== "exited" || !status || !rec.startedAt) return undefined;
+      await this.releaseResources(rec);
+      const st = readRestartState(this.dir(id));
+      const plan = planRestart(rec.spec, st, status, rec.startedAt);
+      if (plan && st.forExit !== status.finishedAt) writeRestartState(this.dir(id), { ...st, delayMs: plan.delayMs, dueAt: plan.dueAt, forExit: status.finishedAt });
+      return plan;
+    });
+  }
+
+  /** The supervisor's restart: only an exited container the user did not stop. False when the start failed. */
+  async restartExited(ref: string): Promise<boolean> {
+    const id = this.record(ref).id;
+    return this.exclusive(id, async () => {
+      const rec = this.record(id);
+      const st = readRestartState(this.dir(id));
+      if (this.state(rec).state !== "exited" || st.stoppedByUser) return true;
+      writeRestartState(this.dir(id), { ...st, count: st.count + 1 });
+      try {
+        await this.releaseResources(rec);
+        await this.startLocked(rec);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Frees what an exited container still holds; no-op while it runs (re-checked under the lock). */
+  async cleanupExited(ref: string): Promise<void> {
+    const id = this.record(ref).id;
+    await this.exclusive(id, async () => {
+      const rec = readJson<ContainerRecord>(path.join(this.dir(id), "config.json"));
+      if (rec?.startedAt && this.state(rec).state === "exited") await this.releaseResources(rec);
+    });
   }
 
   // ---------- records ----------
@@ -177,6 +262,7 @@ export class Runtime {
       createdAt: rec.createdAt,
       startedAt: rec.startedAt,
       finishedAt: status?.finishedAt,
+      ...(rec.spec.restart && rec.spec.restart !== "no" ? { restartCount: readRestartState(this.dir(rec.id)).count } : {}),
     };
   }
 
@@ -224,6 +310,8 @@ export class Runtime {
     if (typeof spec.cgroupParent !== "string" || !/^[a-zA-Z0-9_.-]+(\/[a-zA-Z0-9_.-]+)*$/.test(spec.cgroupParent) || spec.cgroupParent.split("/").some((p) => p === "." || p === "..")) {
       throw new RuntimeError('spec.cgroupParent must be a relative path like "team/app"', 400);
     }
+    const restartError = validateRestart(spec);
+    if (restartError) throw new RuntimeError(restartError, 400);
     const img: ImageInfo = this.images.resolve(spec.image);
     const id = randomHex(16);
     const name = spec.name ?? `c-${id.slice(0, 12)}`;
@@ -313,7 +401,16 @@ export class Runtime {
   }
 
   async start(ref: string): Promise<ContainerInfo> {
-    const rec = this.record(ref);
+    const id = this.record(ref).id;
+    return this.exclusive(id, async () => {
+      const info = await this.startLocked(this.record(id));
+      // A user's start: restart count and backoff begin anew.
+      writeRestartState(this.dir(id), { count: 0, delayMs: 0 });
+      return info;
+    });
+  }
+
+  private async startLocked(rec: ContainerRecord): Promise<ContainerInfo> {
     const st = this.state(rec);
     if (st.state === "running") throw new RuntimeError(`container ${rec.name} is already running`, 409);
     const dir = this.dir(rec.id);
@@ -375,6 +472,7 @@ export class Runtime {
       await this.releaseResources(rec);
       throw err;
     }
+    this.onStart?.(rec.id);
     return this.info(rec);
   }
 
@@ -386,7 +484,7 @@ export class Runtime {
     }
   }
 
-  /** Network and cgroups of a container that no longer runs. */
+  /** Network, cgroups and overlay scratch of a container that no longer runs. Idempotent. */
   private async releaseResources(rec: ContainerRecord) {
     await this.net.detach(rec.id);
     try {
@@ -394,6 +492,9 @@ export class Runtime {
     } catch (err) {
       console.error(`runtime: ${(err as Error).message}`);
     }
+    // overlayfs leaves work/work (and work/index) behind; the next start makes them anew.
+    const work = path.join(this.dir(rec.id), "work");
+    for (const e of exists(work) ? fs.readdirSync(work) : []) fs.rmSync(path.join(work, e), { recursive: true, force: true });
     if (rec.net) {
       rec.net = undefined;
       this.save(rec);
@@ -407,7 +508,7 @@ export class Runtime {
       const { state, status } = this.state(rec);
       if (state === "created") throw new RuntimeError(`container ${rec.name} was never started`, 409);
       if (state === "exited" && status) {
-        if (rec.net) await this.releaseResources(rec);
+        await this.cleanupExited(rec.id);
         return { exitCode: status.exitCode, oomKilled: status.oomKilled };
       }
       if (signal?.aborted) throw new RuntimeError("wait aborted", 499);
@@ -418,7 +519,13 @@ export class Runtime {
 
   /** SIGTERM to the container's init, SIGKILL after `timeoutSeconds`. */
   async stop(ref: string, timeoutSeconds = 10): Promise<ContainerInfo> {
-    const rec = this.record(ref);
+    const id = this.record(ref).id;
+    // A user's stop: no restart policy starts it again (until the user starts it).
+    writeRestartState(this.dir(id), { ...readRestartState(this.dir(id)), stoppedByUser: true });
+    return this.exclusive(id, () => this.stopLocked(this.record(id), timeoutSeconds));
+  }
+
+  private async stopLocked(rec: ContainerRecord, timeoutSeconds: number): Promise<ContainerInfo> {
     if (this.state(rec).state === "running") {
       const pid = this.readPid(rec, "pid");
       if (pid) {
@@ -540,13 +647,16 @@ export class Runtime {
   }
 
   async remove(ref: string, opts: { force?: boolean } = {}) {
-    const rec = this.record(ref);
-    if (this.state(rec).state === "running") {
-      if (!opts.force) throw new RuntimeError(`container ${rec.name} is running; stop it first or remove with force=1`, 409);
-      await this.stop(rec.id, 0);
-    }
-    await this.releaseResources(rec);
-    fs.rmSync(this.dir(rec.id), { recursive: true, force: true });
+    const id = this.record(ref).id;
+    await this.exclusive(id, async () => {
+      const rec = this.record(id);
+      if (this.state(rec).state === "running") {
+        if (!opts.force) throw new RuntimeError(`container ${rec.name} is running; stop it first or remove with force=1`, 409);
+        await this.stopLocked(rec, 0);
+      }
+      await this.releaseResources(rec);
+      fs.rmSync(this.dir(rec.id), { recursive: true, force: true });
+    });
   }
 
   /** Layers and images that containers on this host still use (image GC keeps them). */

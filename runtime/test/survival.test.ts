@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { AgentClient } from "@paas/shared/agent-api";
+import { Runtime } from "../src/containers.ts";
 import { BridgeNetwork } from "../src/network.ts";
 import { Layout } from "../src/paths.ts";
 
@@ -25,7 +26,8 @@ async function freePort(): Promise<number> {
 }
 
 function startAgent(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const p = spawn(path.join(repo, "node_modules/.bin/tsx"), ["runtime/src/agent/main.ts"], { cwd: repo, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  // node itself (not the tsx wrapper), so that a SIGKILL hits the agent and nothing else.
+  const p = spawn(process.execPath, ["--import", "tsx", "runtime/src/agent/main.ts"], { cwd: repo, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let out = "";
     p.stdout!.on("data", (d) => {
@@ -35,6 +37,114 @@ function startAgent(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
     p.on("exit", (code) => reject(new Error(`agent exited (${code}): ${out}`)));
   });
 }
+
+/** What containers of one test runtime hold on the host, counted from the kernel's side. */
+function holdings(dataDir: string, env: Record<string, string>, ids: string[]) {
+  const sh = (cmd: string) => spawnSync("sh", ["-c", cmd], { encoding: "utf8" }).stdout;
+  const lines = (t: string) => t.split("\n").filter(Boolean);
+  const cgroups: Record<string, number> = {};
+  for (const ctrl of ["memory", "cpu", "pids"]) {
+    // leaves: <root>/t/a/<id>
+    cgroups[ctrl] = lines(sh(`find /sys/fs/cgroup/${ctrl}/${env.PAAS_CGROUP_ROOT} -mindepth 3 -maxdepth 3 -type d 2>/dev/null`)).length;
+  }
+  const netns = lines(sh("ip netns list")).filter((l) => ids.some((id) => l.startsWith(`paas-${id.slice(0, 12)}`))).length;
+  const veths = lines(sh(`ip -o link show master ${env.PAAS_BRIDGE} 2>/dev/null`)).length;
+  const ipamFile = path.join(dataDir, "runtime/net", `${env.PAAS_BRIDGE}.json`);
+  const ipam = fs.existsSync(ipamFile) ? JSON.parse(fs.readFileSync(ipamFile, "utf8")).addresses : {};
+  const iptables = lines(sh(`iptables -w -S 2>/dev/null`)).filter((l) => l.includes(env.PAAS_BRIDGE)).length;
+  // egress and team membership of each address (network.ts keeps them in ipsets)
+  const sets = lines(sh("ipset list -n 2>/dev/null")).filter((n) => n === `pe-${env.PAAS_BRIDGE}` || n.startsWith(`pt-${env.PAAS_BRIDGE}-`));
+  const ipsetMembers = sets.reduce((n, set) => n + lines(sh(`ipset list ${set} | sed '1,/^Members:/d'`)).length, 0);
+  const mounts = lines(fs.readFileSync("/proc/self/mountinfo", "utf8")).filter((l) => l.includes(dataDir)).length;
+  let monitors = 0;
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "paas-monitor") continue;
+      if (fs.readdirSync(`/proc/${pid}/fd`).some((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dataDir))) monitors++;
+    } catch {}
+  }
+  return { cgroups, netns, veths, ipam: Object.keys(ipam).length, iptables, ipsetMembers, mounts, monitors };
+}
+
+async function reachable(ip: string, port: number): Promise<string> {
+  const res = await fetch(`http://${ip}:${port}/i`, { signal: AbortSignal.timeout(3000) });
+  return (await res.text()).trim();
+}
+
+test("SIGKILL of the agent: live containers re-adopted, one that died meanwhile cleaned, nothing leaks", { timeout: 120_000 }, async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-rt-kill-"));
+  const port = await freePort();
+  const env = { PAAS_DATA_DIR: dataDir, PAAS_AGENT_PORT: String(port), PAAS_BRIDGE: "paastk0", PAAS_SUBNET: "10.99.61.0/24", PAAS_CGROUP_ROOT: "paas-test-k" };
+  const client = new AgentClient(`http://127.0.0.1:${port}`);
+  let agent = await startAgent(env);
+  try {
+    const base = holdings(dataDir, env, []);
+    const cs = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await client.createContainer({
+        image: "stack/busybox",
+        cmd: ["sh", "-c", `echo c${i} > /tmp/i; exec httpd -f -p 8080 -h /tmp`],
+        memoryBytes: 32 << 20,
+        cgroupParent: "t/a",
+        network: "bridge",
+        egress: true, // an iptables rule per container, to count
+      });
+      cs.push(await client.start(c.id));
+    }
+    const ids = cs.map((c) => c.id);
+    for (let i = 0; i < 3; i++) assert.equal(await reachable(cs[i].ip!, 8080), `c${i}`);
+    const three = holdings(dataDir, env, ids);
+    console.log("before:", JSON.stringify(base), "\nthree running:", JSON.stringify(three));
+    assert.deepEqual(three.cgroups, { memory: 3, cpu: 3, pids: 3 });
+    assert.equal(three.netns, 3);
+    assert.equal(three.veths, 3);
+    assert.equal(three.ipam, 3);
+    assert.equal(three.ipsetMembers, 6); // egress set + team set, per container
+    assert.equal(three.monitors, 3);
+
+    agent.kill("SIGKILL");
+    await new Promise((r) => agent.once("exit", r));
+    // The third container dies while no agent watches.
+    process.kill(cs[2].pid!, "SIGKILL");
+    for (let i = 0; i < 100 && !fs.existsSync(path.join(dataDir, "runtime/containers", ids[2], "status.json")); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(holdings(dataDir, env, ids), { ...three, monitors: 2 }); // nobody has cleaned yet
+
+    agent = await startAgent(env);
+    for (const c of cs.slice(0, 2)) {
+      const info = await client.container(c.id);
+      assert.equal(info.state, "running");
+      assert.equal(info.pid, c.pid);
+      assert.equal(info.ip, c.ip);
+    }
+    assert.equal(await reachable(cs[0].ip!, 8080), "c0");
+    assert.equal(await reachable(cs[1].ip!, 8080), "c1");
+    const dead = await client.container(ids[2]);
+    assert.equal(dead.state, "exited");
+    assert.equal(dead.exitCode, 137);
+    const after = holdings(dataDir, env, ids);
+    console.log("after restart:", JSON.stringify(after));
+    assert.deepEqual(after, { cgroups: { memory: 2, cpu: 2, pids: 2 }, netns: 2, veths: 2, ipam: 2, iptables: three.iptables, ipsetMembers: 4, mounts: base.mounts, monitors: 2 });
+    assert.deepEqual(fs.readdirSync(path.join(dataDir, "runtime/containers", ids[2], "work")), []);
+
+    for (const id of ids) await client.remove(id, true);
+    const end = holdings(dataDir, env, ids);
+    console.log("all removed:", JSON.stringify(end));
+    // the team's one iptables rule stays with the bridge; nothing per container does
+    assert.deepEqual(end, { ...base, iptables: three.iptables });
+  } finally {
+    agent.kill("SIGTERM");
+    await new Promise((r) => (agent.exitCode !== null || agent.signalCode !== null ? r(null) : agent.once("exit", r)));
+    // Containers a failed assertion left behind.
+    const rt = new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot: env.PAAS_CGROUP_ROOT });
+    for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
+    await new BridgeNetwork(new Layout(dataDir), { bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET }).teardownHost();
+    for (const ctrl of ["memory", "cpu", "pids"]) {
+      const root = `/sys/fs/cgroup/${ctrl}/${env.PAAS_CGROUP_ROOT}`;
+      if (fs.existsSync(root)) spawnSync("find", [root, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
 
 test("containers outlive the agent and are re-adopted", { timeout: 120_000 }, async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-rt-surv-"));

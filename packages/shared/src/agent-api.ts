@@ -71,6 +71,14 @@ export interface ContainerSpec {
   /** May this container open connections beyond the host (package registries for builds)? */
   egress?: boolean;
   labels?: Record<string, string>;
+  /**
+   * Restart when it exits: "no" (default), "on-failure" (exit code != 0), "always".
+   * Backoff 100 ms doubling to 30 s, back to 100 ms after a run of 10 s; a stop or remove
+   * by the user is never undone. Applied by the agent (also across its own restarts).
+   */
+  restart?: "no" | "on-failure" | "always";
+  /** With "on-failure": give up after this many restarts. */
+  restartMaxRetries?: number;
 }
 
 export type ContainerState = "created" | "running" | "exited";
@@ -88,6 +96,8 @@ export interface ContainerInfo {
   exitCode?: number;
   /** True when the memory limit killed it. */
   oomKilled?: boolean;
+  /** Restarts made by the restart policy since the user's last start (when it has a policy). */
+  restartCount?: number;
   labels: Record<string, string>;
   createdAt: string;
   startedAt?: string;

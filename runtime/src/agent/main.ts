@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { config } from "@paas/shared";
 import { Runtime } from "../containers.ts";
+import { Supervisor } from "../restart.ts";
 import { ensureStacks } from "../stacks.ts";
 import { helperPath } from "../util.ts";
 import { createAgentServer } from "./server.ts";
@@ -25,6 +26,8 @@ const rt = new Runtime({ dataDir: cfg.dataDir, bridge: cfg.bridge, subnet: cfg.s
 await rt.init();
 await ensureStacks(rt.images, (m) => console.log(`agent: ${m}`));
 const running = rt.list().filter((c) => c.state === "running");
+// Restart policies, and prompt clean-up of containers that exit.
+new Supervisor(rt, { log: (m) => console.error(`agent: ${m}`) }).start();
 const server = createAgentServer(rt);
 server.listen(cfg.agentPort, "127.0.0.1", () => {
   console.log(

@@ -1,0 +1,166 @@
+/**
+ * Restart policies and the supervisor that applies them (run by the agent).
+ *
+ *   spec.restart: "no" (default) | "on-failure" (exit code != 0) | "always"
+ *   spec.restartMaxRetries: on-failure gives up after this many restarts
+ *
+ * Backoff: 100 ms before the first restart, doubling up to 30 s; a run of 10 s or more
+ * resets it. A stop or remove by the user is never undone. The bookkeeping lives in
+ * containers/<id>/restart.json (count, last delay, when the next start is due and for
+ * which exit), so a restarted agent carries on where the last one stopped: a restart
+ * due while no agent ran happens as soon as one is back.
+ *
+ * The supervisor also frees what an exited container holds (cgroups, network) as soon as
+ * it sees the exit, whether or not anyone waits for it.
+ *
+ *   const sup = new Supervisor(rt); sup.start(); ... sup.stop();
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ContainerSpec } from "@paas/shared/agent-api";
+import type { Runtime } from "./containers.ts";
+import { readJson, writeJson } from "./util.ts";
+
+export const BACKOFF = { firstMs: 100, maxMs: 30_000, resetAfterMs: 10_000 };
+
+export interface RestartState {
+  /** Restarts done by the supervisor since the user's last start. */
+  count: number;
+  /** Delay used before the last (or the planned) restart. */
+  delayMs: number;
+  /** When the planned restart is due (epoch ms), and the exit (finishedAt) it answers. */
+  dueAt?: number;
+  forExit?: string;
+  /** Set by a user's stop: the container stays down. */
+  stoppedByUser?: boolean;
+}
+
+const FILE = "restart.json";
+
+export function readRestartState(containerDir: string): RestartState {
+  try {
+    return readJson<RestartState>(path.join(containerDir, FILE)) ?? { count: 0, delayMs: 0 };
+  } catch {
+    return { count: 0, delayMs: 0 };
+  }
+}
+
+export function writeRestartState(containerDir: string, st: RestartState) {
+  if (fs.existsSync(containerDir)) writeJson(path.join(containerDir, FILE), st);
+}
+
+export function validateRestart(spec: ContainerSpec): string | undefined {
+  if (spec.restart !== undefined && !["no", "on-failure", "always"].includes(spec.restart)) return 'spec.restart must be "no", "on-failure" or "always"';
+  if (spec.restartMaxRetries !== undefined && (!Number.isInteger(spec.restartMaxRetries) || spec.restartMaxRetries < 0)) {
+    return "spec.restartMaxRetries must be a non-negative integer";
+  }
+  return undefined;
+}
+
+/**
+ * The restart to plan after an exit, or undefined when the container stays down.
+ * Idempotent per exit: planning the same exit again returns the plan already made.
+ */
+export function planRestart(
+  spec: Pick<ContainerSpec, "restart" | "restartMaxRetries">,
+  st: RestartState,
+  exit: { exitCode: number; finishedAt: string },
+  startedAt: string,
+): { dueAt: number; delayMs: number } | undefined {
+  const policy = spec.restart ?? "no";
+  if (policy === "no" || st.stoppedByUser) return undefined;
+  if (policy === "on-failure") {
+    if (exit.exitCode === 0) return undefined;
+    if (spec.restartMaxRetries !== undefined && st.count >= spec.restartMaxRetries) return undefined;
+  }
+  if (st.forExit === exit.finishedAt && st.dueAt !== undefined) return { dueAt: st.dueAt, delayMs: st.delayMs };
+  const ran = Date.parse(exit.finishedAt) - Date.parse(startedAt);
+  const delayMs = !st.delayMs || ran >= BACKOFF.resetAfterMs ? BACKOFF.firstMs : Math.min(st.delayMs * 2, BACKOFF.maxMs);
+  return { delayMs, dueAt: Date.parse(exit.finishedAt) + delayMs };
+}
+
+export class Supervisor {
+  private fast?: NodeJS.Timeout;
+  private slow?: NodeJS.Timeout;
+  /** Containers seen running: their exit is looked for every tick (one stat each). */
+  private running = new Set<string>();
+  private timers = new Map<string, NodeJS.Timeout>();
+  private busy = new Set<string>();
+  /** Exits already dealt with (id -> finishedAt), so the periodic scan does not redo them. */
+  private handled = new Map<string, string>();
+
+  constructor(
+    readonly rt: Runtime,
+    readonly opts: { tickMs?: number; scanMs?: number; log?: (m: string) => void } = {},
+  ) {}
+
+  start() {
+    this.rt.onStart = (id) => this.running.add(id);
+    void this.scan();
+    this.fast = setInterval(() => this.tick(), this.opts.tickMs ?? 100);
+    this.slow = setInterval(() => void this.scan(), this.opts.scanMs ?? 1000);
+    this.fast.unref();
+    this.slow.unref();
+  }
+
+  stop() {
+    clearInterval(this.fast);
+    clearInterval(this.slow);
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    if (this.rt.onStart) this.rt.onStart = undefined;
+  }
+
+  private tick() {
+    for (const id of this.running) {
+      if (fs.existsSync(path.join(this.rt.layout.container(id), "status.json")) || !fs.existsSync(this.rt.layout.container(id))) {
+        this.running.delete(id);
+        void this.onExit(id);
+      }
+    }
+  }
+
+  /** Every container: running ones tracked, exited ones cleaned and (per policy) scheduled. */
+  private async scan() {
+    let list;
+    try {
+      list = this.rt.list();
+    } catch {
+      return;
+    }
+    for (const c of list) {
+      if (c.state === "running") this.running.add(c.id);
+      else if (c.state === "exited" && !this.timers.has(c.id) && this.handled.get(c.id) !== c.finishedAt) await this.onExit(c.id, c.finishedAt);
+    }
+  }
+
+  private async onExit(id: string, finishedAt?: string) {
+    if (this.busy.has(id)) return;
+    this.busy.add(id);
+    try {
+      const plan = await this.rt.afterExit(id);
+      this.handled.set(id, finishedAt ?? this.rt.get(id).finishedAt ?? "");
+      if (plan && !this.timers.has(id)) {
+        const t = setTimeout(() => {
+          this.timers.delete(id);
+          void this.restart(id);
+        }, Math.max(0, plan.dueAt - Date.now()));
+        this.timers.set(id, t);
+      }
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) this.opts.log?.(`supervisor: ${id}: ${(err as Error).message}`);
+    } finally {
+      this.busy.delete(id);
+    }
+  }
+
+  private async restart(id: string) {
+    try {
+      const ok = await this.rt.restartExited(id);
+      if (ok) this.running.add(id);
+      else void this.onExit(id); // the start failed: planned again with a longer delay
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) this.opts.log?.(`supervisor: restart of ${id}: ${(err as Error).message}`);
+    }
+  }
+}
