@@ -1,0 +1,111 @@
+/**
+ * Restart policies applied by the supervisor (the agent runs one): on-failure with growing
+ * delays and a retry cap, always, no, a user's stop, and a supervisor that takes over
+ * from an earlier one (an agent restart) with the count kept.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { ContainerSpec } from "@paas/shared/agent-api";
+import { Runtime } from "../src/containers.ts";
+import { Supervisor } from "../src/restart.ts";
+import { testRuntime } from "./helpers.ts";
+
+let rt: Runtime;
+let sup: Supervisor;
+let cleanup: () => Promise<void>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+before(async () => {
+  ({ rt, cleanup } = await testRuntime("r", 62));
+  sup = new Supervisor(rt);
+  sup.start();
+});
+after(async () => {
+  sup.stop();
+  await cleanup();
+});
+
+const spec = (cmd: string, more: Partial<ContainerSpec>): ContainerSpec => ({ image: "stack/busybox", cmd: ["sh", "-c", cmd], memoryBytes: 16 << 20, cgroupParent: "t/r", network: "none", ...more });
+
+async function until(what: string, cond: () => boolean, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function runStarts(id: string): Promise<number[]> {
+  const out: number[] = [];
+  for await (const l of rt.logLines(id)) out.push(Date.parse(JSON.parse(l).t));
+  return out;
+}
+
+test("on-failure: restarts with growing delays, up to restartMaxRetries", { timeout: 60_000 }, async () => {
+  const c = rt.create(spec("echo run; exit 1", { restart: "on-failure", restartMaxRetries: 5 }));
+  await rt.start(c.id);
+  await until("5 restarts", () => rt.get(c.id).restartCount === 5 && rt.get(c.id).state === "exited");
+  await sleep(2500); // 100+200+400+800+1600 ms have passed; a 6th would come after 3.2 s more at most
+  const info = rt.get(c.id);
+  assert.equal(info.restartCount, 5);
+  assert.equal(info.state, "exited");
+  assert.equal(info.exitCode, 1);
+  const t = await runStarts(c.id);
+  assert.equal(t.length, 6, "the first run and 5 restarts");
+  const gaps = t.slice(1).map((x, i) => x - t[i]);
+  console.log("gaps between runs (ms):", gaps.join(", "));
+  const want = [100, 200, 400, 800, 1600];
+  for (let i = 0; i < gaps.length; i++) {
+    assert.ok(gaps[i] >= want[i], `gap ${i} is ${gaps[i]} ms, the backoff is ${want[i]} ms`);
+    assert.ok(gaps[i] < want[i] + 400, `gap ${i} is ${gaps[i]} ms, far beyond the backoff of ${want[i]} ms`);
+  }
+  await rt.remove(c.id);
+});
+
+test("on-failure does not restart after exit 0; always does; no never does", { timeout: 30_000 }, async () => {
+  const ok = rt.create(spec("echo run; exit 0", { restart: "on-failure" }));
+  const always = rt.create(spec("echo run; exit 0", { restart: "always" }));
+  const no = rt.create(spec("echo run; exit 1", { restart: "no" }));
+  for (const c of [ok, always, no]) await rt.start(c.id);
+  await until("always restarted twice", () => (rt.get(always.id).restartCount ?? 0) >= 2);
+  assert.equal(rt.get(ok.id).restartCount, 0);
+  assert.equal((await runStarts(ok.id)).length, 1);
+  assert.equal(rt.get(no.id).restartCount, undefined);
+  assert.equal((await runStarts(no.id)).length, 1);
+  assert.equal(rt.get(no.id).state, "exited");
+  for (const c of [ok, always, no]) await rt.remove(c.id, { force: true });
+});
+
+test("a user's stop is not undone; a user's start resets the count", { timeout: 30_000 }, async () => {
+  const c = rt.create(spec("echo run; sleep 30", { restart: "always" }));
+  await rt.start(c.id);
+  await rt.stop(c.id, 0);
+  await sleep(1500);
+  assert.equal(rt.get(c.id).state, "exited");
+  assert.equal(rt.get(c.id).restartCount, 0);
+  assert.equal((await runStarts(c.id)).length, 1);
+  await rt.start(c.id);
+  assert.equal(rt.get(c.id).state, "running");
+  // killed from outside (not by the user): restarted
+  process.kill(rt.get(c.id).pid!, "SIGKILL");
+  await until("a restart after the kill", () => rt.get(c.id).restartCount === 1 && rt.get(c.id).state === "running");
+  await rt.remove(c.id, { force: true });
+});
+
+test("a new supervisor (agent restart) carries on with the kept count and backoff", { timeout: 30_000 }, async () => {
+  const c = rt.create(spec("echo run; exit 2", { restart: "always" }));
+  await rt.start(c.id);
+  await until("two restarts", () => (rt.get(c.id).restartCount ?? 0) >= 2);
+  sup.stop();
+  const n = rt.get(c.id).restartCount!;
+  await sleep(1500);
+  assert.ok(rt.get(c.id).restartCount! <= n + 1, "no supervisor, no restarts (one may have been under way)");
+  const stopped = rt.get(c.id).restartCount!;
+  // A fresh runtime object and supervisor over the same data, as a restarted agent has.
+  const rt2 = new Runtime(rt.opts);
+  await rt2.init();
+  sup = new Supervisor(rt2);
+  sup.start();
+  await until("restarts by the new supervisor", () => rt2.get(c.id).restartCount! >= stopped + 2);
+  await rt2.remove(c.id, { force: true });
+});
