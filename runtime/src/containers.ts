@@ -21,11 +21,13 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
-import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, WaitResult } from "@paas/shared/agent-api";
+import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, TeamLimits, WaitResult } from "@paas/shared/agent-api";
 import { type CgroupDriver, detectCgroupDriver } from "./cgroups.ts";
 import { ImageStore, type InUse } from "./images.ts";
 import { helperServer } from "./helper.ts";
-import { type Attachment, BridgeNetwork, containerResolvConf } from "./network.ts";
+import { type Attachment, BridgeNetwork, containerResolvConf, netnsName, vethName } from "./network.ts";
+import { limitBandwidth } from "./limits/bandwidth.ts";
+import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, saveTeamLimits, teamCgroupLimits, validateSpecLimits, validateTeamLimits } from "./limits/container.ts";
 import { Layout, hex } from "./paths.ts";
 import { planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
 import { RuntimeError, exists, helperPath, randomHex, readJson, writeJson } from "./util.ts";
@@ -253,11 +255,12 @@ export class Runtime {
       name: rec.name,
       image: rec.image,
       imageId: rec.imageId,
-      state,
+      state: state === "running" && this.cgroups.frozen(rec.cgroupPath) ? "paused" : state,
       pid: state === "running" ? this.readPid(rec, "pid") : undefined,
       ip: state === "running" ? rec.net?.ip : undefined,
       exitCode: status?.exitCode,
       oomKilled: status?.oomKilled,
+      memoryLimitBytes: rec.spec.memoryBytes,
       labels: rec.spec.labels ?? {},
       createdAt: rec.createdAt,
       startedAt: rec.startedAt,
@@ -303,6 +306,7 @@ export class Runtime {
 
   create(spec: ContainerSpec): ContainerInfo {
     if (!spec || typeof spec.image !== "string") throw new RuntimeError("spec.image is required", 400);
+    validateSpecLimits(spec);
     if (!Number.isInteger(spec.memoryBytes) || spec.memoryBytes < 4 << 20) {
       throw new RuntimeError("spec.memoryBytes is required and must be at least 4 MiB", 400);
     }
@@ -374,6 +378,7 @@ export class Runtime {
   async putArchive(ref: string, dest: string, stream: Readable) {
     const rec = this.record(ref);
     if (this.state(rec).state === "running") throw new RuntimeError("cannot put files into a running container; stop it first", 409);
+    await ensureContainerDisk(this.dir(rec.id), rec.spec);
     const target = this.upperPath(rec, dest);
     const owner = rec.uid === 0 ? { preserveOwner: true } : { preserveOwner: false, uid: rec.uid, gid: rec.gid };
     try {
@@ -422,12 +427,13 @@ export class Runtime {
 
     const trace = process.env.PAAS_TRACE_START ? (m: string) => console.error(`start ${rec.id.slice(0, 8)} ${m} ${(performance.now() - t0).toFixed(1)}ms`) : undefined;
     const t0 = performance.now();
-    const cg = this.cgroups.create(rec.cgroupPath, { memoryBytes: rec.spec.memoryBytes, cpuMillis: rec.spec.cpuMillis, pidsLimit: rec.spec.pidsLimit });
+    const cg = await this.createCgroup(rec);
     let net: Attachment | undefined;
     try {
       trace?.("cgroup");
       // The team (first segment of cgroupParent) decides which containers it may reach.
       if (rec.spec.network === "bridge") net = await this.net.attach(rec.id, { egress: !!rec.spec.egress, team: rec.spec.cgroupParent.split("/")[0] });
+      if (net && rec.spec.netRateKbit) await limitBandwidth({ hostDev: vethName(rec.id), netns: netnsName(rec.id) }, rec.spec.netRateKbit);
       trace?.("net");
       fs.writeFileSync(path.join(dir, "hostname"), `${rec.hostname}\n`);
       fs.writeFileSync(
@@ -509,7 +515,7 @@ export class Runtime {
       if (state === "created") throw new RuntimeError(`container ${rec.name} was never started`, 409);
       if (state === "exited" && status) {
         await this.cleanupExited(rec.id);
-        return { exitCode: status.exitCode, oomKilled: status.oomKilled };
+        return { exitCode: status.exitCode, oomKilled: status.oomKilled, ...(status.oomKilled ? { memoryLimitBytes: rec.spec.memoryBytes } : {}) };
       }
       if (signal?.aborted) throw new RuntimeError("wait aborted", 499);
       await sleep(delay);
@@ -526,6 +532,8 @@ export class Runtime {
   }
 
   private async stopLocked(rec: ContainerRecord, timeoutSeconds: number): Promise<ContainerInfo> {
+    // A frozen process takes no signal; Docker too thaws a paused container to stop it.
+    if (this.cgroups.frozen(rec.cgroupPath)) await this.cgroups.thaw(rec.cgroupPath);
     if (this.state(rec).state === "running") {
       const pid = this.readPid(rec, "pid");
       if (pid) {
@@ -655,8 +663,54 @@ export class Runtime {
         await this.stopLocked(rec, 0);
       }
       await this.releaseResources(rec);
+      await releaseContainerDisk(this.dir(rec.id));
       fs.rmSync(this.dir(rec.id), { recursive: true, force: true });
     });
+  }
+
+  // ---------- limits: cgroup hierarchy, team caps, pause ----------
+
+  /** `<root>/<team>/<app>/<id>`: the team's caps (kept on disk) are set on its node first. */
+  private async createCgroup(rec: ContainerRecord) {
+    await ensureContainerDisk(this.dir(rec.id), rec.spec);
+    const team = rec.spec.cgroupParent.split("/")[0];
+    const t = readTeamLimits(this.layout.root)[team];
+    if (t) this.cgroups.setLimits(`${this.opts.cgroupRoot}/${team}`, teamCgroupLimits(t));
+    return this.cgroups.create(rec.cgroupPath, leafLimits(rec.spec, this.dir(rec.id)));
+  }
+
+  /** Caps the sum of a team's containers in the kernel; kept for later starts. */
+  setTeamLimits(team: string, limits: TeamLimits): TeamLimits {
+    const cg = validateTeamLimits(team, limits);
+    const clean: TeamLimits = { memoryBytes: limits.memoryBytes, cpuMillis: limits.cpuMillis, pids: limits.pids };
+    this.cgroups.setLimits(`${this.opts.cgroupRoot}/${team}`, cg);
+    saveTeamLimits(this.layout.root, team, clean);
+    return clean;
+  }
+
+  /** The team a container belongs to (first part of its cgroupParent). */
+  teamOf(ref: string): string {
+    return this.record(ref).spec.cgroupParent.split("/")[0];
+  }
+
+  teamLimits(team: string): TeamLimits {
+    validateTeamLimits(team, {});
+    return readTeamLimits(this.layout.root)[team] ?? {};
+  }
+
+  /** Freezes every process of the container (cgroup freezer); its memory stays. */
+  async pause(ref: string): Promise<ContainerInfo> {
+    const rec = this.record(ref);
+    if (this.state(rec).state !== "running") throw new RuntimeError(`container ${rec.name} is not running; only a running container can be paused`, 409);
+    await this.cgroups.freeze(rec.cgroupPath);
+    return this.info(rec);
+  }
+
+  async unpause(ref: string): Promise<ContainerInfo> {
+    const rec = this.record(ref);
+    if (this.state(rec).state !== "running" || !this.cgroups.frozen(rec.cgroupPath)) throw new RuntimeError(`container ${rec.name} is not paused`, 409);
+    await this.cgroups.thaw(rec.cgroupPath);
+    return this.info(rec);
   }
 
   /** Layers and images that containers on this host still use (image GC keeps them). */

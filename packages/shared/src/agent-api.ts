@@ -64,6 +64,18 @@ export interface ContainerSpec {
   cpuMillis?: number;
   /** Max number of processes; optional. */
   pidsLimit?: number;
+  /** Relative CPU weight against other containers, Docker's --cpu-shares scale (2..262144, default 1024); cpu.weight on cgroup v2. */
+  cpuShares?: number;
+  /**
+   * Size cap of the container's writable layer in bytes (at least 8 MiB): writes beyond it fail
+   * with ENOSPC. The layer is then a loop-mounted filesystem of its own (costs ~0.2 s at start).
+   */
+  diskBytes?: number;
+  /** Disk read/write rate caps in bytes/s on the device under the writable layer (blkio / io.max). */
+  ioReadBps?: number;
+  ioWriteBps?: number;
+  /** Network rate cap in kbit/s, each direction, on the container's veth (bridge network only). */
+  netRateKbit?: number;
   /** Cgroup path below the runtime's root, e.g. "<team>/<app>". */
   cgroupParent: string;
   /** "bridge": own network namespace with an address on the bridge; "none": loopback only. */
@@ -81,7 +93,15 @@ export interface ContainerSpec {
   restartMaxRetries?: number;
 }
 
-export type ContainerState = "created" | "running" | "exited";
+/** "paused": running but frozen (cgroup freezer), see pause/unpause. */
+export type ContainerState = "created" | "running" | "paused" | "exited";
+
+/** Caps on the sum of all containers of a team (the cgroup `<root>/<team>`); absent = unlimited. */
+export interface TeamLimits {
+  memoryBytes?: number;
+  cpuMillis?: number;
+  pids?: number;
+}
 
 export interface ContainerInfo {
   id: string;
@@ -96,6 +116,8 @@ export interface ContainerInfo {
   exitCode?: number;
   /** True when the memory limit killed it. */
   oomKilled?: boolean;
+  /** The container's memory limit (spec.memoryBytes); with oomKilled, the limit it hit (or its team's). */
+  memoryLimitBytes?: number;
   /** Restarts made by the restart policy since the user's last start (when it has a policy). */
   restartCount?: number;
   labels: Record<string, string>;
@@ -114,6 +136,8 @@ export interface LogLine {
 export interface WaitResult {
   exitCode: number;
   oomKilled: boolean;
+  /** Set when oomKilled: the container's memory limit in bytes. */
+  memoryLimitBytes?: number;
 }
 
 export interface AgentHealth {
@@ -151,6 +175,10 @@ export class AgentError extends Error {
  *   GET    /v1/containers/:id/logs?follow=1&tail=N -> NDJSON LogLine stream
  *   POST   /v1/containers/:id/commit  { name, config? } -> ImageInfo
  *   DELETE /v1/containers/:id?force=1      -> { ok: true }         (force stops it first)
+ *   POST   /v1/containers/:id/pause        -> ContainerInfo        (state "paused": frozen by the cgroup freezer)
+ *   POST   /v1/containers/:id/unpause      -> ContainerInfo        (state "running")
+ *   PUT    /v1/cgroups/:team  TeamLimits   -> TeamLimits           (caps the sum of the team's containers)
+ *   GET    /v1/cgroups/:team               -> TeamLimits
  */
 export class AgentClient {
   constructor(readonly baseUrl: string) {}
@@ -217,6 +245,19 @@ export class AgentClient {
   }
   commit(id: string, name: string, config?: Partial<ImageConfig>) {
     return this.call<ImageInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/commit`, { name, config });
+  }
+  pause(id: string) {
+    return this.call<ContainerInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/pause`);
+  }
+  unpause(id: string) {
+    return this.call<ContainerInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/unpause`);
+  }
+  /** Caps the sum of a team's containers (memory, CPU, processes); applies at once and to later starts. */
+  setTeamLimits(team: string, limits: TeamLimits) {
+    return this.call<TeamLimits>("PUT", `/v1/cgroups/${encodeURIComponent(team)}`, limits);
+  }
+  teamLimits(team: string) {
+    return this.call<TeamLimits>("GET", `/v1/cgroups/${encodeURIComponent(team)}`);
   }
   remove(id: string, force = false) {
     return this.call<{ ok: true }>("DELETE", `/v1/containers/${encodeURIComponent(id)}${force ? "?force=1" : ""}`);

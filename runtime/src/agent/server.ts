@@ -4,7 +4,7 @@
  */
 import http from "node:http";
 import os from "node:os";
-import type { AgentHealth, ContainerSpec } from "@paas/shared/agent-api";
+import type { AgentHealth, ContainerSpec, TeamLimits } from "@paas/shared/agent-api";
 import type { Runtime } from "../containers.ts";
 import { RuntimeError } from "../util.ts";
 
@@ -65,6 +65,11 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
       if (parts.length === 3 && m === "DELETE") return send(res, 200, { removed: rt.removeImage(id) });
     }
 
+    if (kind === "cgroups" && parts.length === 3) {
+      if (m === "GET") return send(res, 200, rt.teamLimits(id));
+      if (m === "PUT") return send(res, 200, rt.setTeamLimits(id, (await readJsonBody(req)) as TeamLimits));
+    }
+
     if (kind === "containers") {
       if (parts.length === 2 && m === "GET") return send(res, 200, rt.list());
       if (parts.length === 2 && m === "POST") {
@@ -85,6 +90,8 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
           return send(res, 200, { ok: true });
         }
         if (action === "start" && m === "POST") return send(res, 200, await rt.start(id));
+        if (action === "pause" && m === "POST") return send(res, 200, await rt.pause(id));
+        if (action === "unpause" && m === "POST") return send(res, 200, await rt.unpause(id));
         if (action === "stop" && m === "POST") return send(res, 200, await rt.stop(id, num(url.searchParams.get("timeout"), "timeout", 10)));
         if (action === "wait" && m === "POST") {
           // Errors a caller can fix come before the headers; after them, only the result.
@@ -97,6 +104,12 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
           const keepalive = setInterval(() => res.write(" "), KEEPALIVE_MS);
           try {
             const result = await rt.wait(id, ac.signal);
+            if (result.oomKilled) {
+              const c = rt.get(id);
+              const team = rt.teamOf(id);
+              const teamMem = rt.teamLimits(team).memoryBytes;
+              console.error(`agent: container ${c.name} (${c.id.slice(0, 12)}) was OOM-killed: memory limit ${result.memoryLimitBytes} bytes${teamMem ? `, team ${team}'s ${teamMem} bytes` : ""}`);
+            }
             res.end(JSON.stringify(result));
           } catch (err) {
             res.end(JSON.stringify({ error: (err as Error).message }));

@@ -1,0 +1,97 @@
+/**
+ * The limits of one container beyond what cgroups.ts sets by itself: the spec's checks, the
+ * quota'd writable layer, the I/O device, team limits kept on disk. Runtime (containers.ts)
+ * calls these; bandwidth.ts shapes the veth, disk.ts makes quota dirs.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ContainerSpec, TeamLimits } from "@paas/shared/agent-api";
+import { type CgroupLimits, type IoLimit, validateLimits } from "../cgroups.ts";
+import { RuntimeError, readJson, writeJson } from "../util.ts";
+import { MIN_QUOTA_BYTES, blockDevice, createQuotaDir, isMountPoint, releaseQuotaDir } from "./disk.ts";
+
+/** 400 with the field's name for a limit that is not a (sane) number. */
+export function validateSpecLimits(spec: ContainerSpec) {
+  const s = spec as unknown as Record<string, unknown>;
+  validateLimits(s);
+  const int = (k: string, min: number) => {
+    const v = s[k];
+    if (v === undefined || v === null) return;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw new RuntimeError(`spec.${k} must be a whole number, at least ${min}, got ${JSON.stringify(v)}`, 400);
+  };
+  int("diskBytes", MIN_QUOTA_BYTES);
+  int("ioReadBps", 1024);
+  int("ioWriteBps", 1024);
+  int("netRateKbit", 8);
+}
+
+/** The cgroup limits of a container's leaf, with the I/O rule on the device under its writable layer. */
+export function leafLimits(spec: ContainerSpec, containerDir: string): CgroupLimits {
+  const io: IoLimit[] = [];
+  if (spec.ioReadBps || spec.ioWriteBps) {
+    io.push({ device: blockDevice(path.join(containerDir, "upper")), readBps: spec.ioReadBps, writeBps: spec.ioWriteBps });
+  }
+  return { memoryBytes: spec.memoryBytes, cpuMillis: spec.cpuMillis, cpuShares: spec.cpuShares, pidsLimit: spec.pidsLimit, io };
+}
+
+/**
+ * Puts the writable layer on its own filesystem of `diskBytes` (no-op without, or when done):
+ * `<dir>/upper` and `<dir>/work` become symlinks into the quota dir `<dir>/disk`. Symlinks,
+ * not bind mounts: overlayfs wants upper and work on one mount, and every user of
+ * `<dir>/upper` (putArchive, commit, diff) resolves them as before.
+ */
+export async function ensureContainerDisk(containerDir: string, spec: ContainerSpec) {
+  if (!spec.diskBytes) return;
+  const disk = path.join(containerDir, "disk");
+  if (isMountPoint(disk)) return;
+  await createQuotaDir(disk, spec.diskBytes);
+  for (const d of ["upper", "work"]) {
+    fs.mkdirSync(path.join(disk, d), { recursive: true, mode: 0o755 });
+    const link = path.join(containerDir, d);
+    const st = fs.lstatSync(link, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) continue;
+    // Made empty by create(); anything already there moves onto the quota'd disk.
+    if (st?.isDirectory()) {
+      for (const e of fs.readdirSync(link)) fs.renameSync(path.join(link, e), path.join(disk, d, e));
+      fs.rmdirSync(link);
+    }
+    fs.symlinkSync(`disk/${d}`, link);
+  }
+}
+
+/** Unmounts and deletes the quota'd writable layer (no-op without one). */
+export async function releaseContainerDisk(containerDir: string) {
+  const disk = path.join(containerDir, "disk");
+  if (fs.existsSync(disk)) await releaseQuotaDir(disk);
+}
+
+// ---------- team limits, kept on disk and applied at each start ----------
+
+function teamsFile(runtimeRoot: string) {
+  return path.join(runtimeRoot, "cgroup-teams.json");
+}
+
+export function validateTeamLimits(team: string, limits: TeamLimits): CgroupLimits {
+  if (!/^[a-zA-Z0-9_.-]+$/.test(team) || team === "." || team === "..") throw new RuntimeError(`bad team name "${team}"`, 400);
+  if (!limits || typeof limits !== "object") throw new RuntimeError("team limits need a body { memoryBytes?, cpuMillis?, pids? }", 400);
+  const l = limits as unknown as Record<string, unknown>;
+  for (const k of Object.keys(l)) {
+    if (!["memoryBytes", "cpuMillis", "pids"].includes(k)) throw new RuntimeError(`unknown team limit "${k}" (memoryBytes, cpuMillis, pids)`, 400);
+  }
+  validateLimits({ memoryBytes: l.memoryBytes, cpuMillis: l.cpuMillis, pidsLimit: l.pids }, "team");
+  return { memoryBytes: limits.memoryBytes, cpuMillis: limits.cpuMillis, pidsLimit: limits.pids };
+}
+
+export function readTeamLimits(runtimeRoot: string): Record<string, TeamLimits> {
+  return readJson<Record<string, TeamLimits>>(teamsFile(runtimeRoot)) ?? {};
+}
+
+export function saveTeamLimits(runtimeRoot: string, team: string, limits: TeamLimits) {
+  const all = readTeamLimits(runtimeRoot);
+  all[team] = limits;
+  writeJson(teamsFile(runtimeRoot), all);
+}
+
+export function teamCgroupLimits(t: TeamLimits): CgroupLimits {
+  return { memoryBytes: t.memoryBytes, cpuMillis: t.cpuMillis, pidsLimit: t.pids };
+}

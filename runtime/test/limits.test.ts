@@ -1,0 +1,289 @@
+/**
+ * Resource limits on real kernel features (root): memory (OOM reported with the limit), CPU
+ * quota measured, a fork bomb held at pids.max, a team cap on the sum of its containers,
+ * pause/unpause through the freezer, the writable layer's disk quota (ENOSPC), disk I/O
+ * throttling and network bandwidth, each measured; nothing leaks after remove.
+ * Measured numbers are printed with "limits:" (the report quotes them).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { ContainerSpec } from "@paas/shared/agent-api";
+import type { Runtime } from "../src/containers.ts";
+import { bandwidthQdiscs } from "../src/limits/bandwidth.ts";
+import { createQuotaDir, isMountPoint, loopDevicesUnder, quotaDevice, releaseQuotaDir } from "../src/limits/disk.ts";
+import { netnsName, vethName } from "../src/network.ts";
+import { runSyncOk } from "../src/util.ts";
+import { testRuntime } from "./helpers.ts";
+
+const MiB = 1 << 20;
+let rt: Runtime;
+let cleanup: () => Promise<void>;
+let dataDir: string;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const report = (m: string) => console.log(`limits: ${m}`);
+
+before(async () => {
+  ({ rt, cleanup, dataDir } = await testRuntime("l", 50));
+});
+after(async () => {
+  await cleanup();
+  // the controllers helpers.ts does not sweep
+  for (const ctrl of ["cpuacct", "freezer", "blkio"]) {
+    const root = `/sys/fs/cgroup/${ctrl}/${rt.opts.cgroupRoot}`;
+    if (fs.existsSync(root)) runSyncOk("find", [root, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
+  }
+});
+
+function box(cmd: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
+  return { image: "stack/busybox", cmd: ["sh", "-c", cmd], memoryBytes: 32 * MiB, cgroupParent: "t/app", network: "none", ...extra };
+}
+
+async function logs(id: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const l of rt.logLines(id)) out.push(JSON.parse(l).line);
+  return out;
+}
+
+/** Removes the container and checks it left no cgroup leaf, mount or loop device behind. */
+async function removeClean(id: string) {
+  const cg = rt.fsInfo(id).cgroupPath;
+  await rt.remove(id, { force: true });
+  assert.equal(rt.cgroups.exists(cg), false, "cgroup leaf removed");
+  for (const ctrl of ["memory", "cpu", "pids", "cpuacct", "freezer", "blkio"]) assert.equal(fs.existsSync(`/sys/fs/cgroup/${ctrl}/${cg}`), false, `${ctrl} leaf removed`);
+  assert.equal(fs.existsSync(rt.layout.container(id)), false);
+  assert.deepEqual(loopDevicesUnder(dataDir), [], "no loop device left");
+  assert.equal(fs.readFileSync("/proc/self/mountinfo", "utf8").includes(dataDir), false, "no mount left");
+}
+
+describe("limits", () => {
+  test("memory: OOM-killed, reported with the container's limit", async () => {
+    const c = rt.create(box('x=0123456789abcdef; while true; do x="$x$x"; done', { memoryBytes: 16 * MiB }));
+    await rt.start(c.id);
+    const w = await rt.wait(c.id);
+    assert.equal(w.oomKilled, true);
+    assert.equal(w.memoryLimitBytes, 16 * MiB);
+    const info = rt.get(c.id);
+    assert.equal(info.oomKilled, true);
+    assert.equal(info.memoryLimitBytes, 16 * MiB);
+    await removeClean(c.id);
+  });
+
+  test("cpu: a busy loop is held at its quota (0.2 CPU), the weight is set", async () => {
+    const c = rt.create(box("while :; do :; done", { cpuMillis: 200, cpuShares: 256 }));
+    await rt.start(c.id);
+    const cg = rt.fsInfo(c.id).cgroupPath;
+    assert.equal(rt.cgroups.readLimits(cg).cpuShares, 256);
+    await sleep(300);
+    const u0 = rt.cgroups.cpuUsageNs(cg)!;
+    const t0 = process.hrtime.bigint();
+    await sleep(2000);
+    const u1 = rt.cgroups.cpuUsageNs(cg)!;
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cores = (u1 - u0) / 1e9 / secs;
+    report(`cpu quota 0.2 -> busy loop used ${cores.toFixed(3)} of a core over ${secs.toFixed(2)} s`);
+    assert.ok(cores >= 0.15 && cores <= 0.3, `usage ${cores} outside [0.15, 0.3]`);
+    await removeClean(c.id);
+  });
+
+  test("pids: a fork bomb is held at pidsLimit and the host stays responsive", async () => {
+    const c = rt.create(box("b(){ b|b& }; b; sleep 30", { pidsLimit: 64, memoryBytes: 64 * MiB }));
+    await rt.start(c.id);
+    const cg = rt.fsInfo(c.id).cgroupPath;
+    const pidsDir = `/sys/fs/cgroup/pids/${cg}`;
+    let peak = 0;
+    let worstHost = 0;
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+      peak = Math.max(peak, Number(fs.readFileSync(`${pidsDir}/pids.current`, "utf8")));
+      const t = performance.now();
+      const r = spawnSync("sh", ["-c", "echo ok"], { encoding: "utf8" });
+      worstHost = Math.max(worstHost, performance.now() - t);
+      assert.equal(r.stdout, "ok\n");
+      await sleep(100);
+    }
+    const refused = Number(/max (\d+)/.exec(fs.readFileSync(`${pidsDir}/pids.events`, "utf8"))?.[1] ?? 0);
+    report(`fork bomb: peak ${peak} pids (limit 64), ${refused} forks refused, slowest host command ${worstHost.toFixed(1)} ms`);
+    assert.ok(peak <= 64 && peak >= 32, `peak ${peak}`);
+    assert.ok(refused > 0, "forks were refused at the limit");
+    assert.ok(worstHost < 1000, `a host command took ${worstHost} ms during the bomb`);
+    await removeClean(c.id);
+  });
+
+  test("hierarchy: a team cap of 64 MB holds the sum of two 40 MB containers", async () => {
+    // dd keeps its 40 MB buffer (filled from /dev/zero) while blocked on a pipe nobody reads.
+    const hog = "dd if=/dev/zero bs=40M count=1 2>/dev/null | sleep 3";
+    const pair = async (team: string) => {
+      const a = rt.create(box(hog, { memoryBytes: 64 * MiB, cgroupParent: `${team}/app` }));
+      const b = rt.create(box(hog, { memoryBytes: 64 * MiB, cgroupParent: `${team}/app` }));
+      await rt.start(a.id);
+      await rt.start(b.id);
+      const res = [await rt.wait(a.id), await rt.wait(b.id)];
+      await removeClean(a.id);
+      await removeClean(b.id);
+      return res;
+    };
+    // control: without a team cap both fit
+    const free = await pair("tfree");
+    assert.deepEqual(free.map((r) => r.oomKilled), [false, false]);
+    assert.deepEqual(rt.setTeamLimits("tcap", { memoryBytes: 64 * MiB }), { memoryBytes: 64 * MiB, cpuMillis: undefined, pids: undefined });
+    assert.throws(() => rt.setTeamLimits("tcap", { memoryBytes: "64m" as unknown as number }), /team\.memoryBytes must be a whole number/);
+    const capped = await pair("tcap");
+    report(`team cap 64 MB, two 40 MB containers: oomKilled ${capped.map((r) => r.oomKilled).join(",")}`);
+    assert.equal(capped.filter((r) => r.oomKilled).length >= 1, true);
+    assert.equal(rt.cgroups.exists(`${rt.opts.cgroupRoot}/tcap`), false, "the team node goes with its last container");
+  });
+
+  test("pause/unpause: a paused container's counter stops and resumes", async () => {
+    const c = rt.create(box("i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done"));
+    await rt.start(c.id);
+    await sleep(300);
+    assert.equal((await rt.pause(c.id)).state, "paused");
+    assert.equal(rt.get(c.id).state, "paused");
+    await sleep(100);
+    const n0 = (await logs(c.id)).length;
+    await sleep(600);
+    const n1 = (await logs(c.id)).length;
+    assert.equal(n1, n0, "no output while paused");
+    assert.equal((await rt.unpause(c.id)).state, "running");
+    await sleep(600);
+    const n2 = (await logs(c.id)).length;
+    assert.ok(n2 > n1 + 3, `counter resumed (${n1} -> ${n2})`);
+    await assert.rejects(rt.unpause(c.id), /not paused/);
+    // a paused container can be stopped and removed
+    await rt.pause(c.id);
+    await removeClean(c.id);
+  });
+
+  test("disk: the writable layer's quota gives ENOSPC, the host disk is untouched", async () => {
+    const hostFree0 = fs.statfsSync(dataDir).bavail * fs.statfsSync(dataDir).bsize;
+    const plain = rt.create(box("true"));
+    let t = performance.now();
+    await rt.start(plain.id);
+    const plainMs = performance.now() - t;
+    await rt.wait(plain.id);
+    await removeClean(plain.id);
+    const c = rt.create(box("dd if=/dev/zero of=/big bs=1M count=64; echo rc=$?; df -k / | tail -1", { diskBytes: 16 * MiB }));
+    t = performance.now();
+    await rt.start(c.id);
+    const quotaMs = performance.now() - t;
+    report(`disk quota: start ${quotaMs.toFixed(0)} ms with diskBytes vs ${plainMs.toFixed(0)} ms without (mke2fs + loop + mount)`);
+    const w = await rt.wait(c.id);
+    const out = (await logs(c.id)).join("\n");
+    assert.match(out, /No space left on device/);
+    assert.match(out, /rc=1/);
+    assert.equal(w.exitCode, 0);
+    const upper = rt.fsInfo(c.id).upper;
+    const written = fs.statSync(path.join(upper, "big")).size;
+    assert.ok(written <= 16 * MiB && written > 8 * MiB, `wrote ${written}`);
+    const hostFree1 = fs.statfsSync(dataDir).bavail * fs.statfsSync(dataDir).bsize;
+    assert.ok(hostFree0 - hostFree1 < 24 * MiB, `host lost ${(hostFree0 - hostFree1) / MiB} MiB`);
+    await removeClean(c.id);
+  });
+
+  test("disk: createQuotaDir / releaseQuotaDir (for volumes)", async () => {
+    const dir = path.join(dataDir, "vol-q");
+    await createQuotaDir(dir, 10 * MiB);
+    await createQuotaDir(dir, 10 * MiB); // idempotent
+    assert.equal(isMountPoint(dir), true);
+    assert.match(quotaDevice(dir), /^7:\d+$/);
+    fs.writeFileSync(path.join(dir, "small"), "kept");
+    assert.throws(() => fs.writeFileSync(path.join(dir, "big"), Buffer.alloc(12 * MiB)), /ENOSPC/);
+    await releaseQuotaDir(dir);
+    assert.equal(isMountPoint(dir), false);
+    assert.deepEqual(loopDevicesUnder(dataDir), []);
+    await assert.rejects(createQuotaDir(dir, 1000), /at least 8388608/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("disk I/O: 20 MB written with O_DIRECT at 5 MB/s takes about 4 s", async () => {
+    const c = rt.create(box("dd if=/dev/zero of=/f bs=1M count=20 oflag=direct 2>&1", { diskBytes: 64 * MiB, ioWriteBps: 5 * MiB }));
+    const t = performance.now();
+    await rt.start(c.id);
+    const limits = rt.cgroups.readLimits(rt.fsInfo(c.id).cgroupPath);
+    assert.equal(limits.io?.[0].writeBps, 5 * MiB);
+    assert.match(limits.io![0].device, /^7:\d+$/); // the loop device under the writable layer
+    const w = await rt.wait(c.id);
+    const secs = (performance.now() - t) / 1000;
+    report(`disk I/O: 20 MB O_DIRECT at 5 MB/s took ${secs.toFixed(2)} s (${(20 / secs).toFixed(2)} MB/s)`);
+    assert.equal(w.exitCode, 0, (await logs(c.id)).join("\n"));
+    assert.ok(secs >= 3, `took ${secs} s`);
+    await removeClean(c.id);
+  });
+
+  test("network: 4 MB to a container limited to 8 Mbit/s takes about 4 s; both directions shaped", async () => {
+    const c = rt.create(box("(head -c 4194304 /dev/zero | nc -l -p 5001) & sleep 60 | nc -l -p 5000 | wc -c", { network: "bridge", netRateKbit: 8000 }));
+    const info = await rt.start(c.id);
+    const veth = vethName(c.id);
+    assert.deepEqual(await bandwidthQdiscs(veth), ["tbf"]);
+    assert.deepEqual(await bandwidthQdiscs("eth0", netnsName(c.id)), ["tbf"]);
+    const bytes = 4 * MiB;
+    let sock: net.Socket | undefined;
+    // nc may not listen yet: retry (a SYN can also go unanswered while eth0 comes up)
+    for (let i = 0; i < 40 && !sock; i++) {
+      sock = await new Promise<net.Socket | undefined>((resolve) => {
+        const s = net.connect(5000, info.ip!, () => {
+          s.setTimeout(0);
+          resolve(s);
+        });
+        s.setTimeout(500, () => {
+          s.destroy();
+          resolve(undefined);
+        });
+        s.once("error", () => resolve(undefined));
+      });
+      if (!sock) await sleep(100);
+    }
+    assert.ok(sock, "connected to the container");
+    let sockErr: Error | undefined;
+    sock.on("error", (e) => (sockErr = e));
+    const closed = new Promise((r) => sock!.once("close", r));
+    const t = performance.now();
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let sent = 0; sent < bytes; sent += chunk.length) {
+      if (!sock.write(chunk)) await Promise.race([new Promise((r) => sock!.once("drain", r)), closed]);
+      assert.equal(sockErr, undefined, `sending: ${sockErr?.message}; container: ${(await logs(c.id)).join("\n")}`);
+    }
+    sock.end();
+    // nc closes when it has read everything (its stdin stays open, so not before)
+    await closed;
+    const secs = (performance.now() - t) / 1000;
+    let got = "";
+    for await (const l of rt.logLines(c.id, { follow: true })) if ((got = JSON.parse(l).line)) break;
+    assert.equal(Number(got), bytes, "the container received every byte");
+    const mbit = (bytes * 8) / 1e6 / secs;
+    report(`network to the container: 4 MiB at 8 Mbit/s took ${secs.toFixed(2)} s (${mbit.toFixed(2)} Mbit/s)`);
+    assert.ok(secs >= 3, `took ${secs} s`);
+    assert.ok(secs < 12, `took ${secs} s`);
+
+    // the other way: the container sends 4 MiB on the connection the host opens
+    const t2 = performance.now();
+    const received = await new Promise<number>((resolve, reject) => {
+      let n = 0;
+      const s = net.connect(5001, info.ip!);
+      s.on("data", (d) => (n += d.length));
+      s.on("end", () => resolve(n));
+      s.on("error", reject);
+    });
+    const secs2 = (performance.now() - t2) / 1000;
+    report(`network from the container: 4 MiB at 8 Mbit/s took ${secs2.toFixed(2)} s (${((received * 8) / 1e6 / secs2).toFixed(2)} Mbit/s)`);
+    assert.equal(received, bytes);
+    assert.ok(secs2 >= 3, `took ${secs2} s`);
+    await removeClean(c.id);
+    assert.deepEqual(await bandwidthQdiscs(veth), [], "qdiscs gone with the veth");
+    assert.equal(fs.existsSync(`/sys/class/net/${veth}`), false);
+  });
+
+  test("limits that are not numbers are refused with the field's name", () => {
+    assert.throws(() => rt.create(box("true", { cpuMillis: "half" as unknown as number })), /spec\.cpuMillis must be a whole number/);
+    assert.throws(() => rt.create(box("true", { diskBytes: 100 })), /spec\.diskBytes must be a whole number, at least 8388608/);
+    assert.throws(() => rt.create(box("true", { netRateKbit: -1 })), /spec\.netRateKbit/);
+    assert.throws(() => rt.create(box("true", { ioWriteBps: "5m" as unknown as number })), /spec\.ioWriteBps/);
+  });
+});
+
+void os;
