@@ -21,6 +21,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
+import type { VolumeMount } from "@paas/shared/agent-api";
 import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, TeamLimits, WaitResult } from "@paas/shared/agent-api";
 import { type CgroupDriver, detectCgroupDriver } from "./cgroups.ts";
 import { ImageStore, type InUse } from "./images.ts";
@@ -30,6 +31,8 @@ import { limitBandwidth } from "./limits/bandwidth.ts";
 import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, saveTeamLimits, teamCgroupLimits, validateSpecLimits, validateTeamLimits } from "./limits/container.ts";
 import { Layout, hex } from "./paths.ts";
 import { planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
+import { netnsName as podNetnsName } from "./network.ts";
+import { VolumeStore, mountVolumes, normalizeMounts, unmountRootfs } from "./volumes.ts";
 import { RuntimeError, exists, helperPath, randomHex, readJson, writeJson } from "./util.ts";
 
 export interface RuntimeOptions {
@@ -56,6 +59,10 @@ interface ContainerRecord {
   startedAt?: string;
   net?: Attachment;
   cgroupPath: string;
+  /** Pod member: the container whose network namespace this one joins. */
+  netOwner?: string;
+  /** Volumes to mount: the spec's and those of volumesFrom, resolved at create. */
+  mounts?: VolumeMount[];
 }
 
 interface StatusFile {
@@ -90,7 +97,10 @@ export class Runtime {
     this.net = new BridgeNetwork(this.layout, { bridge: opts.bridge, subnet: opts.subnet });
     this.cgroups = opts.cgroupDriver ?? detectCgroupDriver();
     fs.mkdirSync(this.layout.containers, { recursive: true });
+    this.volumes = new VolumeStore(this.layout);
   }
+
+  readonly volumes: VolumeStore;
 
   /**
    * Host networking up; running containers are re-adopted as they are (their monitors hold
@@ -114,9 +124,43 @@ export class Runtime {
     }
   }
 
-  /** Is this container's network namespace still used by pod members (see pods below)? */
-  private netHeld(_id: string): boolean {
-    return false;
+  /** Is this container's network namespace still used by running pod members? */
+  private netHeld(id: string): boolean {
+    return this.records().some((r) => r.netOwner === id && r.id !== id && r.startedAt !== undefined && this.state(r).state === "running");
+  }
+
+  /** After a pod member is gone: the namespace of a container that no longer runs goes with its last member. */
+  private async releasePodNet(ownerId: string) {
+    if (this.netHeld(ownerId)) return;
+    const owner = readJson<ContainerRecord>(path.join(this.dir(ownerId), "config.json"));
+    if (owner?.startedAt && this.state(owner).state === "running") return;
+    await this.net.detach(ownerId);
+  }
+
+  /** The network namespace a pod member joins (its owner's), or undefined for other containers. */
+  private podNetns(rec: ContainerRecord): string | undefined {
+    if (!rec.netOwner) return undefined;
+    const owner = readJson<ContainerRecord>(path.join(this.dir(rec.netOwner), "config.json"));
+    if (owner?.startedAt && this.state(owner).state === "running") {
+      if (owner.net) return owner.net.netnsPath;
+      const pid = this.readPid(owner, "pid");
+      if (pid) return `/proc/${pid}/ns/net`;
+    }
+    // The owner is gone, but its namespace lives on while other members use it.
+    const kept = `/run/netns/${podNetnsName(rec.netOwner)}`;
+    if (exists(kept) && this.netHeld(rec.netOwner)) return kept;
+    throw new RuntimeError(`container ${rec.name} joins the network of container ${owner?.name ?? rec.netOwner}, which is not running; start that one first`, 409);
+  }
+
+  /** Names of the containers (any state) that mount this volume. */
+  volumeUsers(name: string): string[] {
+    return this.records()
+      .filter((r) => r.mounts?.some((m) => m.name === name))
+      .map((r) => r.name);
+  }
+
+  async removeVolume(name: string) {
+    await this.volumes.remove(name, this.volumeUsers(name));
   }
 
   // ---------- one lifecycle step at a time per container ----------
@@ -265,6 +309,8 @@ export class Runtime {
       createdAt: rec.createdAt,
       startedAt: rec.startedAt,
       finishedAt: status?.finishedAt,
+      ...(rec.netOwner ? { networkOf: rec.netOwner } : {}),
+      ...(rec.mounts?.length ? { volumes: rec.mounts } : {}),
       ...(rec.spec.restart && rec.spec.restart !== "no" ? { restartCount: readRestartState(this.dir(rec.id)).count } : {}),
     };
   }
@@ -310,7 +356,20 @@ export class Runtime {
     if (!Number.isInteger(spec.memoryBytes) || spec.memoryBytes < 4 << 20) {
       throw new RuntimeError("spec.memoryBytes is required and must be at least 4 MiB", 400);
     }
-    if (spec.network !== "bridge" && spec.network !== "none") throw new RuntimeError('spec.network must be "bridge" or "none"', 400);
+    let netOwner: string | undefined;
+    if (typeof spec.network === "string" && spec.network.startsWith("container:")) {
+      // A pod: members all join the first container's namespace (a member of a member too).
+      const owner = this.record(spec.network.slice("container:".length));
+      netOwner = owner.netOwner ?? owner.id;
+    } else if (spec.network !== "bridge" && spec.network !== "none") {
+      throw new RuntimeError('spec.network must be "bridge", "none" or "container:<id>"', 400);
+    }
+    const mounts = normalizeMounts(spec.volumes);
+    if (spec.volumesFrom !== undefined) {
+      for (const m of this.record(String(spec.volumesFrom)).mounts ?? []) if (!mounts.some((o) => o.path === m.path)) mounts.push(m);
+    }
+    // Named volumes that do not exist yet are made (as `docker run -v name:/path` does).
+    for (const m of mounts) if (!this.volumes.exists(m.name)) this.volumes.createPlain(m.name);
     if (typeof spec.cgroupParent !== "string" || !/^[a-zA-Z0-9_.-]+(\/[a-zA-Z0-9_.-]+)*$/.test(spec.cgroupParent) || spec.cgroupParent.split("/").some((p) => p === "." || p === "..")) {
       throw new RuntimeError('spec.cgroupParent must be a relative path like "team/app"', 400);
     }
@@ -337,6 +396,8 @@ export class Runtime {
       gid,
       createdAt: new Date().toISOString(),
       cgroupPath: `${this.opts.cgroupRoot}/${spec.cgroupParent}/${id}`,
+      ...(netOwner ? { netOwner } : {}),
+      ...(mounts.length ? { mounts } : {}),
     };
     this.save(rec);
     return this.info(rec);
@@ -418,6 +479,10 @@ export class Runtime {
   private async startLocked(rec: ContainerRecord): Promise<ContainerInfo> {
     const st = this.state(rec);
     if (st.state === "running") throw new RuntimeError(`container ${rec.name} is already running`, 409);
+    if (rec.spec.network === "bridge" && this.netHeld(rec.id)) {
+      throw new RuntimeError(`container ${rec.name}'s network namespace is still used by pod members; remove them before starting it again`, 409);
+    }
+    const podNetns = this.podNetns(rec);
     const dir = this.dir(rec.id);
     for (const f of ["status.json", "pid", "monitor.pid"]) fs.rmSync(path.join(dir, f), { force: true });
     for (const l of rec.layers) if (!exists(this.layout.layer(l))) throw new RuntimeError(`layer ${l} of image ${rec.image} is missing from the store`);
@@ -462,6 +527,21 @@ export class Runtime {
         "--",
         ...cmd,
       ];
+      if (podNetns) args.splice(args.indexOf("--"), 0, "--netns", podNetns);
+      if (rec.mounts?.length) {
+        // Volumes: the overlay root is mounted on the host with the volumes below it, and the
+        // helper takes that tree as it is (no --lower: it bind-mounts --rootfs). See volumes.ts.
+        const take = (flag: string) => {
+          const i = args.indexOf(flag);
+          const v = args[i + 1];
+          args.splice(i, 2);
+          return v;
+        };
+        const overlay = { lower: take("--lower"), upper: take("--upper"), work: take("--work") };
+        const sources = [];
+        for (const m of rec.mounts) sources.push({ source: await this.volumes.source(m.name), path: m.path, readOnly: !!m.readOnly });
+        await mountVolumes(path.join(dir, "rootfs"), overlay, sources, rec);
+      }
       rec.net = net;
       rec.startedAt = new Date().toISOString();
       this.save(rec);
@@ -492,7 +572,10 @@ export class Runtime {
 
   /** Network, cgroups and overlay scratch of a container that no longer runs. Idempotent. */
   private async releaseResources(rec: ContainerRecord) {
-    await this.net.detach(rec.id);
+    // A pod's namespace stays while members use it; the last member to go takes it along.
+    if (!this.netHeld(rec.id)) await this.net.detach(rec.id);
+    if (rec.netOwner) await this.releasePodNet(rec.netOwner);
+    if (rec.mounts?.length) await unmountRootfs(path.join(this.dir(rec.id), "rootfs"));
     try {
       this.cgroups.remove(rec.cgroupPath);
     } catch (err) {

@@ -88,6 +88,8 @@ test("SIGKILL of the agent: live containers re-adopted, one that died meanwhile 
         cgroupParent: "t/a",
         network: "bridge",
         egress: true, // an iptables rule per container, to count
+        // the one that will die has a volume: its root and the volume are mounted on the host
+        ...(i === 2 ? { volumes: [{ name: "surv", path: "/data" }] } : {}),
       });
       cs.push(await client.start(c.id));
     }
@@ -101,6 +103,7 @@ test("SIGKILL of the agent: live containers re-adopted, one that died meanwhile 
     assert.equal(three.ipam, 3);
     assert.equal(three.ipsetMembers, 6); // egress set + team set, per container
     assert.equal(three.monitors, 3);
+    assert.equal(three.mounts, base.mounts + 2); // overlay root + volume of the third
 
     agent.kill("SIGKILL");
     await new Promise((r) => agent.once("exit", r));
@@ -127,6 +130,7 @@ test("SIGKILL of the agent: live containers re-adopted, one that died meanwhile 
     assert.deepEqual(fs.readdirSync(path.join(dataDir, "runtime/containers", ids[2], "work")), []);
 
     for (const id of ids) await client.remove(id, true);
+    await client.removeVolume("surv");
     const end = holdings(dataDir, env, ids);
     console.log("all removed:", JSON.stringify(end));
     // the team's one iptables rule stays with the bridge; nothing per container does

@@ -78,8 +78,13 @@ export interface ContainerSpec {
   netRateKbit?: number;
   /** Cgroup path below the runtime's root, e.g. "<team>/<app>". */
   cgroupParent: string;
-  /** "bridge": own network namespace with an address on the bridge; "none": loopback only. */
-  network: "bridge" | "none";
+  /**
+   * "bridge": own network namespace with an address on the bridge; "none": loopback only;
+   * "container:<id or name>": join that (running) container's network namespace, a pod:
+   * they talk over localhost, the joiner has no address of its own. The namespace lives
+   * until its last member is gone, even when the container that made it is removed first.
+   */
+  network: "bridge" | "none" | `container:${string}`;
   /** May this container open connections beyond the host (package registries for builds)? */
   egress?: boolean;
   labels?: Record<string, string>;
@@ -91,9 +96,37 @@ export interface ContainerSpec {
   restart?: "no" | "on-failure" | "always";
   /** With "on-failure": give up after this many restarts. */
   restartMaxRetries?: number;
+  /** Named volumes mounted at these paths (created on the fly when missing, as Docker does). */
+  volumes?: VolumeMount[];
+  /** Also mount every volume of that container (id or name), at the same paths. */
+  volumesFrom?: string;
 }
 
 /** "paused": running but frozen (cgroup freezer), see pause/unpause. */
+export interface VolumeMount {
+  /** Volume name (see /v1/volumes). */
+  name: string;
+  /** Absolute path inside the container. */
+  path: string;
+  readOnly?: boolean;
+}
+
+export interface VolumeInfo {
+  name: string;
+  createdAt: string;
+  /** Size cap in bytes (own small filesystem: writes beyond it get ENOSPC), when set. */
+  sizeBytes?: number;
+  labels: Record<string, string>;
+  /** Host path of its data. */
+  path: string;
+}
+
+export interface VolumeSpec {
+  name: string;
+  sizeBytes?: number;
+  labels?: Record<string, string>;
+}
+
 export type ContainerState = "created" | "running" | "paused" | "exited";
 
 /** Caps on the sum of all containers of a team (the cgroup `<root>/<team>`); absent = unlimited. */
@@ -120,6 +153,10 @@ export interface ContainerInfo {
   memoryLimitBytes?: number;
   /** Restarts made by the restart policy since the user's last start (when it has a policy). */
   restartCount?: number;
+  /** Pod member: the id of the container whose network namespace it joined. */
+  networkOf?: string;
+  /** Volumes mounted (its own and those of volumesFrom). */
+  volumes?: VolumeMount[];
   labels: Record<string, string>;
   createdAt: string;
   startedAt?: string;
@@ -175,6 +212,10 @@ export class AgentError extends Error {
  *   GET    /v1/containers/:id/logs?follow=1&tail=N -> NDJSON LogLine stream
  *   POST   /v1/containers/:id/commit  { name, config? } -> ImageInfo
  *   DELETE /v1/containers/:id?force=1      -> { ok: true }         (force stops it first)
+ *   GET    /v1/volumes                     -> VolumeInfo[]
+ *   POST   /v1/volumes      VolumeSpec     -> VolumeInfo
+ *   GET    /v1/volumes/:name               -> VolumeInfo
+ *   DELETE /v1/volumes/:name               -> { ok: true }         (409 while a container refers to it)
  *   POST   /v1/containers/:id/pause        -> ContainerInfo        (state "paused": frozen by the cgroup freezer)
  *   POST   /v1/containers/:id/unpause      -> ContainerInfo        (state "running")
  *   PUT    /v1/cgroups/:team  TeamLimits   -> TeamLimits           (caps the sum of the team's containers)
@@ -258,6 +299,18 @@ export class AgentClient {
   }
   teamLimits(team: string) {
     return this.call<TeamLimits>("GET", `/v1/cgroups/${encodeURIComponent(team)}`);
+  }
+  volumes() {
+    return this.call<VolumeInfo[]>("GET", "/v1/volumes");
+  }
+  volume(name: string) {
+    return this.call<VolumeInfo>("GET", `/v1/volumes/${encodeURIComponent(name)}`);
+  }
+  createVolume(spec: VolumeSpec) {
+    return this.call<VolumeInfo>("POST", "/v1/volumes", spec);
+  }
+  removeVolume(name: string) {
+    return this.call<{ ok: true }>("DELETE", `/v1/volumes/${encodeURIComponent(name)}`);
   }
   remove(id: string, force = false) {
     return this.call<{ ok: true }>("DELETE", `/v1/containers/${encodeURIComponent(id)}${force ? "?force=1" : ""}`);

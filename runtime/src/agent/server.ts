@@ -6,6 +6,7 @@ import http from "node:http";
 import os from "node:os";
 import type { AgentHealth, ContainerSpec, TeamLimits } from "@paas/shared/agent-api";
 import type { Runtime } from "../containers.ts";
+import type { VolumeSpec } from "@paas/shared/agent-api";
 import { RuntimeError } from "../util.ts";
 
 const MAX_JSON = 1 << 20;
@@ -68,6 +69,20 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
     if (kind === "cgroups" && parts.length === 3) {
       if (m === "GET") return send(res, 200, rt.teamLimits(id));
       if (m === "PUT") return send(res, 200, rt.setTeamLimits(id, (await readJsonBody(req)) as TeamLimits));
+    }
+
+    if (kind === "volumes") {
+      if (parts.length === 2 && m === "GET") return send(res, 200, rt.volumes.list());
+      if (parts.length === 2 && m === "POST") {
+        const body = (await readJsonBody(req)) as VolumeSpec | undefined;
+        if (!body || typeof body.name !== "string") throw new RuntimeError('POST /v1/volumes needs a body { "name": "...", "sizeBytes"?: N }', 400);
+        return send(res, 201, await rt.volumes.create(body.name, { sizeBytes: body.sizeBytes, labels: body.labels }));
+      }
+      if (parts.length === 3 && m === "GET") return send(res, 200, rt.volumes.get(id));
+      if (parts.length === 3 && m === "DELETE") {
+        await rt.removeVolume(id);
+        return send(res, 200, { ok: true });
+      }
     }
 
     if (kind === "containers") {

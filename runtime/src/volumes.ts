@@ -1,0 +1,220 @@
+/**
+ * Named volumes: directories under `${dataDir}/runtime/volumes/<name>/_data` that outlive
+ * the containers using them, bind-mounted into a container at the paths its spec gives.
+ *
+ *   const vs = new VolumeStore(layout);
+ *   vs.create("pgdata", { sizeBytes: 1 << 30 });   // optional quota: own small filesystem (limits/disk.ts)
+ *   vs.list(); vs.get("pgdata"); await vs.remove("pgdata", usedBy);
+ *
+ * How a volume gets into a container (mountVolumes): the container's overlay root is mounted
+ * on the host at containers/<id>/rootfs, each volume bind-mounted below it (after checking
+ * every path component inside the root: no symlink may lead the mount out of it), and
+ * paas-run, given that rootfs without --lower, carries the whole tree (MS_BIND|MS_REC) into
+ * the container's mount namespace before pivot_root. unmountRootfs undoes it at exit.
+ * Containers without volumes keep the cheaper path (overlay mounted inside their namespace).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { VolumeInfo, VolumeMount } from "@paas/shared/agent-api";
+import { helperServer } from "./helper.ts";
+import type { Layout } from "./paths.ts";
+import { RuntimeError, exists, readJson, writeJson } from "./util.ts";
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+interface VolumeMeta {
+  name: string;
+  createdAt: string;
+  sizeBytes?: number;
+  labels: Record<string, string>;
+}
+
+/** limits/disk.ts (another module, maybe absent): loaded only when a quota is asked for. */
+interface DiskQuotas {
+  createQuotaDir(dir: string, bytes: number): Promise<void>;
+  releaseQuotaDir(dir: string): Promise<void>;
+}
+const diskModule = "./limits/disk.ts";
+async function diskQuotas(): Promise<DiskQuotas> {
+  try {
+    return (await import(diskModule)) as DiskQuotas;
+  } catch (err) {
+    throw new RuntimeError(`volume quotas are not available on this host (${(err as Error).message})`, 501);
+  }
+}
+
+/** Mount points in this mount namespace (octal escapes decoded). */
+function mountPoints(): string[] {
+  return fs
+    .readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(" ")[4].replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))));
+}
+
+async function sh(cmd: string, args: string[]) {
+  const r = await helperServer().exec(cmd, args);
+  if (r.code !== 0) throw new RuntimeError(`${cmd} ${args.join(" ")} failed: ${r.output.trim()}`);
+}
+
+export class VolumeStore {
+  constructor(readonly layout: Layout) {}
+
+  get root() {
+    return path.join(this.layout.root, "volumes");
+  }
+  private dir(name: string) {
+    return path.join(this.root, name);
+  }
+  /** The host directory that is mounted into containers. */
+  dataDir(name: string) {
+    return path.join(this.dir(name), "_data");
+  }
+
+  private meta(name: string): VolumeMeta | undefined {
+    if (!NAME_RE.test(name)) return undefined;
+    return readJson<VolumeMeta>(path.join(this.dir(name), "meta.json"));
+  }
+
+  private info(m: VolumeMeta): VolumeInfo {
+    return { name: m.name, createdAt: m.createdAt, sizeBytes: m.sizeBytes, labels: m.labels, path: this.dataDir(m.name) };
+  }
+
+  exists(name: string): boolean {
+    return !!this.meta(name);
+  }
+
+  async create(name: string, opts: { sizeBytes?: number; labels?: Record<string, string> } = {}): Promise<VolumeInfo> {
+    if (typeof name !== "string" || !NAME_RE.test(name)) throw new RuntimeError(`bad volume name "${name}": letters, digits, _ . - (at most 128)`, 400);
+    if (this.meta(name)) throw new RuntimeError(`a volume named "${name}" exists; remove it or pick another name`, 409);
+    if (opts.sizeBytes !== undefined && (!Number.isInteger(opts.sizeBytes) || opts.sizeBytes <= 0)) {
+      throw new RuntimeError("sizeBytes must be a positive whole number of bytes", 400);
+    }
+    const data = this.dataDir(name);
+    fs.mkdirSync(data, { recursive: true });
+    if (opts.sizeBytes !== undefined) {
+      try {
+        await (await diskQuotas()).createQuotaDir(data, opts.sizeBytes);
+      } catch (err) {
+        fs.rmSync(this.dir(name), { recursive: true, force: true });
+        throw err;
+      }
+    }
+    const m: VolumeMeta = { name, createdAt: new Date().toISOString(), sizeBytes: opts.sizeBytes, labels: opts.labels ?? {} };
+    writeJson(path.join(this.dir(name), "meta.json"), m);
+    return this.info(m);
+  }
+
+  /** The volume's data dir, ready to mount (a quota volume's filesystem mounted again after a reboot). */
+  async source(name: string): Promise<string> {
+    const m = this.meta(name);
+    if (!m) throw new RuntimeError(`no volume "${name}" on this host; create it first`, 404);
+    const data = this.dataDir(name);
+    if (m.sizeBytes !== undefined && !mountPoints().includes(data)) await (await diskQuotas()).createQuotaDir(data, m.sizeBytes);
+    return data;
+  }
+
+  /** A volume without quota, made on the fly for a container spec that names it. */
+  createPlain(name: string): VolumeInfo {
+    if (!NAME_RE.test(name)) throw new RuntimeError(`bad volume name "${name}"`, 400);
+    fs.mkdirSync(this.dataDir(name), { recursive: true });
+    const m: VolumeMeta = { name, createdAt: new Date().toISOString(), labels: {} };
+    writeJson(path.join(this.dir(name), "meta.json"), m);
+    return this.info(m);
+  }
+
+  list(): VolumeInfo[] {
+    if (!exists(this.root)) return [];
+    return fs
+      .readdirSync(this.root)
+      .map((n) => this.meta(n))
+      .filter((m): m is VolumeMeta => !!m)
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((m) => this.info(m));
+  }
+
+  get(name: string): VolumeInfo {
+    const m = this.meta(name);
+    if (!m) throw new RuntimeError(`no volume "${name}" on this host`, 404);
+    return this.info(m);
+  }
+
+  /** Deletes the volume and its data; refused while containers (running or not) refer to it. */
+  async remove(name: string, usedBy: string[]) {
+    this.get(name);
+    if (usedBy.length) throw new RuntimeError(`volume ${name} is used by container(s) ${usedBy.join(", ")}; remove them first`, 409);
+    const data = this.dataDir(name);
+    if (mountPoints().includes(data)) {
+      await (await diskQuotas()).releaseQuotaDir(data);
+    }
+    fs.rmSync(this.dir(name), { recursive: true, force: true });
+  }
+}
+
+/** Validates and normalizes a spec's volume list (paths absolute, no "/", no duplicates). */
+export function normalizeMounts(mounts: unknown): VolumeMount[] {
+  if (mounts === undefined) return [];
+  if (!Array.isArray(mounts)) throw new RuntimeError("spec.volumes must be a list of { name, path, readOnly? }", 400);
+  const out: VolumeMount[] = [];
+  for (const m of mounts as VolumeMount[]) {
+    if (!m || typeof m.name !== "string" || !NAME_RE.test(m.name)) throw new RuntimeError(`bad volume name in spec.volumes: ${JSON.stringify(m?.name)}`, 400);
+    if (typeof m.path !== "string" || !m.path.startsWith("/")) throw new RuntimeError(`volume ${m.name}: path must be absolute, got ${JSON.stringify(m.path)}`, 400);
+    const p = path.posix.normalize(m.path).replace(/\/+$/, "");
+    if (!p || p === "/" || p.split("/").includes("..")) throw new RuntimeError(`volume ${m.name}: cannot mount on "${m.path}"`, 400);
+    if (["/proc", "/sys", "/dev"].some((x) => p === x || p.startsWith(`${x}/`))) throw new RuntimeError(`volume ${m.name}: ${p} is reserved`, 400);
+    if (out.some((o) => o.path === p)) throw new RuntimeError(`two volumes on ${p}`, 400);
+    out.push({ name: m.name, path: p, readOnly: !!m.readOnly });
+  }
+  return out;
+}
+
+/**
+ * `target` (absolute, inside the container) as a host path below `rootfs`, each missing
+ * directory made; a symlink anywhere on the way is refused (it could point out of the root).
+ */
+function safeTarget(rootfs: string, target: string): string {
+  let cur = rootfs;
+  for (const part of target.split("/").filter(Boolean)) {
+    cur = path.join(cur, part);
+    const st = fs.lstatSync(cur, { throwIfNoEntry: false });
+    if (!st) fs.mkdirSync(cur, { mode: 0o755 });
+    else if (st.isSymbolicLink()) throw new RuntimeError(`cannot mount a volume on ${target}: ${cur.slice(rootfs.length)} is a symlink in the image`, 400);
+    else if (!st.isDirectory()) throw new RuntimeError(`cannot mount a volume on ${target}: ${cur.slice(rootfs.length)} is not a directory in the image`, 400);
+  }
+  return cur;
+}
+
+/**
+ * Mounts the overlay root on the host at `rootfs` and the volumes below it (see the header).
+ * Undone by unmountRootfs, also when this fails half-way.
+ */
+export async function mountVolumes(
+  rootfs: string,
+  overlay: { lower: string; upper: string; work: string },
+  mounts: { source: string; path: string; readOnly: boolean }[],
+  owner: { uid: number; gid: number },
+) {
+  try {
+    await sh("mount", ["-t", "overlay", "overlay", "-o", `nodev,lowerdir=${overlay.lower},upperdir=${overlay.upper},workdir=${overlay.work}`, rootfs]);
+    // shallow paths first, so /data/sub lands inside the volume on /data
+    for (const m of [...mounts].sort((a, b) => a.path.length - b.path.length)) {
+      const target = safeTarget(rootfs, m.path);
+      // A fresh volume belongs to the container's user, as the image's dirs do (Docker copies them up).
+      const st = fs.statSync(m.source);
+      if (owner.uid !== 0 && st.uid === 0 && fs.readdirSync(m.source).length === 0) fs.chownSync(m.source, owner.uid, owner.gid);
+      await sh("mount", ["--bind", m.source, target]);
+      await sh("mount", ["-o", `remount,bind,nosuid,nodev${m.readOnly ? ",ro" : ""}`, target]);
+    }
+  } catch (err) {
+    await unmountRootfs(rootfs);
+    throw err;
+  }
+}
+
+/** Unmounts what mountVolumes mounted (nothing when rootfs is not a mount point). */
+export async function unmountRootfs(rootfs: string) {
+  const abs = path.resolve(rootfs);
+  if (!mountPoints().some((m) => m === abs || m.startsWith(`${abs}/`))) return;
+  const r = await helperServer().exec("umount", ["-R", abs]);
+  if (r.code !== 0) await helperServer().exec("umount", ["-R", "-l", abs]);
+}
