@@ -7,8 +7,10 @@ import { db } from "@paas/db";
 import type { Redis } from "ioredis";
 import { agentFor, pickHost } from "./hosts.ts";
 import { waitHealthy } from "./health.ts";
-import { publishRoutes } from "./routes.ts";
+import { appHost, publishRoutes } from "./routes.ts";
 import type { BuildLog } from "./build-log.ts";
+import { collectImages } from "./jobs/images.ts";
+import { ROUTES_CHANNEL, ROUTES_KEY, type RouteEntry } from "@paas/shared";
 
 /** The port every web process listens on inside its container ($PORT). */
 export const WEB_PORT = 5000;
@@ -20,7 +22,10 @@ export class DeployError extends Error {}
 
 /** Returns a function that retires the previous release's replicas. */
 export async function deployRelease(redis: Redis, releaseId: string, log: BuildLog): Promise<() => Promise<void>> {
-  const release = await db.release.findUniqueOrThrow({ where: { id: releaseId }, include: { app: { include: { team: true } } } });
+  const release = await db.release.findUniqueOrThrow({
+    where: { id: releaseId },
+    include: { app: { include: { team: true, previewOf: true } } },
+  });
   const app = release.app;
   const formation =
     (await db.formation.findUnique({ where: { appId_processType: { appId: app.id, processType: "web" } } })) ??
@@ -85,11 +90,51 @@ export async function deployRelease(redis: Redis, releaseId: string, log: BuildL
   }
 
   await publishRoutes(redis, app.name, started.map((c) => c.address));
+  // A preview app also answers at <branch>.<parent>.<domain>.
+  if (app.previewOf && app.previewBranch) {
+    await publishHost(redis, previewHost(app.previewBranch, app.previewOf.name), app.name, started.map((c) => c.address));
+  }
   log.info(`Routing ${app.name} to ${started.map((c) => c.address).join(", ")}`);
 
   await db.release.updateMany({ where: { appId: app.id, status: "active" }, data: { status: "superseded" } });
   await db.release.update({ where: { id: release.id }, data: { status: "active" } });
-  return () => retireOldReplicas(app.id, release.id);
+  return async () => {
+    await retireOldReplicas(app.id, release.id);
+    // Old images go once nothing runs them any more.
+    await collectImages(app.id).catch((err) => console.error(`image gc of ${app.name} failed: ${(err as Error).message}`));
+  };
+}
+
+/** The host a preview app of `branch` answers at. */
+export const previewHost = (branch: string, parent: string) => `${branch}.${appHost(parent)}`;
+
+async function publishHost(redis: Redis, host: string, app: string, backends: string[]): Promise<void> {
+  const entry: RouteEntry = { app, backends };
+  await redis.hset(ROUTES_KEY, host, JSON.stringify(entry));
+  await redis.publish(ROUTES_CHANNEL, host);
+}
+
+/** Removes an app's routes (all hosts that point at it): the router answers "no such app" again. */
+export async function unpublishApp(redis: Redis, app: string): Promise<void> {
+  const all = await redis.hgetall(ROUTES_KEY);
+  for (const [host, raw] of Object.entries(all)) {
+    let entry: RouteEntry | null = null;
+    try {
+      entry = JSON.parse(raw) as RouteEntry;
+    } catch {}
+    if (entry?.app !== app) continue;
+    await redis.hdel(ROUTES_KEY, host);
+    await redis.publish(ROUTES_CHANNEL, host);
+  }
+}
+
+/** Stops and removes every replica of an app (a deleted preview). */
+export async function removeAllReplicas(appId: string): Promise<void> {
+  const rows = await db.container.findMany({ where: { appId, state: { not: "stopped" } }, include: { host: true } });
+  for (const c of rows) {
+    if (c.runtimeId) await agentFor(c.host).remove(c.runtimeId, true).catch(() => {});
+    await db.container.update({ where: { id: c.id }, data: { state: "stopped", stoppedAt: new Date() } });
+  }
 }
 
 /**

@@ -1,35 +1,76 @@
 /**
- * The worker: takes build jobs from BullMQ and runs them. Stateless: any
- * number of workers on any number of hosts share the queue.
+ * The worker: takes build jobs and deploy jobs (config changes, rollbacks,
+ * preview removal) from BullMQ and runs them. Stateless: any number of
+ * workers on any number of hosts share the queues.
  */
 import { Worker } from "bullmq";
+import { db } from "@paas/db";
 import { QUEUE_BUILDS, type BuildJobData } from "@paas/shared";
 import { createRedis } from "./redis.ts";
 import { registerLocalHost } from "./hosts.ts";
 import { runBuild } from "./build.ts";
+import { BuildLog } from "./build-log.ts";
+import { acquireBuildSlot, SupersededError } from "./jobs/build-slots.ts";
+import { QUEUE_DEPLOYS, runDeployJob, type DeployJobData } from "./jobs/deploys.ts";
 
 const redis = createRedis();
 const host = await registerLocalHost();
 console.log(`worker: host ${host.name} registered (agent ${host.agentUrl})`);
 
+// Builds waiting for their app or team slot hold a job slot while they wait,
+// so take more jobs than builds may run (per-team limits come from quotas).
+const concurrency = Number(process.env.PAAS_WORKER_CONCURRENCY) || 8;
+
 const worker = new Worker<BuildJobData>(
   QUEUE_BUILDS,
   async (job) => {
-    console.log(`worker: build ${job.data.buildId} started`);
-    const status = await runBuild(redis, job.data.buildId);
-    console.log(`worker: build ${job.data.buildId} ${status}`);
-    return { status };
+    const { buildId } = job.data;
+    let release: (() => Promise<void>) | null = null;
+    try {
+      release = await acquireBuildSlot(redis, buildId, new BuildLog(redis, buildId));
+    } catch (err) {
+      if (!(err instanceof SupersededError)) throw err;
+      const log = new BuildLog(redis, buildId);
+      log.error(err.message);
+      await log.finish("failed", { error: err.message });
+      await db.build.update({ where: { id: buildId }, data: { status: "failed", error: err.message, finishedAt: new Date() } });
+      console.log(`worker: build ${buildId} ${err.message}`);
+      return { status: "failed" };
+    }
+    try {
+      console.log(`worker: build ${buildId} started`);
+      const status = await runBuild(redis, buildId);
+      console.log(`worker: build ${buildId} ${status}`);
+      return { status };
+    } finally {
+      await release().catch((err) => console.error(`worker: freeing the slot of build ${buildId}: ${(err as Error).message}`));
+    }
   },
-  { connection: createRedis(), concurrency: 2, lockDuration: 60_000 },
+  { connection: createRedis(), concurrency, lockDuration: 60_000 },
 );
 worker.on("error", (err) => console.error("worker: queue error:", err.message));
+
+const deployer = new Worker<DeployJobData>(
+  QUEUE_DEPLOYS,
+  async (job) => {
+    // Only the kind and app are logged: a job never carries config values.
+    console.log(`worker: ${job.data.kind} job ${job.id} for app ${job.data.appId} started`);
+    const result = await runDeployJob(redis, job.id!, job.data);
+    console.log(`worker: ${job.data.kind} job ${job.id} ${result.ok ? `done${result.version ? ` (v${result.version})` : ""}` : `failed: ${result.error}`}`);
+    return result;
+  },
+  { connection: createRedis(), concurrency: 4, lockDuration: 60_000 },
+);
+deployer.on("error", (err) => console.error("worker: deploy queue error:", err.message));
+
 await worker.waitUntilReady();
-console.log(`worker: waiting for jobs on queue "${QUEUE_BUILDS}"`);
+await deployer.waitUntilReady();
+console.log(`worker: waiting for jobs on queues "${QUEUE_BUILDS}" and "${QUEUE_DEPLOYS}"`);
 
 const shutdown = async () => {
-  // close() lets running builds finish; a second signal exits at once.
+  // close() lets running jobs finish; a second signal exits at once.
   process.once("SIGTERM", () => process.exit(1));
-  await worker.close();
+  await Promise.all([worker.close(), deployer.close()]);
   redis.disconnect();
   process.exit(0);
 };

@@ -7,9 +7,12 @@ export async function createRelease(input: {
   imageRef: string;
   processTypes: Record<string, string>;
   description: string;
+  /** The config to snapshot (a rollback passes the old one); default: the app's config vars now. */
+  config?: Record<string, string>;
 }): Promise<Release> {
-  const vars = await db.configVar.findMany({ where: { appId: input.appId } });
-  const config = Object.fromEntries(vars.map((v) => [v.key, v.value]));
+  const config =
+    input.config ??
+    Object.fromEntries((await db.configVar.findMany({ where: { appId: input.appId } })).map((v) => [v.key, v.value]));
   // Version numbers are unique per app; retry if another release took ours.
   for (let attempt = 0; ; attempt++) {
     const last = await db.release.findFirst({ where: { appId: input.appId }, orderBy: { version: "desc" } });

@@ -12,6 +12,7 @@ import { describeError, makeClient, type Api } from "./client.ts";
 import { CliError, normalizeUrl, readStored, resolveCredentials, writeStored, type Credentials } from "./credentials.ts";
 import { isGitRepo, remoteUrlFor, resolveApp, setCredentialHelper, setRemote } from "./git.ts";
 import { heading, json, short, status, table, when } from "./output.ts";
+import { followBuildLog, parseAssignments, shellQuote } from "./follow.ts";
 
 let currentUrl: string | undefined;
 
@@ -229,17 +230,23 @@ program
 
 program
   .command("builds:logs")
-  .description("the log of a build (default: the latest)")
+  .description("the log of a build (default: the latest); -f follows it live until the build ends")
   .argument("[id]", "the build id (see paas builds)")
   .addOption(appOption())
   .addOption(remoteOption())
+  .option("-f, --follow", "stream the log until the build ends; exits non-zero if it failed")
   .addOption(jsonOption())
   .action(
-    run(async (id: string | undefined, opts: { app?: string; remote: string; json?: boolean }) => {
+    run(async (id: string | undefined, opts: { app?: string; remote: string; json?: boolean; follow?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
       const client = api();
       const buildId = id ?? (await client.builds.list.query({ app, limit: 1 }))[0]?.id;
       if (!buildId) throw new CliError(`app "${app}" has no builds yet: git push paas main`);
+      if (opts.follow) {
+        const ok = await followBuildLog(buildId, (line) => process.stdout.write(line + "\n"));
+        if (!ok) process.exitCode = 1;
+        return;
+      }
       const build = await client.builds.get.query({ app, id: buildId });
       if (opts.json) return json(build);
       process.stdout.write(build.log.endsWith("\n") || build.log === "" ? build.log : build.log + "\n");
@@ -259,6 +266,133 @@ program
       if (opts.json) return json(releases);
       if (releases.length === 0) return console.log("No releases yet: git push paas main");
       console.log(table(["VERSION", "STATUS", "COMMIT", "CREATED", "DESCRIPTION"], releases.map((r) => [`v${r.version}`, status(r.status), short(r.commit), when(r.createdAt), r.description])));
+    }),
+  );
+
+program
+  .command("releases:info")
+  .description("one release: image, process types, config var names")
+  .argument("<version>", "vN")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (version: string, opts: { app?: string; remote: string; json?: boolean }) => {
+      const r = await api().releases.info.query({ app: resolveApp(opts.app, opts.remote), version });
+      if (opts.json) return json(r);
+      console.log(heading(`Release v${r.version}`));
+      const rows: [string, string][] = [
+        ["Status", status(r.status)],
+        ["By", r.description],
+        ["Image", r.imageRef],
+        ["Commit", short(r.commit)],
+        ["Created", when(r.createdAt)],
+        ["Processes", Object.entries(r.processTypes).map(([k, v]) => `${k}: ${v}`).join("; ")],
+        ["Config", r.configKeys.join(", ") || "none"],
+      ];
+      for (const [k, v] of rows) console.log(`${(k + ":").padEnd(11)}${v}`);
+    }),
+  );
+
+program
+  .command("rollback")
+  .description("deploy the image and config of an earlier release, as a new release")
+  .argument("<version>", "vN")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (version: string, opts: { app?: string; remote: string; json?: boolean }) => {
+      const app = resolveApp(opts.app, opts.remote);
+      if (!opts.json) process.stderr.write(`Rolling back ${app} to ${version.startsWith("v") ? version : "v" + version}... `);
+      const r = await api().releases.rollback.mutate({ app, version });
+      if (opts.json) return json(r);
+      process.stderr.write(`done, ${pc.bold(`v${r.version}`)}\n`);
+    }),
+  );
+
+program
+  .command("config")
+  .description("an app's config vars (values shown, as heroku does; the dashboard masks them)")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .option("-s, --shell", "print KEY=VALUE lines for a shell")
+  .addOption(jsonOption())
+  .action(
+    run(async (opts: { app?: string; remote: string; json?: boolean; shell?: boolean }) => {
+      const app = resolveApp(opts.app, opts.remote);
+      const vars = await api().config.get.query({ app, reveal: true });
+      if (opts.json) return json(vars);
+      const keys = Object.keys(vars);
+      if (opts.shell) return keys.forEach((k) => console.log(`${k}=${shellQuote(vars[k])}`));
+      if (keys.length === 0) return console.log(`${app} has no config vars: paas config:set KEY=VALUE -a ${app}`);
+      console.log(heading(`${app} Config Vars`));
+      const width = Math.max(...keys.map((k) => k.length)) + 2;
+      for (const k of keys) console.log(`${pc.green((k + ":").padEnd(width))}${vars[k]}`);
+    }),
+  );
+
+program
+  .command("config:set")
+  .description("set config vars and restart the app with them (a new release, no rebuild)")
+  .argument("<assignments...>", "KEY=VALUE ...")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (assignments: string[], opts: { app?: string; remote: string; json?: boolean }) => {
+      const app = resolveApp(opts.app, opts.remote);
+      const vars = parseAssignments(assignments);
+      if (!opts.json) process.stderr.write(`Setting ${Object.keys(vars).join(", ")} and restarting ${app}... `);
+      const r = await api().config.set.mutate({ app, vars });
+      if (opts.json) return json(r);
+      process.stderr.write(`done${r.release ? `, ${pc.bold(`v${r.release}`)}` : ` (${r.message})`}\n`);
+    }),
+  );
+
+program
+  .command("config:unset")
+  .description("remove config vars and restart the app without them")
+  .argument("<keys...>", "KEY ...")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (keys: string[], opts: { app?: string; remote: string; json?: boolean }) => {
+      const app = resolveApp(opts.app, opts.remote);
+      if (!opts.json) process.stderr.write(`Unsetting ${keys.join(", ")} and restarting ${app}... `);
+      const r = await api().config.unset.mutate({ app, keys });
+      if (opts.json) return json(r);
+      process.stderr.write(`done${r.release ? `, ${pc.bold(`v${r.release}`)}` : ` (${r.message})`}\n`);
+    }),
+  );
+
+program
+  .command("apps:update")
+  .description("an app's settings: preview apps, what a push does during a build, the build time limit")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(new Option("--previews <on|off>", "pushes of other branches deploy <branch>.<app>.<domain>").choices(["on", "off"]))
+  .addOption(new Option("--build-mode <mode>", "a push during a build: wait for it, or cancel it").choices(["queue", "supersede"]))
+  .option("--build-timeout <seconds>", "build time limit in seconds (\"default\" for the platform's)")
+  .addOption(jsonOption())
+  .action(
+    run(async (opts: { app?: string; remote: string; json?: boolean; previews?: string; buildMode?: "queue" | "supersede"; buildTimeout?: string }) => {
+      const name = resolveApp(opts.app, opts.remote);
+      let buildTimeoutSeconds: number | null | undefined;
+      if (opts.buildTimeout === "default") buildTimeoutSeconds = null;
+      else if (opts.buildTimeout !== undefined) {
+        buildTimeoutSeconds = Number(opts.buildTimeout);
+        if (!Number.isInteger(buildTimeoutSeconds) || buildTimeoutSeconds < 1) throw new CliError("--build-timeout takes whole seconds (or \"default\")");
+      }
+      const r = await api().apps.update.mutate({
+        name,
+        previews: opts.previews === undefined ? undefined : opts.previews === "on",
+        buildMode: opts.buildMode,
+        buildTimeoutSeconds,
+      });
+      if (opts.json) return json(r);
+      console.log(`${pc.bold(r.name)}: previews ${r.previews ? "on" : "off"}, build mode ${r.buildMode}, build timeout ${r.buildTimeoutSeconds ? `${r.buildTimeoutSeconds}s` : "default"}`);
     }),
   );
 

@@ -9,7 +9,10 @@ export declare function parseUpdates(text: string): RefUpdate[];
 export declare function decidePush(
   updates: RefUpdate[],
   deployBranch: string,
-): { build: RefUpdate | null; refusals: string[] };
+  opts?: { previews?: boolean },
+): { build: RefUpdate | null; refusals: string[]; preview?: { branch: string } | null; destroyPreview?: string | null };
+export declare function wantsColor(env: Record<string, string | undefined>): boolean;
+export declare function colorize(line: string): string;
 export declare class LineSplitter {
   push(chunk: Uint8Array): string[];
   end(): string[];

@@ -20,22 +20,34 @@ export function parseUpdates(text) {
  * Decides a push: which update (at most one) to build, and why any others are
  * refused. Pre-receive accepts or rejects the push as a whole, so one refusal
  * rejects everything (nothing is built then).
+ *
+ * With `previews`, a push of another branch builds a preview app of that
+ * branch (`preview: { branch }` in the answer), and deleting a branch
+ * (`git push paas :feature-x`) removes its preview (`destroyPreview`).
  */
-export function decidePush(updates, deployBranch) {
+export function decidePush(updates, deployBranch, { previews = false } = {}) {
   const deployRef = `refs/heads/${deployBranch}`;
   const refusals = [];
   let build = null;
+  let preview = null;
+  let destroyPreview = null;
   for (const u of updates) {
+    const branch = u.ref.startsWith("refs/heads/") ? u.ref.slice("refs/heads/".length) : null;
     if (u.ref === deployRef) {
       if (isNullSha(u.newSha)) {
         refusals.push(`deleting the deploy branch "${deployBranch}" is not allowed`);
       } else {
         build = u;
       }
+    } else if (previews && branch) {
+      if (isNullSha(u.newSha)) destroyPreview = branch;
+      else {
+        build = u;
+        preview = { branch };
+      }
     } else if (isNullSha(u.newSha)) {
       refusals.push(`deleting ${u.ref} is not allowed`);
-    } else if (u.ref.startsWith("refs/heads/")) {
-      const branch = u.ref.slice("refs/heads/".length);
+    } else if (branch) {
       refusals.push(
         `only the "${deployBranch}" branch deploys; to deploy "${branch}" run: git push paas ${branch}:${deployBranch}`,
       );
@@ -43,7 +55,31 @@ export function decidePush(updates, deployBranch) {
       refusals.push(`pushing ${u.ref} is not allowed: only the "${deployBranch}" branch is deployed`);
     }
   }
-  return refusals.length ? { build: null, refusals } : { build, refusals };
+  if (previews && updates.length > 1) refusals.push("push one branch at a time: each branch deploys its own app");
+  if (refusals.length) return { build: null, refusals };
+  if (!previews) return { build, refusals };
+  return { build, refusals, preview, destroyPreview };
+}
+
+/**
+ * Colour for the pusher's terminal. Git gives the hook no tty, so we cannot
+ * know whether the client is one: colour is asked for with a push option
+ * (`git push -o color`), default plain.
+ */
+export function wantsColor(env) {
+  const n = Number(env.GIT_PUSH_OPTION_COUNT || 0);
+  for (let i = 0; i < n; i++) {
+    if (/^colou?r(=(1|on|true|always))?$/.test(env[`GIT_PUSH_OPTION_${i}`] || "")) return true;
+  }
+  return false;
+}
+
+/** Heroku's colours: steps bold, errors red, the deployed line green. */
+export function colorize(line) {
+  if (line.startsWith("-----> Deployed")) return `\x1b[1;32m${line}\x1b[0m`;
+  if (line.startsWith("----->")) return `\x1b[1m${line}\x1b[0m`;
+  if (line.startsWith(" !")) return `\x1b[31m${line}\x1b[0m`;
+  return line;
 }
 
 /** Splits a byte stream into lines as they complete. */

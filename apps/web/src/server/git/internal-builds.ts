@@ -23,6 +23,7 @@ import { buildSourcePath, config } from "@paas/shared";
 import { authenticateToken, tokenFromAuthorization } from "../auth.ts";
 import { authorizeApp, AuthzError } from "../authz.ts";
 import { enqueueBuild } from "../queue.ts";
+import { destroyPreview, ensurePreviewApp, PreviewError, previewUrl } from "../previews.ts";
 import { buildLogStream } from "./build-log.ts";
 import { bindPushToken, claimPushToken, readPushToken } from "./push-tokens.ts";
 
@@ -35,6 +36,8 @@ function json(status: number, body: unknown): Response {
 const createQuery = z.object({
   commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "commit must be a full hex object id"),
   message: z.string().max(2000).default(""),
+  /** A branch other than the deploy branch: the build deploys its preview app. */
+  branch: z.string().max(255).optional(),
 });
 
 /** Source tarballs above this are refused (PAAS_MAX_SOURCE_MB, default 512). */
@@ -53,9 +56,22 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
   if (!req.body) return json(400, { error: "the request body must be the source tarball" });
   if (!(await claimPushToken(token))) return json(409, { error: "this push has already created its build" });
 
+  let appId = grant.appId;
+  let preview: string | undefined;
+  if (q.data.branch) {
+    try {
+      const p = await ensurePreviewApp(grant.appId, q.data.branch);
+      appId = p.app.id;
+      preview = previewUrl(p.label, grant.app);
+    } catch (err) {
+      if (err instanceof PreviewError) return json(400, { error: err.message });
+      throw err;
+    }
+  }
+
   const build = await db.build.create({
     data: {
-      appId: grant.appId,
+      appId,
       userId: grant.userId,
       commit: q.data.commit,
       message: q.data.message.split("\n")[0] || null,
@@ -96,7 +112,22 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
     return fail(503, `could not queue the build (is Redis running?): ${(err as Error).message}`);
   }
   await bindPushToken(token, build.id);
-  return json(201, { buildId: build.id });
+  return json(201, { buildId: build.id, ...(preview ? { previewUrl: preview } : {}) });
+}
+
+/** DELETE /internal/previews?branch=<b>: `git push paas :<b>` removes that preview app. */
+export async function deletePreviewFromPush(req: Request): Promise<Response> {
+  const token = req.headers.get(PUSH_TOKEN_HEADER);
+  const grant = await readPushToken(token);
+  if (!token || !grant) return json(401, { error: "invalid or expired push token: push again" });
+  const branch = new URL(req.url).searchParams.get("branch") ?? "";
+  try {
+    const message = await destroyPreview(grant.appId, branch);
+    return json(200, { message });
+  } catch (err) {
+    if (err instanceof PreviewError) return json(400, { error: err.message });
+    throw err;
+  }
 }
 
 const logQuery = z.object({

@@ -2,6 +2,7 @@
 import { appsRouter } from "./apps.ts";
 import { authRouter } from "./auth.ts";
 import { buildsRouter } from "./builds.ts";
+import { configRouter } from "./config.ts";
 import { releasesRouter } from "./releases.ts";
 import { teamsRouter } from "./teams.ts";
 import { createCallerFactory, createTRPCRouter } from "../trpc.ts";
@@ -10,6 +11,7 @@ export const appRouter = createTRPCRouter({
   auth: authRouter,
   apps: appsRouter,
   builds: buildsRouter,
+  config: configRouter,
   releases: releasesRouter,
   teams: teamsRouter,
 });

@@ -103,6 +103,8 @@ export const appsRouter = createTRPCRouter({
       team: app.team.name,
       url: config().appUrl(app.name),
       deployBranch: app.deployBranch,
+      settings: { previews: app.previews, buildMode: app.buildMode, buildTimeoutSeconds: app.buildTimeoutSeconds },
+      previewOf: app.previewOfId ? (await db.app.findUnique({ where: { id: app.previewOfId } }))?.name ?? null : null,
       createdAt: app.createdAt,
       latestRelease: r
         ? { version: r.version, status: r.status, imageRef: r.imageRef, description: r.description, createdAt: r.createdAt }
@@ -120,4 +122,22 @@ export const appsRouter = createTRPCRouter({
       })),
     };
   }),
+
+  /** Per-app settings: preview apps, what a push does while a build runs, the build time limit. */
+  update: protectedProcedure
+    .input(
+      z.object({
+        name: appName,
+        previews: z.boolean().optional(),
+        buildMode: z.enum(["queue", "supersede"]).optional(),
+        // null: back to the platform default (PAAS_BUILD_TIMEOUT_SECONDS, else 15 min).
+        buildTimeoutSeconds: z.number().int().min(1).max(24 * 3600).nullable().optional(),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const app = await authorizeApp(ctx.principal, input.name, "configure");
+      const { name: _n, ...data } = input;
+      const u = await db.app.update({ where: { id: app.id }, data });
+      return { name: u.name, previews: u.previews, buildMode: u.buildMode, buildTimeoutSeconds: u.buildTimeoutSeconds };
+    }),
 });

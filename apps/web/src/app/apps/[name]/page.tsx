@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { AutoRefresh } from "@/components/auto-refresh.tsx";
 import { BuildLog } from "@/components/build-log.tsx";
+import { ConfigVars } from "@/components/config-vars.tsx";
 import { Card, Empty, Shell } from "@/components/shell.tsx";
 import { StatusBadge } from "@/components/status-badge.tsx";
 import { duration, shortCommit, timeAgo } from "@/lib/format.ts";
@@ -17,7 +18,11 @@ export default async function AppPage({ params }: Props) {
   const { name } = await params;
   const api = await requireCaller();
   const [me, app] = await Promise.all([api.auth.whoami(), orNotFound(api.apps.info({ name }))]);
-  const [releases, builds] = await Promise.all([api.releases.list({ app: name }), api.builds.list({ app: name })]);
+  const [releases, builds, configVars] = await Promise.all([
+    api.releases.list({ app: name }),
+    api.builds.list({ app: name }),
+    api.config.get({ app: name }), // masked: values only through "Reveal"
+  ]);
   const latest = builds[0] ? await api.builds.get({ app: name, id: builds[0].id }) : null;
 
   const inProgress =
@@ -114,6 +119,12 @@ export default async function AppPage({ params }: Props) {
               ))}
             </ul>
           )}
+        </Card>
+      </div>
+
+      <div className="mt-6">
+        <Card title="Config vars">
+          <ConfigVars app={app.name} vars={configVars} />
         </Card>
       </div>
 

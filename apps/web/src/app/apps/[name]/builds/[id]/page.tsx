@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { AutoRefresh } from "@/components/auto-refresh.tsx";
 import { BuildLog } from "@/components/build-log.tsx";
+import { LiveBuildLog } from "@/components/live-build-log.tsx";
 import { Shell } from "@/components/shell.tsx";
 import { StatusBadge } from "@/components/status-badge.tsx";
 import { duration, shortCommit, timeAgo } from "@/lib/format.ts";
@@ -28,7 +28,6 @@ export default async function BuildPage({ params }: Props) {
   ];
   return (
     <Shell email={me.email}>
-      <AutoRefresh active={build.status === "pending" || build.status === "building"} />
       <nav className="mb-3 text-sm text-slate-500">
         <Link href="/" className="hover:text-slate-700">
           Apps
@@ -55,7 +54,11 @@ export default async function BuildPage({ params }: Props) {
       {build.error && (
         <p className="mb-4 rounded-lg bg-rose-50 px-4 py-3 text-sm text-rose-700 ring-1 ring-inset ring-rose-600/20">{build.error}</p>
       )}
-      <BuildLog log={build.log} maxHeight="70vh" />
+      {build.status === "pending" || build.status === "building" ? (
+        <LiveBuildLog buildId={build.id} maxHeight="70vh" />
+      ) : (
+        <BuildLog log={build.log} maxHeight="70vh" />
+      )}
     </Shell>
   );
 }

@@ -1,0 +1,49 @@
+/**
+ * Deploy jobs as the web process sees them: it adds them to the "deploys"
+ * queue (the worker runs them: worker/src/jobs/deploys.ts) and waits for the
+ * result, so `paas config:set` answers once the new release serves.
+ */
+import { Queue, QueueEvents } from "bullmq";
+import { createRedis } from "./redis.ts";
+
+/** Also named in worker/src/jobs/deploys.ts. */
+export const QUEUE_DEPLOYS = "deploys";
+
+export type DeployJobData =
+  | { kind: "config"; appId: string; description: string }
+  | { kind: "rollback"; appId: string; version: number }
+  | { kind: "destroy-preview"; appId: string };
+
+export interface DeployJobResult {
+  ok: boolean;
+  version?: number;
+  error?: string;
+  log: string[];
+}
+
+const g = globalThis as unknown as { __paasDeployQueue?: Queue<DeployJobData>; __paasDeployEvents?: QueueEvents };
+
+function deployQueue() {
+  g.__paasDeployQueue ??= new Queue<DeployJobData>(QUEUE_DEPLOYS, {
+    connection: createRedis(),
+    defaultJobOptions: { attempts: 1, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },
+  });
+  g.__paasDeployEvents ??= new QueueEvents(QUEUE_DEPLOYS, { connection: createRedis() });
+  return { queue: g.__paasDeployQueue, events: g.__paasDeployEvents };
+}
+
+/** Queues the job and waits for its result (or says it still runs after `timeoutMs`). */
+export async function runDeploy(data: DeployJobData, timeoutMs = 120_000): Promise<DeployJobResult> {
+  const { queue, events } = deployQueue();
+  await events.waitUntilReady();
+  const job = await queue.add(data.kind, data);
+  try {
+    return (await job.waitUntilFinished(events, timeoutMs)) as DeployJobResult;
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/timed out/i.test(msg)) {
+      return { ok: false, error: `the deploy is still running after ${timeoutMs / 1000}s (is the worker running?); see \`paas releases\``, log: [] };
+    }
+    return { ok: false, error: msg, log: [] };
+  }
+}

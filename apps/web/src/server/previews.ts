@@ -1,0 +1,74 @@
+/**
+ * Preview apps: with App.previews on, a push of branch `feature-x` deploys an
+ * app of its own (separate replicas, image and releases) answering at
+ * `feature-x.<app>.<domain>`; deleting the branch removes it. The preview app
+ * is named `<app>--<label>` and belongs to the parent's team; it inherits the
+ * parent's config vars when it is created.
+ */
+import { db } from "@paas/db";
+import { config } from "@paas/shared";
+import { runDeploy } from "./deploys.ts";
+
+export class PreviewError extends Error {}
+
+/** The host label of a branch: lowercase letters, digits and dashes, at most 30. */
+export function branchLabel(branch: string): string {
+  const label = branch
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 30)
+    .replace(/-+$/, "");
+  if (!label) throw new PreviewError(`the branch "${branch}" gives no usable host name: use letters and digits in its name`);
+  return label;
+}
+
+export const previewAppName = (parent: string, label: string) => `${parent}--${label}`;
+
+export function previewUrl(label: string, parent: string): string {
+  const u = new URL(config().appUrl(parent));
+  u.hostname = `${label}.${u.hostname}`;
+  return u.toString();
+}
+
+export async function ensurePreviewApp(parentId: string, branch: string) {
+  const parent = await db.app.findUniqueOrThrow({ where: { id: parentId }, include: { configVars: true } });
+  if (!parent.previews) throw new PreviewError(`preview apps are off for ${parent.name}: paas apps:update -a ${parent.name} --previews on`);
+  const label = branchLabel(branch);
+  const name = previewAppName(parent.name, label);
+  const existing = await db.app.findUnique({ where: { name } });
+  if (existing) {
+    if (existing.previewOfId !== parent.id) throw new PreviewError(`an app named ${name} already exists and is not a preview of ${parent.name}`);
+    return { app: existing, label };
+  }
+  const app = await db.app
+    .create({
+      data: {
+        name,
+        teamId: parent.teamId,
+        deployBranch: branch,
+        previewOfId: parent.id,
+        previewBranch: label,
+        buildMode: parent.buildMode,
+        buildTimeoutSeconds: parent.buildTimeoutSeconds,
+        configVars: { create: parent.configVars.map((v) => ({ key: v.key, value: v.value })) },
+      },
+    })
+    .catch(async (err: { code?: string }) => {
+      // Two pushes of the same new branch at once: the other one created it.
+      if (err.code === "P2002") return db.app.findUniqueOrThrow({ where: { name } });
+      throw err;
+    });
+  return { app, label };
+}
+
+/** Removes the preview of `branch` (replicas, routes, images, the app); says what happened. */
+export async function destroyPreview(parentId: string, branch: string): Promise<string> {
+  const parent = await db.app.findUniqueOrThrow({ where: { id: parentId } });
+  const label = branchLabel(branch);
+  const app = await db.app.findUnique({ where: { name: previewAppName(parent.name, label) } });
+  if (!app || app.previewOfId !== parent.id) return `No preview of ${branch} to remove`;
+  const r = await runDeploy({ kind: "destroy-preview", appId: app.id });
+  if (!r.ok) throw new PreviewError(`removing the preview failed: ${r.error}`);
+  return `Preview ${previewUrl(label, parent.name)} removed`;
+}
