@@ -20,7 +20,8 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-export async function startPlatform(name: string, base: number): Promise<Platform> {
+/** `overrides` replaces settings, e.g. PAAS_SUBNET when two platforms' bases map to the same subnet. */
+export async function startPlatform(name: string, base: number, overrides: NodeJS.ProcessEnv = {}): Promise<Platform> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `paas-${name}-`));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -32,6 +33,7 @@ export async function startPlatform(name: string, base: number): Promise<Platfor
     PAAS_BRIDGE: `paas${name.slice(0, 6)}0`,
     PAAS_SUBNET: `10.${200 + (base % 50)}.0.0/24`,
     PAAS_CGROUP_ROOT: `paas-${name}`,
+    ...overrides,
   };
   try {
     await run(path.join(ROOT, "infra/up"), ["--detach"], { env, cwd: ROOT, maxBuffer: 64 << 20 });

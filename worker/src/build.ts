@@ -1,32 +1,38 @@
 /**
  * The build pipeline, Dokku style: a list of named steps, each printing its
- * `-----> ` line. Untrusted code builds only inside a container of our runtime.
+ * `-----> ` line. Untrusted code builds only inside containers of our runtime.
  *
- *   source tar -> detect -> build container (stack + source, buildpack script)
- *   -> commit as image -> release (image + config + process types) -> deploy
+ *   source tar -> detect -> builder (builders/: node, python, static, dockerfile;
+ *   each runs containers and commits layers, reusing cached ones) -> image
+ *   -> release (image + config + process types) -> deploy
  */
-import fs from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
 import * as tar from "tar";
 import type { Redis } from "ioredis";
 import { db } from "@paas/db";
 import { AgentError, buildSourcePath, config } from "@paas/shared";
 import { BuildLog } from "./build-log.ts";
-import { detect, DetectError } from "./detect.ts";
-import { ProcfileError } from "./procfile.ts";
-import { buildpackFor } from "./buildpacks.ts";
+import { BUILDER_TITLES, detect, DetectError, type Detection } from "./builders/detect.ts";
+import { ProcfileError } from "./builders/procfile.ts";
+import { BUILD_MEMORY_BYTES, BUILD_TIMEOUT_MS, BuildFailure, type BuildContext, type BuildOutput } from "./builders/context.ts";
+import { buildNode } from "./builders/node.ts";
+import { buildStatic } from "./builders/static.ts";
 import { agentFor, pickHost } from "./hosts.ts";
 import { createRelease } from "./release.ts";
 import { deployRelease, DeployError } from "./deploy.ts";
 
-const BUILD_MEMORY_BYTES = 1024 * 2 ** 20;
-const BUILD_TIMEOUT_MS = 15 * 60_000;
-
-/** A failure the pusher can act on: its message is shown as is. */
-class BuildFailure extends Error {}
+function builderFor(d: Detection): (ctx: BuildContext, d: Detection) => Promise<BuildOutput> {
+  switch (d.builder) {
+    case "node":
+      return buildNode;
+    case "static":
+      return buildStatic;
+    default:
+      throw new BuildFailure(`the ${BUILDER_TITLES[d.builder]} builder is not available yet`);
+  }
+}
 
 export async function runBuild(redis: Redis, buildId: string): Promise<"succeeded" | "failed"> {
   const build = await db.build.findUnique({ where: { id: buildId }, include: { app: { include: { team: true } } } });
@@ -41,70 +47,33 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
   try {
     const source = buildSourcePath(config().dataDir, buildId);
     await tar.x({ file: source, cwd: workDir });
-    const detection = await detect(workDir);
-    log.step(`${detection.builder === "node" ? "Node.js" : detection.builder} app detected`, "detect");
-    log.info(`Process types: ${Object.entries(detection.processTypes).map(([t, c]) => `${t} (${c})`).join(", ")}`);
-    const pack = buildpackFor(detection);
+    const forced = (await db.configVar.findUnique({ where: { appId_key: { appId: app.id, key: "PAAS_BUILDER" } } }))?.value;
+    const detection = await detect(workDir, forced);
+    log.step(`${BUILDER_TITLES[detection.builder]} app detected${detection.reason === "PAAS_BUILDER" ? " (PAAS_BUILDER)" : ""}`, "detect");
+    const types = Object.entries(detection.processTypes).map(([t, c]) => `${t} (${c})`);
+    if (types.length) log.info(`Process types: ${types.join(", ")}`);
 
     const host = await pickHost();
-    const agent = agentFor(host);
-    log.step(`Building in an isolated container (${pack.stack}, ${BUILD_MEMORY_BYTES / 2 ** 20} MB)`, "container");
-    const container = await agent.createContainer({
-      name: `build-${app.name}-${buildId}`,
-      image: pack.stack,
-      cmd: ["/bin/sh", "-c", pack.script],
-      env: pack.env,
-      workdir: "/app",
-      hostname: `build-${app.name}`,
-      memoryBytes: BUILD_MEMORY_BYTES,
-      pidsLimit: 1024,
-      cgroupParent: `${app.team.name}/${app.name}`,
-      network: "bridge",
-      egress: true,
-      labels: { "paas.app": app.name, "paas.build": buildId },
-    });
-    let imageRef: string;
-    try {
-      await agent.putArchive(container.id, "/app", Readable.toWeb(fs.createReadStream(source)) as unknown as BodyInit);
-      await agent.start(container.id);
-      const streaming = (async () => {
-        for await (const l of agent.logs(container.id, { follow: true })) {
-          if (l.line.startsWith("-----> ")) log.step(l.line.slice(7));
-          else log.info(l.line);
-        }
-      })().catch(() => {});
-      const timeout = AbortSignal.timeout(BUILD_TIMEOUT_MS);
-      const result = await agent.wait(container.id, timeout).catch(async (err) => {
-        if (timeout.aborted) {
-          await agent.remove(container.id, true).catch(() => {});
-          throw new BuildFailure(`the build took longer than ${BUILD_TIMEOUT_MS / 60_000} minutes and was stopped`);
-        }
-        throw err;
-      });
-      await streaming;
-      if (result.oomKilled) {
-        throw new BuildFailure(`the build ran out of memory (limit ${BUILD_MEMORY_BYTES / 2 ** 20} MB)`);
-      }
-      if (result.exitCode !== 0) throw new BuildFailure(`the build failed (exit code ${result.exitCode}); see the lines above`);
-
-      log.step("Saving the image", "image");
-      const image = await agent.commit(container.id, `app/${app.name}:${buildId}`, {
-        cmd: ["/bin/sh", "-c", `exec ${detection.processTypes.web}`],
-        workdir: "/app",
-        exposedPorts: [5000],
-      });
-      imageRef = `app/${app.name}:${buildId}`;
-      log.info(`Image ${image.id.slice(0, 19)} (${(image.sizeBytes / 2 ** 20).toFixed(1)} MB, ${image.layers.length} layers)`);
-    } finally {
-      await agent.remove(container.id, true).catch(() => {});
-    }
+    const ctx: BuildContext = {
+      agent: agentFor(host),
+      app: { name: app.name, team: app.team.name },
+      buildId,
+      log,
+      dir: workDir,
+      deadline: AbortSignal.timeout(BUILD_TIMEOUT_MS),
+    };
+    log.info(`Building in isolated containers (${BUILD_MEMORY_BYTES / 2 ** 20} MB)`);
+    const out = await builderFor(detection)(ctx, detection);
+    log.step("Saving the image", "image");
+    log.info(`Image ${out.image.id.slice(0, 19)} (${(out.image.sizeBytes / 2 ** 20).toFixed(1)} MB, ${out.image.layers.length} layers)`);
+    const imageRef = out.imageRef;
     await db.build.update({ where: { id: buildId }, data: { imageRef, builder: detection.builder } });
 
     const release = await createRelease({
       appId: app.id,
       buildId,
       imageRef,
-      processTypes: detection.processTypes,
+      processTypes: out.processTypes,
       description: `Deploy ${build.commit.slice(0, 7)}`,
     });
     const retireOld = await deployRelease(redis, release.id, log);

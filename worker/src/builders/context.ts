@@ -1,0 +1,190 @@
+/**
+ * What every builder works with: the agent of the build host, the app, the
+ * build log, the unpacked source, and small steps on top of the agent API
+ * (run a container, commit it, reuse a cached image).
+ *
+ * A builder returns an image (named `app/<app>:<buildId>`) whose command is
+ * the web process; intermediate and cache images live under `cache/<app>/...`.
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import * as tar from "tar";
+import { AgentError, type AgentClient, type ImageConfig, type ImageInfo } from "@paas/shared";
+import type { BuildLog } from "../build-log.ts";
+import type { ProcessTypes } from "./procfile.ts";
+
+export const BUILD_MEMORY_BYTES = 1024 * 2 ** 20;
+export const BUILD_TIMEOUT_MS = 15 * 60_000;
+/** The port every web process listens on inside its container ($PORT); deploy.ts sets the same. */
+export const APP_PORT = 5000;
+
+/** A failure the pusher can act on: its message is shown as is. */
+export class BuildFailure extends Error {}
+
+export interface BuildContext {
+  agent: AgentClient;
+  app: { name: string; team: string };
+  buildId: string;
+  log: BuildLog;
+  /** The pushed tree, unpacked on the worker's disk. */
+  dir: string;
+  /** Aborts when the whole build has taken too long. */
+  deadline: AbortSignal;
+}
+
+export interface BuildOutput {
+  imageRef: string;
+  image: ImageInfo;
+  processTypes: ProcessTypes;
+}
+
+export const sha256 = (...parts: (string | Buffer)[]) => {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p).update("\0");
+  return h.digest("hex");
+};
+
+export const finalImageName = (ctx: BuildContext) => `app/${ctx.app.name}:${ctx.buildId}`;
+
+/** The web command as an image command: a shell runs it, exec hands it the pid (signals). */
+export const shellCmd = (command: string) => ["/bin/sh", "-c", `exec ${command}`];
+
+export async function readIfExists(file: string): Promise<string | null> {
+  try {
+    return await fs.promises.readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR") return null;
+    throw err;
+  }
+}
+
+/** The image, or undefined when the host does not have it. */
+export async function findImage(ctx: BuildContext, name: string): Promise<ImageInfo | undefined> {
+  try {
+    return await ctx.agent.image(name);
+  } catch (err) {
+    if (err instanceof AgentError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+/** A tar of `dir` (paths relative to it), skipping what `skip` says (paths like "node_modules" or "a/b"). */
+export function tarOfDir(dir: string, skip: (rel: string) => boolean = () => false): Readable {
+  const entries = fs.readdirSync(dir).filter((e) => !skip(e));
+  if (entries.length === 0) return emptyTar();
+  // node-tar's stream is a minipass, not a stream.Readable: wrap it for Readable.toWeb.
+  const pack = tar.c({ cwd: dir, portable: true, filter: (p) => !skip(p.replace(/^\.\//, "")) }, entries);
+  return Readable.from(pack as unknown as AsyncIterable<Buffer>);
+}
+
+/** A tar of in-memory files: { "a/b.txt": content }. */
+export function tarOfFiles(files: Record<string, string | Buffer>, mode = 0o644): Readable {
+  const blocks: Buffer[] = [];
+  for (const [name, content] of Object.entries(files)) {
+    const body = Buffer.isBuffer(content) ? content : Buffer.from(content);
+    const h = new tar.Header({ path: name, mode, size: body.length, type: "File", mtime: new Date(0), uid: 0, gid: 0 });
+    const hb = Buffer.alloc(512);
+    h.encode(hb, 0);
+    blocks.push(hb, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Readable.from([Buffer.concat(blocks)]);
+}
+
+export const emptyTar = () => Readable.from([Buffer.alloc(1024)]);
+
+const toBody = (s: Readable) => Readable.toWeb(s) as unknown as BodyInit;
+
+export interface ContainerStep {
+  image: string;
+  /** Runs this command; without it the container is only filled and committed (no process). */
+  cmd?: string[];
+  env?: Record<string, string>;
+  workdir?: string;
+  /** Tars extracted into the container before it starts. */
+  archives?: { dir: string; tar: () => Readable }[];
+  /** Commits the container as this image with this config change. */
+  commit?: { name: string; config?: Partial<ImageConfig> };
+  /** Streams the output into the log (default true). */
+  showOutput?: boolean;
+  /** Extra label for the container (the instruction it runs, for operators). */
+  purpose?: string;
+}
+
+/**
+ * One container: create, fill, run (output streams into the build log live), commit,
+ * remove. A non-zero exit, a memory kill or the build deadline become BuildFailures.
+ */
+export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<ImageInfo | undefined> {
+  const { agent, log } = ctx;
+  if (ctx.deadline.aborted) throw timeoutFailure();
+  const container = await agent.createContainer({
+    name: `build-${ctx.app.name}-${ctx.buildId}-${Math.random().toString(36).slice(2, 8)}`,
+    image: step.image,
+    cmd: step.cmd,
+    env: step.env,
+    workdir: step.workdir,
+    hostname: `build-${ctx.app.name}`,
+    memoryBytes: BUILD_MEMORY_BYTES,
+    pidsLimit: 1024,
+    cgroupParent: `${ctx.app.team}/${ctx.app.name}`,
+    network: "bridge",
+    egress: true,
+    labels: { "paas.app": ctx.app.name, "paas.build": ctx.buildId, ...(step.purpose ? { "paas.step": step.purpose } : {}) },
+  });
+  try {
+    for (const a of step.archives ?? []) await agent.putArchive(container.id, a.dir, toBody(a.tar()));
+    if (step.cmd) {
+      await agent.start(container.id);
+      const streaming = (async () => {
+        for await (const l of agent.logs(container.id, { follow: true })) {
+          if (step.showOutput === false) continue;
+          if (l.line.startsWith("-----> ")) log.step(l.line.slice(7));
+          else log.info(l.line);
+        }
+      })().catch(() => {});
+      const result = await agent.wait(container.id, ctx.deadline).catch(async (err) => {
+        if (ctx.deadline.aborted) {
+          await agent.remove(container.id, true).catch(() => {});
+          throw timeoutFailure();
+        }
+        throw err;
+      });
+      await streaming;
+      if (result.oomKilled) throw new BuildFailure(`the build ran out of memory (limit ${BUILD_MEMORY_BYTES / 2 ** 20} MB)`);
+      if (result.exitCode !== 0) throw new BuildFailure(`the build failed (exit code ${result.exitCode}); see the lines above`);
+    }
+    if (!step.commit) return undefined;
+    return await agent.commit(container.id, step.commit.name, step.commit.config);
+  } finally {
+    await agent.remove(container.id, true).catch(() => {});
+  }
+}
+
+const timeoutFailure = () =>
+  new BuildFailure(`the build took longer than ${BUILD_TIMEOUT_MS / 60_000} minutes and was stopped`);
+
+/** Gives an existing image another name with a config change (an empty container, committed). */
+export function deriveImage(ctx: BuildContext, image: string, name: string, config?: Partial<ImageConfig>) {
+  return runStep(ctx, { image, commit: { name, config } }) as Promise<ImageInfo>;
+}
+
+/**
+ * Drops the names of older cache images of this kind (`cache/<app>/<kind>:*`) but `keep`.
+ * Layers that app images still use stay: the store only deletes unreferenced ones.
+ */
+export async function pruneCache(ctx: BuildContext, kind: string, keep: string): Promise<void> {
+  const prefix = `cache/${ctx.app.name}/${kind}:`;
+  try {
+    for (const img of await ctx.agent.images()) {
+      for (const n of img.names) if (n.startsWith(prefix) && n !== keep) await ctx.agent.removeImage(n).catch(() => {});
+    }
+  } catch {
+    // Pruning is housekeeping; a failure must not fail the build.
+  }
+}
+
+export const relToRoot = (dir: string, file: string) => path.relative(dir, file).split(path.sep).join("/");
