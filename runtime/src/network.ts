@@ -19,14 +19,16 @@
  * PAASI-<bridge>: ACCEPT when source and destination are both in one team's ipset
  * pt-<bridge>-<hash of team>, else DROP. Containers may not open connections to the host
  * (INPUT from the bridge: only replies); the host (router, agent) connects to them freely.
- * A start costs one `ipset restore` (set memberships are netlink calls, no iptables run);
- * the first container of a team also creates its set and its one iptables rule.
+ * A start costs one `ipset restore` (set memberships are netlink calls, no iptables run),
+ * run by a second helper process at the same time as the `ip -batch` of the first, so it
+ * adds next to nothing to the start; the first container of a team also creates its set
+ * and its one iptables rule.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Layout } from "./paths.ts";
-import { helperServer } from "./helper.ts";
+import { HelperServer, helperServer } from "./helper.ts";
 import { RuntimeError, readJson, run, runOk, withFileLock, writeJson } from "./util.ts";
 
 export interface Attachment {
@@ -60,6 +62,13 @@ export function parseSubnet(subnet: string) {
   const network = ipToInt(addr) & mask;
   const broadcast = (network | (~mask >>> 0)) >>> 0;
   return { network: network >>> 0, broadcast, bits, gateway: intToIp(network + 1) };
+}
+
+/** A second forker for firewall commands, so they run beside the `ip -batch` of a start. */
+let fwHelper: HelperServer | undefined;
+function firewallHelper(): HelperServer {
+  fwHelper ??= new HelperServer();
+  return fwHelper;
 }
 
 export function netnsName(id: string) {
@@ -244,27 +253,18 @@ export class BridgeNetwork {
     // Leftovers of an earlier start of this container go first.
     const pre = fs.existsSync(`/run/netns/${ns}`) ? `netns del ${ns}\n` : "";
     const h = helperServer();
+    // Memberships first or at the same time, never after: the container must not run
+    // before its teammates can reach it (dropped SYNs cost a 1 s retransmit).
+    const sets = [...(opts.egress ? [this.egressSet] : []), ...(opts.team !== undefined ? [this.teamSet(opts.team)] : [])];
+    const joined = sets.length ? this.joinSets(ip, sets, opts.team) : Promise.resolve({ code: 0, output: "" });
     const r = await h.exec(
       "ip",
       ["-batch", "-"],
       `${pre}netns add ${ns}\nlink add ${veth} type veth peer name eth0 netns ${ns}\nlink set ${veth} master ${this.bridge} up\n`,
     );
-    const sets = [...(opts.egress ? [this.egressSet] : []), ...(opts.team !== undefined ? [this.teamSet(opts.team)] : [])];
-    if (r.code === 0 && sets.length) {
-      // One exec for every membership; a team's first container creates its set and rule.
-      const input = sets.map((s) => `add ${s} ${ip}\n`).join("");
-      let e = await h.exec("ipset", ["restore", "-exist"], input);
-      if (e.code !== 0 && opts.team !== undefined) {
-        try {
-          await this.ensureTeam(opts.team);
-          e = await h.exec("ipset", ["restore", "-exist"], input);
-        } catch (err) {
-          e = { code: 1, output: (err as Error).message };
-        }
-      }
-      if (e.code !== 0) r.output += e.output;
-      r.code ||= e.code;
-    }
+    const e = await joined;
+    if (e.code !== 0) r.output += e.output;
+    r.code ||= e.code;
     if (r.code !== 0) {
       await this.detach(id);
       throw new RuntimeError(`cannot set up the network of container ${id}: ${r.output.trim()}`);
@@ -272,7 +272,21 @@ export class BridgeNetwork {
     return { ip, cidr: `${ip}/${this.bits}`, gateway: this.gateway, netnsName: ns, netnsPath: `/run/netns/${ns}`, egress: opts.egress };
   }
 
-  /** Removes netns, veth and the egress rule, and frees the address. Safe to call twice. */
+  /** One exec for every membership; a team's first container creates its set and rule. */
+  private async joinSets(ip: string, sets: string[], team: string | undefined): Promise<{ code: number; output: string }> {
+    const fw = firewallHelper();
+    const input = sets.map((s) => `add ${s} ${ip}\n`).join("");
+    const e = await fw.exec("ipset", ["restore", "-exist"], input);
+    if (e.code === 0 || team === undefined) return e;
+    try {
+      await this.ensureTeam(team);
+    } catch (err) {
+      return { code: 1, output: (err as Error).message };
+    }
+    return fw.exec("ipset", ["restore", "-exist"], input);
+  }
+
+  /** Removes netns, veth and set memberships, and frees the address. Safe to call twice. */
   async detach(id: string) {
     const ns = netnsName(id);
     const h = helperServer();
