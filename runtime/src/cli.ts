@@ -1,25 +1,52 @@
 /**
- * paas-runtime: the operator's CLI, docker's verbs on this host's runtime (same data dir
- * as the agent: PAAS_DATA_DIR). `run --rm --memory 32m IMAGE CMD...` exits with the
- * container's exit code.
+ * paas-runtime: the operator's CLI, docker's verbs and flags on this host's runtime.
+ *
+ * It drives the runtime library in-process, not the agent: the state is files under
+ * PAAS_DATA_DIR (shared with the agent, guarded by file locks) and every container is
+ * held by its own monitor, so the CLI works while the agent is down (when an operator
+ * most needs it) and a `run` costs no HTTP hop. Both see the same containers and images.
+ *
+ * `run` exits with the container's exit code; 137 when the memory limit killed it (as
+ * docker), 125 when the container could not be made (bad image, bad flag).
  */
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import { Command } from "commander";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { Command, Option } from "commander";
 import { config } from "@paas/shared";
+import type { ContainerInfo, ContainerSpec } from "@paas/shared/agent-api";
 import { Runtime } from "./containers.ts";
+import { checkName } from "./images.ts";
+import { containerDiff, exportContainer, loadImages, saveImages } from "./oci.ts";
 import { ensureStacks } from "./stacks.ts";
-import { RuntimeError } from "./util.ts";
+import { RuntimeError, helperPath } from "./util.ts";
 
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kmg]?)b?$/i.exec(s.trim());
-  if (!m) throw new RuntimeError(`bad size "${s}": use e.g. 512k, 32m, 1g`);
+/** A CLI usage error: exit 125 like docker's daemon-side errors, with the message only. */
+class UsageError extends Error {}
+
+export function parseSize(flag: string, s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmg]?)b?$/i.exec(String(s).trim());
+  if (!m || Number(m[1]) <= 0) throw new UsageError(`invalid ${flag} "${s}": use a number with k, m or g (e.g. 512k, 64m, 1g)`);
   const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as "" | "k" | "m" | "g"];
   return Math.round(Number(m[1]) * mult);
 }
 
+function parseNumber(flag: string, s: string, opts: { integer?: boolean; min?: number } = {}): number {
+  const n = Number(s);
+  if (!String(s).trim() || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || n < (opts.min ?? 0)) {
+    throw new UsageError(`invalid ${flag} "${s}": use ${opts.integer ? "a whole number" : "a number"}${opts.min ? ` of at least ${opts.min}` : ""}`);
+  }
+  return n;
+}
+
+let rtCache: Runtime | undefined;
 function runtime() {
+  if (rtCache) return rtCache;
   const cfg = config();
-  return new Runtime({ dataDir: cfg.dataDir, bridge: cfg.bridge, subnet: cfg.subnet, cgroupRoot: cfg.cgroupRoot });
+  rtCache = new Runtime({ dataDir: cfg.dataDir, bridge: cfg.bridge, subnet: cfg.subnet, cgroupRoot: cfg.cgroupRoot });
+  return rtCache;
 }
 
 function table(rows: string[][]) {
@@ -27,104 +54,160 @@ function table(rows: string[][]) {
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd());
 }
 
-const program = new Command("paas-runtime").description("the PaaS container runtime on this host").enablePositionalOptions();
+function human(n: number): string {
+  if (n < 1024) return `${n}B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)}kB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)}MB`;
+  return `${(n / 1024 ** 3).toFixed(2)}GB`;
+}
 
-program
-  .command("run")
-  .description("create and start a container, print its output, exit with its code")
+function ago(iso?: string): string {
+  if (!iso) return "";
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 60) return `${Math.floor(s)}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+function collect(v: string, prev: string[] = []) {
+  return [...prev, v];
+}
+
+const program = new Command("paas-runtime")
+  .description("the PaaS container runtime on this host (state: $PAAS_DATA_DIR/runtime, shared with the agent)")
+  .enablePositionalOptions()
+  .showHelpAfterError();
+
+// ---------- containers ----------
+
+function addCreateOptions(c: Command): Command {
+  return c
+    .option("--name <name>", "container name (unique on the host)")
+    .option("--hostname <name>")
+    .option("-e, --env <K=V>", "environment variable (repeatable)", collect)
+    .option("-w, --workdir <dir>")
+    .option("-m, --memory <size>", "memory limit, e.g. 64m", "256m")
+    .option("--cpus <n>", "CPU limit in cores, e.g. 0.5")
+    .option("--pids-limit <n>", "max processes")
+    .option("--network <mode>", "bridge or none", "bridge")
+    .option("--egress", "allow connections beyond the host")
+    .option("-l, --label <K=V>", "label (repeatable)", collect)
+    .option("--cgroup-parent <path>", "cgroup path below the runtime's root (team/app)", "cli")
+    .argument("<image>")
+    .argument("[cmd...]")
+    .passThroughOptions();
+}
+
+function kv(list: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of list ?? []) {
+    const i = s.indexOf("=");
+    if (i <= 0) {
+      // docker: `-e NAME` takes the value from our environment
+      if (flag === "-e" && i < 0 && process.env[s] !== undefined) out[s] = process.env[s]!;
+      else throw new UsageError(`invalid ${flag} "${s}": use KEY=VALUE`);
+    } else out[s.slice(0, i)] = s.slice(i + 1);
+  }
+  return out;
+}
+
+function specFrom(image: string, cmd: string[], o: Record<string, unknown>): ContainerSpec {
+  if (!/^[a-z0-9]/.test(image)) throw new UsageError(`invalid image name "${image}": use repo[:tag] (lowercase), e.g. stack/busybox`);
+  if (o.network !== "bridge" && o.network !== "none") throw new UsageError(`invalid --network "${o.network}": use bridge or none`);
+  return {
+    image,
+    cmd: cmd.length ? cmd : undefined,
+    name: o.name as string | undefined,
+    hostname: o.hostname as string | undefined,
+    env: kv(o.env as string[], "-e"),
+    labels: kv(o.label as string[], "--label"),
+    workdir: o.workdir as string | undefined,
+    memoryBytes: parseSize("--memory", o.memory as string),
+    cpuMillis: o.cpus !== undefined ? Math.round(parseNumber("--cpus", o.cpus as string, { min: 0.01 }) * 1000) : undefined,
+    pidsLimit: o.pidsLimit !== undefined ? parseNumber("--pids-limit", o.pidsLimit as string, { integer: true, min: 1 }) : undefined,
+    cgroupParent: o.cgroupParent as string,
+    network: o.network as "bridge" | "none",
+    egress: !!o.egress,
+  };
+}
+
+/** Image must exist before anything is made: a clear error, not a half-made container. */
+function checkImage(rt: Runtime, image: string) {
+  if (!rt.images.find(image)) throw new UsageError(`no image "${image}" on this host; list them with: paas-runtime images (or build the stacks: paas-runtime setup)`);
+}
+
+async function printLogs(rt: Runtime, id: string, follow: boolean, timestamps = false, tail?: number) {
+  for await (const raw of rt.logLines(id, { follow, tail })) {
+    const l = JSON.parse(raw) as { t: string; stream: string; line: string };
+    (l.stream === "stderr" ? process.stderr : process.stdout).write(`${timestamps ? l.t + " " : ""}${l.line}\n`);
+  }
+}
+
+addCreateOptions(program.command("run").description("create and start a container; print its output and exit with its code"))
   .option("--rm", "remove the container when it exits")
-  .option("-m, --memory <size>", "memory limit", "256m")
-  .option("--cpus <n>", "CPU limit in cores, e.g. 0.5")
-  .option("--pids-limit <n>", "max processes")
-  .option("--name <name>")
-  .option("--hostname <name>")
-  .option("-e, --env <K=V...>", "environment variables")
-  .option("-w, --workdir <dir>")
-  .option("--network <mode>", "bridge or none", "bridge")
-  .option("--egress", "allow connections beyond the host")
-  .option("--cgroup-parent <path>", "cgroup path below the runtime's root", "cli")
-  .argument("<image>")
-  .argument("[cmd...]")
-  .passThroughOptions()
+  .option("-d, --detach", "start it and print its id")
   .action(async (image: string, cmd: string[], o) => {
     const rt = runtime();
-    await rt.init();
-    const env = Object.fromEntries((o.env ?? []).map((kv: string) => [kv.split("=")[0], kv.split("=").slice(1).join("=")]));
-    const c = rt.create({
-      image,
-      cmd: cmd.length ? cmd : undefined,
-      name: o.name,
-      hostname: o.hostname,
-      env,
-      workdir: o.workdir,
-      memoryBytes: parseSize(o.memory),
-      cpuMillis: o.cpus ? Math.round(Number(o.cpus) * 1000) : undefined,
-      pidsLimit: o.pidsLimit ? Number(o.pidsLimit) : undefined,
-      cgroupParent: o.cgroupParent,
-      network: o.network,
-      egress: !!o.egress,
-    });
+    const spec = specFrom(image, cmd, o);
+    checkImage(rt, image);
+    if (spec.network === "bridge") await rt.init();
+    const c = rt.create(spec);
+    if (o.detach) {
+      await rt.start(c.id).catch(async (err) => {
+        if (o.rm) await rt.remove(c.id, { force: true });
+        throw err;
+      });
+      console.log(c.id);
+      return;
+    }
     let code = 125;
-    const onSig = () => void rt.stop(c.id, 10);
+    let stopping = false;
+    const onSig = () => {
+      if (!stopping) (stopping = true), void rt.stop(c.id, 10);
+    };
     process.on("SIGINT", onSig);
     process.on("SIGTERM", onSig);
     try {
       await rt.start(c.id);
-      for await (const raw of rt.logLines(c.id, { follow: true })) {
-        const l = JSON.parse(raw) as { stream: string; line: string };
-        (l.stream === "stderr" ? process.stderr : process.stdout).write(l.line + "\n");
-      }
+      await printLogs(rt, c.id, true);
       const w = await rt.wait(c.id);
-      if (w.oomKilled) console.error(`paas-runtime: the container was killed: out of memory (limit ${o.memory})`);
       code = w.exitCode;
+      if (w.oomKilled) {
+        console.error(`paas-runtime: container ${c.name} was killed: out of memory (limit ${o.memory})`);
+        code = 137;
+      }
     } catch (err) {
       console.error(`paas-runtime: ${(err as Error).message}`);
     } finally {
-      if (o.rm) await rt.remove(c.id, { force: true });
+      if (o.rm) await rt.remove(c.id, { force: true }).catch(() => {});
     }
     process.exit(code);
   });
 
-program
-  .command("ps")
-  .option("-a, --all", "show exited and created containers too")
-  .option("--json")
-  .action((o) => {
-    const list = runtime().list().filter((c) => o.all || c.state === "running");
-    if (o.json) return console.log(JSON.stringify(list, null, 2));
-    table([["ID", "NAME", "IMAGE", "STATE", "PID", "IP"], ...list.map((c) => [c.id.slice(0, 12), c.name, c.image, c.state + (c.exitCode !== undefined ? ` (${c.exitCode}${c.oomKilled ? ", OOM" : ""})` : ""), String(c.pid ?? ""), c.ip ?? ""])]);
-  });
+addCreateOptions(program.command("create").description("create a container (not started); prints its id")).action(async (image: string, cmd: string[], o) => {
+  const rt = runtime();
+  const spec = specFrom(image, cmd, o);
+  checkImage(rt, image);
+  console.log(rt.create(spec).id);
+});
 
 program
-  .command("images")
-  .option("--json")
-  .action((o) => {
-    const list = runtime().images.list();
-    if (o.json) return console.log(JSON.stringify(list, null, 2));
-    table([["NAME", "ID", "LAYERS", "SIZE"], ...list.map((i) => [i.names.join(",") || "<none>", i.id.slice(7, 19), String(i.layers.length), `${(i.sizeBytes / 1024 / 1024).toFixed(1)}MB`])]);
-  });
-
-program
-  .command("import")
-  .description("import a tar (a root filesystem) as a one-layer image")
-  .argument("<tar>", "tar file, or - for stdin")
-  .argument("<name>", "NAME[:TAG]")
-  .action(async (file: string, name: string) => {
-    const stream = file === "-" ? process.stdin : fs.createReadStream(file);
-    const img = await runtime().images.importTar(stream, name);
-    console.log(img.id);
-  });
-
-program
-  .command("logs")
-  .option("-f, --follow")
-  .option("-n, --tail <n>")
-  .option("-t, --timestamps")
-  .argument("<container>")
-  .action(async (ref: string, o) => {
-    for await (const raw of runtime().logLines(ref, { follow: o.follow, tail: o.tail ? Number(o.tail) : undefined })) {
-      const l = JSON.parse(raw) as { t: string; stream: string; line: string };
-      (l.stream === "stderr" ? process.stderr : process.stdout).write(`${o.timestamps ? l.t + " " : ""}${l.line}\n`);
+  .command("start")
+  .description("start created or exited containers")
+  .option("-a, --attach", "print the output and exit with the container's code (one container)")
+  .argument("<container...>")
+  .action(async (refs: string[], o) => {
+    const rt = runtime();
+    await rt.init();
+    for (const r of refs) {
+      const c = await rt.start(r);
+      if (o.attach) {
+        await printLogs(rt, c.id, true);
+        const w = await rt.wait(c.id);
+        process.exit(w.oomKilled ? 137 : w.exitCode);
+      }
+      console.log(c.name);
     }
   });
 
@@ -134,12 +217,30 @@ program
   .argument("<container...>")
   .action(async (refs: string[], o) => {
     const rt = runtime();
-    for (const r of refs) console.log((await rt.stop(r, Number(o.time))).name);
+    const t = parseNumber("--time", o.time);
+    for (const r of refs) console.log((await rt.stop(r, t)).name);
+  });
+
+program
+  .command("kill")
+  .description("send a signal to the container's init (default SIGKILL)")
+  .option("-s, --signal <sig>", "signal name or number", "KILL")
+  .argument("<container...>")
+  .action(async (refs: string[], o) => {
+    const rt = runtime();
+    const sig = /^\d+$/.test(o.signal) ? Number(o.signal) : (`SIG${String(o.signal).toUpperCase().replace(/^SIG/, "")}` as NodeJS.Signals);
+    if (typeof sig === "string" && os.constants.signals[sig] === undefined) throw new UsageError(`invalid --signal "${o.signal}": use a name like TERM or a number`);
+    for (const r of refs) {
+      const c = rt.get(r);
+      if (c.state !== "running" || !c.pid) throw new RuntimeError(`container ${c.name} is not running`, 409);
+      process.kill(c.pid, sig);
+      console.log(c.name);
+    }
   });
 
 program
   .command("rm")
-  .option("-f, --force")
+  .option("-f, --force", "stop it first if it runs")
   .argument("<container...>")
   .action(async (refs: string[], o) => {
     const rt = runtime();
@@ -150,22 +251,445 @@ program
   });
 
 program
-  .command("rmi")
-  .argument("<image...>")
-  .action((refs: string[]) => {
+  .command("ps")
+  .option("-a, --all", "show exited and created containers too")
+  .option("-q, --quiet", "ids only")
+  .option("--json")
+  .action((o) => {
+    const list = runtime()
+      .list()
+      .filter((c) => o.all || c.state === "running" || c.state === "paused");
+    if (o.json) return console.log(JSON.stringify(list, null, 2));
+    if (o.quiet) return list.forEach((c) => console.log(c.id.slice(0, 12)));
+    const status = (c: ContainerInfo) =>
+      c.state === "exited" ? `exited (${c.exitCode}${c.oomKilled ? ", OOM" : ""}) ${ago(c.finishedAt)}` : c.state === "running" ? `up since ${ago(c.startedAt)}` : c.state;
+    table([["ID", "NAME", "IMAGE", "STATUS", "PID", "IP"], ...list.map((c) => [c.id.slice(0, 12), c.name, c.image, status(c), String(c.pid ?? ""), c.ip ?? ""])]);
+  });
+
+program
+  .command("inspect")
+  .description("JSON of containers or images (containers first, as docker)")
+  .option("--type <t>", "container or image")
+  .argument("<ref...>")
+  .action((refs: string[], o) => {
     const rt = runtime();
-    for (const r of refs) for (const x of rt.removeImage(r)) console.log(`removed ${x}`);
+    const out = refs.map((r) => {
+      if (o.type !== "image") {
+        try {
+          const c = rt.get(r);
+          const fsi = rt.fsInfo(r);
+          return { ...c, kind: "container", cgroup: fsi.cgroupPath, upperDir: fsi.upper, uid: fsi.uid, gid: fsi.gid };
+        } catch (err) {
+          if (o.type === "container" || (err as RuntimeError).status !== 404) throw err;
+        }
+      }
+      const img = rt.images.find(r);
+      if (!img) throw new RuntimeError(`no container or image "${r}" on this host`, 404);
+      return { ...img, kind: "image", ociConfig: JSON.parse(rt.images.ociConfig(img.id)) };
+    });
+    console.log(JSON.stringify(out, null, 2));
+  });
+
+program
+  .command("logs")
+  .option("-f, --follow")
+  .option("-n, --tail <n>")
+  .option("-t, --timestamps")
+  .argument("<container>")
+  .action(async (ref: string, o) => {
+    await printLogs(runtime(), ref, !!o.follow, !!o.timestamps, o.tail !== undefined ? parseNumber("--tail", o.tail, { integer: true }) : undefined);
+  });
+
+program
+  .command("wait")
+  .description("block until containers exit; print their exit codes")
+  .argument("<container...>")
+  .action(async (refs: string[]) => {
+    const rt = runtime();
+    let last = 0;
+    for (const r of refs) {
+      const w = await rt.wait(r);
+      last = w.oomKilled ? 137 : w.exitCode;
+      console.log(last);
+    }
+  });
+
+function pausable(rt: Runtime, verb: "pause" | "unpause"): (ref: string) => Promise<ContainerInfo> {
+  const fn = (rt as unknown as Record<string, unknown>)[verb];
+  if (typeof fn !== "function") throw new RuntimeError(`${verb} is not in this runtime build (it needs the cgroup freezer support of containers.ts)`);
+  return (ref) => (fn as (r: string) => Promise<ContainerInfo>).call(rt, ref);
+}
+
+for (const verb of ["pause", "unpause"] as const) {
+  program
+    .command(verb)
+    .description(verb === "pause" ? "freeze every process of containers (cgroup freezer)" : "thaw paused containers")
+    .argument("<container...>")
+    .action(async (refs: string[]) => {
+      const f = pausable(runtime(), verb);
+      for (const r of refs) console.log((await f(r)).name);
+    });
+}
+
+/** The cgroup dirs a process is in, from /proc/<pid>/cgroup (v1 controllers and v2). */
+function cgroupDirsOf(pid: number): string[] {
+  const dirs: string[] = [];
+  for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n")) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    const [, ctrls, rel] = m;
+    const mount = ctrls === "" ? (fs.existsSync("/sys/fs/cgroup/unified/cgroup.procs") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup") : `/sys/fs/cgroup/${ctrls.replace(/^name=/, "")}`;
+    const dir = path.join(mount, rel);
+    if (fs.existsSync(path.join(dir, "cgroup.procs"))) dirs.push(dir);
+  }
+  return dirs;
+}
+
+program
+  .command("exec")
+  .description("run a command in a running container (its namespaces, cgroups, uid/gid and env)")
+  .option("-e, --env <K=V>", "extra environment (repeatable)", collect)
+  .option("-w, --workdir <dir>")
+  .option("-u, --user <uid[:gid]>", "numeric user (default: the container's)")
+  .argument("<container>")
+  .argument("<cmd...>")
+  .passThroughOptions()
+  .action(async (ref: string, cmd: string[], o) => {
+    const rt = runtime();
+    const c = rt.get(ref);
+    if (c.state !== "running" || !c.pid) throw new RuntimeError(`container ${c.name} is not running; start it first`, 409);
+    const fsi = rt.fsInfo(ref);
+    let [uid, gid] = [fsi.uid, fsi.gid];
+    if (o.user) {
+      const [u, g] = String(o.user).split(":");
+      uid = parseNumber("--user", u, { integer: true });
+      gid = g !== undefined ? parseNumber("--user", g, { integer: true }) : uid;
+    }
+    // The init's environment (image + spec env), then ours on top.
+    const env: Record<string, string> = {};
+    for (const kvs of fs.readFileSync(`/proc/${c.pid}/environ`, "utf8").split("\0")) {
+      const i = kvs.indexOf("=");
+      if (i > 0) env[kvs.slice(0, i)] = kvs.slice(i + 1);
+    }
+    Object.assign(env, kv(o.env, "-e"));
+    // nsenter opens the work dir before it enters: a path on the host into the container's root.
+    const wd = o.workdir ? `-w${resolveIn(`/proc/${c.pid}/root`, o.workdir)}` : "-w";
+    // Join the container's cgroups first (limits count the exec'd process too), then its
+    // namespaces with nsenter; -S/-G drop to the container's user (and, for non-root, all caps).
+    const nsenter = ["nsenter", "-t", String(c.pid), "-m", "-u", "-i", "-n", "-p", "-r", wd, "-S", String(uid), "-G", String(gid), "--", ...cmd];
+    const script = 'n=$1; shift; i=0; for f; do i=$((i+1)); [ $i -le $n ] || break; echo $$ > "$f"; done; shift $n; exec "$@"';
+    const dirs = cgroupDirsOf(c.pid);
+    const p = spawn("sh", ["-c", script, "sh", String(dirs.length), ...dirs.map((d) => path.join(d, "cgroup.procs")), ...nsenter], { stdio: "inherit", env });
+    const code = await new Promise<number>((r) => p.on("close", (code, sig) => r(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
+    process.exit(code);
+  });
+
+program
+  .command("top")
+  .description("the processes of a container")
+  .argument("<container>")
+  .action((ref: string) => {
+    const c = runtime().get(ref);
+    if (c.state !== "running" || !c.pid) throw new RuntimeError(`container ${c.name} is not running`, 409);
+    const pids = cgroupDirsOf(c.pid)
+      .filter((d) => /\/(pids|memory|unified)\//.test(d) || !d.includes("/sys/fs/cgroup/") || true)
+      .flatMap((d) => fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean));
+    const uniq = [...new Set(pids)].sort((a, b) => Number(a) - Number(b));
+    const r = spawnSync("ps", ["-o", "user,pid,ppid,c,stime,tty,time,cmd", "-p", uniq.join(",")], { encoding: "utf8" });
+    process.stdout.write(r.stdout);
+  });
+
+program
+  .command("stats")
+  .description("memory, CPU and process count of running containers (from their cgroups)")
+  .option("--no-stream", "(default) one sample; CPU measured over 1 s")
+  .option("--json")
+  .argument("[container...]")
+  .action(async (refs: string[], o) => {
+    const rt = runtime();
+    const list = refs.length ? refs.map((r) => rt.get(r)) : rt.list().filter((c) => c.state === "running" || c.state === "paused");
+    const cg = list.map((c) => rt.fsInfo(c.id).cgroupPath);
+    const cpu0 = cg.map((p) => rt.cgroups.cpuUsageNs(p) ?? 0);
+    const t0 = process.hrtime.bigint();
+    await new Promise((r) => setTimeout(r, 1000));
+    const dt = Number(process.hrtime.bigint() - t0);
+    const rows = list.map((c, i) => {
+      const mem = rt.cgroups.memoryUsage(cg[i]) ?? 0;
+      const lim = rt.cgroups.readLimits(cg[i]).memoryBytes;
+      const cpu = (((rt.cgroups.cpuUsageNs(cg[i]) ?? 0) - cpu0[i]) / dt) * 100;
+      const pids = c.pid ? new Set(cgroupDirsOf(c.pid).flatMap((d) => fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean))).size : 0;
+      return { id: c.id, name: c.name, cpuPercent: Math.round(cpu * 100) / 100, memoryBytes: mem, memoryLimitBytes: lim, pids };
+    });
+    if (o.json) return console.log(JSON.stringify(rows, null, 2));
+    table([
+      ["ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"],
+      ...rows.map((r) => [r.id.slice(0, 12), r.name, r.cpuPercent.toFixed(2) + "%", `${human(r.memoryBytes)} / ${r.memoryLimitBytes ? human(r.memoryLimitBytes) : "-"}`, r.memoryLimitBytes ? ((r.memoryBytes / r.memoryLimitBytes) * 100).toFixed(2) + "%" : "", String(r.pids)]),
+    ]);
+  });
+
+program
+  .command("diff")
+  .description("files the container added (A), changed (C) or deleted (D) against its image")
+  .argument("<container>")
+  .action(async (ref: string) => {
+    const fsi = runtime().fsInfo(ref);
+    for (const d of await containerDiff(fsi.upper, fsi.lowers, helperPath())) console.log(`${d.kind} ${d.path}`);
+  });
+
+program
+  .command("export")
+  .description("the container's root filesystem as a tar")
+  .option("-o, --output <file>", "write to a file instead of stdout")
+  .argument("<container>")
+  .action(async (ref: string, o) => {
+    const rt = runtime();
+    const fsi = rt.fsInfo(ref);
+    if (!o.output && process.stdout.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or redirect");
+    await exportContainer(fsi, o.output ? fs.createWriteStream(o.output) : process.stdout, rt.layout.tmp);
+  });
+
+program
+  .command("commit")
+  .description("the container's writable layer as a new image on top of its image's")
+  .option("-c, --change <instr>", "CMD [..] / ENTRYPOINT [..] / ENV K=V / WORKDIR d / USER u / EXPOSE n / LABEL K=V (repeatable)", collect)
+  .argument("<container>")
+  .argument("<name>", "NAME[:TAG]")
+  .action(async (ref: string, name: string, o) => {
+    checkName(name);
+    const conf: Record<string, unknown> = {};
+    const env: Record<string, string> = {};
+    const labels: Record<string, string> = {};
+    for (const ch of (o.change ?? []) as string[]) {
+      const m = /^(\w+)\s+(.*)$/s.exec(ch.trim());
+      if (!m) throw new UsageError(`invalid --change "${ch}"`);
+      const [, instr, arg] = m;
+      const list = () => (arg.trim().startsWith("[") ? (JSON.parse(arg) as string[]) : ["/bin/sh", "-c", arg]);
+      const kvOf = (s: string) => [s.slice(0, s.indexOf("=")), s.slice(s.indexOf("=") + 1)];
+      switch (instr.toUpperCase()) {
+        case "CMD": conf.cmd = list(); break;
+        case "ENTRYPOINT": conf.entrypoint = list(); break;
+        case "WORKDIR": conf.workdir = arg; break;
+        case "USER": conf.user = arg; break;
+        case "EXPOSE": conf.exposedPorts = arg.split(/\s+/).map((p) => parseNumber("EXPOSE", p.split("/")[0], { integer: true, min: 1 })); break;
+        case "ENV": { const [k, v] = kvOf(arg); env[k] = v; break; }
+        case "LABEL": { const [k, v] = kvOf(arg); labels[k] = v; break; }
+        default: throw new UsageError(`--change ${instr} is not supported: use CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE or LABEL`);
+      }
+    }
+    const img = await runtime().commit(ref, name, { ...conf, ...(Object.keys(env).length ? { env } : {}), ...(Object.keys(labels).length ? { labels } : {}) });
+    console.log(img.id);
+  });
+
+/** Resolves `rel` inside `root` the way the container would (symlinks stay inside). */
+function resolveIn(root: string, rel: string): string {
+  const parts = path.posix.normalize("/" + rel).split("/").filter(Boolean);
+  let cur = "/";
+  for (let i = 0, hops = 0; i < parts.length; i++) {
+    const next = path.posix.join(cur, parts[i]);
+    const st = fs.lstatSync(path.join(root, next), { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) {
+      if (++hops > 40) throw new RuntimeError(`too many symlinks in ${rel}`);
+      const target = fs.readlinkSync(path.join(root, next));
+      const rest = parts.slice(i + 1);
+      const base = target.startsWith("/") ? target : path.posix.join(cur, target);
+      parts.splice(0, parts.length, ...path.posix.normalize("/" + base).split("/").filter(Boolean), ...rest);
+      i = -1;
+      cur = "/";
+      continue;
+    }
+    cur = next;
+  }
+  return path.join(root, cur);
+}
+
+program
+  .command("cp")
+  .description("copy files: cp CONTAINER:SRC DEST (- for a tar on stdout) or cp SRC CONTAINER:DEST")
+  .argument("<src>")
+  .argument("<dest>")
+  .action(async (src: string, dest: string) => {
+    const rt = runtime();
+    const split = (s: string) => {
+      const i = s.indexOf(":");
+      return i > 0 && !s.startsWith("/") && !s.startsWith(".") ? ([s.slice(0, i), s.slice(i + 1)] as const) : undefined;
+    };
+    const from = split(src);
+    const to = split(dest);
+    if (!!from === !!to) throw new UsageError("cp copies between a container and the host: cp CONTAINER:SRC DEST or cp SRC CONTAINER:DEST");
+    if (from) {
+      const fsi = rt.fsInfo(from[0]);
+      const tar = (root: string) => {
+        const p = resolveIn(root, from[1]);
+        if (!fs.existsSync(p)) throw new RuntimeError(`no ${from[1]} in container ${fsi.name}`, 404);
+        if (dest === "-") return spawnSync("tar", ["-C", path.dirname(p), "--numeric-owner", "-cf", "-", path.basename(p)], { stdio: ["ignore", "inherit", "inherit"] }).status;
+        const destDir = fs.existsSync(dest) && fs.statSync(dest).isDirectory() ? dest : path.dirname(dest);
+        const name = fs.existsSync(dest) && fs.statSync(dest).isDirectory() ? path.basename(p) : path.basename(dest);
+        const r = spawnSync("sh", ["-c", 'tar -C "$1" -cf - "$2" | tar -C "$3" -xf - --no-same-owner --transform "s|^$2|$4|"', "sh", path.dirname(p), path.basename(p), destDir, name], { stdio: "inherit" });
+        return r.status;
+      };
+      if (fsi.pid) process.exit(tar(`/proc/${fsi.pid}/root`) ?? 1);
+      // Not running: the image's layers with the writable layer on top, read-only.
+      const mnt = fs.mkdtempSync(path.join(rt.layout.tmp, "cp-"));
+      try {
+        const out = fs.mkdtempSync(path.join(rt.layout.tmp, "cp-out-"));
+        const lower = [fsi.upper, ...[...fsi.lowers].reverse()].join(":");
+        const r = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", 'mount -t overlay overlay -o "lowerdir=$1" "$2" && tar -C "$2" -cf - . > "$3/rootfs.tar"', "sh", lower, mnt, out], { stdio: "inherit" });
+        if (r.status !== 0) throw new RuntimeError("cannot mount the container's filesystem to copy from it");
+        // Copy out of an unpacked view only of what was asked for (symlinks resolved inside).
+        const view = path.join(out, "root");
+        fs.mkdirSync(view);
+        spawnSync("tar", ["-C", view, "-xf", path.join(out, "rootfs.tar")]);
+        const code = tar(view);
+        fs.rmSync(out, { recursive: true, force: true });
+        process.exit(code ?? 1);
+      } finally {
+        fs.rmSync(mnt, { recursive: true, force: true });
+      }
+    }
+    const [cref, cpath] = to!;
+    const fsi = rt.fsInfo(cref);
+    if (!fs.existsSync(src)) throw new UsageError(`no ${src} on this host`);
+    const tarBuf = spawnSync("tar", ["-C", path.dirname(path.resolve(src)), "-cf", "-", path.basename(path.resolve(src))], { maxBuffer: 1 << 30 }).stdout;
+    if (fsi.pid) {
+      // Running: into its mounted root, as the container's user.
+      const target = resolveIn(`/proc/${fsi.pid}/root`, cpath);
+      fs.mkdirSync(target, { recursive: true });
+      const r = spawnSync("tar", ["-C", target, "-xf", "-", "--no-same-owner", `--owner=${fsi.uid}`], { input: tarBuf, stdio: ["pipe", "inherit", "inherit"] });
+      if (r.status === 0) spawnSync("chown", ["-R", `${fsi.uid}:${fsi.gid}`, path.join(target, path.basename(path.resolve(src)))]);
+      process.exit(r.status ?? 1);
+    }
+    await rt.putArchive(cref, cpath, Readable.from(tarBuf));
+  });
+
+// ---------- images ----------
+
+program
+  .command("images")
+  .option("-q, --quiet", "ids only")
+  .option("--json")
+  .action((o) => {
+    const list = runtime().images.list();
+    if (o.json) return console.log(JSON.stringify(list, null, 2));
+    if (o.quiet) return list.forEach((i) => console.log(i.id.slice(7, 19)));
+    const rows = list.flatMap((i) => (i.names.length ? i.names : ["<none>:<none>"]).map((n) => [n.slice(0, n.lastIndexOf(":")), n.slice(n.lastIndexOf(":") + 1), i.id.slice(7, 19), ago(i.createdAt), String(i.layers.length), human(i.sizeBytes)]));
+    table([["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "LAYERS", "SIZE"], ...rows.sort((a, b) => a[0].localeCompare(b[0]))]);
+  });
+
+program
+  .command("tag")
+  .argument("<source>", "image name or id")
+  .argument("<target>", "NAME[:TAG]")
+  .action((src: string, target: string) => {
+    runtime().images.tagImage(src, target);
+  });
+
+program
+  .command("history")
+  .description("the steps that made an image, newest first, with their layer sizes")
+  .option("--no-trunc")
+  .option("--json")
+  .argument("<image>")
+  .action((ref: string, o) => {
+    const rows = runtime().images.history(ref);
+    if (o.json) return console.log(JSON.stringify(rows, null, 2));
+    const cut = (s: string) => (o.trunc && s.length > 60 ? s.slice(0, 59) + "…" : s);
+    table([["LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT"], ...rows.map((r) => [r.layer ? r.layer.slice(7, 19) : "<none>", ago(r.created), cut(r.created_by ?? ""), human(r.sizeBytes), cut(r.comment ?? "")])]);
+  });
+
+program
+  .command("rmi")
+  .description("remove image names; the image and its unused layers go with the last one")
+  .option("-f, --force", "untag even while containers use it")
+  .argument("<image...>")
+  .action((refs: string[], o) => {
+    const rt = runtime();
+    for (const r of refs) for (const x of rt.removeImage(r, !!o.force)) console.log(x.startsWith("sha256:") ? `Deleted: ${x}` : `Untagged: ${x}`);
+  });
+
+program
+  .command("prune")
+  .description("garbage collection: images without a name and layers nothing references")
+  .action(() => {
+    const rt = runtime();
+    const r = rt.images.prune(rt.inUse());
+    for (const i of r.images) console.log(`Deleted image: ${i}`);
+    for (const l of r.layers) console.log(`Deleted layer: ${l}`);
+    console.log(`Total reclaimed: ${human(r.bytes)}`);
+  });
+
+program
+  .command("import")
+  .description("a root filesystem tarball (plain or gzip) as a one-layer image")
+  .option("-c, --change <instr>", "CMD [..] / WORKDIR d / USER u / ENV K=V (repeatable)", collect)
+  .argument("<tar>", "tar file, or - for stdin")
+  .argument("<name>", "NAME[:TAG]")
+  .action(async (file: string, name: string, o) => {
+    checkName(name);
+    const conf: Record<string, unknown> = {};
+    for (const ch of (o.change ?? []) as string[]) {
+      const m = /^(\w+)\s+(.*)$/s.exec(ch.trim());
+      if (!m) throw new UsageError(`invalid --change "${ch}"`);
+      if (/^cmd$/i.test(m[1])) conf.cmd = m[2].trim().startsWith("[") ? JSON.parse(m[2]) : ["/bin/sh", "-c", m[2]];
+      else if (/^workdir$/i.test(m[1])) conf.workdir = m[2];
+      else if (/^user$/i.test(m[1])) conf.user = m[2];
+      else throw new UsageError(`--change ${m[1]} is not supported by import: use CMD, WORKDIR or USER`);
+    }
+    if (file !== "-" && !fs.existsSync(file)) throw new UsageError(`no file ${file}`);
+    let stream: Readable = file === "-" ? process.stdin : fs.createReadStream(file);
+    // gzip'd tarballs too (magic 1f 8b)
+    if (file !== "-") {
+      const fd = fs.openSync(file, "r");
+      const b = Buffer.alloc(2);
+      fs.readSync(fd, b, 0, 2, 0);
+      fs.closeSync(fd);
+      if (b[0] === 0x1f && b[1] === 0x8b) stream = stream.pipe((await import("node:zlib")).createGunzip());
+    }
+    const img = await runtime().images.importTar(stream, name, conf);
+    console.log(img.id);
+  });
+
+program
+  .command("save")
+  .description("images as a tar: OCI image layout + docker's manifest.json (docker load reads it)")
+  .option("-o, --output <file>", "write to a file instead of stdout")
+  .option("--gzip", "gzip the layers")
+  .option("--oci-dir <dir>", "write an OCI image layout directory instead of a tar")
+  .argument("<image...>")
+  .action(async (refs: string[], o) => {
+    const rt = runtime();
+    for (const r of refs) rt.images.resolve(r);
+    if (o.ociDir) {
+      const { exportLayout } = await import("./oci.ts");
+      await exportLayout(rt.images, refs, o.ociDir, { gzip: o.gzip });
+      return;
+    }
+    if (!o.output && process.stdout.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or redirect");
+    await saveImages(rt.images, refs, o.output ? fs.createWriteStream(o.output) : process.stdout, { gzip: o.gzip });
+  });
+
+program
+  .command("load")
+  .description("images from an OCI layout (dir or tar) or a docker save tar")
+  .option("-i, --input <file>", "tar file or OCI layout dir (default: stdin)")
+  .option("--name <name>", "name for the image (an archive with one image)")
+  .action(async (o) => {
+    const imgs = await loadImages(runtime().images, o.input ?? process.stdin, { name: o.name });
+    for (const i of imgs) console.log(`Loaded image: ${i.names.join(", ") || i.id}${i.names.length ? ` (${i.id.slice(7, 19)})` : ""}`);
   });
 
 program
   .command("setup")
-  .description("build the stacks (stack/busybox, stack/node) when missing")
+  .description("build the stacks (stack/busybox, stack/node, stack/python) when missing or stale")
   .action(async () => {
     const built = await ensureStacks(runtime().images, (m) => console.log(m));
-    if (!built.length) console.log("stacks already present");
+    if (!built.length) console.log("stacks already present and current");
   });
+
+program.addOption(new Option("--debug", "print stack traces").hideHelp());
 
 program.parseAsync().catch((err) => {
   console.error(`paas-runtime: ${(err as Error).message}`);
-  process.exit(1);
+  if (process.env.PAAS_DEBUG) console.error((err as Error).stack);
+  const status = (err as RuntimeError).status;
+  process.exit(err instanceof UsageError || status === 400 || status === 404 ? 125 : 1);
 });

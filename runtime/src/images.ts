@@ -21,7 +21,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
-import * as tar from "tar";
 import type { ImageConfig, ImageHistoryEntry, ImageInfo } from "@paas/shared/agent-api";
 import { Layout, hex } from "./paths.ts";
 import { writeLayerTar } from "./tarwriter.ts";
@@ -182,13 +181,48 @@ export class ImageStore {
     writeJson(path.join(this.layout.layers, `${hex(digest)}.json`), { size });
   }
 
-  /** Unpacks a layer tar (OCI whiteouts are turned into overlayfs ones). */
+  /**
+   * Unpacks a layer tar (OCI whiteouts are turned into overlayfs ones). GNU tar, as it
+   * restores directory and symlink mtimes (node-tar does not), and the mtimes of dirs that
+   * get whiteouts are put back: so a layer we exported unpacks to the same digest.
+   */
   async addLayerFromTar(stream: Readable): Promise<string> {
     const tmp = path.join(this.layout.tmp, `import-${randomHex(6)}`);
     fs.mkdirSync(tmp, { recursive: true });
     try {
-      await pipeline(stream, tar.x({ cwd: tmp, preserveOwner: true, unlink: true }));
+      const { spawn } = await import("node:child_process");
+      const p = spawn("tar", ["-x", "-f", "-", "-C", tmp, "--same-owner", "--numeric-owner", "-p", "--no-overwrite-dir"], { stdio: ["pipe", "ignore", "pipe"] });
+      let err = "";
+      p.stderr.on("data", (d) => (err += d));
+      const exit = new Promise<number>((r) => p.on("close", (c) => r(c ?? 1)));
+      try {
+        await pipeline(stream, p.stdin);
+      } catch (e) {
+        p.kill();
+        throw new RuntimeError(`cannot read the layer: ${(e as Error).message}`, 400);
+      }
+      if ((await exit) !== 0) throw new RuntimeError(`the layer is not a valid tar: ${err.trim()}`, 400);
+      // The whiteout devices get the .wh. file's owner and mtime (our tars carry them).
+      const times = new Map<string, fs.Stats>();
+      const whiteouts = new Map<string, fs.Stats>();
+      const walk = (dir: string) => {
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+          if (e.name.startsWith(".wh.")) {
+            times.set(dir, times.get(dir) ?? fs.statSync(dir));
+            if (e.name !== ".wh..wh..opq") whiteouts.set(path.join(dir, e.name.slice(4)), fs.lstatSync(path.join(dir, e.name)));
+          }
+          if (e.isDirectory()) walk(path.join(dir, e.name));
+        }
+      };
+      walk(tmp);
       await runOk(helperPath(), ["unwhiteout", tmp]);
+      for (const [p, st] of whiteouts) {
+        try {
+          fs.lchownSync(p, st.uid, st.gid);
+          fs.lutimesSync(p, st.atime, st.mtime);
+        } catch {}
+      }
+      for (const [d, st] of times) fs.utimesSync(d, st.atime, st.mtime);
       return await this.addLayerFromDir(tmp, true);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });

@@ -67,3 +67,128 @@ z.close()
     assert.equal(rt.images.resolve("stack/python").id, before);
   });
 });
+
+describe("image store", () => {
+  test("tag, history, rmi refused while in use, prune of unreferenced layers", async () => {
+    const c = rt.create({ image: "stack/busybox", cmd: ["sh", "-c", "echo hi > /hello; rm /bin/vi"], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
+    await rt.start(c.id);
+    await rt.wait(c.id);
+    const img = await rt.commit(c.id, "test/hist:v1");
+    await rt.remove(c.id);
+    rt.images.tagImage("test/hist:v1", "test/hist:other");
+    assert.deepEqual(rt.images.resolve("test/hist:other").id, img.id);
+    assert.deepEqual(rt.images.resolve(img.id.slice(7, 19)).names.sort(), ["test/hist:other", "test/hist:v1"]);
+    const h = rt.images.history("test/hist:v1");
+    assert.equal(h.length, 2);
+    assert.match(h[0].created_by ?? "", /^commit .*echo hi > \/hello/);
+    assert.equal(h[0].layer, img.layers[1]);
+    assert.ok(h[0].sizeBytes > 0 && h[1].sizeBytes > 1_000_000);
+    assert.throws(() => rt.images.tagImage("test/hist:v1", "Bad Name"), /bad image name/);
+
+    const user = rt.create({ image: "test/hist:v1", cmd: ["true"], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
+    assert.deepEqual(rt.removeImage("test/hist:other"), ["test/hist:other"]); // another name is left: just untagged
+    assert.throws(() => rt.removeImage("test/hist:v1"), (e: Error & { status?: number }) => e.status === 409 && new RegExp(user.name).test(e.message));
+    assert.deepEqual(rt.removeImage("test/hist:v1", true), ["test/hist:v1"]); // forced: untagged, image kept for its container
+    assert.ok(rt.images.find(img.id));
+    assert.deepEqual(rt.images.prune(rt.inUse()).images, []); // still used
+    await rt.remove(user.id);
+    const pruned = rt.images.prune(rt.inUse());
+    assert.deepEqual(pruned.images, [img.id]);
+    assert.deepEqual(pruned.layers, [img.layers[1]]);
+    assert.equal(fs.existsSync(rt.layout.layer(img.layers[1])), false);
+    assert.ok(rt.images.find("stack/busybox"), "the base stays");
+  });
+
+  test("OCI layout and docker save round trips keep the image id (plain and gzip layers, whiteouts)", async () => {
+    const { saveImages, loadImages } = await import("../src/oci.ts");
+    const c = rt.create({ image: "stack/busybox", cmd: ["sh", "-c", "mkdir -p /data/x && echo 1 > /data/x/f && ln -s /data/x/f /data/l && rm -r /etc/hosts /bin/vi"], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
+    await rt.start(c.id);
+    await rt.wait(c.id);
+    const img = await rt.commit(c.id, "test/rt:v1", { cmd: ["cat", "/data/l"] });
+    await rt.remove(c.id);
+    for (const gzip of [false, true]) {
+      const file = path.join(scratch, `save-${gzip}.tar`);
+      await saveImages(rt.images, ["test/rt:v1"], fs.createWriteStream(file), { gzip });
+      const entries = spawnSync("tar", ["-tf", file], { encoding: "utf8" }).stdout.split("\n");
+      for (const e of ["oci-layout", "index.json", "manifest.json"]) assert.ok(entries.includes(e), e);
+      const dir = path.join(scratch, `layout-${gzip}`);
+      fs.mkdirSync(dir);
+      spawnSync("tar", ["-C", dir, "-xf", file]);
+      const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8"));
+      assert.equal(index.manifests[0].mediaType, "application/vnd.oci.image.manifest.v1+json");
+      assert.equal(index.manifests[0].annotations["io.containerd.image.name"], "test/rt:v1");
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, "blobs/sha256", index.manifests[0].digest.slice(7)), "utf8"));
+      assert.equal(manifest.config.digest, img.id, "the image id is the config's digest");
+      assert.equal(manifest.layers[0].mediaType, gzip ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar");
+
+      // into a fresh store: same id, and it runs
+      const { rt: other, cleanup: cleanOther } = await testRuntime(`m${gzip ? "g" : "p"}`, gzip ? 42 : 41);
+      try {
+        other.removeImage("stack/busybox");
+        other.images.prune(other.inUse());
+        const [loaded] = await loadImages(other.images, gzip ? dir : file); // a layout dir, and a tar
+        assert.deepEqual(loaded.layers, img.layers);
+        assert.equal(loaded.id, img.id);
+        assert.deepEqual(loaded.names, ["test/rt:v1"]);
+        assert.deepEqual(loaded.history?.map((x) => x.created_by), img.history?.map((x) => x.created_by));
+        const d = other.create({ image: "test/rt:v1", memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
+        await other.start(d.id);
+        assert.equal((await other.wait(d.id)).exitCode, 0);
+        const out: string[] = [];
+        for await (const l of other.logLines(d.id)) out.push(JSON.parse(l).line);
+        assert.deepEqual(out, ["1"]);
+        const e = other.create({ image: "test/rt:v1", cmd: ["sh", "-c", "test -e /bin/vi || echo vi-gone; test -e /etc/hosts.x || ls /bin/sh"], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
+        await other.start(e.id);
+        await other.wait(e.id);
+        const out2: string[] = [];
+        for await (const l of other.logLines(e.id)) out2.push(JSON.parse(l).line);
+        assert.deepEqual(out2, ["vi-gone", "/bin/sh"]);
+      } finally {
+        await cleanOther();
+      }
+    }
+  });
+
+  test("a docker save tar (legacy layout: <id>/layer.tar, <hex>.json, RepoTags) loads and runs", async () => {
+    const { loadImages } = await import("../src/oci.ts");
+    const root = path.join(scratch, "docker-root");
+    const save = path.join(scratch, "docker-save");
+    fs.mkdirSync(path.join(root, "bin"), { recursive: true });
+    fs.mkdirSync(path.join(save, "abc123"), { recursive: true });
+    fs.copyFileSync("/bin/busybox", path.join(root, "bin/busybox"));
+    fs.symlinkSync("busybox", path.join(root, "bin/sh"));
+    fs.writeFileSync(path.join(root, "msg"), "from docker\n");
+    assert.equal(spawnSync("tar", ["-C", root, "-cf", path.join(save, "abc123/layer.tar"), "."]).status, 0);
+    const cfg = JSON.stringify({ architecture: "amd64", os: "linux", config: { Env: ["PATH=/bin", "GREETING=hey"], Cmd: ["/bin/sh", "-c", "echo $GREETING; /bin/busybox cat /msg"], WorkingDir: "/" }, rootfs: { type: "layers", diff_ids: ["sha256:" + "0".repeat(64)] } });
+    fs.writeFileSync(path.join(save, "deadbeef.json"), cfg);
+    fs.writeFileSync(path.join(save, "manifest.json"), JSON.stringify([{ Config: "deadbeef.json", RepoTags: ["docker.io/library/fromdocker:1"], Layers: ["abc123/layer.tar"] }]));
+    const tarFile = path.join(scratch, "docker-save.tar");
+    assert.equal(spawnSync("tar", ["-C", save, "-cf", tarFile, "."]).status, 0);
+    const [img] = await loadImages(rt.images, tarFile);
+    assert.deepEqual(img.names, ["fromdocker:1"]);
+    assert.equal(img.config.env.GREETING, "hey");
+    const r = await (async () => {
+      const c = rt.create({ image: "fromdocker:1", memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
+      await rt.start(c.id);
+      const w = await rt.wait(c.id);
+      const out: string[] = [];
+      for await (const l of rt.logLines(c.id)) out.push(JSON.parse(l).line);
+      await rt.remove(c.id);
+      return { code: w.exitCode, out };
+    })();
+    assert.deepEqual(r, { code: 0, out: ["hey", "from docker"] });
+    await assert.rejects(loadImages(rt.images, path.join(root, "msg")), /not .*tar|neither/);
+  });
+
+  test("diff lists what a container added, changed and deleted", async () => {
+    const { containerDiff } = await import("../src/oci.ts");
+    const { helperPath } = await import("../src/util.ts");
+    const c = rt.create({ image: "stack/busybox", cmd: ["sh", "-c", "echo x > /new.txt; echo y >> /etc/passwd; rm /bin/vi"], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
+    await rt.start(c.id);
+    await rt.wait(c.id);
+    const fsi = rt.fsInfo(c.id);
+    const d = (await containerDiff(fsi.upper, fsi.lowers, helperPath())).map((e) => `${e.kind} ${e.path}`);
+    await rt.remove(c.id);
+    for (const want of ["C /bin", "D /bin/vi", "C /etc", "C /etc/passwd", "A /new.txt"]) assert.ok(d.includes(want), `${want} in ${JSON.stringify(d)}`);
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * The operator CLI, run as the real bin (runtime/bin/paas-runtime) against its own data
+ * dir, bridge, subnet and cgroup root.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { Runtime } from "../src/containers.ts";
+import { ensureStacks } from "../src/stacks.ts";
+import { runSyncOk } from "../src/util.ts";
+
+const bin = path.resolve(import.meta.dirname, "../bin/paas-runtime");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-cli-test-"));
+const env = { ...process.env, PAAS_DATA_DIR: dataDir, PAAS_BRIDGE: "paastcli0", PAAS_SUBNET: "10.99.45.0/24", PAAS_CGROUP_ROOT: "paas-test-cli" };
+const rt = new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot: env.PAAS_CGROUP_ROOT });
+
+function cli(args: string[], input?: Buffer | string) {
+  if (process.env.CLI_TRACE) console.error(args.join(" "), new Date().toISOString());
+  const r = spawnSync(bin, args, { env, input, encoding: "utf8", maxBuffer: 1 << 28 });
+  return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+before(async () => {
+  await ensureStacks(rt.images);
+});
+after(async () => {
+  for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
+  await rt.net.teardownHost();
+  for (const ctrl of ["memory", "cpu", "pids", "cpuacct", "freezer", "blkio"]) {
+    const root = `/sys/fs/cgroup/${ctrl}/${env.PAAS_CGROUP_ROOT}`;
+    if (fs.existsSync(root)) runSyncOk("find", [root, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("run --rm prints the output and exits with the container's code; flags reach the container", () => {
+  const r = cli(["run", "--rm", "--network", "none", "-e", "A=1", "--memory", "32m", "--cpus", "0.5", "--pids-limit", "20", "stack/busybox", "sh", "-c", "echo $A; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || true; exit 3"]);
+  assert.equal(r.code, 3, r.err);
+  assert.equal(r.out.split("\n")[0], "1");
+  assert.deepEqual(rt.list(), [], "--rm removed it");
+});
+
+test("run exits 137 when the memory limit killed the container", () => {
+  const r = cli(["run", "--rm", "--network", "none", "--memory", "16m", "stack/busybox", "sh", "-c", 'x=0123456789abcdef; while true; do x="$x$x"; done']);
+  assert.equal(r.code, 137);
+  assert.match(r.err, /out of memory \(limit 16m\)/);
+});
+
+test("clear errors: a limit that is not a number, a bad image name, a missing image or container", () => {
+  let r = cli(["run", "--memory", "lots", "stack/busybox", "true"]);
+  assert.equal(r.code, 125);
+  assert.match(r.err, /invalid --memory "lots": use a number with k, m or g/);
+  r = cli(["run", "--cpus", "many", "stack/busybox", "true"]);
+  assert.match(r.err, /invalid --cpus "many"/);
+  r = cli(["run", "--pids-limit", "1.5", "stack/busybox", "true"]);
+  assert.match(r.err, /invalid --pids-limit "1.5"/);
+  r = cli(["run", "Bad/Image", "true"]);
+  assert.equal(r.code, 125);
+  assert.match(r.err, /invalid image name "Bad\/Image"/);
+  r = cli(["run", "no/such:image", "true"]);
+  assert.match(r.err, /no image "no\/such:image" on this host/);
+  r = cli(["logs", "nosuchcontainer"]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /no container "nosuchcontainer"/);
+  r = cli(["tag", "stack/busybox", "NOT valid"]);
+  assert.match(r.err, /bad image name/);
+  assert.deepEqual(rt.list(), [], "nothing was made");
+});
+
+test("detached: ps, exec, top, stats, logs, kill, wait, inspect, rm", async () => {
+  const id = cli(["run", "-d", "--name", "web", "--network", "none", "stack/node", "sh", "-c", "echo started; echo $$ > /tmp/pid; sleep 600"]).out;
+  assert.match(id, /^[0-9a-f]{32}$/);
+  const ps = cli(["ps"]).out;
+  assert.match(ps, /web\s+stack\/node\s+up since/);
+  await new Promise((r) => setTimeout(r, 300));
+  const ex = cli(["exec", "-e", "X=2", "web", "sh", "-c", "echo $X $(id -u) $HOME $(cat /tmp/pid) $(hostname)"]);
+  assert.equal(ex.code, 0, ex.err);
+  assert.equal(ex.out, "2 1000 /home/app 1 web", "container's namespaces (pid 1, hostname), uid and env");
+  assert.equal(cli(["exec", "web", "sh", "-c", "exit 7"]).code, 7);
+  assert.match(cli(["top", "web"]).out, /sleep 600/);
+  const stats = JSON.parse(cli(["stats", "--json", "web"]).out);
+  assert.equal(stats[0].memoryLimitBytes, 256 * 1024 * 1024);
+  assert.ok(stats[0].memoryBytes > 0 && stats[0].pids >= 2, JSON.stringify(stats));
+  assert.equal(cli(["logs", "web"]).out, "started");
+  assert.equal(JSON.parse(cli(["inspect", "web"]).out)[0].state, "running");
+  assert.equal(JSON.parse(cli(["inspect", "stack/node"]).out)[0].ociConfig.config.WorkingDir, "/app");
+  cli(["kill", "-s", "TERM", "web"]); // pid 1 without a handler ignores TERM
+  assert.equal(rt.get("web").state, "running");
+  assert.equal(cli(["kill", "web"]).code, 0);
+  assert.equal(cli(["wait", "web"]).out, "137");
+  assert.equal(cli(["rm", "web"]).code, 0);
+  assert.match(cli(["exec", "web", "true"]).err, /no container "web"/);
+});
+
+test("create/start -a, cp both ways, diff, commit, history, export, import, save/load, rmi, prune", () => {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "paas-cli-scratch-"));
+  try {
+    const id = cli(["create", "--name", "job", "--network", "none", "stack/busybox", "sh", "-c", "cat /in/msg > /out.txt; rm /bin/vi"]).out;
+    fs.writeFileSync(path.join(scratch, "msg"), "hello cp\n");
+    assert.equal(cli(["cp", path.join(scratch, "msg"), "job:/in"]).code, 0);
+    assert.equal(cli(["start", "-a", id]).code, 0);
+    const diff = cli(["diff", "job"]).out.split("\n");
+    for (const l of ["A /out.txt", "D /bin/vi", "A /in"]) assert.ok(diff.includes(l), `${l} in ${diff}`);
+    assert.equal(cli(["cp", "job:/out.txt", path.join(scratch, "got.txt")]).code, 0);
+    assert.equal(fs.readFileSync(path.join(scratch, "got.txt"), "utf8"), "hello cp\n");
+    const img = cli(["commit", "-c", 'CMD ["cat", "/out.txt"]', "job", "test/job:v1"]).out;
+    assert.match(img, /^sha256:/);
+    assert.match(cli(["history", "test/job:v1"]).out, /commit job: sh -c cat \/in\/msg/);
+    assert.equal(cli(["run", "--rm", "--network", "none", "test/job:v1"]).out, "hello cp");
+
+    // export a container's rootfs, import it as an image, run it
+    const tarFile = path.join(scratch, "rootfs.tar");
+    assert.equal(cli(["export", "-o", tarFile, "job"]).code, 0);
+    const names = spawnSync("tar", ["-tf", tarFile], { encoding: "utf8" }).stdout.split("\n");
+    assert.ok(names.includes("./out.txt") && names.includes("./bin/busybox") && !names.includes("./bin/vi"));
+    assert.match(cli(["import", "-c", "CMD cat /out.txt", tarFile, "test/flat:1"]).out, /^sha256:/);
+    assert.equal(cli(["run", "--rm", "--network", "none", "test/flat:1"]).out, "hello cp");
+
+    // save -> rmi -> load gives the same id
+    const saved = path.join(scratch, "save.tar");
+    assert.equal(cli(["save", "-o", saved, "test/job:v1"]).code, 0);
+    assert.equal(cli(["rm", "job"]).code, 0);
+    cli(["create", "--name", "holder", "--network", "none", "test/job:v1"]);
+    assert.match(cli(["rmi", "test/job:v1"]).err, /used by container\(s\) holder/);
+    assert.equal(cli(["rm", "holder"]).code, 0);
+    assert.match(cli(["rmi", "test/job:v1"]).out, /Untagged: test\/job:v1\nDeleted: sha256:/);
+    assert.match(cli(["load", "-i", saved]).out, new RegExp(`Loaded image: test/job:v1 \\(${img.slice(7, 19)}\\)`));
+    assert.equal(cli(["tag", "test/job:v1", "test/job:v2"]).code, 0);
+    assert.match(cli(["images"]).out, /test\/job\s+v2\s+/);
+    assert.equal(cli(["rmi", "test/job:v1", "test/job:v2", "test/flat:1"]).code, 0);
+    assert.match(cli(["prune"]).out, /Total reclaimed/);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+});
