@@ -12,7 +12,9 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { ContainerSpec } from "@paas/shared/agent-api";
+import type { AddressInfo } from "node:net";
+import { AgentClient, type AgentError, type ContainerSpec } from "@paas/shared/agent-api";
+import { createAgentServer } from "../src/agent/server.ts";
 import type { Runtime } from "../src/containers.ts";
 import { bandwidthQdiscs } from "../src/limits/bandwidth.ts";
 import { createQuotaDir, isMountPoint, loopDevicesUnder, quotaDevice, releaseQuotaDir } from "../src/limits/disk.ts";
@@ -276,6 +278,43 @@ describe("limits", () => {
     await removeClean(c.id);
     assert.deepEqual(await bandwidthQdiscs(veth), [], "qdiscs gone with the veth");
     assert.equal(fs.existsSync(`/sys/class/net/${veth}`), false);
+  });
+
+  test("through the agent: 400 for a bad limit, team caps, pause/unpause, OOM logged with the limit", async () => {
+    const server = createAgentServer(rt, { keepaliveMs: 100 });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const client = new AgentClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const logged: string[] = [];
+    const origError = console.error;
+    console.error = (...a: unknown[]) => void logged.push(a.join(" "));
+    try {
+      await assert.rejects(client.createContainer(box("true", { memoryBytes: 32 * MiB, pidsLimit: "lots" as unknown as number })), (e: AgentError) => e.status === 400 && /spec\.pidsLimit must be a whole number/.test(e.message));
+      await assert.rejects(client.setTeamLimits("tagent", { memoryBytes: -5 }), (e: AgentError) => e.status === 400 && /team\.memoryBytes/.test(e.message));
+      assert.deepEqual(await client.setTeamLimits("tagent", { memoryBytes: 256 * MiB, pids: 500 }), { memoryBytes: 256 * MiB, pids: 500 });
+      assert.deepEqual(await client.teamLimits("tagent"), { memoryBytes: 256 * MiB, pids: 500 });
+      const c = await client.createContainer(box("sleep 30", { cgroupParent: "tagent/app" }));
+      await client.start(c.id);
+      // the team's node holds its caps in the kernel
+      assert.equal(rt.cgroups.readLimits(`${rt.opts.cgroupRoot}/tagent`).memoryBytes, 256 * MiB);
+      assert.equal(rt.cgroups.readLimits(`${rt.opts.cgroupRoot}/tagent`).pidsLimit, 500);
+      assert.equal((await client.pause(c.id)).state, "paused");
+      assert.equal((await client.container(c.id)).state, "paused");
+      assert.equal((await client.unpause(c.id)).state, "running");
+      await assert.rejects(client.unpause(c.id), (e: AgentError) => e.status === 409);
+      await client.remove(c.id, true);
+      const o = await client.createContainer(box('x=0123456789abcdef; while true; do x="$x$x"; done', { memoryBytes: 16 * MiB, cgroupParent: "tagent/app" }));
+      await client.start(o.id);
+      const w = await client.wait(o.id);
+      assert.equal(w.oomKilled, true);
+      assert.equal(w.memoryLimitBytes, 16 * MiB);
+      assert.equal((await client.container(o.id)).memoryLimitBytes, 16 * MiB);
+      assert.ok(logged.some((l) => l.includes(`container ${o.name}`) && l.includes("OOM-killed") && l.includes(String(16 * MiB))), logged.join("\n"));
+      await client.remove(o.id, true);
+    } finally {
+      console.error = origError;
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   test("limits that are not numbers are refused with the field's name", () => {
