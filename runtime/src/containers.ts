@@ -28,7 +28,7 @@ import { ImageStore, type InUse } from "./images.ts";
 import { helperServer } from "./helper.ts";
 import { type Attachment, BridgeNetwork, containerResolvConf, netnsName, vethName } from "./network.ts";
 import { limitBandwidth } from "./limits/bandwidth.ts";
-import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, saveTeamLimits, teamCgroupLimits, validateSpecLimits, validateTeamLimits } from "./limits/container.ts";
+import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, saveTeamLimits, teamCgroupLimits, upperDir, validateSpecLimits, validateTeamLimits } from "./limits/container.ts";
 import { Layout, hex } from "./paths.ts";
 import { planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
 import { netnsName as podNetnsName } from "./network.ts";
@@ -723,7 +723,9 @@ export class Runtime {
     const rec = this.record(ref);
     if (typeof name !== "string" || !name) throw new RuntimeError("commit needs a name, e.g. app/hello:v3", 400);
     if (this.state(rec).state === "running") throw new RuntimeError("cannot commit a running container; wait for it or stop it", 409);
-    const upper = path.join(this.dir(rec.id), "upper");
+    // after a reboot the quota'd layer must be mounted again before it is read
+    await ensureContainerDisk(this.dir(rec.id), rec.spec);
+    const upper = upperDir(this.dir(rec.id));
     const digest = await this.images.addLayerFromDir(upper);
     const merged: ImageConfig = {
       ...rec.config,
@@ -821,7 +823,7 @@ export class Runtime {
     return {
       id: rec.id,
       name: rec.name,
-      upper: path.join(this.dir(rec.id), "upper"),
+      upper: upperDir(this.dir(rec.id)),
       lowers: rec.layers.map((l) => this.layout.layer(l)),
       state,
       pid: state === "running" ? this.readPid(rec, "pid") : undefined,

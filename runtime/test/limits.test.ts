@@ -184,7 +184,11 @@ describe("limits", () => {
     assert.ok(written <= 16 * MiB && written > 8 * MiB, `wrote ${written}`);
     const hostFree1 = fs.statfsSync(dataDir).bavail * fs.statfsSync(dataDir).bsize;
     assert.ok(hostFree0 - hostFree1 < 24 * MiB, `host lost ${(hostFree0 - hostFree1) / MiB} MiB`);
+    // the quota'd layer commits like any other
+    const img = await rt.commit(c.id, "test/quota:v1");
+    assert.equal(fs.statSync(path.join(rt.layout.layer(img.layers.at(-1)!), "big")).size, written);
     await removeClean(c.id);
+    rt.removeImage("test/quota:v1");
   });
 
   test("disk: createQuotaDir / releaseQuotaDir (for volumes)", async () => {

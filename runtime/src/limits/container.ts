@@ -95,3 +95,16 @@ export function saveTeamLimits(runtimeRoot: string, team: string, limits: TeamLi
 export function teamCgroupLimits(t: TeamLimits): CgroupLimits {
   return { memoryBytes: t.memoryBytes, cpuMillis: t.cpuMillis, pidsLimit: t.pids };
 }
+
+/**
+ * The container's upper dir as a real path: with a quota `<dir>/upper` is a symlink into
+ * `<dir>/disk`, and tools that copy or walk it (cp -a, tar) must not take the link itself.
+ */
+export function upperDir(containerDir: string): string {
+  const p = path.join(containerDir, "upper");
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
