@@ -85,11 +85,6 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
       }
     }
 
-    if (kind === "cgroups" && parts.length === 3) {
-      if (m === "GET") return send(res, 200, rt.teamLimits(id));
-      if (m === "PUT") return send(res, 200, rt.setTeamLimits(id, (await readJsonBody(req)) as TeamLimits));
-    }
-
     if (kind === "containers") {
       if (parts.length === 2 && m === "GET") return send(res, 200, rt.list());
       if (parts.length === 2 && m === "POST") {
