@@ -40,3 +40,20 @@ test("containers get the host's resolvers, loopback ones left out", () => {
   assert.match(text, /nameserver /);
   assert.doesNotMatch(text, /nameserver 127\./);
 });
+
+test("team sets: names fit ipset's 31 characters, differ per team, and IPAM keeps the team", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-ipam-"));
+  try {
+    const n = new BridgeNetwork(new Layout(dir), { bridge: "abcdefghijklmno", subnet: "10.1.3.0/29" });
+    const a = n.teamSet("team-a");
+    assert.ok(a.length <= 31, a);
+    assert.equal(n.teamSet("team-a"), a, "stable");
+    assert.notEqual(n.teamSet("team-b"), a);
+    assert.ok(n.isoChain.length <= 28 && n.chain.length <= 28);
+    n.allocate("c1", false, "team-a");
+    const ipam = JSON.parse(fs.readFileSync(path.join(n.layout.net, "abcdefghijklmno.json"), "utf8"));
+    assert.deepEqual(ipam.addresses["10.1.3.2"], { id: "c1", egress: false, team: "team-a" });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -146,6 +146,10 @@ export class BridgeNetwork {
       await this.iptEnsure("filter", chain, ["-j", "DROP"]);
     }
     await this.iptEnsure("filter", this.chain, ["-m", "set", "--match-set", this.egressSet, "src", "-j", "ACCEPT"], true);
+    // Per-address ACCEPTs of the runtime before egress moved to the set: nothing removes
+    // them any more, and a later container on a reused address would inherit egress.
+    const legacy = (await this.ipt(["-t", "filter", "-S", this.chain])).stdout.split("\n").filter((l) => /^-A \S+ -s [\d.]+\/32 -j ACCEPT$/.test(l));
+    for (const l of legacy) await this.ipt(["-t", "filter", "-D", ...l.split(" ").slice(1)]);
     // Container to container (bridged): teams only; before the replies' ACCEPT below, so
     // the ESTABLISHED rule is the first one a packet meets.
     await this.iptEnsure("filter", "FORWARD", ["-i", this.bridge, "-o", this.bridge, "-j", this.isoChain], true);
