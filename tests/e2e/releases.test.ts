@@ -250,6 +250,26 @@ describe("releases, config vars, rollback and the push", { timeout: 20 * 60_000 
     assert.match(f.stdout, /longer than 3 seconds/);
   });
 
+  test("with build mode supersede, a newer push cancels the running build and its push is rejected", async () => {
+    assert.equal((await paas(["apps:update", "-a", "cfg-b", "--build-mode", "supersede", "--build-timeout", "default"])).code, 0);
+    const older = await appRepo("older", "sleep 30");
+    const first = push(older, "cfg-b", "main", ["--force"]);
+    for (let i = 0; i < 100; i++) {
+      if (await db.build.findFirst({ where: { app: { name: "cfg-b" }, status: "building" } })) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const newer = await appRepo("newer");
+    const t0 = Date.now();
+    const second = await push(newer, "cfg-b", "main", ["--force"]);
+    const r1 = await first;
+    assert.notEqual(r1.code, 0, r1.out);
+    assert.match(r1.out, /Superseded by [0-9a-f]{7}/);
+    assert.match(r1.out, /\[remote rejected\]/);
+    assert.equal(second.code, 0, second.out);
+    assert.ok(Date.now() - t0 < 25_000, "the newer push did not wait for the older build's 30 s");
+    assert.equal((await answer("cfg-b")).code, "newer");
+  });
+
   test("the build log streams live: SSE for the dashboard, builds:logs -f for the CLI", async () => {
     await writeApp(repo, "live", "echo step-one && sleep 3 && echo step-two");
     await commit(repo, "live");

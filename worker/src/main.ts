@@ -55,8 +55,10 @@ const deployer = new Worker<DeployJobData>(
   async (job) => {
     // Only the kind and app are logged: a job never carries config values.
     console.log(`worker: ${job.data.kind} job ${job.id} for app ${job.data.appId} started`);
+    const t0 = Date.now();
     const result = await runDeployJob(redis, job.id!, job.data);
-    console.log(`worker: ${job.data.kind} job ${job.id} ${result.ok ? `done${result.version ? ` (v${result.version})` : ""}` : `failed: ${result.error}`}`);
+    const took = `${((Date.now() - t0) / 1000).toFixed(2)}s`;
+    console.log(`worker: ${job.data.kind} job ${job.id} ${result.ok ? `done${result.version ? ` (v${result.version})` : ""} in ${took}` : `failed after ${took}: ${result.error}`}`);
     return result;
   },
   { connection: createRedis(), concurrency: 4, lockDuration: 60_000 },

@@ -151,10 +151,12 @@ async function supersede(redis: Redis, oldBuildId: string, newCommit: string): P
       .xadd(buildLogKey(oldBuildId), "*", "line", ` !     Superseded by ${newCommit.slice(0, 7)}: a newer push of this app takes over`)
       .catch(() => {});
   }
-  const old = await db.build.findUnique({ where: { id: oldBuildId }, include: { app: true } });
+  const old = await db.build.findUnique({ where: { id: oldBuildId } });
   if (old?.status === "building") {
+    // Every container of that build (the builders label them paas.build=<id>).
     const agent = agentFor(await pickHost());
-    await agent.remove(`build-${old.app.name}-${oldBuildId}`, true).catch(() => {});
+    const doomed = (await agent.containers().catch(() => [])).filter((c) => c.labels?.["paas.build"] === oldBuildId);
+    for (const c of doomed) await agent.remove(c.id, true).catch(() => {});
   }
 }
 
