@@ -90,7 +90,11 @@ function addCreateOptions(c: Command): Command {
     .option("-m, --memory <size>", "memory limit, e.g. 64m", "256m")
     .option("--cpus <n>", "CPU limit in cores, e.g. 0.5")
     .option("--pids-limit <n>", "max processes")
-    .option("--network <mode>", "bridge or none", "bridge")
+    .option("--network <mode>", "bridge, none, or container:<id|name> (join that container's network namespace: a pod)", "bridge")
+    .option("--net <mode>", "same as --network")
+    .option("-v, --volume <name:/path[:ro]>", "mount a named volume (made when missing; repeatable)", collect)
+    .option("--volumes-from <container>", "mount every volume of that container at the same paths")
+    .option("--restart <policy>", "no, on-failure[:max-retries] or always")
     .option("--egress", "allow connections beyond the host")
     .option("-l, --label <K=V>", "label (repeatable)", collect)
     .option("--cgroup-parent <path>", "cgroup path below the runtime's root (team/app)", "cli")
@@ -114,7 +118,19 @@ function kv(list: string[] | undefined, flag: string): Record<string, string> {
 
 function specFrom(image: string, cmd: string[], o: Record<string, unknown>): ContainerSpec {
   if (!/^[a-z0-9]/.test(image)) throw new UsageError(`invalid image name "${image}": use repo[:tag] (lowercase), e.g. stack/busybox`);
-  if (o.network !== "bridge" && o.network !== "none") throw new UsageError(`invalid --network "${o.network}": use bridge or none`);
+  const net = String(o.net ?? o.network);
+  if (net !== "bridge" && net !== "none" && !/^container:[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(net)) throw new UsageError(`invalid --network "${net}": use bridge, none or container:<id|name>`);
+  const volumes = ((o.volume as string[]) ?? []).map((v) => {
+    const m = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*):(\/[^:]*)(?::(ro|rw))?$/.exec(v);
+    if (!m) throw new UsageError(`invalid -v "${v}": use NAME:/path[:ro] (named volumes; host paths are not mounted)`);
+    return { name: m[1], path: m[2], ...(m[3] === "ro" ? { readOnly: true } : {}) };
+  });
+  let restart: { restart?: "no" | "on-failure" | "always"; restartMaxRetries?: number } = {};
+  if (o.restart !== undefined) {
+    const m = /^(no|always|on-failure)(?::(\d+))?$/.exec(String(o.restart));
+    if (!m || (m[2] && m[1] !== "on-failure")) throw new UsageError(`invalid --restart "${o.restart}": use no, on-failure[:N] or always`);
+    restart = { restart: m[1] as "no" | "on-failure" | "always", ...(m[2] ? { restartMaxRetries: Number(m[2]) } : {}) };
+  }
   return {
     image,
     cmd: cmd.length ? cmd : undefined,
@@ -127,8 +143,11 @@ function specFrom(image: string, cmd: string[], o: Record<string, unknown>): Con
     cpuMillis: o.cpus !== undefined ? Math.round(parseNumber("--cpus", o.cpus as string, { min: 0.01 }) * 1000) : undefined,
     pidsLimit: o.pidsLimit !== undefined ? parseNumber("--pids-limit", o.pidsLimit as string, { integer: true, min: 1 }) : undefined,
     cgroupParent: o.cgroupParent as string,
-    network: o.network as "bridge" | "none",
+    network: net as ContainerSpec["network"],
     egress: !!o.egress,
+    ...(volumes.length ? { volumes } : {}),
+    ...(o.volumesFrom ? { volumesFrom: o.volumesFrom as string } : {}),
+    ...restart,
   };
 }
 

@@ -136,3 +136,17 @@ test("create/start -a, cp both ways, diff, commit, history, export, import, save
     fs.rmSync(scratch, { recursive: true, force: true });
   }
 });
+
+test("pods and volumes: -v NAME:/path, --volumes-from, --net container:<name>", async () => {
+  const id = cli(["run", "-d", "--name", "pa", "--network", "none", "-v", "clidata:/data", "stack/busybox", "sh", "-c", "echo hi > /data/f; readlink /proc/self/ns/net; sleep 600"]).out;
+  assert.match(id, /^[0-9a-f]{32}$/);
+  await new Promise((r) => setTimeout(r, 300));
+  const ns = cli(["logs", "pa"]).out;
+  assert.match(ns, /^net:\[\d+\]$/);
+  assert.equal(cli(["run", "--rm", "--net", "container:pa", "stack/busybox", "readlink", "/proc/self/ns/net"]).out, ns);
+  assert.equal(cli(["run", "--rm", "--network", "none", "--volumes-from", "pa", "stack/busybox", "cat", "/data/f"]).out, "hi");
+  assert.match(cli(["run", "-v", "/etc:/x", "stack/busybox", "true"]).err, /invalid -v "\/etc:\/x"/);
+  assert.match(cli(["run", "--net", "host", "stack/busybox", "true"]).err, /invalid --network "host"/);
+  assert.equal(cli(["rm", "-f", "pa"]).code, 0);
+  await rt.removeVolume("clidata").catch(() => {});
+});
