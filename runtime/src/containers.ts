@@ -152,6 +152,25 @@ export class Runtime {
     throw new RuntimeError(`container ${rec.name} joins the network of container ${owner?.name ?? rec.netOwner}, which is not running; start that one first`, 409);
   }
 
+  /** The attachment of a container whose namespace was kept for its pod members. */
+  private heldAttachment(rec: ContainerRecord): Attachment {
+    const ip = this.net.addressOf(rec.id);
+    const netnsPath = `/run/netns/${podNetnsName(rec.id)}`;
+    if (!ip || !exists(netnsPath)) throw new RuntimeError(`container ${rec.name}'s network namespace is used by pod members but incomplete; remove them, then start it`, 409);
+    return { ip, cidr: `${ip}/${this.net.bits}`, gateway: this.net.gateway, netnsName: podNetnsName(rec.id), netnsPath, egress: !!rec.spec.egress };
+  }
+
+  /** Signals the container's init as the user asked (CLI kill): like a user's stop, no restart policy undoes it. */
+  async kill(ref: string, signal: NodeJS.Signals | number = "SIGKILL"): Promise<ContainerInfo> {
+    const rec = this.record(ref);
+    const pid = this.state(rec).state === "running" ? this.readPid(rec, "pid") : undefined;
+    if (!pid) throw new RuntimeError(`container ${rec.name} is not running`, 409);
+    // a signal meant to end it counts as a stop by the user (a SIGHUP to reload does not)
+    if (["SIGKILL", "SIGTERM", "SIGINT", 9, 15, 2].includes(signal)) writeRestartState(this.dir(rec.id), { ...readRestartState(this.dir(rec.id)), stoppedByUser: true });
+    process.kill(pid, signal);
+    return this.info(rec);
+  }
+
   /** Names of the containers (any state) that mount this volume. */
   volumeUsers(name: string): string[] {
     return this.records()
@@ -479,9 +498,8 @@ export class Runtime {
   private async startLocked(rec: ContainerRecord): Promise<ContainerInfo> {
     const st = this.state(rec);
     if (st.state === "running") throw new RuntimeError(`container ${rec.name} is already running`, 409);
-    if (rec.spec.network === "bridge" && this.netHeld(rec.id)) {
-      throw new RuntimeError(`container ${rec.name}'s network namespace is still used by pod members; remove them before starting it again`, 409);
-    }
+    // Its namespace outlived it for pod members still in it: it starts again in there, address kept.
+    const heldNet = rec.spec.network === "bridge" && this.netHeld(rec.id) ? this.heldAttachment(rec) : undefined;
     const podNetns = this.podNetns(rec);
     const dir = this.dir(rec.id);
     for (const f of ["status.json", "pid", "monitor.pid"]) fs.rmSync(path.join(dir, f), { force: true });
@@ -497,7 +515,7 @@ export class Runtime {
     try {
       trace?.("cgroup");
       // The team (first segment of cgroupParent) decides which containers it may reach.
-      if (rec.spec.network === "bridge") net = await this.net.attach(rec.id, { egress: !!rec.spec.egress, team: rec.spec.cgroupParent.split("/")[0] });
+      if (rec.spec.network === "bridge") net = heldNet ?? await this.net.attach(rec.id, { egress: !!rec.spec.egress, team: rec.spec.cgroupParent.split("/")[0] });
       if (net && rec.spec.netRateKbit) await limitBandwidth({ hostDev: vethName(rec.id), netns: netnsName(rec.id) }, rec.spec.netRateKbit);
       trace?.("net");
       fs.writeFileSync(path.join(dir, "hostname"), `${rec.hostname}\n`);
@@ -528,6 +546,13 @@ export class Runtime {
         ...cmd,
       ];
       if (podNetns) args.splice(args.indexOf("--"), 0, "--netns", podNetns);
+      if (heldNet) {
+        // eth0 in the kept namespace has its address and route already
+        for (const flag of ["--ip", "--gw"]) {
+          const i = args.indexOf(flag);
+          if (i >= 0 && i < args.indexOf("--")) args.splice(i, 2);
+        }
+      }
       if (rec.mounts?.length) {
         // Volumes: the overlay root is mounted on the host with the volumes below it, and the
         // helper takes that tree as it is (no --lower: it bind-mounts --rootfs). See volumes.ts.

@@ -188,3 +188,24 @@ test("pod: a sidecar joins the app's netns and volumes, leaves, and the app keep
   assert.equal(hostMounts(), 0);
   await rt.removeVolume("shared");
 });
+
+test("the pod's first container, stopped and started again, comes back into its kept namespace", { timeout: 60_000 }, async () => {
+  const owner = rt.create(busybox("sleep 1000", { network: "bridge" }));
+  const first = await rt.start(owner.id);
+  const member = rt.create(busybox("httpd -f -p 9191 -h /etc", { network: `container:${owner.id}` }));
+  await rt.start(member.id);
+  await rt.stop(owner.id, 0);
+  assert.equal(rt.get(member.id).state, "running");
+  const again = await rt.start(owner.id);
+  assert.equal(again.ip, first.ip, "address kept");
+  // the member's server, in the same namespace, at the pod's address from the host and on localhost from a probe
+  const res = await fetch(`http://${again.ip}:9191/hostname`, { signal: AbortSignal.timeout(3000) });
+  assert.equal(res.status, 200);
+  const probe = await runToEnd(busybox("wget -qO- http://127.0.0.1:9191/hostname", { network: `container:${owner.id}` }));
+  assert.equal(probe.code, 0, probe.out);
+  await rt.remove(probe.id);
+  await rt.remove(owner.id, { force: true });
+  await rt.remove(member.id, { force: true });
+  assert.equal(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes(`paas-${owner.id.slice(0, 12)}`), false);
+  assert.equal(rt.net.addressOf(owner.id), undefined);
+});
