@@ -10,6 +10,7 @@ test("env var names: letters, digits, underscores, not starting with a digit", (
 test("platform names are refused", () => {
   assert.match(keyProblem("PORT") ?? "", /set by the platform/);
   assert.match(keyProblem("PAAS_APP") ?? "", /set by the platform/);
+  assert.equal(keyProblem("PAAS_BUILDER"), null, "an app forces its builder with a config var");
 });
 
 test("K=V parsing keeps '=' in values and reports every bad argument", () => {

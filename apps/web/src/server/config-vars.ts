@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 
-/** Names the platform sets itself; an app may not override them. */
-const RESERVED = new Set(["PORT", "HOME", "PATH", "HOSTNAME"]);
+/** Names the platform sets itself; an app may not override them. (PAAS_BUILDER is the app's to set.) */
+const RESERVED = new Set(["PORT", "HOME", "PATH", "HOSTNAME", "PAAS_APP", "PAAS_RELEASE"]);
 export const MAX_VALUE_BYTES = 32 * 1024;
 export const MAX_VARS = 200;
 
@@ -16,7 +16,7 @@ export function keyProblem(key: string): string | null {
     return `"${key}" is not a valid name: use letters, digits and underscores, not starting with a digit (e.g. DATABASE_URL)`;
   }
   if (key.length > 255) return `"${key.slice(0, 20)}..." is too long: names have at most 255 characters`;
-  if (RESERVED.has(key) || key.startsWith("PAAS_")) return `${key} is set by the platform and cannot be changed`;
+  if (RESERVED.has(key)) return `${key} is set by the platform and cannot be changed`;
   return null;
 }
 
