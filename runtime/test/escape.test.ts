@@ -58,7 +58,8 @@ async function startIn(cmd: string[], opts: { image?: string; team?: string; fil
   const c = rt.create({
     image: opts.image ?? "stack/busybox",
     cmd,
-    memoryBytes: 64 << 20,
+    // node (the team test's server) needs room: at 64 MiB it can be OOM-killed mid-test
+    memoryBytes: (opts.image === "stack/node" ? 256 : 64) << 20,
     cgroupParent: `${opts.team ?? "esc"}/app`,
     network: opts.network ?? "bridge",
   });
@@ -188,7 +189,7 @@ test("another team's container is unreachable; the same team's and the host's co
     await waitListening(server.ip!, 8080); // host -> container (the router's way) works
     const probe = `nc -w 2 ${server.ip} 8080 </dev/null 2>/tmp/err || { echo failed; cat /tmp/err >&2; ip addr show eth0 >&2; ip route >&2; }`;
     const same = await runIn(["sh", "-c", probe], { team: "team-a" });
-    assert.deepEqual(same.lines, ["hello from A"], `same team connects (server ${server.ip})`);
+    assert.deepEqual(same.lines, ["hello from A"], `same team connects (server ${server.ip}: ${JSON.stringify(rt.get(server.id))})`);
     const other = await runIn(["sh", "-c", probe], { team: "team-b" });
     // (after "failed": nc's error and the client's address and routes, for the record)
     assert.equal(other.lines[0], "failed", `another team does not: ${other.lines.join("\n")}`);
