@@ -90,6 +90,11 @@ function addCreateOptions(c: Command): Command {
     .option("-m, --memory <size>", "memory limit, e.g. 64m", "256m")
     .option("--cpus <n>", "CPU limit in cores, e.g. 0.5")
     .option("--pids-limit <n>", "max processes")
+    .option("--cpu-shares <n>", "relative CPU weight, 2..262144 (default 1024)")
+    .option("--disk <size>", "size cap of the writable layer, e.g. 512m (ENOSPC beyond)")
+    .option("--device-read-bps <size>", "disk read rate cap per second, e.g. 10m")
+    .option("--device-write-bps <size>", "disk write rate cap per second, e.g. 10m")
+    .option("--net-rate <kbit>", "network rate cap in kbit/s, each direction")
     .option("--network <mode>", "bridge, none, or container:<id|name> (join that container's network namespace: a pod)", "bridge")
     .option("--net <mode>", "same as --network")
     .option("-v, --volume <name:/path[:ro]>", "mount a named volume (made when missing; repeatable)", collect)
@@ -142,6 +147,11 @@ function specFrom(image: string, cmd: string[], o: Record<string, unknown>): Con
     memoryBytes: parseSize("--memory", o.memory as string),
     cpuMillis: o.cpus !== undefined ? Math.round(parseNumber("--cpus", o.cpus as string, { min: 0.01 }) * 1000) : undefined,
     pidsLimit: o.pidsLimit !== undefined ? parseNumber("--pids-limit", o.pidsLimit as string, { integer: true, min: 1 }) : undefined,
+    cpuShares: o.cpuShares !== undefined ? parseNumber("--cpu-shares", o.cpuShares as string, { integer: true, min: 2 }) : undefined,
+    diskBytes: o.disk !== undefined ? parseSize("--disk", o.disk as string) : undefined,
+    ioReadBps: o.deviceReadBps !== undefined ? parseSize("--device-read-bps", o.deviceReadBps as string) : undefined,
+    ioWriteBps: o.deviceWriteBps !== undefined ? parseSize("--device-write-bps", o.deviceWriteBps as string) : undefined,
+    netRateKbit: o.netRate !== undefined ? parseNumber("--net-rate", o.netRate as string, { integer: true, min: 8 }) : undefined,
     cgroupParent: o.cgroupParent as string,
     network: net as ContainerSpec["network"],
     egress: !!o.egress,
