@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { Command, Option } from "commander";
-import { config } from "@paas/shared";
+import { config } from "@paas/shared/config";
 import type { ContainerInfo, ContainerSpec } from "@paas/shared/agent-api";
 import { Runtime } from "./containers.ts";
 import { checkName } from "./images.ts";
