@@ -195,11 +195,19 @@ export class ImageStore {
       let err = "";
       p.stderr.on("data", (d) => (err += d));
       const exit = new Promise<number>((r) => p.on("close", (c) => r(c ?? 1)));
+      let pipeErr: (Error & { code?: string }) | undefined;
       try {
         await pipeline(stream, p.stdin);
       } catch (e) {
+        pipeErr = e as Error & { code?: string };
+      }
+      // tar stops reading at the end-of-archive blocks: padding left unread closes its stdin
+      // early (EPIPE, "premature close"); only the source's own errors count.
+      const closedEarly = pipeErr && (pipeErr.code === "EPIPE" || pipeErr.code === "ERR_STREAM_PREMATURE_CLOSE");
+      if (pipeErr && !closedEarly) {
         p.kill();
-        throw new RuntimeError(`cannot read the layer: ${(e as Error).message}`, 400);
+        await exit;
+        throw new RuntimeError(`cannot read the layer: ${pipeErr.message}`, 400);
       }
       if ((await exit) !== 0) throw new RuntimeError(`the layer is not a valid tar: ${err.trim()}`, 400);
       // The whiteout devices get the .wh. file's owner and mtime (our tars carry them).
