@@ -112,6 +112,8 @@ export class Runtime {
     await this.net.ensureHost();
     for (const rec of this.records()) {
       if (rec.startedAt && this.state(rec).state === "exited") await this.cleanupExited(rec.id);
+      // killed half-way through a start (before startedAt was written): what it took so far
+      else if (!rec.startedAt && (this.net.addressOf(rec.id) || rec.mounts?.length)) await this.exclusive(rec.id, () => this.releaseResources(rec));
     }
     await this.sweepOrphanAddresses();
   }

@@ -79,6 +79,8 @@ test("on-failure does not restart after exit 0; always does; no never does", { t
 test("a user's stop is not undone; a user's start resets the count", { timeout: 30_000 }, async () => {
   const c = rt.create(spec("echo run; sleep 30", { restart: "always" }));
   await rt.start(c.id);
+  // its first line out before the stop, so the count of runs below means something
+  for (let i = 0; i < 250 && (await runStarts(c.id)).length === 0; i++) await sleep(20);
   await rt.stop(c.id, 0);
   await sleep(1500);
   assert.equal(rt.get(c.id).state, "exited");
