@@ -19,9 +19,13 @@ import { ProcfileError } from "./builders/procfile.ts";
 import { BUILD_MEMORY_BYTES, BUILD_TIMEOUT_MS, BuildFailure, type BuildContext, type BuildOutput } from "./builders/context.ts";
 import { buildNode } from "./builders/node.ts";
 import { buildStatic } from "./builders/static.ts";
+import { buildPython } from "./builders/python.ts";
+import { buildDockerfile } from "./builders/dockerfile/build.ts";
+import { DockerfileError } from "./builders/dockerfile/plan.ts";
 import { agentFor, pickHost } from "./hosts.ts";
 import { createRelease } from "./release.ts";
 import { deployRelease, DeployError } from "./deploy.ts";
+import { buildTimeoutMs } from "./jobs/build-slots.ts";
 
 function builderFor(d: Detection): (ctx: BuildContext, d: Detection) => Promise<BuildOutput> {
   switch (d.builder) {
@@ -29,8 +33,10 @@ function builderFor(d: Detection): (ctx: BuildContext, d: Detection) => Promise<
       return buildNode;
     case "static":
       return buildStatic;
-    default:
-      throw new BuildFailure(`the ${BUILDER_TITLES[d.builder]} builder is not available yet`);
+    case "python":
+      return buildPython;
+    case "dockerfile":
+      return buildDockerfile;
   }
 }
 
@@ -60,7 +66,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
       buildId,
       log,
       dir: workDir,
-      deadline: AbortSignal.timeout(BUILD_TIMEOUT_MS),
+      deadline: AbortSignal.timeout(buildTimeoutMs(app)), // per app, else PAAS_BUILD_TIMEOUT_SECONDS, else 15 min
     };
     log.info(`Building in isolated containers (${BUILD_MEMORY_BYTES / 2 ** 20} MB)`);
     const out = await builderFor(detection)(ctx, detection);
@@ -89,7 +95,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     await retireOld().catch((err) => console.error(`build ${buildId}: stopping the previous replicas failed:`, err));
     return "succeeded";
   } catch (err) {
-    const known = err instanceof BuildFailure || err instanceof DetectError || err instanceof ProcfileError || err instanceof DeployError || err instanceof AgentError;
+    const known = err instanceof BuildFailure || err instanceof DockerfileError || err instanceof DetectError || err instanceof ProcfileError || err instanceof DeployError || err instanceof AgentError;
     const message = known ? (err as Error).message : `internal error: ${(err as Error).message}`;
     if (!known) console.error(`build ${buildId} failed:`, err);
     log.endStep();

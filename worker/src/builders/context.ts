@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import * as tar from "tar";
-import { AgentError, type AgentClient, type ImageConfig, type ImageInfo } from "@paas/shared";
+import { AgentError, type AgentClient, type ImageConfig, type ImageInfo, type LogLine } from "@paas/shared";
 import type { BuildLog } from "../build-log.ts";
 import type { ProcessTypes } from "./procfile.ts";
 
@@ -94,7 +94,15 @@ export function tarOfFiles(files: Record<string, string | Buffer>, mode = 0o644)
   return Readable.from([Buffer.concat(blocks)]);
 }
 
-export const emptyTar = () => Readable.from([Buffer.alloc(1024)]);
+/**
+ * A tar with only "./" (a directory): putting it at a path makes that directory exist.
+ * (node-tar refuses an archive of nothing but the end blocks.)
+ */
+export const emptyTar = () => {
+  const hb = Buffer.alloc(512);
+  new tar.Header({ path: "./", mode: 0o755, type: "Directory", mtime: new Date(0), uid: 0, gid: 0 }).encode(hb, 0);
+  return Readable.from([Buffer.concat([hb, Buffer.alloc(1024)])]);
+};
 
 const toBody = (s: Readable) => Readable.toWeb(s) as unknown as BodyInit;
 
@@ -110,6 +118,8 @@ export interface ContainerStep {
   commit?: { name: string; config?: Partial<ImageConfig> };
   /** Streams the output into the log (default true). */
   showOutput?: boolean;
+  /** Gets every output line (with its stream), e.g. to collect a command's stdout. */
+  onLine?: (l: LogLine) => void;
   /** Extra label for the container (the instruction it runs, for operators). */
   purpose?: string;
 }
@@ -141,6 +151,7 @@ export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<I
       await agent.start(container.id);
       const streaming = (async () => {
         for await (const l of agent.logs(container.id, { follow: true })) {
+          step.onLine?.(l);
           if (step.showOutput === false) continue;
           if (l.line.startsWith("-----> ")) log.step(l.line.slice(7));
           else log.info(l.line);

@@ -1,0 +1,373 @@
+/**
+ * Dockerfile builds on our runtime, docker's way: every RUN/COPY/ADD a layer committed from
+ * a container, config instructions (ENV, WORKDIR, USER, CMD, ...) carried along and
+ * written into the next layer's image and the final one. Each layer is cached under
+ * cache/<app>/df:<key>, key = hash(parent key (from the base image id), instruction text,
+ * and for COPY/ADD the content hash of the files); a hit prints "---> Using cache".
+ *
+ * COPY --from=<stage> reads the stage's files through a container of its image that
+ * writes a base64 tar to its output (the agent has no route to read files out yet).
+ */
+import fsp from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import * as tar from "tar";
+import { AgentError, type ImageConfig, type ImageInfo } from "@paas/shared";
+import { APP_PORT, BuildFailure, emptyTar, findImage, finalImageName, readIfExists, runStep, sha256, shellCmd, tarOfDir, type BuildContext, type BuildOutput } from "../context.ts";
+import type { Detection } from "../detect.ts";
+import { DockerfileError, expand, isAllowedImage, planDockerfile, STACKS, type Step } from "./plan.ts";
+import { loadIgnore, type IgnoreMatcher } from "./ignore.ts";
+
+interface State {
+  image: ImageInfo;
+  key: string;
+  env: Record<string, string>;
+  args: Record<string, string | undefined>;
+  workdir: string;
+  user?: string;
+  cmd?: string[];
+  entrypoint?: string[];
+  exposed: number[];
+  labels: Record<string, string>;
+  /** WORKDIR was set here: make sure the directory exists in the next container. */
+  ensureWorkdir: boolean;
+}
+
+export async function buildDockerfile(ctx: BuildContext, detection: Detection): Promise<BuildOutput> {
+  const { log } = ctx;
+  const text = (await readIfExists(path.join(ctx.dir, "Dockerfile"))) ?? "";
+  const plan = planDockerfile(text);
+  const ignore = loadIgnore((await readIfExists(path.join(ctx.dir, ".dockerignore"))) ?? "");
+  const total = plan.stages.reduce((n, s) => n + 1 + s.steps.length, 0);
+  const globals: Record<string, string | undefined> = {};
+  for (const a of plan.globalArgs) globals[a.name] = a.value;
+
+  log.step(`Building the Dockerfile (${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"}, ${total} steps)`, "dockerfile");
+  const stageImages: ImageInfo[] = [];
+  const stageNames = new Map<string, number>();
+  let n = 0;
+  let state!: State;
+  for (const stage of plan.stages) {
+    n++;
+    const from = expand(stage.from, globals);
+    log.info(`Step ${n}/${total} : FROM ${from}${stage.name ? ` AS ${stage.name}` : ""}`);
+    let base: ImageInfo | undefined;
+    const byName = stageNames.get(from.toLowerCase());
+    if (byName !== undefined) base = stageImages[byName];
+    else if (isAllowedImage(from, ctx.app.name)) base = await findImage(ctx, from);
+    if (!base) {
+      throw new DockerfileError(stage.line, `FROM ${from}: no such image here; use ${STACKS.join(", ")}, this app's images (app/${ctx.app.name}:...) or an earlier stage (there is no registry to pull from)`);
+    }
+    state = {
+      image: base,
+      key: sha256("from", base.id),
+      env: { ...base.config.env },
+      args: {},
+      workdir: base.config.workdir || "/",
+      user: base.config.user,
+      cmd: base.config.cmd,
+      entrypoint: base.config.entrypoint,
+      exposed: [...(base.config.exposedPorts ?? [])],
+      labels: { ...(base.config.labels ?? {}) },
+      ensureWorkdir: false,
+    };
+    for (const step of stage.steps) {
+      n++;
+      log.info(`Step ${n}/${total} : ${step.text}`);
+      try {
+        await runInstruction(ctx, state, step, { globals, ignore, stageImages, stageNames });
+      } catch (err) {
+        if (err instanceof DockerfileError) throw err;
+        if (err instanceof BuildFailure || err instanceof AgentError) throw new DockerfileError(step.line, `${step.text.split(/\s/)[0]}: ${(err as Error).message}`);
+        throw err;
+      }
+    }
+    stageImages[stage.index] = state.image;
+    if (stage.name) stageNames.set(stage.name, stage.index);
+    stageNames.set(String(stage.index), stage.index);
+  }
+
+  // The final image: the last stage's files with its whole config; a Procfile's web wins.
+  const imageCommand = [...(state.entrypoint ?? []), ...(state.cmd ?? [])];
+  const processTypes = { ...detection.processTypes };
+  const config: Partial<ImageConfig> = { ...configOf(state), entrypoint: state.entrypoint ?? [], cmd: state.cmd ?? [] };
+  if (processTypes.web) {
+    config.entrypoint = [];
+    config.cmd = shellCmd(processTypes.web);
+  } else {
+    if (!imageCommand.length) throw new BuildFailure("the image has no CMD or ENTRYPOINT: add a CMD to the Dockerfile or a web: line to a Procfile");
+    processTypes.web = imageCommand.join(" ");
+  }
+  if (!config.exposedPorts?.length) config.exposedPorts = [APP_PORT];
+  const name = finalImageName(ctx);
+  const image = (await runStep(ctx, {
+    image: state.image.id,
+    archives: state.ensureWorkdir ? [{ dir: state.workdir, tar: emptyTar }] : [],
+    commit: { name, config },
+  }))!;
+  return { imageRef: name, image, processTypes };
+}
+
+function configOf(s: State): Partial<ImageConfig> {
+  return {
+    env: s.env,
+    workdir: s.workdir,
+    ...(s.user ? { user: s.user } : {}),
+    cmd: s.cmd ?? [],
+    exposedPorts: s.exposed,
+    labels: s.labels,
+  };
+}
+
+interface Shared {
+  globals: Record<string, string | undefined>;
+  ignore: IgnoreMatcher;
+  stageImages: ImageInfo[];
+  stageNames: Map<string, number>;
+}
+
+async function runInstruction(ctx: BuildContext, s: State, step: Step, sh: Shared): Promise<void> {
+  const vars = { ...s.args, ...s.env };
+  const x = (v: string) => expand(v, vars);
+  switch (step.kind) {
+    case "arg":
+      s.args[step.name] = step.value !== undefined ? x(step.value) : sh.globals[step.name];
+      s.key = sha256(s.key, step.text, s.args[step.name] ?? "");
+      return;
+    case "env":
+      for (const [k, v] of step.pairs) s.env[k] = x(v);
+      s.key = sha256(s.key, step.text);
+      return;
+    case "label":
+      for (const [k, v] of step.pairs) s.labels[x(k)] = x(v);
+      s.key = sha256(s.key, step.text);
+      return;
+    case "workdir":
+      s.workdir = path.posix.resolve(s.workdir, x(step.value));
+      s.ensureWorkdir = true;
+      s.key = sha256(s.key, step.text);
+      return;
+    case "user":
+      s.user = x(step.value);
+      s.key = sha256(s.key, step.text);
+      return;
+    case "expose":
+      for (const p of step.ports) {
+        const port = Number(x(p).split("/")[0]);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DockerfileError(step.line, `EXPOSE ${p}: not a port number`);
+        if (!s.exposed.includes(port)) s.exposed.push(port);
+      }
+      s.key = sha256(s.key, step.text);
+      return;
+    case "cmd":
+    case "entrypoint": {
+      const argv = step.argv ?? ["/bin/sh", "-c", step.shell!];
+      if (step.kind === "cmd") s.cmd = argv;
+      else {
+        s.entrypoint = argv;
+        // Docker: ENTRYPOINT resets an inherited CMD.
+        s.cmd = undefined;
+      }
+      s.key = sha256(s.key, step.text);
+      return;
+    }
+    case "run":
+      return layer(ctx, s, sha256(s.key, step.text, JSON.stringify(s.args)), async (name) => {
+        const argv = step.argv ?? ["/bin/sh", "-c", step.shell!];
+        const base = await runnable(ctx, s);
+        return (await runStep(ctx, {
+          image: base.id,
+          cmd: argv,
+          env: { ...s.env, ...definedArgs(s.args) },
+          workdir: s.workdir,
+          archives: s.ensureWorkdir ? [{ dir: s.workdir, tar: emptyTar }] : [],
+          commit: { name, config: { ...configOf(s), entrypoint: [] } },
+          purpose: `line ${step.line}`,
+        }))!;
+      });
+    case "copy":
+      return copy(ctx, s, step, sh, x);
+  }
+}
+
+const definedArgs = (a: Record<string, string | undefined>) => Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) as Record<string, string>;
+
+/**
+ * The image a RUN container starts from must carry the user (the spec cannot set it)
+ * and no entrypoint (RUN ignores it): derive one when the current image differs.
+ */
+async function runnable(ctx: BuildContext, s: State): Promise<ImageInfo> {
+  const cfg = s.image.config;
+  if ((cfg.user ?? "") === (s.user ?? "") && !(cfg.entrypoint?.length)) return s.image;
+  const name = `cache/${ctx.app.name}/df:${sha256(s.key, "runnable", s.user ?? "")}`;
+  return (await findImage(ctx, name)) ?? ((await runStep(ctx, { image: s.image.id, commit: { name, config: { user: s.user ?? "", entrypoint: [] } } }))!);
+}
+
+/** A cached layer: reuse `cache/<app>/df:<key>` or make it with `make`. */
+async function layer(ctx: BuildContext, s: State, key: string, make: (name: string) => Promise<ImageInfo>): Promise<void> {
+  const name = `cache/${ctx.app.name}/df:${key}`;
+  const hit = await findImage(ctx, name);
+  if (hit) ctx.log.info(" ---> Using cache");
+  s.image = hit ?? (await make(name));
+  s.key = key;
+  s.ensureWorkdir = false;
+  ctx.log.info(` ---> ${s.image.id.slice(7, 19)}`);
+}
+
+const GLOB = /[*?[]/;
+
+function globRegex(pattern: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "*" && pattern[i + 1] === "*") {
+      re += ".*";
+      i++;
+      if (pattern[i + 1] === "/") i++;
+    } else if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&").replace("[", "[");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+async function walk(dir: string, rel = ""): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fsp.readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    out.push(r);
+    if (e.isDirectory()) out.push(...(await walk(dir, r)));
+  }
+  return out;
+}
+
+/** Copies `src` (file or dir, relative to `root`) into `dest` (a dir), skipping ignored paths. */
+async function place(root: string, src: string, dest: string, ignore: IgnoreMatcher | undefined, contents: boolean, rename?: string) {
+  const from = path.join(root, src);
+  const st = await fsp.lstat(from);
+  if (st.isDirectory() && contents) {
+    await fsp.mkdir(dest, { recursive: true });
+    for (const e of await fsp.readdir(from)) {
+      const r = src ? `${src}/${e}` : e;
+      if (ignore?.(r)) continue;
+      await place(root, r, path.join(dest, e), ignore, false);
+    }
+    return;
+  }
+  const target = contents ? path.join(dest, rename ?? path.basename(src)) : dest;
+  if (st.isDirectory()) {
+    await fsp.mkdir(target, { recursive: true });
+    for (const e of await fsp.readdir(from)) {
+      const r = src ? `${src}/${e}` : e;
+      if (ignore?.(r)) continue;
+      await place(root, r, path.join(target, e), ignore, false);
+    }
+  } else {
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    await fsp.cp(from, target, { verbatimSymlinks: true, preserveTimestamps: true });
+  }
+}
+
+/** Hash of a staged tree: paths, modes, contents (not times: a re-checkout must hit the cache). */
+async function hashTree(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const rel of (await walk(dir)).sort()) {
+    const p = path.join(dir, rel);
+    const st = await fsp.lstat(p);
+    parts.push(rel, String(st.mode));
+    if (st.isFile()) parts.push(sha256(await fsp.readFile(p)));
+    else if (st.isSymbolicLink()) parts.push(await fsp.readlink(p));
+  }
+  return sha256(...parts);
+}
+
+async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "copy" }>, sh: Shared, x: (v: string) => string): Promise<void> {
+  let dest = x(step.dest);
+  const destIsDir = dest.endsWith("/") || step.srcs.length > 1 || step.srcs.some((p) => GLOB.test(p));
+  dest = path.posix.resolve(s.workdir, dest);
+  const staging = await fsp.mkdtemp(path.join(os.tmpdir(), "paas-copy-"));
+  try {
+    let destDir = destIsDir ? dest : path.posix.dirname(dest);
+    let sourceId = "";
+    let fromKey: string | undefined;
+    if (step.from !== undefined) {
+      const idx = sh.stageNames.get(step.from);
+      const img = idx !== undefined ? sh.stageImages[idx] : await findImage(ctx, step.from);
+      if (!img) throw new DockerfileError(step.line, `COPY --from=${step.from}: no earlier stage or image of that name`);
+      sourceId = img.id;
+      // The stage's image id pins its files: a hit needs no reading.
+      const key = sha256(s.key, step.text, img.id);
+      if (await findImage(ctx, `cache/${ctx.app.name}/df:${key}`)) return layer(ctx, s, key, async () => s.image);
+      fromKey = key;
+      const fetched = path.join(staging, ".from");
+      await fsp.mkdir(fetched);
+      for (const src of step.srcs.map(x)) {
+        const abs = path.posix.resolve("/", src);
+        const sub = path.join(fetched, sha256(abs).slice(0, 12));
+        await fsp.mkdir(sub);
+        await readFromImage(ctx, img, abs, sub, step.line);
+        const entry = path.posix.basename(abs) || ".";
+        const isDir = (await fsp.lstat(path.join(sub, entry))).isDirectory();
+        if (isDir) await place(sub, entry, path.join(staging, "out"), undefined, true);
+        else await place(sub, entry, path.join(staging, "out"), undefined, true, destIsDir ? undefined : path.posix.basename(dest));
+        if (isDir && !destIsDir) destDir = dest;
+      }
+    } else {
+      const all = step.srcs.some((p) => GLOB.test(p)) ? (await walk(ctx.dir)).filter((r) => !sh.ignore(r)) : [];
+      for (const raw of step.srcs.map(x)) {
+        const src = path.posix.normalize(raw).replace(/^(\.\/|\/)+/, "").replace(/\/$/, "");
+        if (src.startsWith("..")) throw new DockerfileError(step.line, `${raw} is outside the build context`);
+        const matches = GLOB.test(src) ? all.filter((r) => globRegex(src).test(r)) : [src === "." ? "" : src];
+        if (!matches.length) throw new DockerfileError(step.line, `${raw}: no files match in the pushed tree`);
+        for (const m of matches) {
+          if (m && sh.ignore(m)) throw new DockerfileError(step.line, `${raw} is excluded by .dockerignore`);
+          const st = await fsp.lstat(path.join(ctx.dir, m)).catch(() => null);
+          if (!st) throw new DockerfileError(step.line, `${raw}: no such file or directory in the pushed tree`);
+          if (st.isDirectory()) {
+            await place(ctx.dir, m, path.join(staging, "out"), sh.ignore, true);
+            if (!destIsDir) destDir = dest;
+          } else await place(ctx.dir, m, path.join(staging, "out"), sh.ignore, true, destIsDir ? undefined : path.posix.basename(dest));
+        }
+      }
+    }
+    const out = path.join(staging, "out");
+    await fsp.mkdir(out, { recursive: true });
+    const key = fromKey ?? sha256(s.key, step.text, sourceId, await hashTree(out), destDir);
+    await layer(ctx, s, key, async (name) => {
+      const base = await runnable(ctx, s);
+      return (await runStep(ctx, {
+        image: base.id,
+        archives: [
+          ...(s.ensureWorkdir ? [{ dir: s.workdir, tar: emptyTar }] : []),
+          { dir: destDir, tar: () => tarOfDir(out) },
+        ],
+        commit: { name, config: { ...configOf(s), entrypoint: [] } },
+      }))!;
+    });
+  } finally {
+    await fsp.rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Files of `abs` in `img` into `into` (as `basename(abs)`), through a base64 tar on a container's output. */
+async function readFromImage(ctx: BuildContext, img: ImageInfo, abs: string, into: string, line: number) {
+  const chunks: string[] = [];
+  const dir = path.posix.dirname(abs);
+  const base = path.posix.basename(abs) || ".";
+  try {
+    await runStep(ctx, {
+      image: img.id,
+      cmd: ["/bin/sh", "-c", 'test -e "$1/$2" || { echo "no such file: $1/$2" >&2; exit 2; }; tar -c -f - -C "$1" "$2" | base64', "sh", dir, base],
+      showOutput: false,
+      onLine: (l) => {
+        if (l.stream === "stdout") chunks.push(l.line.trim());
+        else ctx.log.info(l.line);
+      },
+    });
+  } catch (err) {
+    throw new DockerfileError(line, `cannot read ${abs} from the stage: ${(err as Error).message}`);
+  }
+  const file = path.join(into, "..", `${path.basename(into)}.tar`);
+  await fsp.writeFile(file, Buffer.from(chunks.join(""), "base64"));
+  await tar.x({ file, cwd: into, preserveOwner: false });
+}
