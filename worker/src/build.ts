@@ -16,7 +16,7 @@ import { AgentError, buildSourcePath, config } from "@paas/shared";
 import { BuildLog } from "./build-log.ts";
 import { BUILDER_TITLES, detect, DetectError, type Detection } from "./builders/detect.ts";
 import { ProcfileError } from "./builders/procfile.ts";
-import { BUILD_MEMORY_BYTES, BUILD_TIMEOUT_MS, BuildFailure, type BuildContext, type BuildOutput } from "./builders/context.ts";
+import { BUILD_MEMORY_BYTES, BuildFailure, type BuildContext, type BuildOutput } from "./builders/context.ts";
 import { buildNode } from "./builders/node.ts";
 import { buildStatic } from "./builders/static.ts";
 import { buildPython } from "./builders/python.ts";
@@ -25,7 +25,7 @@ import { DockerfileError } from "./builders/dockerfile/plan.ts";
 import { agentFor, pickHost } from "./hosts.ts";
 import { createRelease } from "./release.ts";
 import { deployRelease, DeployError } from "./deploy.ts";
-import { buildTimeoutMs } from "./jobs/build-slots.ts";
+import { buildTimeoutMs, supersededBy } from "./jobs/build-slots.ts";
 
 function builderFor(d: Detection): (ctx: BuildContext, d: Detection) => Promise<BuildOutput> {
   switch (d.builder) {
@@ -60,13 +60,15 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     if (types.length) log.info(`Process types: ${types.join(", ")}`);
 
     const host = await pickHost();
+    const timeoutMs = buildTimeoutMs(app); // per app, else PAAS_BUILD_TIMEOUT_SECONDS, else 15 min
     const ctx: BuildContext = {
       agent: agentFor(host),
       app: { name: app.name, team: app.team.name },
       buildId,
       log,
       dir: workDir,
-      deadline: AbortSignal.timeout(buildTimeoutMs(app)), // per app, else PAAS_BUILD_TIMEOUT_SECONDS, else 15 min
+      deadline: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
     };
     log.info(`Building in isolated containers (${BUILD_MEMORY_BYTES / 2 ** 20} MB)`);
     const out = await builderFor(detection)(ctx, detection);
@@ -96,8 +98,14 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     return "succeeded";
   } catch (err) {
     const known = err instanceof BuildFailure || err instanceof DockerfileError || err instanceof DetectError || err instanceof ProcfileError || err instanceof DeployError || err instanceof AgentError;
-    const message = known ? (err as Error).message : `internal error: ${(err as Error).message}`;
-    if (!known) console.error(`build ${buildId} failed:`, err);
+    // A newer push killed this build's containers: say so rather than the exit code it caused.
+    const newer = await supersededBy(redis, buildId).catch(() => null);
+    const message = newer
+      ? `superseded by ${newer.slice(0, 7)}: a newer push of ${app.name} is deployed instead`
+      : known
+        ? (err as Error).message
+        : `internal error: ${(err as Error).message}`;
+    if (!known && !newer) console.error(`build ${buildId} failed:`, err);
     log.endStep();
     log.error(message);
     await log.finish("failed", { error: message });

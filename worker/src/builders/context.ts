@@ -14,9 +14,9 @@ import * as tar from "tar";
 import { AgentError, type AgentClient, type ImageConfig, type ImageInfo, type LogLine } from "@paas/shared";
 import type { BuildLog } from "../build-log.ts";
 import type { ProcessTypes } from "./procfile.ts";
+import { describeDuration } from "../jobs/build-slots.ts";
 
 export const BUILD_MEMORY_BYTES = 1024 * 2 ** 20;
-export const BUILD_TIMEOUT_MS = 15 * 60_000;
 /** The port every web process listens on inside its container ($PORT); deploy.ts sets the same. */
 export const APP_PORT = 5000;
 
@@ -30,8 +30,9 @@ export interface BuildContext {
   log: BuildLog;
   /** The pushed tree, unpacked on the worker's disk. */
   dir: string;
-  /** Aborts when the whole build has taken too long. */
+  /** Aborts when the whole build has taken `timeoutMs`. */
   deadline: AbortSignal;
+  timeoutMs: number;
 }
 
 export interface BuildOutput {
@@ -130,7 +131,7 @@ export interface ContainerStep {
  */
 export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<ImageInfo | undefined> {
   const { agent, log } = ctx;
-  if (ctx.deadline.aborted) throw timeoutFailure();
+  if (ctx.deadline.aborted) throw timeoutFailure(ctx);
   const container = await agent.createContainer({
     name: `build-${ctx.app.name}-${ctx.buildId}-${Math.random().toString(36).slice(2, 8)}`,
     image: step.image,
@@ -160,7 +161,7 @@ export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<I
       const result = await agent.wait(container.id, ctx.deadline).catch(async (err) => {
         if (ctx.deadline.aborted) {
           await agent.remove(container.id, true).catch(() => {});
-          throw timeoutFailure();
+          throw timeoutFailure(ctx);
         }
         throw err;
       });
@@ -175,8 +176,8 @@ export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<I
   }
 }
 
-const timeoutFailure = () =>
-  new BuildFailure(`the build took longer than ${BUILD_TIMEOUT_MS / 60_000} minutes and was stopped`);
+const timeoutFailure = (ctx: BuildContext) =>
+  new BuildFailure(`the build took longer than ${describeDuration(ctx.timeoutMs)} and was stopped`);
 
 /** Gives an existing image another name with a config change (an empty container, committed). */
 export function deriveImage(ctx: BuildContext, image: string, name: string, config?: Partial<ImageConfig>) {
