@@ -7,11 +7,10 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import pc from "picocolors";
 import { describeError, makeClient, type Api } from "./client.ts";
 import { CliError, normalizeUrl, readStored, resolveCredentials, writeStored, type Credentials } from "./credentials.ts";
 import { isGitRepo, remoteUrlFor, resolveApp, setCredentialHelper, setRemote } from "./git.ts";
-import { heading, json, short, status, table, when } from "./output.ts";
+import { heading, json, pc, short, status, table, when } from "./output.ts";
 import { followBuildLog, parseAssignments, shellQuote } from "./follow.ts";
 
 let currentUrl: string | undefined;

@@ -1,5 +1,12 @@
 /** Terminal output: aligned tables and status colours (plain when piped). */
-import pc from "picocolors";
+import picocolors from "picocolors";
+
+/**
+ * Colours only on a terminal (or with FORCE_COLOR): picocolors alone also colours
+ * whenever CI is set, which breaks scripts that parse our output in CI.
+ */
+const colour = "FORCE_COLOR" in process.env || (!("NO_COLOR" in process.env) && Boolean(process.stdout.isTTY));
+export const pc = picocolors.createColors(colour);
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 const visible = (s: string) => s.replace(ANSI, "").length;
