@@ -9,6 +9,21 @@ export interface BuildJobData {
   buildId: string;
 }
 
+/** Releases that need no build (config change, rollback, preview removal); the worker runs them. */
+export const QUEUE_DEPLOYS = "deploys";
+
+export type DeployJobData =
+  | { kind: "config"; appId: string; description: string }
+  | { kind: "rollback"; appId: string; version: number }
+  | { kind: "destroy-preview"; appId: string };
+
+export interface DeployJobResult {
+  ok: boolean;
+  version?: number;
+  error?: string;
+  log: string[];
+}
+
 /**
  * A build's log as a Redis stream. Entries have either `line` (a log line) or,
  * last, `status` ("succeeded" | "failed") with `url` or `error`.

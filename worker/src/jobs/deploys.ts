@@ -8,27 +8,14 @@
  */
 import type { Redis } from "ioredis";
 import { db } from "@paas/db";
-import { AgentError } from "@paas/shared";
+import { AgentError, QUEUE_DEPLOYS, type DeployJobData, type DeployJobResult } from "@paas/shared";
 import { BuildLog } from "../build-log.ts";
 import { createRelease } from "../release.ts";
 import { deployRelease, DeployError, removeAllReplicas, unpublishApp } from "../deploy.ts";
 import { agentFor, pickHost } from "../hosts.ts";
 import { collectImages } from "./images.ts";
 
-/** Also named in apps/web/src/server/deploys.ts (the web process enqueues). */
-export const QUEUE_DEPLOYS = "deploys";
-
-export type DeployJobData =
-  | { kind: "config"; appId: string; description: string }
-  | { kind: "rollback"; appId: string; version: number }
-  | { kind: "destroy-preview"; appId: string };
-
-export interface DeployJobResult {
-  ok: boolean;
-  version?: number;
-  error?: string;
-  log: string[];
-}
+export { QUEUE_DEPLOYS, type DeployJobData, type DeployJobResult };
 
 export class UserError extends Error {}
 

@@ -6,20 +6,9 @@
 import { Queue, QueueEvents } from "bullmq";
 import { createRedis } from "./redis.ts";
 
-/** Also named in worker/src/jobs/deploys.ts. */
-export const QUEUE_DEPLOYS = "deploys";
+import { QUEUE_DEPLOYS, type DeployJobData, type DeployJobResult } from "@paas/shared";
 
-export type DeployJobData =
-  | { kind: "config"; appId: string; description: string }
-  | { kind: "rollback"; appId: string; version: number }
-  | { kind: "destroy-preview"; appId: string };
-
-export interface DeployJobResult {
-  ok: boolean;
-  version?: number;
-  error?: string;
-  log: string[];
-}
+export type { DeployJobData, DeployJobResult };
 
 const g = globalThis as unknown as { __paasDeployQueue?: Queue<DeployJobData>; __paasDeployEvents?: QueueEvents };
 
