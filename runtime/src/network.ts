@@ -315,7 +315,8 @@ export function containerResolvConf(): string {
   try {
     text = fs.readFileSync("/etc/resolv.conf", "utf8");
   } catch {}
+  // With only loopback resolvers on the host, containers get none: better no DNS than
+  // queries sent to a public resolver nobody chose.
   const lines = text.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l));
-  if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push("nameserver 1.1.1.1");
   return lines.join("\n").trim() + "\n";
 }
