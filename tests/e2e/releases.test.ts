@@ -11,7 +11,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { createDb } from "@paas/db";
 import { AgentClient } from "@paas/shared";
-import { ROOT, sh, startPlatform, type Platform } from "../helpers/platform.ts";
+import { ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 const run = promisify(execFile);
 let p: Platform;
@@ -33,22 +33,7 @@ async function push(dir: string, app: string, ref = "main", flags: string[] = []
 }
 
 /** GET / of `host` (without the domain) through the router. */
-async function get(host: string): Promise<{ status: number; body: string }> {
-  const http = await import("node:http");
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: "127.0.0.1", port: p.routerPort, path: "/", headers: { host: `${host}.localhost:${p.routerPort}` }, agent: false },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-    req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
-  });
-}
+const get = (host: string) => viaRouter(p, host);
 
 async function answer(host: string): Promise<{ code: string; greeting: string | null; release: string }> {
   const r = await get(host);

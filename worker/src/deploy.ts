@@ -7,10 +7,9 @@ import { db } from "@paas/db";
 import type { Redis } from "ioredis";
 import { agentFor, pickHost } from "./hosts.ts";
 import { waitHealthy } from "./health.ts";
-import { appHost, publishRoutes } from "./routes.ts";
+import { previewHost, publishHost, publishRoutes } from "./routes.ts";
 import type { BuildLog } from "./build-log.ts";
 import { collectImages } from "./jobs/images.ts";
-import { ROUTES_CHANNEL, ROUTES_KEY, type RouteEntry } from "@paas/shared";
 
 /** The port every web process listens on inside its container ($PORT). */
 export const WEB_PORT = 5000;
@@ -105,36 +104,10 @@ export async function deployRelease(redis: Redis, releaseId: string, log: BuildL
   };
 }
 
-/** The host a preview app of `branch` answers at. */
-export const previewHost = (branch: string, parent: string) => `${branch}.${appHost(parent)}`;
-
-async function publishHost(redis: Redis, host: string, app: string, backends: string[]): Promise<void> {
-  const entry: RouteEntry = { app, backends };
-  await redis.hset(ROUTES_KEY, host, JSON.stringify(entry));
-  await redis.publish(ROUTES_CHANNEL, host);
-}
-
-/** Removes an app's routes (all hosts that point at it): the router answers "no such app" again. */
-export async function unpublishApp(redis: Redis, app: string): Promise<void> {
-  const all = await redis.hgetall(ROUTES_KEY);
-  for (const [host, raw] of Object.entries(all)) {
-    let entry: RouteEntry | null = null;
-    try {
-      entry = JSON.parse(raw) as RouteEntry;
-    } catch {}
-    if (entry?.app !== app) continue;
-    await redis.hdel(ROUTES_KEY, host);
-    await redis.publish(ROUTES_CHANNEL, host);
-  }
-}
-
 /** Stops and removes every replica of an app (a deleted preview). */
 export async function removeAllReplicas(appId: string): Promise<void> {
   const rows = await db.container.findMany({ where: { appId, state: { not: "stopped" } }, include: { host: true } });
-  for (const c of rows) {
-    if (c.runtimeId) await agentFor(c.host).remove(c.runtimeId, true).catch(() => {});
-    await db.container.update({ where: { id: c.id }, data: { state: "stopped", stoppedAt: new Date() } });
-  }
+  for (const c of rows) await stopReplica(c, 0);
 }
 
 /**
@@ -149,14 +122,16 @@ async function retireOldReplicas(appId: string, releaseId: string): Promise<void
   if (!old.length) return;
   // Let the router pick up the new table and in-flight requests finish.
   await new Promise((r) => setTimeout(r, DRAIN_MS));
-  for (const c of old) {
-    await db.container.update({ where: { id: c.id }, data: { state: "stopping" } });
-    if (c.runtimeId) {
-      const agent = agentFor(c.host);
-      // SIGTERM first so the app can finish its requests; SIGKILL after the grace period.
-      await agent.stop(c.runtimeId, STOP_GRACE_SECONDS).catch(() => {});
-      await agent.remove(c.runtimeId, true).catch(() => {});
-    }
-    await db.container.update({ where: { id: c.id }, data: { state: "stopped", stoppedAt: new Date() } });
+  for (const c of old) await stopReplica(c, STOP_GRACE_SECONDS);
+}
+
+/** SIGTERM, then SIGKILL after `graceSeconds` (0: at once); the row follows. */
+async function stopReplica(c: { id: string; runtimeId: string | null; host: { agentUrl: string } }, graceSeconds: number) {
+  await db.container.update({ where: { id: c.id }, data: { state: "stopping" } });
+  if (c.runtimeId) {
+    const agent = agentFor(c.host);
+    if (graceSeconds > 0) await agent.stop(c.runtimeId, graceSeconds).catch(() => {});
+    await agent.remove(c.runtimeId, true).catch(() => {});
   }
+  await db.container.update({ where: { id: c.id }, data: { state: "stopped", stoppedAt: new Date() } });
 }

@@ -331,6 +331,14 @@ program
     }),
   );
 
+/** A config change: says what it does, waits for the new release, prints its version. */
+async function restartWith(doing: string, asJson: boolean | undefined, change: () => Promise<{ release?: number | null; message?: string }>) {
+  if (!asJson) process.stderr.write(`${doing}... `);
+  const r = await change();
+  if (asJson) return json(r);
+  process.stderr.write(`done${r.release ? `, ${pc.bold(`v${r.release}`)}` : ` (${r.message})`}\n`);
+}
+
 program
   .command("config:set")
   .description("set config vars and restart the app with them (a new release, no rebuild)")
@@ -342,10 +350,9 @@ program
     run(async (assignments: string[], opts: { app?: string; remote: string; json?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
       const vars = parseAssignments(assignments);
-      if (!opts.json) process.stderr.write(`Setting ${Object.keys(vars).join(", ")} and restarting ${app}... `);
-      const r = await api().config.set.mutate({ app, vars });
-      if (opts.json) return json(r);
-      process.stderr.write(`done${r.release ? `, ${pc.bold(`v${r.release}`)}` : ` (${r.message})`}\n`);
+      await restartWith(`Setting ${Object.keys(vars).join(", ")} and restarting ${app}`, opts.json, () =>
+        api().config.set.mutate({ app, vars }),
+      );
     }),
   );
 
@@ -359,10 +366,9 @@ program
   .action(
     run(async (keys: string[], opts: { app?: string; remote: string; json?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
-      if (!opts.json) process.stderr.write(`Unsetting ${keys.join(", ")} and restarting ${app}... `);
-      const r = await api().config.unset.mutate({ app, keys });
-      if (opts.json) return json(r);
-      process.stderr.write(`done${r.release ? `, ${pc.bold(`v${r.release}`)}` : ` (${r.message})`}\n`);
+      await restartWith(`Unsetting ${keys.join(", ")} and restarting ${app}`, opts.json, () =>
+        api().config.unset.mutate({ app, keys }),
+      );
     }),
   );
 

@@ -11,7 +11,8 @@ import { db } from "@paas/db";
 import { AgentError, QUEUE_DEPLOYS, type DeployJobData, type DeployJobResult } from "@paas/shared";
 import { BuildLog } from "../build-log.ts";
 import { createRelease } from "../release.ts";
-import { deployRelease, DeployError, removeAllReplicas, unpublishApp } from "../deploy.ts";
+import { deployRelease, DeployError, removeAllReplicas } from "../deploy.ts";
+import { unpublishApp } from "../routes.ts";
 import { agentFor, pickHost } from "../hosts.ts";
 import { collectImages } from "./images.ts";
 
