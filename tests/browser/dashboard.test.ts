@@ -3,22 +3,15 @@
  * on its own port and data dir: sign in, see the app, open its build log.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { freshDataDir, repoRoot } from "../../apps/web/src/server/testing/platform.ts";
+import { bootstrappedDataDir, repoRoot } from "../../apps/web/src/server/testing/platform.ts";
 import { startWeb, type WebServer } from "../../apps/web/src/server/testing/server.ts";
 
 const APP = "hello-web";
-const dataDir = freshDataDir("paas-browser-");
-execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "apps/web/scripts/bootstrap.ts")], {
-  cwd: repoRoot,
-  env: { ...process.env, PAAS_DATA_DIR: dataDir },
-  stdio: "ignore",
-});
-const token = readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
+const { dataDir, token } = bootstrappedDataDir("paas-browser-");
 const { seedApp, SUCCEEDED_LOG, FAILED_LOG } = await import("./seed.ts");
 const seeded = await seedApp(`file:${path.join(dataDir, "paas.db")}`, APP);
 

@@ -8,17 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { freshDataDir, repoRoot } from "../../web/src/server/testing/platform.ts";
+import { bootstrappedDataDir, repoRoot } from "../../web/src/server/testing/platform.ts";
 import { startWeb, type WebServer } from "../../web/src/server/testing/server.ts";
 
 const bin = path.join(repoRoot, "apps/cli/bin/paas");
-const dataDir = freshDataDir("paas-cli-e2e-");
-execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "apps/web/scripts/bootstrap.ts")], {
-  cwd: repoRoot,
-  env: { ...process.env, PAAS_DATA_DIR: dataDir },
-  stdio: "ignore",
-});
-const token = readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
+const { dataDir, token } = bootstrappedDataDir("paas-cli-e2e-");
 const home = mkdtempSync(path.join(os.tmpdir(), "paas-cli-home-"));
 const work = mkdtempSync(path.join(os.tmpdir(), "paas-cli-repo-"));
 
