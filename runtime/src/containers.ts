@@ -457,12 +457,13 @@ export class Runtime {
    * overlay of a running one must not change under it). Files are owned by the
    * container's user so the app can write them.
    */
-  async putArchive(ref: string, dest: string, stream: Readable) {
+  async putArchive(ref: string, dest: string, stream: Readable, as?: { uid: number; gid: number }) {
     const rec = this.record(ref);
     if (this.state(rec).state === "running") throw new RuntimeError("cannot put files into a running container; stop it first", 409);
     await ensureContainerDisk(this.dir(rec.id), rec.spec);
     const target = this.upperPath(rec, dest);
-    const owner = rec.uid === 0 ? { preserveOwner: true } : { preserveOwner: false, uid: rec.uid, gid: rec.gid };
+    // `as` (COPY --chown) owns every file; else the container's user, or the tar's owners for root.
+    const owner = as ? { preserveOwner: false, uid: as.uid, gid: as.gid } : rec.uid === 0 ? { preserveOwner: true } : { preserveOwner: false, uid: rec.uid, gid: rec.gid };
     try {
       await pipeline(stream, tar.x({ cwd: target, unlink: true, ...owner }));
     } catch (err) {

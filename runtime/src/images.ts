@@ -21,7 +21,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
-import type { ImageConfig, ImageHistoryEntry, ImageInfo } from "@paas/shared/agent-api";
+import type { ImageConfig, ImageHistoryEntry, ImageHistoryRow, ImageInfo } from "@paas/shared/agent-api";
 import { Layout, hex } from "./paths.ts";
 import { writeLayerTar } from "./tarwriter.ts";
 import { RuntimeError, helperPath, randomHex, readJson, runOk, withFileLock, writeJson } from "./util.ts";
@@ -92,10 +92,7 @@ function ociArch(): string {
 }
 
 /** One row of `history`: the step, the layer it made (if any) and that layer's size. */
-export interface HistoryRow extends ImageHistoryEntry {
-  layer?: string;
-  sizeBytes: number;
-}
+export type HistoryRow = ImageHistoryRow;
 
 /** What `rmi`/`prune` need to know about containers: the images and layers they use. */
 export interface InUse {

@@ -315,3 +315,125 @@ export async function exportContainer(fsi: { upper: string; lowers: string[]; pi
   // GNU tar exits 1 when a file changed while read (a running container): the tar is still whole.
   if (code !== 0 && !(code === 1 && fsi.pid)) throw new RuntimeError(`export failed: ${err.trim()}`);
 }
+
+// ---------- images: files out ----------
+
+/** What `openImagePath` found: the entry's kind, and how to stream it. */
+export interface ImagePath {
+  kind: "file" | "directory" | "symlink" | "other";
+  /** Writes the tar (one top entry, named after the path's last component) to `out`. */
+  write(out: Writable): Promise<void>;
+  /** Unmounts the image's view; call it once done (or when `write` is not wanted). */
+  close(): void;
+}
+
+/**
+ * Follows `at` inside `root` component by component: a symlink resolves inside `root` (an
+ * absolute one from `root`, never from the host's /), so a hostile image cannot point us at
+ * host files. With `follow` the last component is resolved too. Undefined when absent.
+ */
+export function resolveInside(root: string, at: string, follow: boolean): string | undefined {
+  const parts = path.posix.normalize("/" + at).split("/").filter(Boolean);
+  let cur = "/";
+  for (let i = 0, hops = 0; i < parts.length; i++) {
+    const next = path.posix.join(cur, parts[i]);
+    const st = fs.lstatSync(path.join(root, next), { throwIfNoEntry: false });
+    if (!st) return undefined;
+    const last = i === parts.length - 1;
+    if (st.isSymbolicLink() && (!last || follow)) {
+      if (++hops > 40) throw new RuntimeError(`too many levels of symlinks in ${at}`, 400);
+      const target = fs.readlinkSync(path.join(root, next));
+      const base = target.startsWith("/") ? target : path.posix.join(cur, target);
+      parts.splice(0, i + 1, ...path.posix.normalize("/" + base).split("/").filter(Boolean));
+      i = -1;
+      cur = "/";
+      continue;
+    }
+    if (!last && !st.isDirectory()) return undefined;
+    cur = next;
+  }
+  return cur;
+}
+
+/**
+ * The merged view of an image's layers, read-only, for as long as the caller needs it: a
+ * private overlay mount held by a small process (`unshare -m`: nothing shows on the host and
+ * nothing leaks when we die), reached through /proc/<pid>/root. Overlayfs itself applies the
+ * whiteouts and opaque dirs, exactly as a container of the image sees its files.
+ */
+async function mountImage(store: ImageStore, img: ImageInfo): Promise<{ root: string; close(): void }> {
+  const { spawn } = await import("node:child_process");
+  const base = path.join(store.layout.tmp, `view-${randomHex(6)}`);
+  const mnt = `${base}-mnt`;
+  // Overlayfs wants two lower dirs at least when it has no upper one: empty ones fill in.
+  const empties = img.layers.length >= 2 ? [] : img.layers.length === 1 ? [`${base}-e1`] : [`${base}-e1`, `${base}-e2`];
+  for (const d of [mnt, ...empties]) fs.mkdirSync(d, { recursive: true });
+  const lower = [...[...img.layers].reverse().map((l) => store.layout.layer(l)), ...empties].join(":");
+  const cleanup = () => {
+    for (const d of [mnt, ...empties]) fs.rmSync(d, { recursive: true, force: true });
+  };
+  const p = spawn("unshare", ["-m", "--propagation", "private", "sh", "-c", 'mount -t overlay overlay -o "ro,lowerdir=$1" "$2" || exit 1; echo mounted; exec cat >/dev/null', "sh", lower, mnt], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let err = "";
+  p.stderr.on("data", (d) => (err += d));
+  p.stdin.on("error", () => {});
+  const exited = new Promise<void>((r) => p.on("close", () => r()));
+  const ok = await new Promise<boolean>((resolve) => {
+    p.stdout.once("data", () => resolve(true));
+    p.on("close", () => resolve(false));
+    p.on("error", () => resolve(false));
+  });
+  if (!ok) {
+    cleanup();
+    throw new RuntimeError(`cannot mount image ${img.id.slice(7, 19)} to read it: ${err.trim() || "unshare failed"}`);
+  }
+  return {
+    root: `/proc/${p.pid}/root${mnt}`,
+    close: () => {
+      p.stdin.end();
+      void exited.then(cleanup);
+    },
+  };
+}
+
+/**
+ * Files of an image at `at` as a tar (docker's container archive route, for an image): one
+ * top entry named after `at`'s last component ("." for /), owners and modes as stored.
+ * Symlinks on the way resolve inside the image; with `follow` so does `at` itself (as
+ * COPY --from does). A missing path is a 404 before anything is written.
+ */
+export async function openImagePath(store: ImageStore, ref: string, at: string, opts: { follow?: boolean } = {}): Promise<ImagePath> {
+  if (!at.startsWith("/")) throw new RuntimeError(`path must be absolute, got "${at}"`, 400);
+  const img = store.resolve(ref);
+  const view = await mountImage(store, img);
+  try {
+    const found = resolveInside(view.root, at, !!opts.follow);
+    if (!found) throw new RuntimeError(`no ${at} in image ${ref}: nothing at that path in its layers (check the path, or the stage that should have made it)`, 404);
+    const st = fs.lstatSync(path.join(view.root, found));
+    const kind = st.isDirectory() ? "directory" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other";
+    const want = path.posix.basename(path.posix.normalize("/" + at)) || ".";
+    const have = path.posix.basename(found) || ".";
+    const args = ["-C", path.join(view.root, path.posix.dirname(found)), "--numeric-owner", "--one-file-system", "-cf", "-"];
+    // A followed symlink's target is archived under the name that was asked for.
+    if (want !== have) args.push(`--transform=s/^${have.replace(/[.[\]*^$\\]/g, "\\$&")}/${want.replace(/[\\&]/g, "\\$&")}/S`);
+    args.push("--", have);
+    return {
+      kind,
+      close: view.close,
+      async write(out: Writable) {
+        const { spawn } = await import("node:child_process");
+        const p = spawn("tar", args, { stdio: ["ignore", "pipe", "pipe"] });
+        let err = "";
+        p.stderr.on("data", (d) => (err += d));
+        const exit = new Promise<number>((r) => p.on("close", (c) => r(c ?? 1)));
+        await pipeline(p.stdout, out);
+        const code = await exit;
+        if (code !== 0) throw new RuntimeError(`reading ${at} from image ${ref} failed: ${err.trim()}`);
+      },
+    };
+  } catch (err) {
+    view.close();
+    throw err;
+  }
+}

@@ -3,6 +3,12 @@
  * sequence of agent-api.ts (create, putArchive, start, logs follow, wait, commit, remove).
  */
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import * as tar from "tar";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { AgentClient, AgentError } from "@paas/shared/agent-api";
@@ -112,5 +118,115 @@ test("wait and logs stay well-formed across keepalives of a quiet container", as
   ]);
   assert.deepEqual(w, { exitCode: 4, oomKilled: false });
   assert.deepEqual(lines, ["late"]);
+  await client.remove(c.id);
+});
+
+/** Runs `cmd` in a container of `image` (files put first), commits it as `name` when given; returns its output. */
+async function step(image: string, cmd: string | undefined, opts: { files?: Record<string, string>; owner?: { uid: number; gid: number }; commit?: string } = {}) {
+  const c = await client.createContainer({ image, cmd: cmd ? ["sh", "-c", cmd] : undefined, memoryBytes: 64 << 20, cgroupParent: "t/img", network: "none" });
+  try {
+    if (opts.files) await client.putArchive(c.id, "/", new Blob([makeTar(opts.files)]), { owner: opts.owner });
+    const out: string[] = [];
+    if (cmd) {
+      await client.start(c.id);
+      assert.equal((await client.wait(c.id)).exitCode, 0);
+      for await (const l of client.logs(c.id)) out.push(l.line);
+    }
+    const img = opts.commit ? await client.commit(c.id, opts.commit) : undefined;
+    return { out, img };
+  } finally {
+    await client.remove(c.id, true);
+  }
+}
+
+/** Entries of a tar stream (node-tar's listing), path -> type and link target. */
+async function entries(body: ReadableStream<Uint8Array>): Promise<Map<string, { type: string; linkpath?: string; text?: string }>> {
+  const out = new Map<string, { type: string; linkpath?: string; text?: string }>();
+  const parser = new tar.Parser({
+    onReadEntry: (e) => {
+      const chunks: Buffer[] = [];
+      e.on("data", (c: Buffer) => chunks.push(c));
+      e.on("end", () => out.set(e.path.replace(/\/$/, ""), { type: e.type, ...(e.linkpath ? { linkpath: e.linkpath } : {}), ...(e.type === "File" ? { text: Buffer.concat(chunks).toString() } : {}) }));
+    },
+  });
+  await pipeline(Readable.fromWeb(body as never), parser as unknown as NodeJS.WritableStream);
+  return out;
+}
+
+test("image archive: the merged files at a path, whiteouts and opaque dirs honoured, symlinks kept inside the image", async () => {
+  // A host directory the image's absolute symlink names: it must never be read.
+  const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-host-secret-"));
+  fs.writeFileSync(path.join(hostDir, "secret"), "host file\n");
+  try {
+    await step("stack/busybox", undefined, { files: { "app/a.txt": "a\n", "app/dir/b.txt": "b\n", "app/gone.txt": "x\n", "app/old/o.txt": "o\n" }, commit: "t/arch:one" });
+    await step("t/arch:one", `rm /app/gone.txt && rm -rf /app/old && mkdir /app/old && echo new > /app/old/n.txt && ln -s dir /app/link && ln -s ${hostDir} /app/esc`, { commit: "t/arch:two" });
+
+    const app = await entries(await client.imageArchive("t/arch:two", "/app"));
+    assert.deepEqual([...app.keys()].sort(), ["app", "app/a.txt", "app/dir", "app/dir/b.txt", "app/esc", "app/link", "app/old", "app/old/n.txt"]);
+    assert.equal(app.get("app/a.txt")?.text, "a\n");
+    assert.deepEqual(app.get("app/link"), { type: "SymbolicLink", linkpath: "dir" });
+    // The older layer still has them; the image does not.
+    assert.ok((await entries(await client.imageArchive("t/arch:one", "/app"))).has("app/gone.txt"));
+
+    await assert.rejects(client.imageArchive("t/arch:two", "/app/gone.txt"), (e: AgentError) => e.status === 404 && /no \/app\/gone\.txt in image t\/arch:two/.test(e.message));
+    await assert.rejects(client.imageArchive("t/arch:two", "/app/old/o.txt"), (e: AgentError) => e.status === 404);
+    await assert.rejects(client.imageArchive("t/arch:two", "/app/esc/secret"), (e: AgentError) => e.status === 404, "an absolute symlink resolves inside the image");
+    await assert.rejects(client.imageArchive("nope/nope", "/app"), (e: AgentError) => e.status === 404 && /no image/.test(e.message));
+    await assert.rejects(client.imageArchive("t/arch:two", "app"), (e: AgentError) => e.status === 400 && /absolute/.test(e.message));
+
+    // Through a symlinked dir; and follow: the link's target under the link's name.
+    assert.deepEqual([...(await entries(await client.imageArchive("t/arch:two", "/app/link/b.txt"))).keys()], ["b.txt"]);
+    const followed = await entries(await client.imageArchive("t/arch:two", "/app/link", { follow: true }));
+    assert.deepEqual([...followed.keys()].sort(), ["link", "link/b.txt"]);
+    assert.equal(followed.get("link")?.type, "Directory");
+    assert.equal(followed.get("link/b.txt")?.text, "b\n");
+  } finally {
+    fs.rmSync(hostDir, { recursive: true, force: true });
+  }
+});
+
+test("tag, history, save and load round trip, prune", async () => {
+  await step("stack/busybox", "echo made > /made.txt", { commit: "t/rt:v1" });
+  const tagged = await client.tagImage("t/rt:v1", "t/rt:also");
+  assert.deepEqual(tagged.names.sort(), ["t/rt:also", "t/rt:v1"]);
+  await assert.rejects(client.tagImage("t/rt:v1", "Bad Name"), (e: AgentError) => e.status === 400 && /bad image name/.test(e.message));
+
+  const hist = await client.imageHistory("t/rt:v1");
+  assert.match(hist[0].created_by ?? "", /echo made > \/made\.txt/, "newest step first");
+  assert.ok(hist[0].layer && hist[0].sizeBytes > 0);
+  assert.equal(hist.length, (await client.imageHistory("stack/busybox")).length + 1);
+
+  const id = (await client.image("t/rt:v1")).id;
+  const saved = Buffer.from(await new Response(await client.saveImages(["t/rt:v1"])).arrayBuffer());
+  await assert.rejects(client.saveImages(["nope/nope"]), (e: AgentError) => e.status === 404);
+  await client.removeImage("t/rt:v1");
+  await client.removeImage("t/rt:also");
+  await assert.rejects(client.image(id), (e: AgentError) => e.status === 404);
+  const loaded = await client.loadImages(new Blob([saved]));
+  assert.deepEqual(loaded.map((i) => [i.id, i.names]), [[id, ["t/rt:v1"]]], "same id and name back");
+  const renamed = await client.loadImages(new Blob([saved]), { name: "t/rt:renamed" });
+  assert.deepEqual(renamed[0].names.sort(), ["t/rt:renamed", "t/rt:v1"]);
+  await assert.rejects(client.loadImages(new Blob([Buffer.from("not a tar at all")])), (e: AgentError) => e.status === 400);
+
+  // An image whose names went while a container used it: prune takes it (and its own layer) once the container is gone.
+  const c = await client.createContainer({ image: "t/rt:v1", cmd: ["true"], memoryBytes: 32 << 20, cgroupParent: "t/img", network: "none" });
+  await client.removeImage("t/rt:renamed");
+  const { removed } = await client.removeImage("t/rt:v1", true);
+  assert.deepEqual(removed, ["t/rt:v1"], "only the name goes while in use");
+  assert.deepEqual((await client.pruneImages()).images, [], "still in use");
+  await client.remove(c.id);
+  const pruned = await client.pruneImages();
+  assert.deepEqual(pruned.images, [id]);
+  assert.equal(pruned.layers.length, 1);
+  assert.ok(pruned.bytes > 0);
+});
+
+test("putArchive with an owner: files belong to it; a name is refused", async () => {
+  const { out } = await step("stack/busybox", "stat -c '%u:%g %n' /own/f /own/d/g", { files: { "own/f": "1\n", "own/d/g": "2\n" }, owner: { uid: 1234, gid: 5678 } });
+  assert.deepEqual(out, ["1234:5678 /own/f", "1234:5678 /own/d/g"]);
+  const c = await client.createContainer({ image: "stack/busybox", cmd: ["true"], memoryBytes: 32 << 20, cgroupParent: "t/img", network: "none" });
+  const res = await fetch(`${client.baseUrl}/v1/containers/${c.id}/archive?path=/x&uid=app`, { method: "PUT", body: makeTar({ f: "1" }) });
+  assert.equal(res.status, 400);
+  assert.match((await res.json()).error, /uid must be a numeric id/);
   await client.remove(c.id);
 });

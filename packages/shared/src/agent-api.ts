@@ -47,6 +47,26 @@ export interface ImageInfo {
   history?: ImageHistoryEntry[];
 }
 
+/** One row of an image's history, newest first: the step, the layer it made (if any) and its size. */
+export interface ImageHistoryRow extends ImageHistoryEntry {
+  layer?: string;
+  sizeBytes: number;
+}
+
+/** What image garbage collection removed: unnamed unused images, unreferenced layers. */
+export interface PruneResult {
+  images: string[];
+  layers: string[];
+  /** Bytes of the removed layers (as tars). */
+  bytes: number;
+}
+
+/** Owner of the files `putArchive` writes (numeric ids, as in COPY --chown=uid:gid). */
+export interface ArchiveOwner {
+  uid: number;
+  gid: number;
+}
+
 export interface ContainerSpec {
   /** Unique on the host; generated when absent. */
   name?: string;
@@ -201,11 +221,19 @@ export class AgentError extends Error {
  *   GET    /v1/health                      -> AgentHealth
  *   GET    /v1/images                      -> ImageInfo[]
  *   GET    /v1/images/:name                -> ImageInfo            (name url-encoded)
- *   DELETE /v1/images/:name                -> { removed: string[] }
+ *   DELETE /v1/images/:name?force=1        -> { removed: string[] }
+ *   POST   /v1/images/:name/tag  { name }  -> ImageInfo            (another name for the image)
+ *   GET    /v1/images/:name/history        -> ImageHistoryRow[]    (newest first)
+ *   GET    /v1/images/:name/archive?path=/app&follow=1 -> tar      (the merged files of its layers at
+ *                                             that path, whiteouts honoured; 404 when absent; follow:
+ *                                             a symlink at path is archived as its target)
+ *   POST   /v1/images/save  { refs, gzip? } -> tar                 (OCI layout + docker manifest.json)
+ *   POST   /v1/images/load?name=N  body: tar -> ImageInfo[]        (OCI layout or docker save tar)
+ *   POST   /v1/images/prune                -> PruneResult          (unnamed unused images, unreferenced layers)
  *   GET    /v1/containers                  -> ContainerInfo[]
  *   POST   /v1/containers   ContainerSpec  -> ContainerInfo        (state "created")
  *   GET    /v1/containers/:id              -> ContainerInfo        (id or name)
- *   PUT    /v1/containers/:id/archive?path=/dir   body: tar        -> { ok: true }
+ *   PUT    /v1/containers/:id/archive?path=/dir&uid=N&gid=M  body: tar -> { ok: true }
  *   POST   /v1/containers/:id/start        -> ContainerInfo        (state "running", ip set)
  *   POST   /v1/containers/:id/stop?timeout=10 -> ContainerInfo     (SIGTERM, then SIGKILL)
  *   POST   /v1/containers/:id/wait         -> WaitResult           (blocks until exit)
@@ -254,8 +282,45 @@ export class AgentClient {
   image(name: string) {
     return this.call<ImageInfo>("GET", `/v1/images/${encodeURIComponent(name)}`);
   }
-  removeImage(name: string) {
-    return this.call<{ removed: string[] }>("DELETE", `/v1/images/${encodeURIComponent(name)}`);
+  removeImage(name: string, force = false) {
+    return this.call<{ removed: string[] }>("DELETE", `/v1/images/${encodeURIComponent(name)}${force ? "?force=1" : ""}`);
+  }
+  /** Gives image `source` (name or id) the name `target` (repo:tag) too. */
+  tagImage(source: string, target: string) {
+    return this.call<ImageInfo>("POST", `/v1/images/${encodeURIComponent(source)}/tag`, { name: target });
+  }
+  imageHistory(name: string) {
+    return this.call<ImageHistoryRow[]>("GET", `/v1/images/${encodeURIComponent(name)}/history`);
+  }
+  /** Unnamed images no container uses, and layers nothing references, go. */
+  pruneImages() {
+    return this.call<PruneResult>("POST", "/v1/images/prune");
+  }
+  /**
+   * The files at `path` in an image, as a tar stream (one top entry named after the path's last
+   * component). `follow`: a symlink there is archived as what it points to. 404 when absent.
+   */
+  imageArchive(name: string, path: string, opts: { follow?: boolean; signal?: AbortSignal } = {}) {
+    const q = new URLSearchParams({ path });
+    if (opts.follow) q.set("follow", "1");
+    return this.stream("GET", `/v1/images/${encodeURIComponent(name)}/archive?${q}`, { signal: opts.signal });
+  }
+  /** `docker save`: the images as one tar (OCI image layout plus docker's manifest.json). */
+  saveImages(refs: string[], opts: { gzip?: boolean; signal?: AbortSignal } = {}) {
+    return this.stream("POST", "/v1/images/save", {
+      body: JSON.stringify({ refs, gzip: !!opts.gzip }),
+      headers: { "content-type": "application/json" },
+      signal: opts.signal,
+    });
+  }
+  /** `docker load`: images from a tar (OCI layout or docker save); `name` renames a single image. */
+  loadImages(tar: BodyInit, opts: { name?: string } = {}) {
+    const q = opts.name ? `?name=${encodeURIComponent(opts.name)}` : "";
+    return this.call<ImageInfo[]>("POST", `/v1/images/load${q}`, undefined, {
+      body: tar,
+      headers: { "content-type": "application/x-tar" },
+      duplex: "half",
+    } as RequestInit);
   }
   containers() {
     return this.call<ContainerInfo[]>("GET", "/v1/containers");
@@ -266,14 +331,18 @@ export class AgentClient {
   createContainer(spec: ContainerSpec) {
     return this.call<ContainerInfo>("POST", "/v1/containers", spec);
   }
-  /** Extract a tar stream into `dir` inside the (created, not yet started) container. */
-  putArchive(id: string, dir: string, tar: BodyInit) {
-    return this.call<{ ok: true }>(
-      "PUT",
-      `/v1/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(dir)}`,
-      undefined,
-      { body: tar, headers: { "content-type": "application/x-tar" }, duplex: "half" } as RequestInit,
-    );
+  /**
+   * Extract a tar stream into `dir` inside the (created, not yet started) container. The files
+   * belong to `owner` when given, else to the container's user (root: the tar's owners).
+   */
+  putArchive(id: string, dir: string, tar: BodyInit, opts: { owner?: ArchiveOwner } = {}) {
+    const q = new URLSearchParams({ path: dir });
+    if (opts.owner) q.set("uid", String(opts.owner.uid)), q.set("gid", String(opts.owner.gid));
+    return this.call<{ ok: true }>("PUT", `/v1/containers/${encodeURIComponent(id)}/archive?${q}`, undefined, {
+      body: tar,
+      headers: { "content-type": "application/x-tar" },
+      duplex: "half",
+    } as RequestInit);
   }
   start(id: string) {
     return this.call<ContainerInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/start`);
@@ -314,6 +383,21 @@ export class AgentClient {
   }
   remove(id: string, force = false) {
     return this.call<{ ok: true }>("DELETE", `/v1/containers/${encodeURIComponent(id)}${force ? "?force=1" : ""}`);
+  }
+
+  /** A streamed (binary) answer: its body once the agent said yes, its error otherwise. */
+  private async stream(method: string, path: string, init: RequestInit = {}): Promise<ReadableStream<Uint8Array>> {
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, { method, ...init });
+    } catch (err) {
+      throw new AgentError(`cannot reach the host agent at ${this.baseUrl} (${(err as Error).message}); is it running?`, 503);
+    }
+    if (!res.ok || !res.body) {
+      const data = await res.json().catch(() => ({}));
+      throw new AgentError(data?.error ?? `agent answered ${res.status}`, res.status);
+    }
+    return res.body;
   }
 
   /** Yields the container's log lines; with follow, until the container exits. */

@@ -7,6 +7,7 @@ import os from "node:os";
 import type { AgentHealth, ContainerSpec, TeamLimits } from "@paas/shared/agent-api";
 import type { Runtime } from "../containers.ts";
 import type { VolumeSpec } from "@paas/shared/agent-api";
+import { loadImages, openImagePath, saveImages } from "../oci.ts";
 import { RuntimeError } from "../util.ts";
 
 const MAX_JSON = 1 << 20;
@@ -41,6 +42,12 @@ function num(v: string | null, name: string, fallback: number): number {
   return n;
 }
 
+function numericId(v: string, name: string): number {
+  const n = Number(v);
+  if (!/^\d{1,10}$/.test(v) || n > 0xfffffffe) throw new RuntimeError(`${name} must be a numeric id (0..4294967294), got "${v}"`, 400);
+  return n;
+}
+
 export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = {}): http.Server {
   const KEEPALIVE_MS = opts.keepaliveMs ?? 30_000;
   const health = (): AgentHealth => ({
@@ -62,8 +69,47 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
 
     if (kind === "images") {
       if (parts.length === 2 && m === "GET") return send(res, 200, rt.images.list());
+      // POST /v1/images/<verb>: no route posts to an image by name, so these never shadow one.
+      if (parts.length === 3 && m === "POST") {
+        if (id === "prune") return send(res, 200, rt.images.prune(rt.inUse()));
+        if (id === "load") {
+          const name = url.searchParams.get("name") ?? undefined;
+          return send(res, 201, await loadImages(rt.images, req, { name }));
+        }
+        if (id === "save") {
+          const body = (await readJsonBody(req)) as { refs?: unknown; gzip?: boolean } | undefined;
+          const refs = body?.refs;
+          if (!Array.isArray(refs) || !refs.length || !refs.every((r) => typeof r === "string")) {
+            throw new RuntimeError('POST /v1/images/save needs a body { "refs": ["repo:tag", ...], "gzip"?: true }', 400);
+          }
+          for (const r of refs) rt.images.resolve(r); // 404 before the stream starts
+          res.writeHead(200, { "content-type": "application/x-tar" });
+          await saveImages(rt.images, refs, res, { gzip: !!body?.gzip });
+          return;
+        }
+      }
       if (parts.length === 3 && m === "GET") return send(res, 200, rt.images.resolve(id));
-      if (parts.length === 3 && m === "DELETE") return send(res, 200, { removed: rt.removeImage(id) });
+      if (parts.length === 3 && m === "DELETE") return send(res, 200, { removed: rt.removeImage(id, ["1", "true"].includes(url.searchParams.get("force") ?? "")) });
+      if (parts.length === 4) {
+        if (action === "history" && m === "GET") return send(res, 200, rt.images.history(id));
+        if (action === "tag" && m === "POST") {
+          const body = (await readJsonBody(req)) as { name?: unknown } | undefined;
+          if (typeof body?.name !== "string") throw new RuntimeError('tag needs a body { "name": "repo:tag" }', 400);
+          return send(res, 201, rt.images.tagImage(id, body.name));
+        }
+        if (action === "archive" && m === "GET") {
+          const at = url.searchParams.get("path");
+          if (!at) throw new RuntimeError("archive needs ?path=/dir/or/file", 400);
+          const src = await openImagePath(rt.images, id, at, { follow: ["1", "true"].includes(url.searchParams.get("follow") ?? "") });
+          try {
+            res.writeHead(200, { "content-type": "application/x-tar", "x-paas-path-kind": src.kind });
+            await src.write(res);
+          } finally {
+            src.close();
+          }
+          return;
+        }
+      }
     }
 
     if (kind === "cgroups" && parts.length === 3) {
@@ -101,7 +147,12 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
         if (action === "archive" && m === "PUT") {
           const dest = url.searchParams.get("path");
           if (!dest) throw new RuntimeError("archive needs ?path=/dir", 400);
-          await rt.putArchive(id, dest, req);
+          // ?uid=N[&gid=M] (gid defaults to uid): who owns the files, as COPY --chown says.
+          const uid = url.searchParams.get("uid");
+          const gid = url.searchParams.get("gid") ?? uid;
+          if (uid === null && gid !== null) throw new RuntimeError("archive ?gid= needs ?uid= too", 400);
+          const owner = uid === null ? undefined : { uid: numericId(uid, "uid"), gid: numericId(gid!, "gid") };
+          await rt.putArchive(id, dest, req, owner);
           return send(res, 200, { ok: true });
         }
         if (action === "start" && m === "POST") return send(res, 200, await rt.start(id));
