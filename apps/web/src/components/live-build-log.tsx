@@ -10,6 +10,7 @@ import { BuildLog } from "./build-log.tsx";
 export function LiveBuildLog({ buildId, maxHeight }: { buildId: string; maxHeight?: string }) {
   const router = useRouter();
   const [lines, setLines] = useState<string[]>([]);
+  const [ended, setEnded] = useState(false);
   useEffect(() => {
     const es = new EventSource(`/api/builds/${encodeURIComponent(buildId)}/events`);
     es.onmessage = (msg) => {
@@ -19,11 +20,19 @@ export function LiveBuildLog({ buildId, maxHeight }: { buildId: string; maxHeigh
         setLines((prev) => [...prev, text]);
       } else if (ev.status) {
         es.close();
-        router.refresh();
+        setEnded(true);
       }
     };
     return () => es.close();
-  }, [buildId, router]);
+  }, [buildId]);
+  useEffect(() => {
+    if (!ended) return;
+    // The worker writes the end of the stream just before the build's row: a page rendered in
+    // between still says "building". Re-render until it does not (this component then unmounts).
+    router.refresh();
+    const id = setInterval(() => router.refresh(), 1000);
+    return () => clearInterval(id);
+  }, [ended, router]);
   return (
     <div data-testid="live-build-log">
       <BuildLog log={lines.join("\n")} maxHeight={maxHeight} />

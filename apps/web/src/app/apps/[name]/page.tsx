@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { AppUrlLink } from "@/components/app-url.tsx";
 import { AutoRefresh } from "@/components/auto-refresh.tsx";
 import { BuildLog } from "@/components/build-log.tsx";
 import { ConfigVars } from "@/components/config-vars.tsx";
@@ -53,16 +54,7 @@ export default async function AppPage({ params }: Props) {
             <code className="font-mono text-xs">{app.deployBranch}</code> · created {timeAgo(app.createdAt)}
           </p>
         </div>
-        <a
-          href={app.url}
-          target="_blank"
-          rel="noreferrer"
-          data-testid="app-url"
-          className="inline-flex items-center gap-2 rounded-lg bg-indigo-600 px-3.5 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500"
-        >
-          {app.url.replace(/^https?:\/\//, "").replace(/\/$/, "")}
-          <span aria-hidden>↗</span>
-        </a>
+        <AppUrlLink url={app.url} />
       </div>
 
       <div className="grid gap-6 lg:grid-cols-2">
@@ -73,23 +65,27 @@ export default async function AppPage({ params }: Props) {
             <table className="w-full text-left text-sm">
               <thead className="bg-slate-50 text-xs font-medium uppercase tracking-wide text-slate-500">
                 <tr>
-                  <th className="px-5 py-2">Version</th>
-                  <th className="px-5 py-2">Status</th>
-                  <th className="px-5 py-2">Commit</th>
-                  <th className="px-5 py-2">Created</th>
+                  <th className="px-4 py-2">Version</th>
+                  <th className="px-4 py-2">Status</th>
+                  <th className="px-4 py-2">Change</th>
+                  <th className="px-4 py-2">Created</th>
                 </tr>
               </thead>
               <tbody className="divide-y divide-slate-100">
                 {releases.map((r) => (
                   <tr key={r.version} data-testid="release-row">
-                    <td className="px-5 py-2.5 font-mono text-xs font-medium">v{r.version}</td>
-                    <td className="px-5 py-2.5">
+                    <td className="px-4 py-2.5 font-mono text-xs font-medium">v{r.version}</td>
+                    <td className="px-4 py-2.5">
                       <StatusBadge status={r.status} />
                     </td>
-                    <td className="px-5 py-2.5 font-mono text-xs text-slate-600" title={r.description}>
-                      {shortCommit(r.commit)}
+                    <td className="max-w-56 truncate px-4 py-2.5 text-slate-700" title={r.description}>
+                      {r.description}
+                      {/* The code it runs, unless the description already names it ("Deploy 3f2a9c1"). */}
+                      {r.commit && !r.description.includes(shortCommit(r.commit)) && (
+                        <span className="ml-2 font-mono text-xs text-slate-400">{shortCommit(r.commit)}</span>
+                      )}
                     </td>
-                    <td className="px-5 py-2.5 text-slate-500">{timeAgo(r.createdAt)}</td>
+                    <td className="whitespace-nowrap px-4 py-2.5 text-slate-500">{timeAgo(r.createdAt)}</td>
                   </tr>
                 ))}
               </tbody>

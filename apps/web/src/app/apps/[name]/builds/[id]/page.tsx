@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { AppUrlLink } from "@/components/app-url.tsx";
 import { BuildLog } from "@/components/build-log.tsx";
 import { LiveBuildLog } from "@/components/live-build-log.tsx";
 import { Shell } from "@/components/shell.tsx";
@@ -17,7 +18,7 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 export default async function BuildPage({ params }: Props) {
   const { name, id } = await params;
   const api = await requireCaller();
-  const [me, build] = await Promise.all([api.auth.whoami(), orNotFound(api.builds.get({ app: name, id }))]);
+  const [me, build, app] = await Promise.all([api.auth.whoami(), orNotFound(api.builds.get({ app: name, id })), orNotFound(api.apps.info({ name }))]);
   const facts: [string, React.ReactNode][] = [
     ["Commit", <code key="c" className="font-mono text-xs">{shortCommit(build.commit)}</code>],
     ["Builder", build.builder ?? "—"],
@@ -42,6 +43,9 @@ export default async function BuildPage({ params }: Props) {
         <h1 className="text-2xl font-semibold tracking-tight">Build {shortCommit(build.commit)}</h1>
         <StatusBadge status={build.status} />
         {build.message && <span className="truncate text-slate-500">{build.message}</span>}
+        {build.status === "succeeded" && (
+          <AppUrlLink url={app.url} className="ml-auto" />
+        )}
       </div>
       <dl className="mb-6 grid grid-cols-2 gap-px overflow-hidden rounded-xl bg-slate-200 shadow-sm ring-1 ring-slate-200 sm:grid-cols-3 lg:grid-cols-6">
         {facts.map(([k, v]) => (
