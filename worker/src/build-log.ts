@@ -84,3 +84,13 @@ export class BuildLog {
     return this.lines.join("\n") + (this.lines.length ? "\n" : "");
   }
 }
+
+/** What a deploy waiting for the app's deploy lock says in its log. */
+export function lockWaitLog(log: BuildLog, app: string) {
+  return {
+    waiting(holder: string, ahead: number) {
+      const more = ahead > 1 ? ` (${ahead} deploys ahead of yours)` : "";
+      log.step(`Waiting: ${holder || "another deploy"} of ${app} is deploying; yours follows${more}`, "deploy queue");
+    },
+  };
+}

@@ -13,7 +13,7 @@ import * as tar from "tar";
 import type { Redis } from "ioredis";
 import { db } from "@paas/db";
 import { AgentError, buildSourcePath, config } from "@paas/shared";
-import { BuildLog } from "./build-log.ts";
+import { BuildLog, lockWaitLog } from "./build-log.ts";
 import { BUILDER_TITLES, detect, DetectError, type Detection } from "./builders/detect.ts";
 import { ProcfileError } from "./builders/procfile.ts";
 import { BUILD_MEMORY_BYTES, BuildFailure, type BuildContext, type BuildOutput } from "./builders/context.ts";
@@ -25,6 +25,7 @@ import { DockerfileError } from "./builders/dockerfile/plan.ts";
 import { agentFor, pickHost } from "./hosts.ts";
 import { createRelease } from "./release.ts";
 import { deployRelease, DeployError } from "./deploy.ts";
+import { LeaseLostError, withDeployLock } from "./deploy-lock.ts";
 import { buildTimeoutMs, supersededBy } from "./jobs/build-slots.ts";
 
 function builderFor(d: Detection): (ctx: BuildContext, d: Detection) => Promise<BuildOutput> {
@@ -77,14 +78,18 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     const imageRef = out.imageRef;
     await db.build.update({ where: { id: buildId }, data: { imageRef, builder: detection.builder } });
 
-    const release = await createRelease({
-      appId: app.id,
-      buildId,
-      imageRef,
-      processTypes: out.processTypes,
-      description: `Deploy ${build.commit.slice(0, 7)}`,
+    // One deploy of the app at a time, in turn: the release is made once it is
+    // ours, so it takes the config as it is then (a config:set during the build is in it).
+    const { release, retireOld } = await withDeployLock(redis, app.id, `build ${buildId}`, lockWaitLog(log, app.name), async (lease) => {
+      const release = await createRelease({
+        appId: app.id,
+        buildId,
+        imageRef,
+        processTypes: out.processTypes,
+        description: `Deploy ${build.commit.slice(0, 7)}`,
+      });
+      return { release, retireOld: await deployRelease(redis, release.id, log, lease) };
     });
-    const retireOld = await deployRelease(redis, release.id, log);
 
     const url = config().appUrl(app.name);
     log.info(log.timingSummary());
@@ -97,7 +102,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     await retireOld().catch((err) => console.error(`build ${buildId}: stopping the previous replicas failed:`, err));
     return "succeeded";
   } catch (err) {
-    const known = err instanceof BuildFailure || err instanceof DockerfileError || err instanceof DetectError || err instanceof ProcfileError || err instanceof DeployError || err instanceof AgentError;
+    const known = err instanceof BuildFailure || err instanceof DockerfileError || err instanceof DetectError || err instanceof ProcfileError || err instanceof DeployError || err instanceof AgentError || err instanceof LeaseLostError;
     // A newer push killed this build's containers: say so rather than the exit code it caused.
     const newer = await supersededBy(redis, buildId).catch(() => null);
     const message = newer

@@ -1,15 +1,20 @@
 /**
  * Deploy a release: start its replicas, wait until each answers, switch the
- * router to them, then stop the old ones. If the new replicas never become
- * healthy, nothing is switched and the old release keeps serving.
+ * router to them, then commit (the release becomes active, with the caller's
+ * own writes in the same transaction) and stop the old ones. The caller holds
+ * the app's deploy lock (deploy-lock.ts). If anything fails before the commit,
+ * what was started is removed, nothing is switched, the release is recorded as
+ * failed with the reason, and the old release keeps serving.
  */
-import { db } from "@paas/db";
+import { db, type Prisma } from "@paas/db";
 import type { Redis } from "ioredis";
+import { AgentError } from "@paas/shared";
 import { agentFor, pickHost } from "./hosts.ts";
 import { waitHealthy } from "./health.ts";
-import { previewHost, publishHost, publishRoutes } from "./routes.ts";
+import { appHost, previewHost, publishHost, readHost, restoreHost } from "./routes.ts";
 import type { BuildLog } from "./build-log.ts";
 import { collectImages } from "./jobs/images.ts";
+import { claimFence, LeaseLostError, type DeployLease } from "./deploy-lock.ts";
 
 /** The port every web process listens on inside its container ($PORT). */
 export const WEB_PORT = 5000;
@@ -19,22 +24,34 @@ const STOP_GRACE_SECONDS = 10;
 
 export class DeployError extends Error {}
 
-/** Returns a function that retires the previous release's replicas. */
-export async function deployRelease(redis: Redis, releaseId: string, log: BuildLog): Promise<() => Promise<void>> {
+/** Writes that must land only if the release goes live (a config change, a rollback's config). */
+export type OnCommit = (tx: Prisma.TransactionClient) => Promise<void>;
+
+/** Returns a function that retires the previous releases' replicas. */
+export async function deployRelease(
+  redis: Redis,
+  releaseId: string,
+  log: BuildLog,
+  lease: DeployLease,
+  onCommit?: OnCommit,
+): Promise<() => Promise<void>> {
   const release = await db.release.findUniqueOrThrow({
     where: { id: releaseId },
     include: { app: { include: { team: true, previewOf: true } } },
   });
   const app = release.app;
-  const formation =
-    (await db.formation.findUnique({ where: { appId_processType: { appId: app.id, processType: "web" } } })) ??
-    (await db.formation.create({ data: { appId: app.id, processType: "web", quantity: 1 } }));
   const config = JSON.parse(release.config) as Record<string, string>;
-  await db.release.update({ where: { id: release.id }, data: { status: "deploying" } });
-
-  log.step(`Releasing v${release.version}: starting ${formation.quantity} web replica${formation.quantity === 1 ? "" : "s"}`, "start");
   const started: { rowId: string; runtimeId: string; agentUrl: string; address: string }[] = [];
+  // The app's host, and a preview's also at <branch>.<parent>.<domain>; what they routed to before.
+  const hosts = [appHost(app.name), ...(app.previewOf && app.previewBranch ? [previewHost(app.previewBranch, app.previewOf.name)] : [])];
+  let before: (string | null)[] | null = null;
   try {
+    if (lease.lost()) throw new LeaseLostError("this deploy's lease on the app ran out before it started (the worker stalled)");
+    await db.release.update({ where: { id: release.id }, data: { status: "deploying" } });
+    const formation =
+      (await db.formation.findUnique({ where: { appId_processType: { appId: app.id, processType: "web" } } })) ??
+      (await db.formation.create({ data: { appId: app.id, processType: "web", quantity: 1 } }));
+    log.step(`Releasing v${release.version}: starting ${formation.quantity} web replica${formation.quantity === 1 ? "" : "s"}`, "start");
     for (let i = 1; i <= formation.quantity; i++) {
       const host = await pickHost();
       const agent = agentFor(host);
@@ -53,13 +70,14 @@ export async function deployRelease(redis: Redis, releaseId: string, log: BuildL
         egress: false,
         labels: { "paas.app": app.name, "paas.release": `v${release.version}`, "paas.process": "web" },
       });
+      started.push({ rowId: row.id, runtimeId: info.id, agentUrl: host.agentUrl, address: "" });
       const running = await agent.start(info.id);
       const address = `${running.ip}:${WEB_PORT}`;
+      started[started.length - 1].address = address;
       await db.container.update({
         where: { id: row.id },
         data: { runtimeId: info.id, address, state: "starting", startedAt: new Date() },
       });
-      started.push({ rowId: row.id, runtimeId: info.id, agentUrl: host.agentUrl, address });
     }
 
     log.step("Waiting for the new replicas to answer", "health check");
@@ -78,27 +96,38 @@ export async function deployRelease(redis: Redis, releaseId: string, log: BuildL
       }
       await db.container.update({ where: { id: c.rowId }, data: { state: "running" } });
     }
+
+    const addresses = started.map((c) => c.address);
+    before = await Promise.all(hosts.map((h) => readHost(redis, h)));
+    for (const h of hosts) await publishHost(redis, h, app.name, addresses, lease);
+    log.info(`Routing ${app.name} to ${addresses.join(", ")}`);
+
+    // The commit: fence, statuses and the caller's writes at once, or none of them.
+    await db.$transaction(async (tx) => {
+      await claimFence(tx, lease);
+      await tx.release.updateMany({ where: { appId: app.id, status: "active" }, data: { status: "superseded" } });
+      await tx.release.update({ where: { id: release.id }, data: { status: "active", error: null } });
+      await onCommit?.(tx);
+    });
   } catch (err) {
-    // Leave the old release serving: remove what we started, switch nothing.
+    // Leave the old release serving: switch back if we had switched (unless a newer
+    // deploy owns the routes now), remove what we started.
+    if (before && !(err instanceof LeaseLostError)) {
+      for (const [i, h] of hosts.entries()) await restoreHost(redis, h, before[i], lease).catch(() => {});
+    }
     for (const c of started) {
       await agentFor(c).remove(c.runtimeId, true).catch(() => {});
       await db.container.update({ where: { id: c.rowId }, data: { state: "crashed", stoppedAt: new Date() } });
     }
-    await db.release.update({ where: { id: release.id }, data: { status: "failed" } });
+    const known = err instanceof DeployError || err instanceof LeaseLostError || err instanceof AgentError;
+    const reason = known ? (err as Error).message : `internal error: ${(err as Error).message}`;
+    await db.release.update({ where: { id: release.id }, data: { status: "failed", error: reason } });
+    if (err instanceof LeaseLostError) throw new DeployError(err.message);
     throw err;
   }
 
-  await publishRoutes(redis, app.name, started.map((c) => c.address));
-  // A preview app also answers at <branch>.<parent>.<domain>.
-  if (app.previewOf && app.previewBranch) {
-    await publishHost(redis, previewHost(app.previewBranch, app.previewOf.name), app.name, started.map((c) => c.address));
-  }
-  log.info(`Routing ${app.name} to ${started.map((c) => c.address).join(", ")}`);
-
-  await db.release.updateMany({ where: { appId: app.id, status: "active" }, data: { status: "superseded" } });
-  await db.release.update({ where: { id: release.id }, data: { status: "active" } });
   return async () => {
-    await retireOldReplicas(app.id, release.id);
+    await retireOldReplicas(app.id, release.version);
     // Old images go once nothing runs them any more.
     await collectImages(app.id).catch((err) => console.error(`image gc of ${app.name} failed: ${(err as Error).message}`));
   };
@@ -112,11 +141,12 @@ export async function removeAllReplicas(appId: string): Promise<void> {
 
 /**
  * Stops the replicas of earlier releases, once the router has switched away
- * from them. The pusher does not wait for this.
+ * from them. The pusher does not wait for this, and the deploy lock is free by
+ * then: only lower versions go, so a newer deploy's replicas are never touched.
  */
-async function retireOldReplicas(appId: string, releaseId: string): Promise<void> {
+async function retireOldReplicas(appId: string, version: number): Promise<void> {
   const old = await db.container.findMany({
-    where: { appId, releaseId: { not: releaseId }, state: { in: ["starting", "running"] } },
+    where: { appId, release: { version: { lt: version } }, state: { in: ["starting", "running"] } },
     include: { host: true },
   });
   if (!old.length) return;

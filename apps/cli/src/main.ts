@@ -264,7 +264,7 @@ program
       const releases = await api().releases.list.query({ app: resolveApp(opts.app, opts.remote) });
       if (opts.json) return json(releases);
       if (releases.length === 0) return console.log("No releases yet: git push paas main");
-      console.log(table(["VERSION", "STATUS", "COMMIT", "CREATED", "DESCRIPTION"], releases.map((r) => [`v${r.version}`, status(r.status), short(r.commit), when(r.createdAt), r.description])));
+      console.log(table(["VERSION", "STATUS", "COMMIT", "CREATED", "DESCRIPTION"], releases.map((r) => [`v${r.version}`, status(r.status), short(r.commit), when(r.createdAt), r.error ? `${r.description} (failed: ${r.error})` : r.description])));
     }),
   );
 
@@ -283,6 +283,7 @@ program
       const rows: [string, string][] = [
         ["Status", status(r.status)],
         ["By", r.description],
+        ...(r.error ? [["Failed", r.error] as [string, string]] : []),
         ["Image", r.imageRef],
         ["Commit", short(r.commit)],
         ["Created", when(r.createdAt)],

@@ -12,15 +12,22 @@ export interface BuildJobData {
 /** Releases that need no build (config change, rollback, preview removal); the worker runs them. */
 export const QUEUE_DEPLOYS = "deploys";
 
+/**
+ * A config job names its ConfigChange row (the values stay in the database,
+ * never in Redis); the worker applies it under the app's deploy lock.
+ */
 export type DeployJobData =
-  | { kind: "config"; appId: string; description: string }
+  | { kind: "config"; appId: string; changeId: string; description: string }
   | { kind: "rollback"; appId: string; version: number }
   | { kind: "destroy-preview"; appId: string };
 
 export interface DeployJobResult {
   ok: boolean;
+  /** The release made: the live one when ok, the failed one otherwise (absent when none was made). */
   version?: number;
   error?: string;
+  /** The caller stopped waiting; the job goes on (and a config change still applies or fails). */
+  stillRunning?: boolean;
   log: string[];
 }
 

@@ -31,7 +31,7 @@ export async function runDeploy(data: DeployJobData, timeoutMs = 120_000): Promi
   } catch (err) {
     const msg = (err as Error).message;
     if (/timed out/i.test(msg)) {
-      return { ok: false, error: `the deploy is still running after ${timeoutMs / 1000}s (is the worker running?); see \`paas releases\``, log: [] };
+      return { ok: false, stillRunning: true, error: `the deploy is still running after ${timeoutMs / 1000}s (is the worker running?); see \`paas releases\``, log: [] };
     }
     return { ok: false, error: msg, log: [] };
   }

@@ -1,7 +1,8 @@
 /**
  * Config vars: reading (masked unless revealed), setting and unsetting. A
  * change creates a new release of the current image and redeploys it,
- * without a build. Bad input changes nothing (checked before any write).
+ * without a build. Bad input changes nothing (checked before any write), and
+ * neither does a change whose release fails.
  */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
@@ -12,12 +13,29 @@ import { configKeysInput, configVarsInput, mask } from "../config-vars.ts";
 import { runDeploy } from "../deploys.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 
-async function redeploy(appId: string, description: string) {
-  const live = await db.release.findFirst({ where: { appId, status: "active" } });
-  if (!live) return { release: null, message: "no release yet: the config applies from the next push" };
-  const r = await runDeploy({ kind: "config", appId, description });
-  if (!r.ok) throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `the config is saved, but the new release did not deploy: ${r.error}` });
-  return { release: r.version ?? null, message: `released v${r.version}` };
+/**
+ * Hands the change to the worker, which applies it in turn with the app's other
+ * deploys: it makes a release of the current image with the changed config and
+ * writes the vars only once that release serves. A change that fails changes
+ * nothing. The values stay in the database (a ConfigChange row), never in Redis.
+ */
+async function applyChange(app: { id: string; name: string }, change: { set?: Record<string, string>; unset?: string[] }, description: string) {
+  const row = await db.configChange.create({
+    data: { appId: app.id, set: JSON.stringify(change.set ?? {}), unset: JSON.stringify(change.unset ?? []) },
+  });
+  const r = await runDeploy({ kind: "config", appId: app.id, changeId: row.id, description });
+  if (!r.ok) {
+    // A job that still runs will apply or drop the change itself.
+    if (!r.stillRunning) await db.configChange.deleteMany({ where: { id: row.id } });
+    throw new TRPCError({
+      code: "PRECONDITION_FAILED",
+      message: r.stillRunning
+        ? r.error!
+        : `the config change was not applied${r.version ? ` (release v${r.version} failed)` : ""}: ${r.error}. The config vars and the running release are as they were; see \`paas releases -a ${app.name}\``,
+    });
+  }
+  if (!r.version) return { release: null, message: "no release yet: the config applies from the next push" };
+  return { release: r.version, message: `released v${r.version}` };
 }
 
 export const configRouter = createTRPCRouter({
@@ -39,17 +57,8 @@ export const configRouter = createTRPCRouter({
   set: protectedProcedure.input(z.object({ app: appName, vars: configVarsInput })).mutation(async ({ ctx, input }) => {
     const app = await authorizeApp(ctx.principal, input.app, "configure");
     const keys = Object.keys(input.vars).sort();
-    await db.$transaction(
-      keys.map((key) =>
-        db.configVar.upsert({
-          where: { appId_key: { appId: app.id, key } },
-          create: { appId: app.id, key, value: input.vars[key] },
-          update: { value: input.vars[key] },
-        }),
-      ),
-    );
     // The description names keys only: values are secrets.
-    return { keys, ...(await redeploy(app.id, `Set ${keys.join(", ")}`)) };
+    return { keys, ...(await applyChange(app, { set: input.vars }, `Set ${keys.join(", ")}`)) };
   }),
 
   unset: protectedProcedure.input(z.object({ app: appName, keys: configKeysInput })).mutation(async ({ ctx, input }) => {
@@ -58,8 +67,7 @@ export const configRouter = createTRPCRouter({
     if (present.length === 0) {
       throw new TRPCError({ code: "NOT_FOUND", message: `none of ${input.keys.join(", ")} is set on ${app.name}: see \`paas config -a ${app.name}\`` });
     }
-    await db.configVar.deleteMany({ where: { appId: app.id, key: { in: input.keys } } });
     const keys = present.map((v) => v.key).sort();
-    return { keys, ...(await redeploy(app.id, `Unset ${keys.join(", ")}`)) };
+    return { keys, ...(await applyChange(app, { unset: keys }, `Unset ${keys.join(", ")}`)) };
   }),
 });

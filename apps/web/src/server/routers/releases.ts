@@ -27,6 +27,8 @@ export const releasesRouter = createTRPCRouter({
         status: r.status,
         imageRef: r.imageRef,
         description: r.description,
+        /** Why it failed (status "failed"). */
+        error: r.error,
         buildId: r.build?.id ?? null,
         commit: r.build?.commit ?? null,
         createdAt: r.createdAt,
@@ -45,6 +47,7 @@ export const releasesRouter = createTRPCRouter({
       version: r.version,
       status: r.status,
       description: r.description,
+      error: r.error,
       imageRef: r.imageRef,
       processTypes: JSON.parse(r.processTypes) as Record<string, string>,
       configKeys: Object.keys(JSON.parse(r.config) as Record<string, string>).sort(),
@@ -60,7 +63,10 @@ export const releasesRouter = createTRPCRouter({
     const r = await db.release.findUnique({ where: { appId_version: { appId: app.id, version: input.version } } });
     if (!r) throw new TRPCError({ code: "NOT_FOUND", message: `release v${input.version} of ${app.name} not found: see \`paas releases -a ${app.name}\`` });
     const res = await runDeploy({ kind: "rollback", appId: app.id, version: input.version });
-    if (!res.ok) throw new TRPCError({ code: "PRECONDITION_FAILED", message: `rollback to v${input.version} failed: ${res.error}` });
+    if (!res.ok) {
+      const kept = res.stillRunning ? "" : `; the running release and the config vars are as they were (see \`paas releases -a ${app.name}\`)`;
+      throw new TRPCError({ code: "PRECONDITION_FAILED", message: `rollback to v${input.version} failed${res.version ? ` (release v${res.version})` : ""}: ${res.error}${kept}` });
+    }
     return { version: res.version!, rolledBackTo: input.version };
   }),
 });
