@@ -26,15 +26,15 @@
  * seccomp filter (install_seccomp) refusing mount, unshare/setns, namespace clones,
  * module loading, kexec, ptrace, keyctl, bpf, io_uring and the like with EPERM.
  *
- * No user namespace yet (root in a container is host root, held by the above). Measured
- * here (kernel 6.18, ext4): idmapped layers work (open_tree + mount_setattr(IDMAP) per
- * layer, 0.08 ms) and overlay over them shows host 0 as 100000; but an overlay mounted by
- * host root over an idmapped upper comes up read-only (its mounter, host root, is outside
- * the idmap), so the overlay must be mounted from inside the new userns: the set-up then
- * has to run after unshare(CLONE_NEWUSER|CLONE_NEWNS) with the monitor writing the maps,
- * /dev nodes bind-mounted instead of mknod'ed, no sysfs (the netns is the host's),
- * ports < 1024 and ping through per-netns sysctls, and exec/join entering the userns too.
- * Left for later; see issue 3.
+ * With --userns BASE the container runs in a user namespace mapping its ids 0..65535 to
+ * host BASE..: the monitor makes the namespace (make_userns), the container part does all
+ * its host-root set-up first (overlay over idmapped layers, /proc, /dev, binds, pivot_root,
+ * hostname), then joins the namespace and cuts as above. Its other namespaces stay owned by
+ * the host's user namespace, so root inside has no power over them (no mount, no sysctl);
+ * low ports and ping are opened per network namespace instead.
+ *
+ * Other modes: `exec` (a process into a running container, the same cuts), `idmap` (host
+ * side idmapped binds, for containers with volumes), `userns-probe` (can this kernel do it).
  *
  * Why C: the container part must run between clone() and execve() with no runtime
  * of its own, and the monitor must outlive the agent at the cost of a few hundred KB.
