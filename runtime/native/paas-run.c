@@ -26,15 +26,15 @@
  * seccomp filter (install_seccomp) refusing mount, unshare/setns, namespace clones,
  * module loading, kexec, ptrace, keyctl, bpf, io_uring and the like with EPERM.
  *
- * No user namespace yet (root in a container is host root, held by the above). Measured
- * here (kernel 6.18, ext4): idmapped layers work (open_tree + mount_setattr(IDMAP) per
- * layer, 0.08 ms) and overlay over them shows host 0 as 100000; but an overlay mounted by
- * host root over an idmapped upper comes up read-only (its mounter, host root, is outside
- * the idmap), so the overlay must be mounted from inside the new userns: the set-up then
- * has to run after unshare(CLONE_NEWUSER|CLONE_NEWNS) with the monitor writing the maps,
- * /dev nodes bind-mounted instead of mknod'ed, no sysfs (the netns is the host's),
- * ports < 1024 and ping through per-netns sysctls, and exec/join entering the userns too.
- * Left for later; see issue 3.
+ * With --userns BASE the container runs in a user namespace mapping its ids 0..65535 to
+ * host BASE..: the monitor makes the namespace (make_userns), the container part does all
+ * its host-root set-up first (overlay over idmapped layers, /proc, /dev, binds, pivot_root,
+ * hostname), then joins the namespace and cuts as above. Its other namespaces stay owned by
+ * the host's user namespace, so root inside has no power over them (no mount, no sysctl);
+ * low ports and ping are opened per network namespace instead.
+ *
+ * Other modes: `exec` (a process into a running container, the same cuts), `idmap` (host
+ * side idmapped binds, for containers with volumes), `userns-probe` (can this kernel do it).
  *
  * Why C: the container part must run between clone() and execve() with no runtime
  * of its own, and the monitor must outlive the agent at the cost of a few hundred KB.
@@ -86,6 +86,9 @@ static int nenv;
 static uid_t uid;
 static gid_t gid;
 static char **cmd;
+/* --userns BASE: container uids/gids 0..65535 are host BASE..BASE+65535 (-1: no user namespace) */
+static long userns_base = -1;
+static int userns_fd = -1;
 
 static int errfd = -1; /* child -> monitor: error message before exec (CLOEXEC) */
 
@@ -117,6 +120,68 @@ static void write_atomic(const char *path, const char *data) {
   fsync(fd);
   close(fd);
   rename(tmp, path);
+}
+
+/* ---------- user namespaces ----------
+ * A user namespace mapping container ids 0..65535 to host BASE..BASE+65535, made by a
+ * throwaway child cloned straight into it (no race between its unshare and our map
+ * writes); the namespace lives on through the returned fd. */
+#define USERNS_SIZE 65536
+static int make_userns(long base) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return -1;
+  pid_t c = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (c < 0) { close(p[0]); close(p[1]); return -1; }
+  if (c == 0) {
+    char x;
+    close(p[1]);
+    while (read(p[0], &x, 1) < 0 && errno == EINTR) {}
+    _exit(0);
+  }
+  close(p[0]);
+  char path[64], map[64];
+  int fd = -1, ok = 1, saved = 0;
+  int n = snprintf(map, sizeof map, "0 %ld %d\n", base, USERNS_SIZE);
+  const char *files[] = {"uid_map", "gid_map"};
+  for (int i = 0; i < 2 && ok; i++) {
+    snprintf(path, sizeof path, "/proc/%d/%s", c, files[i]);
+    int f = open(path, O_WRONLY | O_CLOEXEC);
+    if (f < 0 || write(f, map, n) != n) { ok = 0; saved = errno; }
+    if (f >= 0) close(f);
+  }
+  if (ok) {
+    snprintf(path, sizeof path, "/proc/%d/ns/user", c);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    saved = errno;
+  }
+  close(p[1]);
+  while (waitpid(c, NULL, 0) < 0 && errno == EINTR) {}
+  errno = saved;
+  return fd;
+}
+
+/* SRC mounted at DST with ids shifted through the user namespace: host 0 shows as BASE
+ * (so as root inside). Layers and volumes stay stored with the ids the container sees. */
+static int idmap_mount(int nsfd, const char *src, const char *dst) {
+  int t = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (t < 0) return -1;
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (unsigned long long)nsfd};
+  int rc = mount_setattr(t, "", AT_EMPTY_PATH, &attr, sizeof attr);
+  if (rc == 0) rc = move_mount(t, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH);
+  int e = errno;
+  close(t);
+  errno = e;
+  return rc;
+}
+
+/* Writes VALUE into a sysctl of the current network namespace (through the host's /proc,
+ * before ours is mounted). */
+static void net_sysctl(const char *name, const char *value) {
+  char p[256];
+  snprintf(p, sizeof p, "/proc/sys/net/%s", name);
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, value, strlen(value)) < 0) die("set %s", p);
+  close(fd);
 }
 
 /* ---------- container part (runs as pid 1 of the new pid namespace) ---------- */
@@ -174,20 +239,29 @@ static const char *masked[] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/pr
                                "/sys/firmware", NULL};
 static const char *readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
 
+/* tmpfs options; in a user namespace the dir belongs to the container's root */
+static const char *tmpfs_opts(char *buf, size_t n, const char *opts) {
+  if (userns_base < 0) return opts;
+  snprintf(buf, n, "%s,uid=%ld,gid=%ld", opts, userns_base, userns_base);
+  return buf;
+}
+
 static void setup_dev(void) {
-  mnt("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  char o[128];
+  mnt("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, tmpfs_opts(o, sizeof o, "mode=755,size=65536k"));
   struct { const char *name; unsigned maj, min; } devs[] = {
       {"dev/null", 1, 3}, {"dev/zero", 1, 5}, {"dev/full", 1, 7},
       {"dev/random", 1, 8}, {"dev/urandom", 1, 9}, {"dev/tty", 5, 0}};
   for (unsigned i = 0; i < sizeof devs / sizeof devs[0]; i++) {
     if (mknod(devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0) die("mknod %s", devs[i].name);
     chmod(devs[i].name, 0666); /* umask */
+    if (userns_base >= 0 && chown(devs[i].name, userns_base, userns_base) < 0) die("chown %s", devs[i].name);
   }
   mkdir("dev/pts", 0755);
   mnt("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
   if (symlink("pts/ptmx", "dev/ptmx") < 0) die("symlink ptmx");
   mkdir("dev/shm", 01777);
-  mnt("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  mnt("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, tmpfs_opts(o, sizeof o, "mode=1777,size=65536k"));
   mkdir("dev/mqueue", 0755);
   mount("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   if (symlink("/proc/self/fd", "dev/fd") < 0 || symlink("/proc/self/fd/0", "dev/stdin") < 0 ||
@@ -301,11 +375,38 @@ static void container_main(int gofd) {
     close(fd);
   }
   setup_net();
+  if (userns_fd >= 0) {
+    /* Root in the user namespace has no privilege over the network namespace (the host's
+     * user namespace owns it): low ports and ping are opened to all, per namespace. */
+    net_sysctl("ipv4/ip_unprivileged_port_start", "0");
+    net_sysctl("ipv4/ping_group_range", "0 2147483647");
+  }
 
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make mounts private");
   if (lower) {
+    const char *lowers = lower;
+    static char staged[8192];
+    if (userns_fd >= 0) {
+      /* Each layer idmapped at DIR/idmap/N (in our mount namespace only); the overlay takes
+       * its own clones of them. The upper dir is owned by BASE already (set-up chowns it). */
+      char copy[8192], d[4096];
+      if (strlen(lower) >= sizeof copy) { errno = 0; die("too many layers"); }
+      strcpy(copy, lower);
+      snprintf(d, sizeof d, "%s/idmap", dir);
+      mkdir(d, 0700);
+      size_t o = 0;
+      int k = 0;
+      for (char *tok = strtok(copy, ":"); tok; tok = strtok(NULL, ":"), k++) {
+        snprintf(d, sizeof d, "%s/idmap/%d", dir, k);
+        mkdir(d, 0700);
+        if (idmap_mount(userns_fd, tok, d) < 0) die("idmapped mount of layer %s", tok);
+        o += snprintf(staged + o, sizeof staged - o, "%s%s", k ? ":" : "", d);
+        if (o >= sizeof staged) { errno = 0; die("too many layers"); }
+      }
+      lowers = staged;
+    }
     char opts[8192];
-    int n = snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+    int n = snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lowers, upper, work);
     if (n >= (int)sizeof opts) { errno = 0; die("overlay options too long (too many layers)"); }
     /* nodev: a device node shipped in an image layer opens nothing (/dev is its own tmpfs) */
     mnt("overlay", rootfs, "overlay", MS_NODEV, opts);
@@ -365,6 +466,10 @@ static void container_main(int gofd) {
 
   struct rlimit rl = {1048576, 1048576};
   if (setrlimit(RLIMIT_NOFILE, &rl) < 0) { rl.rlim_cur = rl.rlim_max = 65536; setrlimit(RLIMIT_NOFILE, &rl); }
+
+  /* Last of the host-root steps: from here on, root is root only in the user namespace
+   * (uid BASE on the host), with no power over the mounts, cgroups or network set up above. */
+  if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) die("join the user namespace");
 
   drop_caps();
   if (setgroups(0, NULL) < 0) die("setgroups");
@@ -497,6 +602,10 @@ static int monitor(int syncfd) {
   if (lm && atoll(lm) > 0) log_max = atoll(lm);
   long oom_before = read_oom_kill();
 
+  if (userns_base >= 0 && (userns_fd = make_userns(userns_base)) < 0) {
+    dprintf(syncfd, "error make the user namespace: %s\n", strerror(errno));
+    return 1;
+  }
   int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
   if (!netns) flags |= CLONE_NEWNET;
   pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
@@ -517,6 +626,7 @@ static int monitor(int syncfd) {
   close(errp[1]);
   close(gop[0]);
   close(errpipe[1]);
+  if (userns_fd >= 0) close(userns_fd); /* the container holds the namespace now */
 
   char err[1100] = "";
   char num[32];
@@ -617,6 +727,7 @@ static int cmd_run_fd(int argc, char **argv, int syncfd, int forked) {
     else if (!strcmp(a, "--oom-file")) oomfile = v;
     else if (!strcmp(a, "--uid")) uid = (uid_t)atoi(v);
     else if (!strcmp(a, "--gid")) gid = (gid_t)atoi(v);
+    else if (!strcmp(a, "--userns")) userns_base = atol(v);
     else if (!strcmp(a, "--cgroup") && ncgroups < 16) cgroups[ncgroups++] = v;
     else if (!strcmp(a, "--bind") && nbinds < 16) binds[nbinds++] = v;
     else if (!strcmp(a, "--env") && nenv < MAXV - 1) envv[nenv++] = (char *)v;
@@ -651,6 +762,113 @@ static int cmd_run_fd(int argc, char **argv, int syncfd, int forked) {
   write_atomic(p, line);
   prctl(PR_SET_NAME, "paas-monitor", 0, 0, 0);
   return monitor(syncfd);
+}
+
+/* ---------- exec: a process into a running container, held like its init ----------
+ *   paas-run exec --pid PID [--uid N --gid N --cwd D --env K=V... --cgroup DIR...] -- CMD...
+ * Joins the container's cgroups and namespaces (its user namespace last, in the child),
+ * then the same cuts as the container's own start: capabilities, no_new_privs, seccomp.
+ * stdio is passed through; exits with the command's code. */
+static int cmd_exec(int argc, char **argv) {
+  pid_t target = 0;
+  int i;
+  for (i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) { i++; break; }
+    if (i + 1 >= argc) { fprintf(stderr, "paas-run: %s needs a value\n", a); return 2; }
+    const char *v = argv[++i];
+    if (!strcmp(a, "--pid")) target = (pid_t)atoi(v);
+    else if (!strcmp(a, "--cwd")) cwd = v;
+    else if (!strcmp(a, "--uid")) uid = (uid_t)atoi(v);
+    else if (!strcmp(a, "--gid")) gid = (gid_t)atoi(v);
+    else if (!strcmp(a, "--cgroup") && ncgroups < 16) cgroups[ncgroups++] = v;
+    else if (!strcmp(a, "--env") && nenv < MAXV - 1) envv[nenv++] = (char *)v;
+    else { fprintf(stderr, "paas-run: unknown option %s\n", a); return 2; }
+  }
+  if (target <= 0 || i >= argc) { fprintf(stderr, "paas-run exec: --pid and a command are required\n"); return 2; }
+  cmd = argv + i;
+
+  char num[32], p[4096];
+  snprintf(num, sizeof num, "%d", getpid());
+  for (int k = 0; k < ncgroups; k++) {
+    snprintf(p, sizeof p, "%s/cgroup.procs", cgroups[k]);
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, num, strlen(num)) < 0) die("join cgroup %s", cgroups[k]);
+    close(fd);
+  }
+  /* All fds first: after the mount namespace changes, /proc is the container's. */
+  const char *names[] = {"ipc", "uts", "net", "pid", "mnt"};
+  int fds[5], userfd = -1;
+  for (int k = 0; k < 5; k++) {
+    snprintf(p, sizeof p, "/proc/%d/ns/%s", target, names[k]);
+    if ((fds[k] = open(p, O_RDONLY | O_CLOEXEC)) < 0) die("open %s (is the container running?)", p);
+  }
+  struct stat mine, theirs;
+  snprintf(p, sizeof p, "/proc/%d/ns/user", target);
+  if (stat("/proc/self/ns/user", &mine) == 0 && stat(p, &theirs) == 0 && mine.st_ino != theirs.st_ino &&
+      (userfd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+    die("open %s", p);
+  for (int k = 0; k < 5; k++) {
+    if (setns(fds[k], 0) < 0) die("join the container's %s namespace", names[k]);
+    close(fds[k]);
+  }
+  pid_t c = fork(); /* the pid namespace applies to children */
+  if (c < 0) die("fork");
+  if (c == 0) {
+    if (userfd >= 0 && setns(userfd, CLONE_NEWUSER) < 0) die("join the container's user namespace");
+    if (chdir(cwd) < 0) die("chdir %s (working directory)", cwd);
+    drop_caps();
+    if (setgroups(0, NULL) < 0) die("setgroups");
+    if (setresgid(gid, gid, gid) < 0) die("setgid %d", (int)gid);
+    if (setresuid(uid, uid, uid) < 0) die("setuid %d", (int)uid);
+    if (uid == 0) set_caps_for_root();
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+    envv[nenv] = NULL;
+    environ = envv;
+    install_seccomp();
+    execvp(cmd[0], cmd);
+    die("exec %s", cmd[0]);
+  }
+  /* Signals for the command go to it (^C in a terminal reaches both anyway). */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  int status = 0;
+  while (waitpid(c, &status, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* paas-run idmap BASE SRC DST [SRC DST...]: idmapped bind mounts on the host (the overlay
+ * root of a container with volumes is mounted there; see volumes.ts). */
+static int cmd_idmap(int argc, char **argv) {
+  if (argc < 5 || (argc - 3) % 2) { fprintf(stderr, "usage: paas-run idmap BASE SRC DST [SRC DST...]\n"); return 2; }
+  int fd = make_userns(atol(argv[2]));
+  if (fd < 0) die("make the user namespace");
+  for (int i = 3; i + 1 < argc; i += 2)
+    if (idmap_mount(fd, argv[i], argv[i + 1]) < 0) die("idmapped mount of %s on %s", argv[i], argv[i + 1]);
+  return 0;
+}
+
+/* paas-run userns-probe DIR: can this kernel run containers in a user namespace the way
+ * we do (an overlay over idmapped layers)? Exit 0 if so; DIR is scratch (emptied by the caller). */
+static int cmd_userns_probe(const char *d) {
+  if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("private mount namespace");
+  int fd = make_userns(100000);
+  if (fd < 0) die("user namespace");
+  char l[4096], i[4096], u[4096], w[4096], m[4096], opts[16384];
+  snprintf(l, sizeof l, "%s/l", d);
+  snprintf(i, sizeof i, "%s/i", d);
+  snprintf(u, sizeof u, "%s/u", d);
+  snprintf(w, sizeof w, "%s/w", d);
+  snprintf(m, sizeof m, "%s/m", d);
+  const char *dirs[] = {l, i, u, w, m};
+  for (int k = 0; k < 5; k++)
+    if (mkdir(dirs[k], 0700) < 0 && errno != EEXIST) die("mkdir %s", dirs[k]);
+  if (idmap_mount(fd, l, i) < 0) die("idmapped mount");
+  if (chown(u, 100000, 100000) < 0) die("chown");
+  snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", i, u, w);
+  if (mount("overlay", m, "overlay", MS_NODEV, opts) < 0) die("overlay over an idmapped layer");
+  return 0;
 }
 
 /* ---------- layer helpers ---------- */
@@ -814,6 +1032,10 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "run")) return cmd_run(argc, argv);
   if (argc == 3 && !strcmp(argv[1], "unwhiteout")) return walk(argv[2], "", 0);
   if (argc == 3 && !strcmp(argv[1], "opaque")) return walk(argv[2], "", 1);
-  fprintf(stderr, "usage: paas-run run [options] -- CMD... | unwhiteout DIR | opaque DIR\n");
+  if (argc >= 2 && !strcmp(argv[1], "exec")) return cmd_exec(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "idmap")) return cmd_idmap(argc, argv);
+  if (argc == 3 && !strcmp(argv[1], "userns-probe")) return cmd_userns_probe(argv[2]);
+  fprintf(stderr, "usage: paas-run run [options] -- CMD... | exec --pid PID [options] -- CMD... | idmap BASE SRC DST... |\n"
+                  "       userns-probe DIR | unwhiteout DIR | opaque DIR\n");
   return 2;
 }

@@ -401,14 +401,13 @@ program
       if (i > 0) env[kvs.slice(0, i)] = kvs.slice(i + 1);
     }
     Object.assign(env, kv(o.env, "-e"));
-    // nsenter opens the work dir before it enters: a path on the host into the container's root.
-    const wd = o.workdir ? `-w${resolveIn(`/proc/${c.pid}/root`, o.workdir)}` : "-w";
-    // Join the container's cgroups first (limits count the exec'd process too), then its
-    // namespaces with nsenter; -S/-G drop to the container's user (and, for non-root, all caps).
-    const nsenter = ["nsenter", "-t", String(c.pid), "-m", "-u", "-i", "-n", "-p", "-r", wd, "-S", String(uid), "-G", String(gid), "--", ...cmd];
-    const script = 'n=$1; shift; i=0; for f; do i=$((i+1)); [ $i -le $n ] || break; echo $$ > "$f"; done; shift $n; exec "$@"';
-    const dirs = cgroupDirsOf(c.pid);
-    const p = spawn("sh", ["-c", script, "sh", String(dirs.length), ...dirs.map((d) => path.join(d, "cgroup.procs")), ...nsenter], { stdio: "inherit", env });
+    // paas-run exec: the container's cgroups (limits count this process too), its namespaces
+    // (user namespace included), then the same capability cut, no_new_privs and seccomp filter
+    // as the container's own init.
+    const args = ["exec", "--pid", String(c.pid), "--uid", String(uid), "--gid", String(gid), "--cwd", o.workdir ?? fsi.workdir];
+    for (const d of cgroupDirsOf(c.pid)) args.push("--cgroup", d);
+    for (const [k, v] of Object.entries(env)) args.push("--env", `${k}=${v}`);
+    const p = spawn(helperPath(), [...args, "--", ...cmd], { stdio: "inherit" });
     const code = await new Promise<number>((r) => p.on("close", (code, sig) => r(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
     process.exit(code);
   });

@@ -34,6 +34,7 @@ import { planRestart, readRestartState, validateRestart, writeRestartState } fro
 import { netnsName as podNetnsName } from "./network.ts";
 import { VolumeStore, mountVolumes, normalizeMounts, unmountRootfs } from "./volumes.ts";
 import { RuntimeError, exists, helperPath, randomHex, readJson, writeJson } from "./util.ts";
+import { USERNS_SIZE, shiftOwners, toContainerId, toHostId, usernsBaseFor, usernsEnabled } from "./userns.ts";
 
 export interface RuntimeOptions {
   dataDir: string;
@@ -63,6 +64,8 @@ interface ContainerRecord {
   netOwner?: string;
   /** Volumes to mount: the spec's and those of volumesFrom, resolved at create. */
   mounts?: VolumeMount[];
+  /** Host id of the container's root (its team's range, userns.ts); absent: no user namespace. */
+  usernsBase?: number;
 }
 
 interface StatusFile {
@@ -402,6 +405,7 @@ export class Runtime {
     if (!NAME_RE.test(name)) throw new RuntimeError(`bad container name "${name}"`, 400);
     if (this.records().some((r) => r.name === name)) throw new RuntimeError(`a container named "${name}" exists; remove it or pick another name`, 409);
     const { uid, gid } = this.resolveUser(img.layers, img.config.user);
+    const usernsBase = spec.userns !== false && usernsEnabled(this.layout) ? usernsBaseFor(this.layout.root, spec.cgroupParent.split("/")[0]) : undefined;
     const dir = this.dir(id);
     for (const d of ["upper", "work", "rootfs"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
     const rec: ContainerRecord = {
@@ -419,6 +423,7 @@ export class Runtime {
       cgroupPath: `${this.opts.cgroupRoot}/${spec.cgroupParent}/${id}`,
       ...(netOwner ? { netOwner } : {}),
       ...(mounts.length ? { mounts } : {}),
+      ...(usernsBase !== undefined ? { usernsBase } : {}),
     };
     this.save(rec);
     return this.info(rec);
@@ -446,8 +451,8 @@ export class Runtime {
       }
       if (lowerSt && !lowerSt.isDirectory()) throw new RuntimeError(`${rel} is not a directory in the image`, 400);
       fs.mkdirSync(cur, { mode: lowerSt ? lowerSt.mode & 0o7777 : 0o755 });
-      if (lowerSt) fs.chownSync(cur, lowerSt.uid, lowerSt.gid);
-      else fs.chownSync(cur, rec.uid, rec.gid);
+      const owner = lowerSt ?? rec;
+      fs.chownSync(cur, toHostId(rec.usernsBase, owner.uid), toHostId(rec.usernsBase, owner.gid));
     }
     return cur;
   }
@@ -474,6 +479,9 @@ export class Runtime {
       const st = fs.statSync(target);
       if (st.uid === 0 && dest !== "/") fs.chownSync(target, rec.uid, rec.gid);
     }
+    // Container ids -> host ids (files of earlier puts and made by upperPath are host ids already).
+    const base = rec.usernsBase;
+    if (base !== undefined) shiftOwners(target, (id) => (id < USERNS_SIZE ? base + id : id));
   }
 
   // ---------- start / stop / wait ----------
@@ -527,6 +535,14 @@ export class Runtime {
         `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n${net ? `${net.ip}\t${rec.hostname}\n` : `127.0.1.1\t${rec.hostname}\n`}`,
       );
       fs.writeFileSync(path.join(dir, "resolv.conf"), containerResolvConf());
+      const base = rec.usernsBase;
+      if (base !== undefined) {
+        // root inside owns its root dir and the files bound in, as it would without a user namespace
+        const upper = upperDir(dir);
+        const st = fs.statSync(upper);
+        if (st.uid < USERNS_SIZE) fs.chownSync(upper, base + st.uid, base + st.gid);
+        for (const f of ["hostname", "hosts", "resolv.conf"]) fs.chownSync(path.join(dir, f), base, base);
+      }
       const lower = [...rec.layers].reverse().map((l) => this.layout.layer(l)).join(":");
       const args = [
         "--dir", dir,
@@ -539,6 +555,7 @@ export class Runtime {
         "--uid", String(rec.uid),
         "--gid", String(rec.gid),
         "--oom-file", cg.oomFile,
+        ...(base !== undefined ? ["--userns", String(base)] : []),
         "--bind", `${path.join(dir, "resolv.conf")}:/etc/resolv.conf`,
         "--bind", `${path.join(dir, "hosts")}:/etc/hosts`,
         "--bind", `${path.join(dir, "hostname")}:/etc/hostname`,
@@ -568,7 +585,7 @@ export class Runtime {
         const overlay = { lower: take("--lower"), upper: take("--upper"), work: take("--work") };
         const sources = [];
         for (const m of rec.mounts) sources.push({ source: await this.volumes.source(m.name), path: m.path, readOnly: !!m.readOnly });
-        await mountVolumes(path.join(dir, "rootfs"), overlay, sources, rec);
+        await mountVolumes(path.join(dir, "rootfs"), overlay, sources, rec, base);
       }
       rec.net = net;
       rec.startedAt = new Date().toISOString();
@@ -754,7 +771,8 @@ export class Runtime {
     // after a reboot the quota'd layer must be mounted again before it is read
     await ensureContainerDisk(this.dir(rec.id), rec.spec);
     const upper = upperDir(this.dir(rec.id));
-    const digest = await this.images.addLayerFromDir(upper);
+    const nsBase = rec.usernsBase;
+    const digest = await this.images.addLayerFromDir(upper, false, nsBase !== undefined ? (id) => toContainerId(nsBase, id) : undefined);
     const merged: ImageConfig = {
       ...rec.config,
       ...config,
@@ -845,7 +863,7 @@ export class Runtime {
   }
 
   /** Where a container's files are, for diff, export and cp (images.ts, cli.ts). */
-  fsInfo(ref: string): { id: string; name: string; upper: string; lowers: string[]; state: ContainerInfo["state"]; pid?: number; uid: number; gid: number; cgroupPath: string } {
+  fsInfo(ref: string): { id: string; name: string; upper: string; lowers: string[]; state: ContainerInfo["state"]; pid?: number; uid: number; gid: number; cgroupPath: string; usernsBase?: number; workdir: string } {
     const rec = this.record(ref);
     const state = this.state(rec).state;
     return {
@@ -858,6 +876,8 @@ export class Runtime {
       uid: rec.uid,
       gid: rec.gid,
       cgroupPath: rec.cgroupPath,
+      usernsBase: rec.usernsBase,
+      workdir: rec.spec.workdir ?? rec.config.workdir ?? "/",
     };
   }
 }

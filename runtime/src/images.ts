@@ -24,6 +24,7 @@ import type { Readable } from "node:stream";
 import type { ImageConfig, ImageHistoryEntry, ImageHistoryRow, ImageInfo } from "@paas/shared/agent-api";
 import { Layout, hex } from "./paths.ts";
 import { writeLayerTar } from "./tarwriter.ts";
+import { shiftOwners } from "./userns.ts";
 import { RuntimeError, helperPath, randomHex, readJson, runOk, withFileLock, writeJson } from "./util.ts";
 
 interface StoredImage {
@@ -138,29 +139,34 @@ export class ImageStore {
   }
 
   /** Digest of a directory as a layer tar (whiteouts and opaque dirs included). */
-  async digestDir(dir: string): Promise<{ digest: string; size: number }> {
+  async digestDir(dir: string, mapId?: (id: number) => number): Promise<{ digest: string; size: number }> {
     const opaque = new Set((await runOk(helperPath(), ["opaque", dir])).split("\n").filter(Boolean));
     const h = createHash("sha256");
-    const size = writeLayerTar(dir, (c) => h.update(c), opaque);
+    const size = writeLayerTar(dir, (c) => h.update(c), opaque, mapId);
     return { digest: `sha256:${h.digest("hex")}`, size };
   }
 
   /**
    * Makes `dir` a layer. With `move` the dir itself is renamed into the store (it must be on
-   * the same filesystem); otherwise it is copied (cp -a keeps whiteouts and xattrs).
+   * the same filesystem); otherwise it is copied (cp -a keeps whiteouts and xattrs). `mapId`
+   * maps the ids on disk to the layer's (a user-namespaced container's upper dir).
    */
-  async addLayerFromDir(dir: string, move = false): Promise<string> {
-    const { digest, size } = await this.digestDir(dir);
+  async addLayerFromDir(dir: string, move = false, mapId?: (id: number) => number): Promise<string> {
+    const { digest, size } = await this.digestDir(dir, mapId);
     const dest = this.layout.layer(digest);
     if (this.hasLayer(digest)) {
       if (move) fs.rmSync(dir, { recursive: true, force: true });
       return digest;
     }
     fs.rmSync(dest, { recursive: true, force: true });
-    if (move) fs.renameSync(dir, dest);
+    if (move) {
+      if (mapId) shiftOwners(dir, mapId);
+      fs.renameSync(dir, dest);
+    }
     else {
       const tmp = path.join(this.layout.tmp, `layer-${randomHex(6)}`);
       await runOk("cp", ["-a", dir, tmp]);
+      if (mapId) shiftOwners(tmp, mapId);
       fs.renameSync(tmp, dest);
     }
     writeJson(path.join(this.layout.layers, `${hex(digest)}.json`), { size });

@@ -22,6 +22,7 @@ import type { ImageInfo } from "@paas/shared/agent-api";
 import { type ImageStore, type OciImageConfig, checkName, fromOciConfig, normalizeName } from "./images.ts";
 import { hex } from "./paths.ts";
 import { RuntimeError, exists, randomHex, runOk } from "./util.ts";
+import { mapTarIds, toContainerId } from "./userns.ts";
 
 export const MEDIA = {
   index: "application/vnd.oci.image.index.v1+json",
@@ -295,7 +296,7 @@ export async function containerDiff(upper: string, lowers: string[], helper: str
  * /proc/<pid>/root, this filesystem only (no /proc, /sys, /dev, bind mounts). Otherwise: the
  * layers and the upper dir stacked read-only by a private overlay mount.
  */
-export async function exportContainer(fsi: { upper: string; lowers: string[]; pid?: number }, out: Writable, tmpDir: string): Promise<void> {
+export async function exportContainer(fsi: { upper: string; lowers: string[]; pid?: number; usernsBase?: number }, out: Writable, tmpDir: string): Promise<void> {
   const { spawn } = await import("node:child_process");
   let args: string[];
   if (fsi.pid) args = ["tar", "-C", `/proc/${fsi.pid}/root`, "--one-file-system", "--numeric-owner", "-cf", "-", "."];
@@ -310,7 +311,10 @@ export async function exportContainer(fsi: { upper: string; lowers: string[]; pi
   let err = "";
   p.stderr.on("data", (d) => (err += d));
   const exit = new Promise<number>((r) => p.on("close", (c) => r(c ?? 1)));
-  await pipeline(p.stdout, out, { end: out !== process.stdout });
+  // a user-namespaced container's files are read with host ids: the tar gets the container's
+  const base = fsi.usernsBase;
+  if (base !== undefined) await pipeline(p.stdout, mapTarIds((id) => toContainerId(base, id)), out, { end: out !== process.stdout });
+  else await pipeline(p.stdout, out, { end: out !== process.stdout });
   const code = await exit;
   // GNU tar exits 1 when a file changed while read (a running container): the tar is still whole.
   if (code !== 0 && !(code === 1 && fsi.pid)) throw new RuntimeError(`export failed: ${err.trim()}`);

@@ -55,8 +55,11 @@ function writeEntry(sink: Sink, name: string, opts: Parameters<typeof header>[1]
   sink(header(name.slice(0, 99), opts));
 }
 
-/** Streams `root` as a tar to `sink`; returns the number of bytes written. */
-export function writeLayerTar(root: string, sink: Sink, opaqueDirs: Set<string> = new Set()): number {
+/**
+ * Streams `root` as a tar to `sink`; returns the number of bytes written. `mapId` turns the
+ * ids on disk into the ids the tar records (a user-namespaced container's upper dir).
+ */
+export function writeLayerTar(root: string, sink: Sink, opaqueDirs: Set<string> = new Set(), mapId: (id: number) => number = (id) => id): number {
   let total = 0;
   const out: Sink = (c) => {
     total += c.length;
@@ -70,7 +73,7 @@ export function writeLayerTar(root: string, sink: Sink, opaqueDirs: Set<string> 
       const r = rel ? `${rel}/${name}` : name;
       const full = path.join(dir, name);
       const st = fs.lstatSync(full);
-      const base = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000, size: 0 };
+      const base = { mode: st.mode, uid: mapId(st.uid), gid: mapId(st.gid), mtime: st.mtimeMs / 1000, size: 0 };
       if (st.isCharacterDevice() && st.rdev === 0) {
         writeEntry(out, rel ? `${rel}/.wh.${name}` : `.wh.${name}`, { ...base, mode: 0o644, type: "0" });
       } else if (st.isDirectory()) {

@@ -18,7 +18,7 @@ import path from "node:path";
 import type { VolumeInfo, VolumeMount } from "@paas/shared/agent-api";
 import { helperServer } from "./helper.ts";
 import type { Layout } from "./paths.ts";
-import { RuntimeError, exists, readJson, writeJson } from "./util.ts";
+import { RuntimeError, exists, helperPath, readJson, writeJson } from "./util.ts";
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
@@ -193,16 +193,35 @@ export async function mountVolumes(
   overlay: { lower: string; upper: string; work: string },
   mounts: { source: string; path: string; readOnly: boolean }[],
   owner: { uid: number; gid: number },
+  usernsBase?: number,
 ) {
   try {
-    await sh("mount", ["-t", "overlay", "overlay", "-o", `nodev,lowerdir=${overlay.lower},upperdir=${overlay.upper},workdir=${overlay.work}`, rootfs]);
+    let lower = overlay.lower;
+    if (usernsBase !== undefined) {
+      // User namespace: the layers idmapped first (staged next to rootfs; the overlay keeps
+      // its own clones, so the staging mounts go right after), as paas-run does in-namespace.
+      const layers = lower.split(":");
+      const staged = layers.map((_, i) => path.join(path.dirname(rootfs), "idmap", String(i)));
+      for (const d of staged) fs.mkdirSync(d, { recursive: true });
+      await sh(helperPath(), ["idmap", String(usernsBase), ...layers.flatMap((l, i) => [l, staged[i]])]);
+      lower = staged.join(":");
+      try {
+        await sh("mount", ["-t", "overlay", "overlay", "-o", `nodev,lowerdir=${lower},upperdir=${overlay.upper},workdir=${overlay.work}`, rootfs]);
+      } finally {
+        await sh("umount", staged);
+      }
+    } else {
+      await sh("mount", ["-t", "overlay", "overlay", "-o", `nodev,lowerdir=${lower},upperdir=${overlay.upper},workdir=${overlay.work}`, rootfs]);
+    }
     // shallow paths first, so /data/sub lands inside the volume on /data
     for (const m of [...mounts].sort((a, b) => a.path.length - b.path.length)) {
       const target = safeTarget(rootfs, m.path);
       // A fresh volume belongs to the container's user, as the image's dirs do (Docker copies them up).
       const st = fs.statSync(m.source);
       if (owner.uid !== 0 && st.uid === 0 && fs.readdirSync(m.source).length === 0) fs.chownSync(m.source, owner.uid, owner.gid);
-      await sh("mount", ["--bind", m.source, target]);
+      // idmapped: the volume keeps the container's ids on disk, whichever team's range reads it
+      if (usernsBase !== undefined) await sh(helperPath(), ["idmap", String(usernsBase), m.source, target]);
+      else await sh("mount", ["--bind", m.source, target]);
       await sh("mount", ["-o", `remount,bind,nosuid,nodev${m.readOnly ? ",ro" : ""}`, target]);
     }
   } catch (err) {

@@ -120,6 +120,11 @@ export interface ContainerSpec {
   volumes?: VolumeMount[];
   /** Also mount every volume of that container (id or name), at the same paths. */
   volumesFrom?: string;
+  /**
+   * Run in a user namespace of the team's own id range (root inside is an unprivileged uid on
+   * the host). Default: on wherever the kernel supports it; false turns it off for this one.
+   */
+  userns?: boolean;
 }
 
 /** "paused": running but frozen (cgroup freezer), see pause/unpause. */

@@ -1,0 +1,125 @@
+/**
+ * User namespaces: root in a container is an unprivileged uid on the host, each team in a
+ * range of its own; layers, commits, volumes and exports keep the ids the container sees;
+ * exec joins the container's user namespace with the same cuts as its init.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { after, before, test } from "node:test";
+import type { Runtime } from "../src/containers.ts";
+import { exportContainer } from "../src/oci.ts";
+import { USERNS_SIZE } from "../src/userns.ts";
+import { makeTar, testRuntime } from "./helpers.ts";
+
+let rt: Runtime;
+let cleanup: () => Promise<void>;
+let dataDir: string;
+
+before(async () => {
+  ({ rt, cleanup, dataDir } = await testRuntime("u", 70));
+});
+after(async () => {
+  await cleanup?.();
+});
+
+const spec = (team: string, cmd: string[], extra: object = {}) => ({ image: "stack/busybox", memoryBytes: 64 << 20, cgroupParent: `${team}/app`, network: "none" as const, cmd, ...extra });
+
+async function output(id: string): Promise<string> {
+  await rt.wait(id);
+  const lines: string[] = [];
+  for await (const l of rt.logLines(id)) lines.push((JSON.parse(l) as { line: string }).line);
+  return lines.join("\n");
+}
+
+function hostUid(pid: number): number {
+  const line = fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("Uid:"))!;
+  return Number(line.split(/\s+/)[1]);
+}
+
+function cli(args: string[]) {
+  const bin = path.resolve(import.meta.dirname, "../bin/paas-runtime");
+  const env = { ...process.env, PAAS_DATA_DIR: dataDir, PAAS_BRIDGE: rt.opts.bridge, PAAS_SUBNET: rt.opts.subnet, PAAS_CGROUP_ROOT: rt.opts.cgroupRoot };
+  return spawnSync(bin, args, { env, encoding: "utf8" });
+}
+
+test("root in a container is an unprivileged host uid, and each team has its own range", async () => {
+  const a = rt.create(spec("team1", ["sleep", "60"]));
+  const b = rt.create(spec("team2", ["sleep", "60"]));
+  const pa = (await rt.start(a.id)).pid!;
+  const pb = (await rt.start(b.id)).pid!;
+  const [ua, ub] = [hostUid(pa), hostUid(pb)];
+  assert.ok(ua >= 100_000 && ub >= 100_000, `host uids ${ua} ${ub}`);
+  assert.ok(Math.abs(ua - ub) >= USERNS_SIZE, "teams' ranges do not overlap");
+  // the same team keeps its range
+  const a2 = rt.create(spec("team1", ["sh", "-c", "id -u; cat /proc/self/uid_map; ls -ln /etc/passwd"]));
+  await rt.start(a2.id);
+  const out = (await output(a2.id)).split("\n");
+  assert.equal(out[0], "0", "root inside");
+  assert.deepEqual(out[1].trim().split(/\s+/).map(Number), [0, ua, USERNS_SIZE]);
+  assert.match(out[2], /^-\S+\s+\d+\s+0\s+0\s/, "image files are root's inside");
+  for (const c of [a, b, a2]) await rt.remove(c.id, { force: true });
+});
+
+test("a container's files: commit, export and volumes hold the container's ids, not the host's", async () => {
+  const c = rt.create(spec("team1", ["sh", "-c", "echo r > /etc/by-root; echo u > /home/by-app; chown 1000:1000 /home/by-app; echo v > /data/r; echo w > /data/u; chown 1000:1000 /data/u"], { volumes: [{ name: "uvol", path: "/data" }] }));
+  await rt.putArchive(c.id, "/srv", Readable.from(makeTar({ "put.txt": "p" })));
+  await rt.start(c.id);
+  const res = await rt.wait(c.id);
+  assert.equal(res.exitCode, 0);
+  // on the host: the upper dir holds host ids
+  const upper = rt.fsInfo(c.id).upper;
+  assert.ok(fs.statSync(path.join(upper, "etc/by-root")).uid >= 100_000);
+  // the volume keeps container ids (idmapped): any team reads it as written
+  const volDir = await rt.volumes.source("uvol");
+  assert.equal(fs.statSync(path.join(volDir, "r")).uid, 0);
+  assert.equal(fs.statSync(path.join(volDir, "u")).uid, 1000);
+  // commit: the layer has container ids
+  const img = await rt.commit(c.id, "userns/test:v1");
+  const layer = rt.layout.layer(img.layers[img.layers.length - 1]);
+  assert.equal(fs.statSync(path.join(layer, "etc/by-root")).uid, 0);
+  assert.equal(fs.statSync(path.join(layer, "home/by-app")).uid, 1000);
+  assert.equal(fs.statSync(path.join(layer, "srv/put.txt")).uid, 0);
+  // export: so does the tar
+  const file = path.join(dataDir, "export.tar");
+  await exportContainer(rt.fsInfo(c.id), fs.createWriteStream(file), rt.layout.tmp);
+  const listing = spawnSync("tar", ["-tvf", file, "--numeric-owner"], { encoding: "utf8" }).stdout;
+  assert.match(listing, /0\/0 .* \.\/etc\/by-root\n/);
+  assert.match(listing, /1000\/1000 .* \.\/home\/by-app\n/);
+  assert.doesNotMatch(listing, /\b1\d{5}\/\d+ /, "no host ids in the export");
+  // a container of the committed image sees the files as they were made
+  const d = rt.create({ ...spec("team2", ["sh", "-c", "ls -ln /etc/by-root /home/by-app"]), image: "userns/test:v1" });
+  await rt.start(d.id);
+  const ls = (await output(d.id)).split("\n");
+  assert.match(ls[0], /\s0\s+0\s/);
+  assert.match(ls[1], /\s1000\s+1000\s/);
+  for (const x of [c, d]) await rt.remove(x.id, { force: true });
+});
+
+test("root in the user namespace still binds low ports; spec.userns=false runs with host ids", async () => {
+  const c = rt.create(spec("team1", ["sh", "-c", "nc -l -p 80 & sleep 0.3; netstat -ltn | grep -c ':80 '; kill $!"]));
+  await rt.start(c.id);
+  assert.equal((await output(c.id)).trim(), "1");
+  const off = rt.create(spec("team1", ["cat", "/proc/self/uid_map"], { userns: false }));
+  await rt.start(off.id);
+  assert.deepEqual((await output(off.id)).trim().split(/\s+/).map(Number), [0, 0, 2 ** 32 - 1]);
+  for (const x of [c, off]) await rt.remove(x.id, { force: true });
+});
+
+test("exec joins the container's user namespace with its capability cut, no_new_privs and seccomp", async () => {
+  const c = rt.create(spec("team1", ["sleep", "60"]));
+  const pid = (await rt.start(c.id)).pid!;
+  const initStatus = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const r = cli(["exec", c.id, "sh", "-c", "cat /proc/self/uid_map; grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status; mount -t tmpfs none /mnt 2>&1; echo mount=$?"]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.deepEqual(lines[0].trim().split(/\s+/).map(Number), [0, hostUid(pid), USERNS_SIZE]);
+  const field = (text: string, k: string) => text.split("\n").find((l) => l.startsWith(`${k}:`))!.split(/\s+/)[1];
+  for (const k of ["CapBnd", "CapEff"]) assert.equal(field(r.stdout, k), field(initStatus, k), `${k} as the init's`);
+  assert.equal(field(r.stdout, "NoNewPrivs"), "1");
+  assert.equal(field(r.stdout, "Seccomp"), "2");
+  assert.match(r.stdout, /mount=[1-9]/, "mount refused");
+  await rt.remove(c.id, { force: true });
+});
