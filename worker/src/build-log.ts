@@ -30,7 +30,29 @@ export class BuildLog {
     this.pending = this.pending.then(() => this.redis.xadd(key, "*", ...fields)).catch(() => {});
   }
 
-  private write(line: string): void {
+  /** Values never to show (config vars a build uses), longest first. */
+  private secrets: string[] = [];
+
+  /**
+   * Hides `value` (a config var's value the build uses) wherever it would show from now on:
+   * step titles, a RUN's own output, errors. Values under 4 characters are left alone: masking
+   * every "1" or "on" would wreck the log and hide nothing worth hiding.
+   */
+  mask(value: string): void {
+    for (const part of value.split(/\r?\n/)) {
+      if (part.length >= 4 && !this.secrets.includes(part)) this.secrets.push(part);
+    }
+    this.secrets.sort((a, b) => b.length - a.length);
+  }
+
+  /** `text` with the masked values hidden (for what leaves the log too: the build's error). */
+  redact(text: string): string {
+    for (const s of this.secrets) text = text.split(s).join("*****");
+    return text;
+  }
+
+  private write(raw: string): void {
+    const line = this.redact(raw);
     this.lines.push(line);
     this.push(["line", line]);
   }
@@ -70,7 +92,7 @@ export class BuildLog {
     this.endStep();
     const fields = ["status", status];
     if (detail.url) fields.push("url", detail.url);
-    if (detail.error) fields.push("error", detail.error);
+    if (detail.error) fields.push("error", this.redact(detail.error));
     this.push(fields);
     await this.flush();
     await this.redis.expire(buildLogKey(this.buildId), STREAM_TTL_SECONDS).catch(() => {});

@@ -54,8 +54,8 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
   try {
     const source = buildSourcePath(config().dataDir, buildId);
     await tar.x({ file: source, cwd: workDir });
-    const forced = (await db.configVar.findUnique({ where: { appId_key: { appId: app.id, key: "PAAS_BUILDER" } } }))?.value;
-    const detection = await detect(workDir, forced);
+    const configVars = Object.fromEntries((await db.configVar.findMany({ where: { appId: app.id } })).map((v) => [v.key, v.value]));
+    const detection = await detect(workDir, configVars.PAAS_BUILDER);
     log.step(`${BUILDER_TITLES[detection.builder]} app detected${detection.reason === "PAAS_BUILDER" ? " (PAAS_BUILDER)" : ""}`, "detect");
     const types = Object.entries(detection.processTypes).map(([t, c]) => `${t} (${c})`);
     if (types.length) log.info(`Process types: ${types.join(", ")}`);
@@ -68,6 +68,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
       buildId,
       log,
       dir: workDir,
+      configVars,
       deadline: AbortSignal.timeout(timeoutMs),
       timeoutMs,
     };
@@ -107,9 +108,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     const newer = await supersededBy(redis, buildId).catch(() => null);
     const message = newer
       ? `superseded by ${newer.slice(0, 7)}: a newer push of ${app.name} is deployed instead`
-      : known
-        ? (err as Error).message
-        : `internal error: ${(err as Error).message}`;
+      : log.redact(known ? (err as Error).message : `internal error: ${(err as Error).message}`);
     if (!known && !newer) console.error(`build ${buildId} failed:`, err);
     log.endStep();
     log.error(message);

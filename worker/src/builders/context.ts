@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import * as tar from "tar";
-import { AgentError, type AgentClient, type ImageConfig, type ImageInfo, type LogLine } from "@paas/shared";
+import { AgentError, type AgentClient, type ArchiveOwner, type ImageConfig, type ImageInfo, type LogLine } from "@paas/shared";
 import type { BuildLog } from "../build-log.ts";
 import type { ProcessTypes } from "./procfile.ts";
 import { describeDuration } from "../jobs/build-slots.ts";
@@ -30,6 +30,11 @@ export interface BuildContext {
   log: BuildLog;
   /** The pushed tree, unpacked on the worker's disk. */
   dir: string;
+  /**
+   * The app's config vars when the build started: a Dockerfile's ARGs take their values from
+   * them (Heroku's build-time config). Secrets: never put them in the log.
+   */
+  configVars: Record<string, string>;
   /** Aborts when the whole build has taken `timeoutMs`. */
   deadline: AbortSignal;
   timeoutMs: number;
@@ -113,8 +118,8 @@ export interface ContainerStep {
   cmd?: string[];
   env?: Record<string, string>;
   workdir?: string;
-  /** Tars extracted into the container before it starts. */
-  archives?: { dir: string; tar: () => Readable }[];
+  /** Tars extracted into the container before it starts (owned by `owner` when given: COPY --chown). */
+  archives?: { dir: string; tar: () => Readable; owner?: ArchiveOwner }[];
   /** Commits the container as this image with this config change. */
   commit?: { name: string; config?: Partial<ImageConfig> };
   /** Streams the output into the log (default true). */
@@ -147,7 +152,7 @@ export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<I
     labels: { "paas.app": ctx.app.name, "paas.build": ctx.buildId, ...(step.purpose ? { "paas.step": step.purpose } : {}) },
   });
   try {
-    for (const a of step.archives ?? []) await agent.putArchive(container.id, a.dir, toBody(a.tar()));
+    for (const a of step.archives ?? []) await agent.putArchive(container.id, a.dir, toBody(a.tar()), { owner: a.owner });
     if (step.cmd) {
       await agent.start(container.id);
       const streaming = (async () => {

@@ -2,9 +2,13 @@
  * Image retention: an app keeps the images of its last N releases (distinct
  * images, newest first) plus any image a live release or a running replica
  * uses; older ones are removed through the agent so disks do not fill up.
+ * The Dockerfile layer cache (`cache/<app>/df:<key>`, one image per step of
+ * every build) follows: what the kept images were built from stays, the rest goes.
  */
+import type { ImageInfo } from "@paas/shared";
 import { db } from "@paas/db";
 import { agentFor, pickHost } from "../hosts.ts";
+import { CACHE_KEYS_LABEL, dfCacheName } from "../builders/dockerfile/cache.ts";
 
 /** How many images an app keeps (PAAS_KEEP_IMAGES, default 5). */
 export function keepImages(env: NodeJS.ProcessEnv = process.env): number {
@@ -32,6 +36,16 @@ export function imagesToRemove(
   return stored.filter((name) => !kept.has(name));
 }
 
+/**
+ * Which Dockerfile cache images of `app` to remove: every `cache/<app>/df:*` name that no
+ * kept image lists in its CACHE_KEYS_LABEL (the steps its build used or made).
+ */
+export function cacheImagesToRemove(app: string, stored: string[], kept: Pick<ImageInfo, "config">[]): string[] {
+  const keep = new Set(kept.flatMap((i) => (i.config.labels?.[CACHE_KEYS_LABEL] ?? "").split(" ").filter(Boolean).map((k) => dfCacheName(app, k))));
+  const prefix = dfCacheName(app, "");
+  return stored.filter((n) => n.startsWith(prefix) && !keep.has(n));
+}
+
 /** Image names of an app's builds: `app/<name>:<build id>`. */
 const appImagePrefix = (app: string) => `app/${app}:`;
 
@@ -48,8 +62,14 @@ export async function collectImages(appId: string): Promise<string[]> {
   const building = await db.build.findMany({ where: { appId, status: { in: ["pending", "building"] } } });
   const inUse = [...live, ...running.map((c) => c.release.imageRef), ...building.map((b) => `app/${app.name}:${b.id}`)];
   const agent = agentFor(await pickHost());
-  const stored = (await agent.images()).flatMap((i) => i.names).filter((n) => n.startsWith(appImagePrefix(app.name)));
+  const images = await agent.images();
+  const stored = images.flatMap((i) => i.names).filter((n) => n.startsWith(appImagePrefix(app.name)));
   const doomed = imagesToRemove(stored, releases, inUse, keepImages());
+  // A build in progress uses cache images no kept image lists yet: its app's cache waits for the next round.
+  if (!building.length) {
+    const kept = images.filter((i) => i.names.some((n) => n.startsWith(appImagePrefix(app.name)) && !doomed.includes(n)));
+    doomed.push(...cacheImagesToRemove(app.name, images.flatMap((i) => i.names), kept));
+  }
   const removed: string[] = [];
   for (const name of doomed) {
     try {

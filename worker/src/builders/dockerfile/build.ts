@@ -5,18 +5,29 @@
  * cache/<app>/df:<key>, key = hash(parent key (from the base image id), instruction text,
  * and for COPY/ADD the content hash of the files); a hit prints "---> Using cache".
  *
- * COPY --from=<stage> reads the stage's files through a container of its image that
- * writes a base64 tar to its output (the agent has no route to read files out yet).
+ * COPY --from=<stage> reads the stage's files out of its image through the agent's image
+ * archive route (the merged view of its layers; no container runs for it).
+ *
+ * ARG X takes the app's config var X when there is one (Heroku's build-time config), else
+ * its default. Config values are secrets: the log masks them (BuildLog.mask), and the final
+ * image's config never holds build args (RUN containers get them as env only).
+ *
+ * The final image lists the cache keys its build used (label CACHE_KEYS_LABEL), so image
+ * retention (jobs/images.ts) keeps the cache of the builds it keeps and drops the rest.
  */
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
-import { AgentError, type ImageConfig, type ImageInfo } from "@paas/shared";
+import { AgentError, type ArchiveOwner, type ImageConfig, type ImageInfo } from "@paas/shared";
 import { APP_PORT, BuildFailure, emptyTar, findImage, finalImageName, readIfExists, runStep, sha256, shellCmd, tarOfDir, type BuildContext, type BuildOutput } from "../context.ts";
 import type { Detection } from "../detect.ts";
-import { DockerfileError, expand, isAllowedImage, planDockerfile, STACKS, type Step } from "./plan.ts";
+import { addUrlMessage, DockerfileError, expand, isAllowedImage, isUrl, parseChown, planDockerfile, STACKS, type Plan, type Step } from "./plan.ts";
 import { loadIgnore, type IgnoreMatcher } from "./ignore.ts";
+import { archiveKind, extractArchive } from "./archive.ts";
+import { CACHE_KEYS_LABEL, dfCacheName } from "./cache.ts";
 
 interface State {
   image: ImageInfo;
@@ -39,12 +50,17 @@ export async function buildDockerfile(ctx: BuildContext, detection: Detection): 
   const plan = planDockerfile(text);
   const ignore = loadIgnore((await readIfExists(path.join(ctx.dir, ".dockerignore"))) ?? "");
   const total = plan.stages.reduce((n, s) => n + 1 + s.steps.length, 0);
+  const buildArgs = buildArgsFromConfig(plan, ctx.configVars);
   const globals: Record<string, string | undefined> = {};
-  for (const a of plan.globalArgs) globals[a.name] = a.value;
+  for (const a of plan.globalArgs) globals[a.name] = buildArgs[a.name] ?? a.value;
 
   log.step(`Building the Dockerfile (${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"}, ${total} steps)`, "dockerfile");
+  for (const v of Object.values(buildArgs)) log.mask(v);
+  const fromConfig = Object.keys(buildArgs);
+  if (fromConfig.length) log.info(`Build args from the app's config vars: ${fromConfig.join(", ")} (values not shown)`);
   const stageImages: ImageInfo[] = [];
   const stageNames = new Map<string, number>();
+  const cacheKeys = new Set<string>();
   let n = 0;
   let state!: State;
   for (const stage of plan.stages) {
@@ -75,7 +91,7 @@ export async function buildDockerfile(ctx: BuildContext, detection: Detection): 
       n++;
       log.info(`Step ${n}/${total} : ${step.text}`);
       try {
-        await runInstruction(ctx, state, step, { globals, ignore, stageImages, stageNames });
+        await runInstruction(ctx, state, step, { globals, buildArgs, ignore, stageImages, stageNames, cacheKeys });
       } catch (err) {
         if (err instanceof DockerfileError) throw err;
         if (err instanceof BuildFailure || err instanceof AgentError) throw new DockerfileError(step.line, `${step.text.split(/\s/)[0]}: ${(err as Error).message}`);
@@ -99,6 +115,7 @@ export async function buildDockerfile(ctx: BuildContext, detection: Detection): 
     processTypes.web = imageCommand.join(" ");
   }
   if (!config.exposedPorts?.length) config.exposedPorts = [APP_PORT];
+  config.labels = { ...config.labels, [CACHE_KEYS_LABEL]: [...cacheKeys].join(" ") };
   const name = finalImageName(ctx);
   const image = (await runStep(ctx, {
     image: state.image.id,
@@ -119,11 +136,25 @@ function configOf(s: State): Partial<ImageConfig> {
   };
 }
 
+/**
+ * Values for the ARGs the Dockerfile declares (anywhere) from the app's config vars of the
+ * same name: they win over ARG defaults, as docker's --build-arg does. Undeclared config
+ * vars never reach the build.
+ */
+export function buildArgsFromConfig(plan: Plan, configVars: Record<string, string>): Record<string, string> {
+  const declared = new Set([...plan.globalArgs.map((a) => a.name), ...plan.stages.flatMap((s) => s.steps.flatMap((x) => (x.kind === "arg" ? [x.name] : [])))]);
+  return Object.fromEntries([...declared].filter((n) => Object.hasOwn(configVars, n)).map((n) => [n, configVars[n]]));
+}
+
 interface Shared {
   globals: Record<string, string | undefined>;
+  /** ARG values from the app's config vars (see buildArgsFromConfig). */
+  buildArgs: Record<string, string>;
   ignore: IgnoreMatcher;
   stageImages: ImageInfo[];
   stageNames: Map<string, number>;
+  /** Keys of the cache images this build used or made (CACHE_KEYS_LABEL). */
+  cacheKeys: Set<string>;
 }
 
 async function runInstruction(ctx: BuildContext, s: State, step: Step, sh: Shared): Promise<void> {
@@ -131,7 +162,7 @@ async function runInstruction(ctx: BuildContext, s: State, step: Step, sh: Share
   const x = (v: string) => expand(v, vars);
   switch (step.kind) {
     case "arg":
-      s.args[step.name] = step.value !== undefined ? x(step.value) : sh.globals[step.name];
+      s.args[step.name] = sh.buildArgs[step.name] ?? (step.value !== undefined ? x(step.value) : sh.globals[step.name]);
       s.key = sha256(s.key, step.text, s.args[step.name] ?? "");
       return;
     case "env":
@@ -172,9 +203,9 @@ async function runInstruction(ctx: BuildContext, s: State, step: Step, sh: Share
       return;
     }
     case "run":
-      return layer(ctx, s, sha256(s.key, step.text, JSON.stringify(s.args)), async (name) => {
+      return layer(ctx, s, sh, sha256(s.key, step.text, JSON.stringify(s.args)), async (name) => {
         const argv = step.argv ?? ["/bin/sh", "-c", step.shell!];
-        const base = await runnable(ctx, s);
+        const base = await runnable(ctx, s, sh);
         return (await runStep(ctx, {
           image: base.id,
           cmd: argv,
@@ -196,16 +227,19 @@ const definedArgs = (a: Record<string, string | undefined>) => Object.fromEntrie
  * The image a RUN container starts from must carry the user (the spec cannot set it)
  * and no entrypoint (RUN ignores it): derive one when the current image differs.
  */
-async function runnable(ctx: BuildContext, s: State): Promise<ImageInfo> {
+async function runnable(ctx: BuildContext, s: State, sh: Shared): Promise<ImageInfo> {
   const cfg = s.image.config;
   if ((cfg.user ?? "") === (s.user ?? "") && !(cfg.entrypoint?.length)) return s.image;
-  const name = `cache/${ctx.app.name}/df:${sha256(s.key, "runnable", s.user ?? "")}`;
+  const key = sha256(s.key, "runnable", s.user ?? "");
+  sh.cacheKeys.add(key);
+  const name = dfCacheName(ctx.app.name, key);
   return (await findImage(ctx, name)) ?? ((await runStep(ctx, { image: s.image.id, commit: { name, config: { user: s.user ?? "", entrypoint: [] } } }))!);
 }
 
 /** A cached layer: reuse `cache/<app>/df:<key>` or make it with `make`. */
-async function layer(ctx: BuildContext, s: State, key: string, make: (name: string) => Promise<ImageInfo>): Promise<void> {
-  const name = `cache/${ctx.app.name}/df:${key}`;
+async function layer(ctx: BuildContext, s: State, sh: Shared, key: string, make: (name: string) => Promise<ImageInfo>): Promise<void> {
+  const name = dfCacheName(ctx.app.name, key);
+  sh.cacheKeys.add(key);
   const hit = await findImage(ctx, name);
   if (hit) ctx.log.info(" ---> Using cache");
   s.image = hit ?? (await make(name));
@@ -282,8 +316,17 @@ async function hashTree(dir: string): Promise<string> {
 }
 
 async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "copy" }>, sh: Shared, x: (v: string) => string): Promise<void> {
+  const srcs = step.srcs.map(x);
+  if (step.add) {
+    // A URL hidden in an ARG shows only now.
+    const url = srcs.find(isUrl);
+    if (url) throw new DockerfileError(step.line, addUrlMessage(url));
+  }
+  const owner = step.chown === undefined ? undefined : await resolveChown(ctx, s.image, x(step.chown), step.line);
+  // The owner is part of the layer (an ARG may change it with the same text).
+  const ownerKey = owner ? `${owner.uid}:${owner.gid}` : "";
   let dest = x(step.dest);
-  const destIsDir = dest.endsWith("/") || step.srcs.length > 1 || step.srcs.some((p) => GLOB.test(p));
+  const destIsDir = dest.endsWith("/") || srcs.length > 1 || srcs.some((p) => GLOB.test(p));
   dest = path.posix.resolve(s.workdir, dest);
   const staging = await fsp.mkdtemp(path.join(os.tmpdir(), "paas-copy-"));
   try {
@@ -296,16 +339,16 @@ async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "co
       if (!img) throw new DockerfileError(step.line, `COPY --from=${step.from}: no earlier stage or image of that name`);
       sourceId = img.id;
       // The stage's image id pins its files: a hit needs no reading.
-      const key = sha256(s.key, step.text, img.id);
-      if (await findImage(ctx, `cache/${ctx.app.name}/df:${key}`)) return layer(ctx, s, key, async () => s.image);
+      const key = sha256(s.key, step.text, img.id, ...(owner ? [ownerKey] : []));
+      if (await findImage(ctx, dfCacheName(ctx.app.name, key))) return layer(ctx, s, sh, key, async () => s.image);
       fromKey = key;
       const fetched = path.join(staging, ".from");
       await fsp.mkdir(fetched);
-      for (const src of step.srcs.map(x)) {
+      for (const src of srcs) {
         const abs = path.posix.resolve("/", src);
         const sub = path.join(fetched, sha256(abs).slice(0, 12));
         await fsp.mkdir(sub);
-        await readFromImage(ctx, img, abs, sub, step.line);
+        await readFromImage(ctx, img, abs, sub, step);
         const entry = path.posix.basename(abs) || ".";
         const isDir = (await fsp.lstat(path.join(sub, entry))).isDirectory();
         if (isDir) await place(sub, entry, path.join(staging, "out"), undefined, true);
@@ -313,17 +356,30 @@ async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "co
         if (isDir && !destIsDir) destDir = dest;
       }
     } else {
-      const all = step.srcs.some((p) => GLOB.test(p)) ? (await walk(ctx.dir)).filter((r) => !sh.ignore(r)) : [];
-      for (const raw of step.srcs.map(x)) {
+      const all = srcs.some((p) => GLOB.test(p)) ? (await walk(ctx.dir)).filter((r) => !sh.ignore(r)) : [];
+      for (const raw of srcs) {
         const src = path.posix.normalize(raw).replace(/^(\.\/|\/)+/, "").replace(/\/$/, "");
         if (src.startsWith("..")) throw new DockerfileError(step.line, `${raw} is outside the build context`);
         const matches = GLOB.test(src) ? all.filter((r) => globRegex(src).test(r)) : [src === "." ? "" : src];
         if (!matches.length) throw new DockerfileError(step.line, `${raw}: no files match in the pushed tree`);
         for (const m of matches) {
           if (m && sh.ignore(m)) throw new DockerfileError(step.line, `${raw} is excluded by .dockerignore`);
-          const st = await fsp.lstat(path.join(ctx.dir, m)).catch(() => null);
+          const file = path.join(ctx.dir, m);
+          const st = await fsp.lstat(file).catch(() => null);
           if (!st) throw new DockerfileError(step.line, `${raw}: no such file or directory in the pushed tree`);
-          if (st.isDirectory()) {
+          // ADD unpacks a local tar archive (plain, gzip, bzip2, xz) into the destination, as docker does.
+          const kind = step.add && st.isFile() ? await archiveKind(file) : undefined;
+          if (kind) {
+            let skipped: string[];
+            try {
+              skipped = await extractArchive(file, kind, path.join(staging, "out"));
+            } catch (err) {
+              throw new DockerfileError(step.line, `ADD ${raw}: cannot unpack the ${kind} archive: ${(err as Error).message}`);
+            }
+            if (!destIsDir) destDir = dest;
+            ctx.log.info(`Unpacked ${raw} (${kind === "tar" ? "tar" : `tar, ${kind}`}) into ${dest}`);
+            for (const w of skipped) ctx.log.info(`skipped: ${w}`);
+          } else if (st.isDirectory()) {
             await place(ctx.dir, m, path.join(staging, "out"), sh.ignore, true);
             if (!destIsDir) destDir = dest;
           } else await place(ctx.dir, m, path.join(staging, "out"), sh.ignore, true, destIsDir ? undefined : path.posix.basename(dest));
@@ -332,14 +388,14 @@ async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "co
     }
     const out = path.join(staging, "out");
     await fsp.mkdir(out, { recursive: true });
-    const key = fromKey ?? sha256(s.key, step.text, sourceId, await hashTree(out), destDir);
-    await layer(ctx, s, key, async (name) => {
-      const base = await runnable(ctx, s);
+    const key = fromKey ?? sha256(s.key, step.text, sourceId, await hashTree(out), destDir, ...(owner ? [ownerKey] : []));
+    await layer(ctx, s, sh, key, async (name) => {
+      const base = await runnable(ctx, s, sh);
       return (await runStep(ctx, {
         image: base.id,
         archives: [
           ...(s.ensureWorkdir ? [{ dir: s.workdir, tar: emptyTar }] : []),
-          { dir: destDir, tar: () => tarOfDir(out) },
+          { dir: destDir, tar: () => tarOfDir(out), owner },
         ],
         commit: { name, config: { ...configOf(s), entrypoint: [] } },
       }))!;
@@ -349,25 +405,74 @@ async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "co
   }
 }
 
-/** Files of `abs` in `img` into `into` (as `basename(abs)`), through a base64 tar on a container's output. */
-async function readFromImage(ctx: BuildContext, img: ImageInfo, abs: string, into: string, line: number) {
-  const chunks: string[] = [];
-  const dir = path.posix.dirname(abs);
-  const base = path.posix.basename(abs) || ".";
+/** The files at `abs` in `img`, from the agent's image archive route, into `into` (as `basename(abs)`). */
+async function readFromImage(ctx: BuildContext, img: ImageInfo, abs: string, into: string, step: Extract<Step, { kind: "copy" }>) {
+  let body: ReadableStream<Uint8Array>;
   try {
-    await runStep(ctx, {
-      image: img.id,
-      cmd: ["/bin/sh", "-c", 'test -e "$1/$2" || { echo "no such file: $1/$2" >&2; exit 2; }; tar -c -f - -C "$1" "$2" | base64', "sh", dir, base],
-      showOutput: false,
-      onLine: (l) => {
-        if (l.stream === "stdout") chunks.push(l.line.trim());
-        else ctx.log.info(l.line);
-      },
-    });
+    body = await ctx.agent.imageArchive(img.id, abs, { follow: true, signal: ctx.deadline });
   } catch (err) {
-    throw new DockerfileError(line, `cannot read ${abs} from the stage: ${(err as Error).message}`);
+    if (err instanceof AgentError && err.status === 404) throw new DockerfileError(step.line, `COPY --from=${step.from}: no ${abs} in that stage's files`);
+    throw err;
   }
-  const file = path.join(into, "..", `${path.basename(into)}.tar`);
-  await fsp.writeFile(file, Buffer.from(chunks.join(""), "base64"));
-  await tar.x({ file, cwd: into, preserveOwner: false });
+  await pipeline(Readable.fromWeb(body as never), tar.x({ cwd: into, preserveOwner: false }));
+}
+
+/** One file of an image (symlinks followed), or undefined when it has none there. */
+async function readImageFile(ctx: BuildContext, img: ImageInfo, file: string): Promise<string | undefined> {
+  let body: ReadableStream<Uint8Array>;
+  try {
+    body = await ctx.agent.imageArchive(img.id, file, { follow: true, signal: ctx.deadline });
+  } catch (err) {
+    if (err instanceof AgentError && err.status === 404) return undefined;
+    throw err;
+  }
+  const chunks: Buffer[] = [];
+  const parser = new tar.Parser({
+    onReadEntry: (e) => {
+      if (e.type === "File") e.on("data", (c: Buffer) => chunks.push(c));
+      else e.resume();
+    },
+  });
+  await pipeline(Readable.fromWeb(body as never), parser as unknown as NodeJS.WritableStream);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** `name` in an /etc/passwd or /etc/group text: its fields after the password. */
+function lookup(text: string | undefined, name: string): string[] | undefined {
+  for (const line of (text ?? "").split("\n")) {
+    const f = line.split(":");
+    if (f[0] === name && f.length >= 3) return f.slice(2);
+  }
+  return undefined;
+}
+
+/**
+ * --chown=user[:group] as numeric ids. Names are looked up in the image's /etc/passwd and
+ * /etc/group (the stage as built so far, so a user an earlier RUN added is there). A user
+ * alone: a number is its own group (docker's rule), a name gets its primary group.
+ */
+async function resolveChown(ctx: BuildContext, img: ImageInfo, spec: string, line: number): Promise<ArchiveOwner> {
+  const c = parseChown(spec, line);
+  const numeric = (v: string) => /^\d+$/.test(v);
+  const instead = "use numeric ids instead (--chown=1000:1000), or add it in an earlier RUN step";
+  let uid: number;
+  let gid: number | undefined;
+  if (numeric(c.user)) uid = Number(c.user);
+  else {
+    const passwd = await readImageFile(ctx, img, "/etc/passwd");
+    if (passwd === undefined) throw new DockerfileError(line, `--chown=${spec}: the image has no /etc/passwd to look up "${c.user}" in; use numeric ids instead (--chown=1000:1000)`);
+    const f = lookup(passwd, c.user);
+    if (!f || !numeric(f[0]) || !numeric(f[1] ?? "")) throw new DockerfileError(line, `--chown=${spec}: no user "${c.user}" in the image's /etc/passwd; ${instead}`);
+    uid = Number(f[0]);
+    gid = Number(f[1]);
+  }
+  if (c.group !== undefined) {
+    if (numeric(c.group)) gid = Number(c.group);
+    else {
+      const f = lookup(await readImageFile(ctx, img, "/etc/group"), c.group);
+      if (!f || !numeric(f[0])) throw new DockerfileError(line, `--chown=${spec}: no group "${c.group}" in the image's /etc/group; ${instead}`);
+      gid = Number(f[0]);
+    }
+  }
+  return { uid, gid: gid ?? uid };
 }

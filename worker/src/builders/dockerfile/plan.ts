@@ -19,7 +19,7 @@ export const STACKS = ["stack/node", "stack/python", "stack/busybox"];
 
 export type Step =
   | { kind: "run"; line: number; text: string; argv?: string[]; shell?: string }
-  | { kind: "copy"; line: number; text: string; add: boolean; from?: string; srcs: string[]; dest: string }
+  | { kind: "copy"; line: number; text: string; add: boolean; from?: string; srcs: string[]; dest: string; chown?: string }
   | { kind: "env" | "label"; line: number; text: string; pairs: [string, string][] }
   | { kind: "arg"; line: number; text: string; name: string; value?: string }
   | { kind: "workdir" | "user"; line: number; text: string; value: string }
@@ -127,21 +127,26 @@ export function planDockerfile(text: string): Plan {
       case "COPY":
       case "ADD": {
         const f = flags(ins);
-        for (const k of f.keys()) if (k !== "from" && k !== "chown") throw new DockerfileError(line, `${kw} --${k} is not supported`);
+        for (const k of f.keys()) if (k !== "from" && k !== "chown") throw new DockerfileError(line, `${kw} --${k} is not supported (only --chown${kw === "COPY" ? " and --from" : ""})`);
+        const chown = f.get("chown");
+        if (chown === null || chown === "") throw new DockerfileError(line, `${kw} --chown needs a user: --chown=1000 or --chown=1000:1000`);
+        // With ${ARG}s in it, it is checked once they are known (build.ts).
+        if (chown !== undefined && !chown.includes("$")) parseChown(chown, line);
         const json = execForm(args.replace(/^(--\S+\s+)+/, ""));
         const words = json ?? plainArgs(ins);
         if (words.length < 2) throw new DockerfileError(line, `${kw} needs at least one source and a destination`);
         const from = f.get("from") ?? undefined;
         if (from !== undefined && from !== null && kw === "ADD") throw new DockerfileError(line, "ADD --from is not supported; use COPY --from");
         const srcs = words.slice(0, -1);
-        if (kw === "ADD" && srcs.some((s) => /^[a-z]+:\/\//i.test(s))) {
-          throw new DockerfileError(line, "ADD of a URL is not supported; download it in a RUN step");
+        if (kw === "ADD") {
+          const url = srcs.find(isUrl);
+          if (url) throw new DockerfileError(line, addUrlMessage(url));
         }
         if (from !== undefined && from !== null && !names.has(from.toLowerCase()) && !/^\d+$/.test(from) && !isAllowedImage(from)) {
           throw new DockerfileError(line, `COPY --from=${from}: no earlier stage of that name`);
         }
         const shown = [kw, ...[...f].map(([k, v]) => `--${k}=${v ?? ""}`), args].join(" ");
-        stage.steps.push({ kind: "copy", line, text: shown, add: kw === "ADD", srcs, dest: words[words.length - 1], ...(from ? { from: from.toLowerCase() } : {}) });
+        stage.steps.push({ kind: "copy", line, text: shown, add: kw === "ADD", srcs, dest: words[words.length - 1], ...(from ? { from: from.toLowerCase() } : {}), ...(chown ? { chown } : {}) });
         break;
       }
       case "ENV":
@@ -168,6 +173,32 @@ export function planDockerfile(text: string): Plan {
   }
   if (plan.stages.length === 0) throw new DockerfileError(1, "no FROM: a Dockerfile starts with FROM stack/node (or stack/python, stack/busybox)");
   return plan;
+}
+
+/** An ADD source that names something remote (docker would download it; we have no internet). */
+export const isUrl = (src: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(src) || /^git@/.test(src);
+
+export const addUrlMessage = (url: string) =>
+  `ADD ${url}: downloading in ADD is not supported (builds here have no internet, only the package registries); put the file in the repository, or fetch it in a RUN step (RUN curl -fsSL -o /path ${url} or wget -O /path ${url}) from a host the build can reach`;
+
+/** COPY/ADD --chown=user[:group]: each a number or a name (names are looked up in the image). */
+export interface Chown {
+  user: string;
+  group?: string;
+}
+
+const ID_OR_NAME = /^(\d+|[A-Za-z_][A-Za-z0-9_.-]*\$?)$/;
+
+/** Parses --chown's value; a malformed one fails with the line and the forms that work. */
+export function parseChown(spec: string, line: number): Chown {
+  const [user, group, extra] = spec.split(":");
+  if (extra !== undefined || !ID_OR_NAME.test(user) || (group !== undefined && !ID_OR_NAME.test(group))) {
+    throw new DockerfileError(line, `--chown=${spec}: expected user[:group], each a number or a name, e.g. --chown=1000:1000`);
+  }
+  for (const id of [user, group]) {
+    if (id !== undefined && /^\d+$/.test(id) && Number(id) > 0xfffffffe) throw new DockerfileError(line, `--chown=${spec}: ${id} is not a valid id (0..4294967294)`);
+  }
+  return group === undefined ? { user } : { user, group };
 }
 
 /** Images a FROM may name besides earlier stages: our stacks, and the app's own images. */
