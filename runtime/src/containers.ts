@@ -465,6 +465,9 @@ export class Runtime {
   async putArchive(ref: string, dest: string, stream: Readable, as?: { uid: number; gid: number }) {
     const rec = this.record(ref);
     if (this.state(rec).state === "running") throw new RuntimeError("cannot put files into a running container; stop it first", 409);
+    if (as && rec.usernsBase !== undefined && Math.max(as.uid, as.gid) >= USERNS_SIZE) {
+      throw new RuntimeError(`uid/gid must be below ${USERNS_SIZE} in a container with a user namespace, got ${as.uid}:${as.gid}`, 400);
+    }
     await ensureContainerDisk(this.dir(rec.id), rec.spec);
     const target = this.upperPath(rec, dest);
     // `as` (COPY --chown) owns every file; else the container's user, or the tar's owners for root.
