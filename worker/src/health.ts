@@ -23,11 +23,18 @@ export async function waitHealthy(
   timeoutMs: number,
 ): Promise<string | null> {
   const deadline = Date.now() + timeoutMs;
-  let checks = 0;
+  // Most apps answer within a second of starting: poll often at first (a refused connect
+  // costs well under a millisecond), then back off. Every poll saved is push latency.
+  let delay = 20;
+  let nextLivenessCheck = Date.now() + 1000;
   while (Date.now() < deadline) {
     if (await httpAnswers(address)) return null;
-    if (++checks % 5 === 0 && !(await stillRunning())) return "the process exited before answering on $PORT";
-    await new Promise((r) => setTimeout(r, 200));
+    if (Date.now() >= nextLivenessCheck) {
+      if (!(await stillRunning())) return "the process exited before answering on $PORT";
+      nextLivenessCheck = Date.now() + 1000;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 1.5, 250);
   }
   return `no answer on $PORT (${address}) within ${Math.round(timeoutMs / 1000)}s`;
 }
