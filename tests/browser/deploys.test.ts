@@ -7,12 +7,13 @@
  *   flock /tmp/e2e.lock npx tsx --test tests/browser/deploys.test.ts
  */
 import assert from "node:assert/strict";
+import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { createDb } from "@paas/db";
 import { generateToken } from "@paas/shared";
-import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 const APP = "live";
 const SECRET = `s3cr3t-${Math.random().toString(36).slice(2, 10)}`;
@@ -21,6 +22,8 @@ const MASK = "••••••••";
 let p: Platform;
 let browser: Browser;
 let otherToken = "";
+/** The app's git work tree, pushed by the first test. */
+let repo = "";
 
 const paas = (args: string[]) =>
   sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken } });
@@ -41,6 +44,13 @@ async function trpc(proc: string, input: unknown, auth: { token?: string; page?:
   }
   const res = kind === "mutation" ? await fetch(url, { method: "POST", body, headers }) : await fetch(`${url}?input=${encodeURIComponent(body)}`, { headers });
   return { status: res.status, text: await res.text() };
+}
+
+function push(repo: string) {
+  return sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], {
+    cwd: repo,
+    env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
+  });
 }
 
 async function builds(): Promise<{ id: string; status: string }[]> {
@@ -108,14 +118,13 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
   after(async () => {
     await browser?.close();
     await p?.stop();
+    // Only once nothing is mounted under it (a container's rootfs would be emptied through its mount).
+    if (p && !(await fs.readFile("/proc/mounts", "utf8")).includes(p.dataDir)) await fs.rm(p.dataDir, { recursive: true, force: true });
   });
 
   test("a build's page shows its log while it runs, then its status and the app's URL", async () => {
-    const repo = await fixtureRepo("node-slow-build");
-    const pushing = sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], {
-      cwd: repo,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
-    });
+    repo = await fixtureRepo("node-slow-build");
+    const pushing = push(repo);
     const page = await signedIn(p.adminToken);
     const build = await waitFor("the push's build", async () => (await builds())[0]);
     await page.goto(`${p.webUrl}/apps/${APP}/builds/${build.id}`);
@@ -261,6 +270,45 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
       [3, 2, 1],
     );
     await page.screenshot({ path: "/tmp/dashboard-releases.png", fullPage: true });
+    await page.context().close();
+  });
+
+  test("a config var set on an app without a release waits for its first push, and says so", async () => {
+    assert.equal((await paas(["apps:create", "undeployed"])).code, 0);
+    const page = await signedIn(p.adminToken);
+    await page.goto(`${p.webUrl}/apps/undeployed`);
+    const form = page.getByTestId("config-form");
+    await form.getByLabel("Name").fill("DATABASE_URL");
+    await form.getByLabel("Value").fill("postgres://db/x");
+    await form.getByRole("button", { name: "Set" }).click();
+    await page.getByTestId("config-status").filter({ hasText: /Set DATABASE_URL: no release yet: the config applies from the next push/ }).waitFor();
+    await page.getByTestId("config-var").filter({ hasText: "DATABASE_URL" }).waitFor();
+    assert.equal(await page.getByTestId("release-row").count(), 0);
+    await page.context().close();
+  });
+
+  test("a failing build's page ends with its error and no app URL; the running release stays", async () => {
+    await commitChange(
+      repo,
+      "build.js",
+      'console.log("compiling");\nsetTimeout(() => { console.error("error TS2322: boom"); process.exit(2); }, 4000);\n',
+      "a build that fails",
+    );
+    const before = (await builds()).length;
+    const pushing = push(repo);
+    const build = await waitFor("the failing push's build", async () => (await builds()).length > before && (await builds())[0]);
+    const page = await signedIn(p.adminToken);
+    await page.goto(`${p.webUrl}/apps/${APP}/builds/${build.id}`);
+    await page.locator("h1 ~ [data-status=failed]").waitFor({ timeout: 120_000 });
+    const log = await page.getByTestId("build-log").innerText();
+    assert.match(log, /compiling[\s\S]*error TS2322: boom/);
+    assert.match(await page.getByTestId("build-error").innerText(), /the build failed \(exit code 2\)/);
+    assert.equal(await page.getByTestId("app-url").count(), 0, "no URL for a build that deployed nothing");
+    await page.screenshot({ path: "/tmp/dashboard-build-failed.png", fullPage: true });
+    const pushed = await pushing;
+    assert.notEqual(pushed.code, 0, "the push is rejected");
+    assert.match(pushed.stderr, /\[remote rejected\]/);
+    assert.deepEqual(await answer(), { release: "v3", greeting: null });
     await page.context().close();
   });
 });

@@ -55,13 +55,16 @@ export default async function BuildPage({ params }: Props) {
           </div>
         ))}
       </dl>
-      {build.error && (
-        <p className="mb-4 rounded-lg bg-rose-50 px-4 py-3 text-sm text-rose-700 ring-1 ring-inset ring-rose-600/20">{build.error}</p>
-      )}
       {build.status === "pending" || build.status === "building" ? (
         <LiveBuildLog buildId={build.id} maxHeight="70vh" />
       ) : (
         <BuildLog log={build.log} maxHeight="70vh" />
+      )}
+      {/* Below the log: the reason often points at "the lines above". */}
+      {build.error && (
+        <p data-testid="build-error" className="mt-4 rounded-lg bg-rose-50 px-4 py-3 text-sm text-rose-700 ring-1 ring-inset ring-rose-600/20">
+          {build.error}
+        </p>
       )}
     </Shell>
   );
