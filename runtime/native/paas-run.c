@@ -362,6 +362,27 @@ static void install_seccomp(void) {
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) die("install the seccomp filter");
 }
 
+/* The cuts every process of a container gets (its init and exec'd ones), then exec:
+ * capabilities, the user, no_new_privs, the working dir (entered as the user), env, seccomp. */
+static void become_user_and_exec(void) {
+  drop_caps();
+  if (setgroups(0, NULL) < 0) die("setgroups");
+  if (setresgid(gid, gid, gid) < 0) die("setgid %d", (int)gid);
+  if (setresuid(uid, uid, uid) < 0) die("setuid %d", (int)uid);
+  if (uid == 0) set_caps_for_root();
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+
+  if (chdir(cwd) < 0) die("chdir %s (working directory)", cwd);
+  envv[nenv] = NULL;
+  environ = envv;
+  /* signal dispositions set by the monitor must not leak into the app */
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+  install_seccomp(); /* last: after it, mount/unshare/... are refused, to us too */
+  execvp(cmd[0], cmd);
+  die("exec %s", cmd[0]);
+}
+
 static void container_main(int gofd) {
   char c;
   /* Wait until the monitor has put us in our cgroups. */
@@ -470,23 +491,7 @@ static void container_main(int gofd) {
   /* Last of the host-root steps: from here on, root is root only in the user namespace
    * (uid BASE on the host), with no power over the mounts, cgroups or network set up above. */
   if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) die("join the user namespace");
-
-  drop_caps();
-  if (setgroups(0, NULL) < 0) die("setgroups");
-  if (setresgid(gid, gid, gid) < 0) die("setgid %d", (int)gid);
-  if (setresuid(uid, uid, uid) < 0) die("setuid %d", (int)uid);
-  if (uid == 0) set_caps_for_root();
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
-
-  if (chdir(cwd) < 0) die("chdir %s (working directory)", cwd);
-  envv[nenv] = NULL;
-  environ = envv;
-  /* signal dispositions set by the monitor must not leak into the app */
-  signal(SIGPIPE, SIG_DFL);
-  signal(SIGHUP, SIG_DFL);
-  install_seccomp(); /* last: after it, mount/unshare/... are refused, to us too */
-  execvp(cmd[0], cmd);
-  die("exec %s", cmd[0]);
+  become_user_and_exec();
 }
 
 /* ---------- monitor part (stays in the host's namespaces) ---------- */
@@ -707,14 +712,26 @@ static int cmd_run(int argc, char **argv) {
   return cmd_run_fd(argc, argv, syncfd, 0);
 }
 
-static int cmd_run_fd(int argc, char **argv, int syncfd, int forked) {
+/* Options of `run` and `exec` into the globals; returns the index of the command, or -1. */
+static pid_t exec_target;
+static int parse_opts(int argc, char **argv, int exec_mode) {
   int i;
   for (i = 2; i < argc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--")) { i++; break; }
-    if (i + 1 >= argc) { fprintf(stderr, "paas-run: %s needs a value\n", a); return 2; }
+    if (!strcmp(a, "--")) return i + 1 < argc ? i + 1 : -1;
+    if (i + 1 >= argc) { fprintf(stderr, "paas-run: %s needs a value\n", a); return -1; }
     const char *v = argv[++i];
-    if (!strcmp(a, "--dir")) dir = v;
+    /* both */
+    if (!strcmp(a, "--cwd")) cwd = v;
+    else if (!strcmp(a, "--uid")) uid = (uid_t)atoi(v);
+    else if (!strcmp(a, "--gid")) gid = (gid_t)atoi(v);
+    else if (!strcmp(a, "--cgroup") && ncgroups < 16) cgroups[ncgroups++] = v;
+    else if (!strcmp(a, "--env") && nenv < MAXV - 1) envv[nenv++] = (char *)v;
+    /* exec */
+    else if (exec_mode && !strcmp(a, "--pid")) exec_target = (pid_t)atoi(v);
+    else if (exec_mode) { fprintf(stderr, "paas-run exec: unknown option %s\n", a); return -1; }
+    /* run */
+    else if (!strcmp(a, "--dir")) dir = v;
     else if (!strcmp(a, "--rootfs")) rootfs = v;
     else if (!strcmp(a, "--lower")) lower = v;
     else if (!strcmp(a, "--upper")) upper = v;
@@ -723,17 +740,17 @@ static int cmd_run_fd(int argc, char **argv, int syncfd, int forked) {
     else if (!strcmp(a, "--ip")) ipcidr = v;
     else if (!strcmp(a, "--gw")) gw = v;
     else if (!strcmp(a, "--hostname")) hostname_ = v;
-    else if (!strcmp(a, "--cwd")) cwd = v;
     else if (!strcmp(a, "--oom-file")) oomfile = v;
-    else if (!strcmp(a, "--uid")) uid = (uid_t)atoi(v);
-    else if (!strcmp(a, "--gid")) gid = (gid_t)atoi(v);
     else if (!strcmp(a, "--userns")) userns_base = atol(v);
-    else if (!strcmp(a, "--cgroup") && ncgroups < 16) cgroups[ncgroups++] = v;
     else if (!strcmp(a, "--bind") && nbinds < 16) binds[nbinds++] = v;
-    else if (!strcmp(a, "--env") && nenv < MAXV - 1) envv[nenv++] = (char *)v;
-    else { fprintf(stderr, "paas-run: unknown option %s\n", a); return 2; }
+    else { fprintf(stderr, "paas-run: unknown option %s\n", a); return -1; }
   }
-  if (!dir || !rootfs || i >= argc || (lower && (!upper || !work))) {
+  return -1;
+}
+
+static int cmd_run_fd(int argc, char **argv, int syncfd, int forked) {
+  int i = parse_opts(argc, argv, 0);
+  if (i < 0 || !dir || !rootfs || (lower && (!upper || !work))) {
     fprintf(stderr, "paas-run run: --dir, --rootfs and a command are required (--lower needs --upper and --work)\n");
     return 2;
   }
@@ -770,22 +787,9 @@ static int cmd_run_fd(int argc, char **argv, int syncfd, int forked) {
  * then the same cuts as the container's own start: capabilities, no_new_privs, seccomp.
  * stdio is passed through; exits with the command's code. */
 static int cmd_exec(int argc, char **argv) {
-  pid_t target = 0;
-  int i;
-  for (i = 2; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--")) { i++; break; }
-    if (i + 1 >= argc) { fprintf(stderr, "paas-run: %s needs a value\n", a); return 2; }
-    const char *v = argv[++i];
-    if (!strcmp(a, "--pid")) target = (pid_t)atoi(v);
-    else if (!strcmp(a, "--cwd")) cwd = v;
-    else if (!strcmp(a, "--uid")) uid = (uid_t)atoi(v);
-    else if (!strcmp(a, "--gid")) gid = (gid_t)atoi(v);
-    else if (!strcmp(a, "--cgroup") && ncgroups < 16) cgroups[ncgroups++] = v;
-    else if (!strcmp(a, "--env") && nenv < MAXV - 1) envv[nenv++] = (char *)v;
-    else { fprintf(stderr, "paas-run: unknown option %s\n", a); return 2; }
-  }
-  if (target <= 0 || i >= argc) { fprintf(stderr, "paas-run exec: --pid and a command are required\n"); return 2; }
+  int i = parse_opts(argc, argv, 1);
+  pid_t target = exec_target;
+  if (i < 0 || target <= 0) { fprintf(stderr, "paas-run exec: --pid and a command are required\n"); return 2; }
   cmd = argv + i;
 
   char num[32], p[4096];
@@ -816,18 +820,7 @@ static int cmd_exec(int argc, char **argv) {
   if (c < 0) die("fork");
   if (c == 0) {
     if (userfd >= 0 && setns(userfd, CLONE_NEWUSER) < 0) die("join the container's user namespace");
-    if (chdir(cwd) < 0) die("chdir %s (working directory)", cwd);
-    drop_caps();
-    if (setgroups(0, NULL) < 0) die("setgroups");
-    if (setresgid(gid, gid, gid) < 0) die("setgid %d", (int)gid);
-    if (setresuid(uid, uid, uid) < 0) die("setuid %d", (int)uid);
-    if (uid == 0) set_caps_for_root();
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
-    envv[nenv] = NULL;
-    environ = envv;
-    install_seccomp();
-    execvp(cmd[0], cmd);
-    die("exec %s", cmd[0]);
+    become_user_and_exec();
   }
   /* Signals for the command go to it (^C in a terminal reaches both anyway). */
   signal(SIGINT, SIG_IGN);
