@@ -10,6 +10,7 @@
  * docker), 125 when the container could not be made (bad image, bad flag).
  */
 import { spawn, spawnSync } from "node:child_process";
+import { pipeline } from "node:stream/promises";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -22,6 +23,7 @@ import { checkName } from "./images.ts";
 import { containerDiff, exportContainer, loadImages, saveImages } from "./oci.ts";
 import { ensureStacks } from "./stacks.ts";
 import { RuntimeError, helperPath } from "./util.ts";
+import { mapTarIds, toContainerId, toHostId } from "./userns.ts";
 
 /** A CLI usage error: exit 125 like docker's daemon-side errors, with the message only. */
 class UsageError extends Error {}
@@ -555,6 +557,16 @@ program
         const r = spawnSync("sh", ["-c", 'tar -C "$1" -cf - "$2" | tar -C "$3" -xf - --no-same-owner --transform "s|^$2|$4|"', "sh", path.dirname(p), path.basename(p), destDir, name], { stdio: "inherit" });
         return r.status;
       };
+      const base = fsi.usernsBase;
+      if (fsi.pid && dest === "-" && base !== undefined) {
+        // a user-namespaced container's files have host ids: the tar gets the container's
+        const p = resolveIn(`/proc/${fsi.pid}/root`, from[1]);
+        if (!fs.existsSync(p)) throw new RuntimeError(`no ${from[1]} in container ${fsi.name}`, 404);
+        const t = spawn("tar", ["-C", path.dirname(p), "--numeric-owner", "-cf", "-", path.basename(p)], { stdio: ["ignore", "pipe", "inherit"] });
+        const exit = new Promise<number>((r) => t.on("close", (c) => r(c ?? 1)));
+        await pipeline(t.stdout, mapTarIds((id) => toContainerId(base, id)), process.stdout, { end: false });
+        process.exit(await exit);
+      }
       if (fsi.pid) process.exit(tar(`/proc/${fsi.pid}/root`) ?? 1);
       // Not running: the image's layers with the writable layer on top, read-only.
       const mnt = fs.mkdtempSync(path.join(rt.layout.tmp, "cp-"));
@@ -579,11 +591,12 @@ program
     if (!fs.existsSync(src)) throw new UsageError(`no ${src} on this host`);
     const tarBuf = spawnSync("tar", ["-C", path.dirname(path.resolve(src)), "-cf", "-", path.basename(path.resolve(src))], { maxBuffer: 1 << 30 }).stdout;
     if (fsi.pid) {
-      // Running: into its mounted root, as the container's user.
+      // Running: into its mounted root, as the container's user (its host ids, in a user namespace).
       const target = resolveIn(`/proc/${fsi.pid}/root`, cpath);
       fs.mkdirSync(target, { recursive: true });
-      const r = spawnSync("tar", ["-C", target, "-xf", "-", "--no-same-owner", `--owner=${fsi.uid}`], { input: tarBuf, stdio: ["pipe", "inherit", "inherit"] });
-      if (r.status === 0) spawnSync("chown", ["-R", `${fsi.uid}:${fsi.gid}`, path.join(target, path.basename(path.resolve(src)))]);
+      const [uid, gid] = [toHostId(fsi.usernsBase, fsi.uid), toHostId(fsi.usernsBase, fsi.gid)];
+      const r = spawnSync("tar", ["-C", target, "-xf", "-", "--no-same-owner"], { input: tarBuf, stdio: ["pipe", "inherit", "inherit"] });
+      if (r.status === 0) spawnSync("chown", ["-R", `${uid}:${gid}`, path.join(target, path.basename(path.resolve(src)))]);
       process.exit(r.status ?? 1);
     }
     await rt.putArchive(cref, cpath, Readable.from(tarBuf));
