@@ -39,6 +39,8 @@ export async function startPlatform(name: string, base: number, overrides: NodeJ
   try {
     await run(path.join(ROOT, "infra/up"), ["--detach"], { env, cwd: ROOT, maxBuffer: 64 << 20 });
   } catch (err) {
+    // Whatever did start (web, agent, Redis) would hold the ports for the next run.
+    await run(path.join(ROOT, "infra/down"), [], { env, cwd: ROOT }).catch(() => {});
     const e = err as { stdout?: string; stderr?: string };
     throw new Error(`infra/up failed:\n${e.stdout}\n${e.stderr}`);
   }

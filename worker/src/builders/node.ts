@@ -3,7 +3,8 @@
  * app's source on top and its `build` script.
  *
  *   stack/node + package.json, lockfile, .npmrc -> npm ci  => cache/<app>/node-deps:<hash>
- *   deps image + source (without node_modules) -> npm run build  => app/<app>:<build>
+ *   deps image + source (without node_modules) -> npm run build, npm prune --omit=dev
+ *     => app/<app>:<build>
  *
  * A push that changes only code finds the deps image by its hash and skips the install.
  * The deps container sees a package.json without scripts: the root package's own
@@ -80,11 +81,18 @@ export async function buildNode(ctx: BuildContext, detection: Detection): Promis
   const skip = (rel: string) => rel === "node_modules" || rel.startsWith("node_modules/") || rel === ".git" || rel.startsWith(".git/");
   const name = finalImageName(ctx);
   const build = pkg.scripts?.build;
+  // devDependencies serve the build only: pruned in this (the app's) layer, so the
+  // dependency layer below keeps them and stays the cache for the next push.
+  const hasDevDeps = !!pkg.devDependencies && Object.keys(pkg.devDependencies).length > 0;
+  const script = [
+    ...(build ? ["npm run build"] : []),
+    ...(hasDevDeps ? ["echo '-----> Pruning devDependencies (npm prune --omit=dev)'", "npm prune --omit=dev --no-progress"] : []),
+  ];
   if (build) log.step("Running build script (npm run build)", "build script");
   else log.step("Adding the app", "app");
   const image = await runStep(ctx, {
     image: base,
-    cmd: build ? ["/bin/sh", "-c", "set -e\nnpm run build\nrm -rf /tmp/.npm"] : undefined,
+    cmd: script.length ? ["/bin/sh", "-c", ["set -e", ...script, "rm -rf /tmp/.npm"].join("\n")] : undefined,
     env: NPM_ENV,
     workdir: "/app",
     archives: [{ dir: "/app", tar: () => tarOfDir(ctx.dir, skip) }],

@@ -8,6 +8,7 @@
 import { db } from "@paas/db";
 import { config } from "@paas/shared";
 import { runDeploy } from "./deploys.ts";
+import { assertAppQuota } from "./quotas.ts";
 
 export class PreviewError extends Error {}
 
@@ -32,7 +33,7 @@ export function previewUrl(label: string, parent: string): string {
 }
 
 export async function ensurePreviewApp(parentId: string, branch: string) {
-  const parent = await db.app.findUniqueOrThrow({ where: { id: parentId }, include: { configVars: true } });
+  const parent = await db.app.findUniqueOrThrow({ where: { id: parentId }, include: { configVars: true, team: true } });
   if (!parent.previews) throw new PreviewError(`preview apps are off for ${parent.name}: paas apps:update -a ${parent.name} --previews on`);
   const label = branchLabel(branch);
   const name = previewAppName(parent.name, label);
@@ -41,18 +42,22 @@ export async function ensurePreviewApp(parentId: string, branch: string) {
     if (existing.previewOfId !== parent.id) throw new PreviewError(`an app named ${name} already exists and is not a preview of ${parent.name}`);
     return { app: existing, label };
   }
-  const app = await db.app
-    .create({
-      data: {
-        name,
-        teamId: parent.teamId,
-        deployBranch: branch,
-        previewOfId: parent.id,
-        previewBranch: label,
-        buildMode: parent.buildMode,
-        buildTimeoutSeconds: parent.buildTimeoutSeconds,
-        configVars: { create: parent.configVars.map((v) => ({ key: v.key, value: v.value })) },
-      },
+  // A preview is an app of the team: it counts against the app quota (count and insert in one transaction).
+  const app = await db
+    .$transaction(async (tx) => {
+      await assertAppQuota(tx, parent.team);
+      return tx.app.create({
+        data: {
+          name,
+          teamId: parent.teamId,
+          deployBranch: branch,
+          previewOfId: parent.id,
+          previewBranch: label,
+          buildMode: parent.buildMode,
+          buildTimeoutSeconds: parent.buildTimeoutSeconds,
+          configVars: { create: parent.configVars.map((v) => ({ key: v.key, value: v.value })) },
+        },
+      });
     })
     .catch(async (err: { code?: string }) => {
       // Two pushes of the same new branch at once: the other one created it.

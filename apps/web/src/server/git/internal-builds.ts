@@ -24,6 +24,7 @@ import { authenticateToken, tokenFromAuthorization } from "../auth.ts";
 import { authorizeApp, AuthzError } from "../authz.ts";
 import { enqueueBuild } from "../queue.ts";
 import { destroyPreview, ensurePreviewApp, PreviewError, previewUrl } from "../previews.ts";
+import { QuotaError } from "../quotas.ts";
 import { buildLogStream } from "./build-log.ts";
 import { bindPushToken, claimPushToken, readPushToken } from "./push-tokens.ts";
 
@@ -65,6 +66,7 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
       preview = previewUrl(p.label, grant.app);
     } catch (err) {
       if (err instanceof PreviewError) return json(400, { error: err.message });
+      if (err instanceof QuotaError) return json(403, { error: err.message });
       throw err;
     }
   }
