@@ -143,6 +143,13 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     assert.match(early, /-----> Running build script/);
     await page.screenshot({ path: "/tmp/dashboard-live-build.png", fullPage: true });
 
+    // The app's page follows the same log in its "latest build" panel (the stored log is written only at the end).
+    const appPage = await page.context().newPage();
+    await appPage.goto(`${p.webUrl}/apps/${APP}`);
+    await appPage.getByTestId("build-log").filter({ hasText: "slow-build: step one done" }).waitFor({ timeout: 10_000 });
+    assert.ok(!(await appPage.getByTestId("build-log").innerText()).includes("slow-build: step two done"));
+    assert.equal((await builds())[0].status, "building");
+
     await page.waitForFunction(() => document.querySelector("[data-testid=build-log]")?.textContent?.includes("slow-build: step two done"), null, {
       timeout: 60_000,
     });
@@ -159,6 +166,9 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     const pushed = await pushing;
     assert.equal(pushed.code, 0, pushed.stderr + pushed.stdout);
     assert.deepEqual(await answer(), { release: "v1", greeting: null });
+    // The app's page ends on the stored log and the new release.
+    await appPage.getByTestId("release-row").filter({ hasText: "v1" }).waitFor({ timeout: 30_000 });
+    await appPage.getByTestId("build-log").filter({ hasText: "slow-build: step two done" }).waitFor({ timeout: 30_000 });
     await page.context().close();
   });
 
@@ -188,6 +198,11 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     await page.screenshot({ path: "/tmp/dashboard-config.png", fullPage: true });
     await row.getByRole("button", { name: "Hide" }).click();
     assert.equal(await row.getByTestId("config-value").innerText(), MASK);
+    // Nor do the platform's own logs (web, worker, router, agent, Redis).
+    const logDir = path.join(p.dataDir, "logs");
+    for (const f of await fs.readdir(logDir)) {
+      assert.ok(!(await fs.readFile(path.join(logDir, f), "utf8")).includes(SECRET), `${f} does not hold the value`);
+    }
     await page.context().close();
   });
 

@@ -20,3 +20,8 @@ export function duration(start: Date | null | undefined, end: Date | null | unde
 export function shortCommit(c: string | null | undefined): string {
   return c ? c.slice(0, 7) : "—";
 }
+
+/** A build whose log is still growing (queued or running). */
+export function buildRunning(status: string): boolean {
+  return status === "pending" || status === "building";
+}

@@ -4,9 +4,10 @@ import { AppUrlLink } from "@/components/app-url.tsx";
 import { AutoRefresh } from "@/components/auto-refresh.tsx";
 import { BuildLog } from "@/components/build-log.tsx";
 import { ConfigVars } from "@/components/config-vars.tsx";
+import { LiveBuildLog } from "@/components/live-build-log.tsx";
 import { Card, Empty, Shell } from "@/components/shell.tsx";
 import { StatusBadge } from "@/components/status-badge.tsx";
-import { duration, shortCommit, timeAgo } from "@/lib/format.ts";
+import { buildRunning, duration, shortCommit, timeAgo } from "@/lib/format.ts";
 import { orNotFound, requireCaller } from "@/server/caller.ts";
 
 type Props = { params: Promise<{ name: string }> };
@@ -27,7 +28,7 @@ export default async function AppPage({ params }: Props) {
   const latest = builds[0] ? await api.builds.get({ app: name, id: builds[0].id }) : null;
 
   const inProgress =
-    builds.some((b) => b.status === "pending" || b.status === "building") ||
+    builds.some((b) => buildRunning(b.status)) ||
     releases.some((r) => r.status === "pending" || r.status === "deploying");
 
   return (
@@ -153,7 +154,12 @@ export default async function AppPage({ params }: Props) {
             }
           >
             <div className="p-4">
-              <BuildLog log={latest.log} maxHeight="24rem" />
+              {/* The stored log is written when the build ends: until then, follow it live. */}
+              {buildRunning(latest.status) ? (
+                <LiveBuildLog key={latest.id} buildId={latest.id} maxHeight="24rem" />
+              ) : (
+                <BuildLog log={latest.log} maxHeight="24rem" />
+              )}
             </div>
           </Card>
         </div>

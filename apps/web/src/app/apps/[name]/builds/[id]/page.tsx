@@ -5,7 +5,7 @@ import { BuildLog } from "@/components/build-log.tsx";
 import { LiveBuildLog } from "@/components/live-build-log.tsx";
 import { Shell } from "@/components/shell.tsx";
 import { StatusBadge } from "@/components/status-badge.tsx";
-import { duration, shortCommit, timeAgo } from "@/lib/format.ts";
+import { buildRunning, duration, shortCommit, timeAgo } from "@/lib/format.ts";
 import { orNotFound, requireCaller } from "@/server/caller.ts";
 
 type Props = { params: Promise<{ name: string; id: string }> };
@@ -55,7 +55,7 @@ export default async function BuildPage({ params }: Props) {
           </div>
         ))}
       </dl>
-      {build.status === "pending" || build.status === "building" ? (
+      {buildRunning(build.status) ? (
         <LiveBuildLog buildId={build.id} maxHeight="70vh" />
       ) : (
         <BuildLog log={build.log} maxHeight="70vh" />
