@@ -152,6 +152,11 @@ export async function withDeployLock<T>(
   }
 }
 
+/** Drops the lock's counter of an app that no longer exists (a removed preview). */
+export async function forgetDeployLock(redis: Redis, appId: string): Promise<void> {
+  await redis.del(seqKey(appId));
+}
+
 /**
  * The database side of the fence: in the transaction that commits a deploy,
  * records the lease's ticket on the app, or throws LeaseLostError when a newer

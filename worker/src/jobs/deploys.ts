@@ -18,7 +18,7 @@ import { deployRelease, DeployError, removeAllReplicas } from "../deploy.ts";
 import { unpublishApp } from "../routes.ts";
 import { agentFor, pickHost } from "../hosts.ts";
 import { collectImages } from "./images.ts";
-import { LeaseLostError, withDeployLock } from "../deploy-lock.ts";
+import { forgetDeployLock, LeaseLostError, withDeployLock } from "../deploy-lock.ts";
 
 export { QUEUE_DEPLOYS, type DeployJobData, type DeployJobResult };
 
@@ -60,6 +60,7 @@ export async function runDeployJob(redis: Redis, jobId: string, data: DeployJobD
         await collectImages(app.id).catch(() => {});
         await db.app.delete({ where: { id: app.id } });
       });
+      await forgetDeployLock(redis, app.id);
       return { ok: true, log: [`Preview ${app.name} removed`] };
     }
 
