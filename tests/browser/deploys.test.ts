@@ -132,7 +132,7 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
     const log = page.getByTestId("build-log");
 
-    // The build script prints a line, waits 8 s, prints another: the first must show while the second is not printed yet.
+    // The build script prints a line, waits 10 s, prints another: the first must show while the second is not printed yet.
     await page.waitForFunction(() => document.querySelector("[data-testid=build-log]")?.textContent?.includes("slow-build: step one done"), null, {
       timeout: 120_000,
     });
