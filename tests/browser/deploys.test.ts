@@ -326,4 +326,40 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     assert.deepEqual(await answer(), { release: "v3", greeting: null });
     await page.context().close();
   });
+
+  test("a push queued behind another shows as waiting on its page, then building, then deployed", async () => {
+    await sh("git", ["reset", "-q", "--hard", "HEAD~1"], { cwd: repo }); // back to the slow build that works
+    const count = (await builds()).length;
+    await commitChange(repo, "first.txt", "A\n", "push A");
+    const pushingA = push(repo);
+    await waitFor("push A's build", async () => (await builds()).length === count + 1 && (await builds())[0].status === "building");
+    await commitChange(repo, "second.txt", "B\n", "push B");
+    const pushingB = push(repo);
+    const b = await waitFor("push B's build", async () => {
+      const all = await builds();
+      return all.length === count + 2 && all[0];
+    });
+
+    const page = await signedIn(p.adminToken);
+    await page.goto(`${p.webUrl}/apps/${APP}/builds/${b.id}`);
+    const badge = page.locator("h1 ~ [data-status]");
+    assert.equal(await badge.getAttribute("data-status"), "pending");
+    const log = page.getByTestId("build-log");
+    await log.filter({ hasText: /Waiting: build \S+ of this app is running; yours starts when it ends/ }).waitFor({ timeout: 30_000 });
+    // Its turn: the badge follows without a reload, while its log still grows.
+    await log.filter({ hasText: "slow-build: step one done" }).waitFor({ timeout: 60_000 });
+    await page.locator("h1 ~ [data-status=building]").waitFor({ timeout: 5_000 });
+    assert.ok(!(await log.innerText()).includes("slow-build: step two done"));
+    await page.locator("h1 ~ [data-status=succeeded]").waitFor({ timeout: 60_000 });
+    await page.getByTestId("app-url").waitFor();
+
+    const [a, b2] = [await pushingA, await pushingB];
+    assert.equal(a.code, 0, a.stderr + a.stdout);
+    // B was sent while A's ref update was pending: git refuses B's ref (it expected main before A),
+    // after the platform deployed it; the pusher is told so.
+    assert.match(b2.stderr, /Deployed v5 to/);
+    assert.match(b2.stderr, /another push moved main while this build waited/);
+    assert.deepEqual(await answer(), { release: "v5", greeting: null });
+    await page.context().close();
+  });
 });

@@ -13,24 +13,38 @@ export function LiveBuildLog({ buildId, maxHeight }: { buildId: string; maxHeigh
   const [ended, setEnded] = useState(false);
   useEffect(() => {
     const es = new EventSource(`/api/builds/${encodeURIComponent(buildId)}/events`);
+    // One re-render for a burst of steps (the replay of a build opened midway).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const refreshSoon = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => router.refresh(), 300);
+    };
     es.onmessage = (msg) => {
       const ev = JSON.parse(msg.data) as { line?: string; notice?: string; status?: string };
       if (typeof ev.line === "string" || typeof ev.notice === "string") {
         const text = (ev.line ?? ev.notice) as string;
         setLines((prev) => [...prev, text]);
+        // A new step is when the page's facts change (queued -> building, the builder found):
+        // re-render them around the log, which keeps its lines.
+        if (ev.line?.startsWith("-----> ")) refreshSoon();
       } else if (ev.status) {
         es.close();
         setEnded(true);
       }
     };
-    return () => es.close();
-  }, [buildId]);
+    return () => {
+      clearTimeout(timer);
+      es.close();
+    };
+  }, [buildId, router]);
   useEffect(() => {
     if (!ended) return;
     // The worker writes the end of the stream just before the build's row: a page rendered in
-    // between still says "building". Re-render until it does not (this component then unmounts).
+    // between still says "building". Re-render until it does not (this component then unmounts),
+    // for a while only: a row that never ends (a lost worker) must not be polled forever.
     router.refresh();
-    const id = setInterval(() => router.refresh(), 1000);
+    let left = 30;
+    const id = setInterval(() => (--left > 0 ? router.refresh() : clearInterval(id)), 1000);
     return () => clearInterval(id);
   }, [ended, router]);
   return (
