@@ -174,6 +174,13 @@ test("image archive: the merged files at a path, whiteouts and opaque dirs honou
     await assert.rejects(client.imageArchive("nope/nope", "/app"), (e: AgentError) => e.status === 404 && /no image/.test(e.message));
     await assert.rejects(client.imageArchive("t/arch:two", "app"), (e: AgentError) => e.status === 400 && /absolute/.test(e.message));
 
+    // HEAD: whether a path is there and what it is, without its files.
+    assert.deepEqual(
+      await Promise.all(["/app", "/app/a.txt", "/app/link", "/app/gone.txt"].map((p) => client.imagePathKind("t/arch:two", p))),
+      ["directory", "file", "symlink", undefined],
+    );
+    await assert.rejects(client.imagePathKind("nope/nope", "/app"), (e: AgentError) => e.status === 404 && /no image/.test(e.message));
+
     // Through a symlinked dir; and follow: the link's target under the link's name.
     assert.deepEqual([...(await entries(await client.imageArchive("t/arch:two", "/app/link/b.txt"))).keys()], ["b.txt"]);
     const followed = await entries(await client.imageArchive("t/arch:two", "/app/link", { follow: true }));

@@ -90,8 +90,9 @@ describe("Dockerfile builds", { timeout: 15 * 60_000 }, () => {
       other: "unset",
       builtLinkIsSymlink: true,
       followed: { isSymlink: false, text: "bonjour" },
-      // By id; by name from the stack's /etc/passwd and /etc/group; by names an earlier RUN added.
-      owners: { server: "1234:2345", data: "1000:65534", byName: "4242:4343", plain: "4321:4321", vendor: body.owners.vendor },
+      // By id; by name from the stack's /etc/passwd and /etc/group (the dir the copy made too, as
+      // docker does); by names an earlier RUN added. Without --chown: root's (a USER root stage).
+      owners: { server: "1234:2345", data: "1000:65534", dataDir: "1000:65534", byName: "4242:4343", plain: "4321:4321", vendor: "0:0" },
       stat: ["1234:2345 server.js", "1000:65534 data/x.txt", "4242:4343 tools.txt", "4321:4321 plain/p.txt"],
       vendor: ["v", "v/v.txt"],
       plain: ["p.txt"],

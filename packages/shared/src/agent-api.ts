@@ -232,6 +232,8 @@ export class AgentError extends Error {
  *   GET    /v1/images/:name/archive?path=/app&follow=1 -> tar      (the merged files of its layers at
  *                                             that path, whiteouts honoured; 404 when absent; follow:
  *                                             a symlink at path is archived as its target)
+ *   HEAD   /v1/images/:name/archive?path=/app -> 200 with x-paas-path-kind (file, directory, symlink,
+ *                                             other), or 404
  *   POST   /v1/images/save  { refs, gzip? } -> tar                 (OCI layout + docker manifest.json)
  *   POST   /v1/images/load?name=N  body: tar -> ImageInfo[]        (OCI layout or docker save tar)
  *   POST   /v1/images/prune                -> PruneResult          (unnamed unused images, unreferenced layers)
@@ -309,6 +311,23 @@ export class AgentClient {
     const q = new URLSearchParams({ path });
     if (opts.follow) q.set("follow", "1");
     return this.stream("GET", `/v1/images/${encodeURIComponent(name)}/archive?${q}`, { signal: opts.signal });
+  }
+  /** What is at `path` in an image ("file", "directory", "symlink", "other"), or undefined when nothing is. */
+  async imagePathKind(name: string, path: string): Promise<string | undefined> {
+    const url = `${this.baseUrl}/v1/images/${encodeURIComponent(name)}/archive?${new URLSearchParams({ path })}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { method: "HEAD" });
+    } catch (err) {
+      throw new AgentError(`cannot reach the host agent at ${this.baseUrl} (${(err as Error).message}); is it running?`, 503);
+    }
+    if (res.status === 404) {
+      // A HEAD has no body to say why: a missing image throws its own 404 here, else the path is absent.
+      await this.image(name);
+      return undefined;
+    }
+    if (!res.ok) throw new AgentError(`agent answered ${res.status} to HEAD ${url}`, res.status);
+    return res.headers.get("x-paas-path-kind") ?? undefined;
   }
   /** `docker save`: the images as one tar (OCI image layout plus docker's manifest.json). */
   saveImages(refs: string[], opts: { gzip?: boolean; signal?: AbortSignal } = {}) {

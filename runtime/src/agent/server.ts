@@ -97,13 +97,18 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
           if (typeof body?.name !== "string") throw new RuntimeError('tag needs a body { "name": "repo:tag" }', 400);
           return send(res, 201, rt.images.tagImage(id, body.name));
         }
-        if (action === "archive" && m === "GET") {
+        // GET: the files as a tar; HEAD: only whether the path is there and its kind (docker's stat).
+        if (action === "archive" && (m === "GET" || m === "HEAD")) {
           const at = url.searchParams.get("path");
           if (!at) throw new RuntimeError("archive needs ?path=/dir/or/file", 400);
           const src = await openImagePath(rt.images, id, at, { follow: ["1", "true"].includes(url.searchParams.get("follow") ?? "") });
           try {
             res.writeHead(200, { "content-type": "application/x-tar", "x-paas-path-kind": src.kind });
+            if (m === "HEAD") return void res.end();
             await src.write(res);
+          } catch (err) {
+            // A reader that hung up is no error of ours.
+            if (!res.destroyed) throw err;
           } finally {
             src.close();
           }

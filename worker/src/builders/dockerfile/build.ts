@@ -391,11 +391,20 @@ async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "co
     const key = fromKey ?? sha256(s.key, step.text, sourceId, await hashTree(out), destDir, ...(owner ? [ownerKey] : []));
     await layer(ctx, s, sh, key, async (name) => {
       const base = await runnable(ctx, s, sh);
+      // Docker gives the directories a --chown copy creates to that owner too: they go in the tar.
+      const missing = owner ? await missingDirs(ctx, s.image, destDir, s.ensureWorkdir ? s.workdir : undefined) : [];
+      let root = out;
+      if (missing.length) {
+        root = path.join(staging, "wrap");
+        await fsp.mkdir(path.join(root, ...missing.slice(0, -1)), { recursive: true });
+        await fsp.rename(out, path.join(root, ...missing));
+      }
+      const putAt = path.posix.resolve(destDir, ...missing.map(() => ".."));
       return (await runStep(ctx, {
         image: base.id,
         archives: [
           ...(s.ensureWorkdir ? [{ dir: s.workdir, tar: emptyTar }] : []),
-          { dir: destDir, tar: () => tarOfDir(out), owner },
+          { dir: putAt, tar: () => tarOfDir(root), owner },
         ],
         commit: { name, config: { ...configOf(s), entrypoint: [] } },
       }))!;
@@ -403,6 +412,13 @@ async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "co
   } finally {
     await fsp.rm(staging, { recursive: true, force: true });
   }
+}
+
+/** The directories on the way to `dir` (top first) that `img` lacks; `made` counts as there (a WORKDIR about to be made). */
+async function missingDirs(ctx: BuildContext, img: ImageInfo, dir: string, made?: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let d = dir; d !== "/" && d !== made && !(await ctx.agent.imagePathKind(img.id, d)); d = path.posix.dirname(d)) missing.unshift(path.posix.basename(d));
+  return missing;
 }
 
 /** The files at `abs` in `img`, from the agent's image archive route, into `into` (as `basename(abs)`). */
