@@ -54,8 +54,9 @@ export async function buildDockerfile(ctx: BuildContext, detection: Detection): 
   const globals: Record<string, string | undefined> = {};
   for (const a of plan.globalArgs) globals[a.name] = buildArgs[a.name] ?? a.value;
 
-  log.step(`Building the Dockerfile (${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"}, ${total} steps)`, "dockerfile");
+  // Masked before anything can show them (an expanded FROM, a RUN's own output, an error).
   for (const v of Object.values(buildArgs)) log.mask(v);
+  log.step(`Building the Dockerfile (${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"}, ${total} steps)`, "dockerfile");
   const fromConfig = Object.keys(buildArgs);
   if (fromConfig.length) log.info(`Build args from the app's config vars: ${fromConfig.join(", ")} (values not shown)`);
   const stageImages: ImageInfo[] = [];
