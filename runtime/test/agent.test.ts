@@ -159,10 +159,10 @@ test("image archive: the merged files at a path, whiteouts and opaque dirs honou
   fs.writeFileSync(path.join(hostDir, "secret"), "host file\n");
   try {
     await step("stack/busybox", undefined, { files: { "app/a.txt": "a\n", "app/dir/b.txt": "b\n", "app/gone.txt": "x\n", "app/old/o.txt": "o\n" }, commit: "t/arch:one" });
-    await step("t/arch:one", `rm /app/gone.txt && rm -rf /app/old && mkdir /app/old && echo new > /app/old/n.txt && ln -s dir /app/link && ln -s ${hostDir} /app/esc`, { commit: "t/arch:two" });
+    await step("t/arch:one", `rm /app/gone.txt && rm -rf /app/old && mkdir /app/old && echo new > /app/old/n.txt && ln -s dir /app/link && ln -s ${hostDir} /app/esc && ln -s ../../../../../../.. /app/up`, { commit: "t/arch:two" });
 
     const app = await entries(await client.imageArchive("t/arch:two", "/app"));
-    assert.deepEqual([...app.keys()].sort(), ["app", "app/a.txt", "app/dir", "app/dir/b.txt", "app/esc", "app/link", "app/old", "app/old/n.txt"]);
+    assert.deepEqual([...app.keys()].sort(), ["app", "app/a.txt", "app/dir", "app/dir/b.txt", "app/esc", "app/link", "app/old", "app/old/n.txt", "app/up"]);
     assert.equal(app.get("app/a.txt")?.text, "a\n");
     assert.deepEqual(app.get("app/link"), { type: "SymbolicLink", linkpath: "dir" });
     // The older layer still has them; the image does not.
@@ -171,6 +171,8 @@ test("image archive: the merged files at a path, whiteouts and opaque dirs honou
     await assert.rejects(client.imageArchive("t/arch:two", "/app/gone.txt"), (e: AgentError) => e.status === 404 && /no \/app\/gone\.txt in image t\/arch:two/.test(e.message));
     await assert.rejects(client.imageArchive("t/arch:two", "/app/old/o.txt"), (e: AgentError) => e.status === 404);
     await assert.rejects(client.imageArchive("t/arch:two", "/app/esc/secret"), (e: AgentError) => e.status === 404, "an absolute symlink resolves inside the image");
+    await assert.rejects(client.imageArchive("t/arch:two", `/app/up${hostDir}/secret`), (e: AgentError) => e.status === 404, "so does one climbing with ..");
+    assert.ok((await entries(await client.imageArchive("t/arch:two", "/app/up/app/a.txt"))).has("a.txt"), ".. stops at the image's root");
     await assert.rejects(client.imageArchive("nope/nope", "/app"), (e: AgentError) => e.status === 404 && /no image/.test(e.message));
     await assert.rejects(client.imageArchive("t/arch:two", "app"), (e: AgentError) => e.status === 400 && /absolute/.test(e.message));
 
