@@ -55,8 +55,7 @@ async function json(app: string, urlPath = "/") {
 
 describe("builders", { timeout: 15 * 60_000 }, () => {
   before(async () => {
-    // Its own subnet: 3500 % 50 would give the e2e test's 10.200.0.0/24.
-    p = await startPlatform("builders", 3500, { PAAS_SUBNET: "10.235.0.0/24" });
+    p = await startPlatform("builders", 3500);
   });
   after(async () => {
     await p?.stop();

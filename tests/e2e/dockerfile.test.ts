@@ -57,8 +57,7 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 describe("Dockerfile builds", { timeout: 15 * 60_000 }, () => {
   before(async () => {
     // One image kept per app: the cache test sees an older build's cache go at once. Its own
-    // subnet: 3900 maps to 10.240.0.0/24, the same as push.test.ts's 3400.
-    p = await startPlatform("dockerfile", 3900, { PAAS_KEEP_IMAGES: "1", PAAS_SUBNET: "10.239.0.0/24" });
+    p = await startPlatform("dockerfile", 3900, { PAAS_KEEP_IMAGES: "1" });
     agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
   });
   after(async () => {

@@ -31,8 +31,9 @@ export async function startPlatform(name: string, base: number, overrides: NodeJ
     PAAS_AGENT_PORT: String(base + 91),
     PAAS_REDIS_PORT: String(base + 79),
     PAAS_BRIDGE: `paas${name.slice(0, 6)}0`,
-    // One subnet per base port: bridges outlive a platform, and two with one subnet would clash.
-    PAAS_SUBNET: `10.${200 + (Math.floor(base / 10) % 50)}.0.0/24`,
+    // One subnet per base port (bases 10 apart never share one): bridges outlive a platform,
+    // and two with one subnet would clash.
+    PAAS_SUBNET: `10.${200 + Math.floor(base / 2500)}.${Math.floor(base / 10) % 250}.0/24`,
     PAAS_CGROUP_ROOT: `paas-${name}`,
     ...overrides,
   };
