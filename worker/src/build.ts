@@ -57,6 +57,8 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     const configVars = Object.fromEntries((await db.configVar.findMany({ where: { appId: app.id } })).map((v) => [v.key, v.value]));
     const detection = await detect(workDir, configVars.PAAS_BUILDER);
     log.step(`${BUILDER_TITLES[detection.builder]} app detected${detection.reason === "PAAS_BUILDER" ? " (PAAS_BUILDER)" : ""}`, "detect");
+    // recorded now, so the dashboard names the builder while it runs and when it fails
+    await db.build.update({ where: { id: buildId }, data: { builder: detection.builder } });
     const types = Object.entries(detection.processTypes).map(([t, c]) => `${t} (${c})`);
     if (types.length) log.info(`Process types: ${types.join(", ")}`);
 
@@ -77,7 +79,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     log.step("Saving the image", "image");
     log.info(`Image ${out.image.id.slice(0, 19)} (${(out.image.sizeBytes / 2 ** 20).toFixed(1)} MB, ${out.image.layers.length} layers)`);
     const imageRef = out.imageRef;
-    await db.build.update({ where: { id: buildId }, data: { imageRef, builder: detection.builder } });
+    await db.build.update({ where: { id: buildId }, data: { imageRef } });
 
     // One deploy of the app at a time, in turn: the release is made once it is
     // ours, so it takes the config as it is then (a config:set during the build is in it).

@@ -85,6 +85,11 @@ export default async function AppPage({ params }: Props) {
                       {r.commit && !r.description.includes(shortCommit(r.commit)) && (
                         <span className="ml-2 font-mono text-xs text-slate-400">{shortCommit(r.commit)}</span>
                       )}
+                      {r.error && (
+                        <div className="truncate text-xs text-red-700" title={r.error} data-testid="release-error">
+                          {r.error}
+                        </div>
+                      )}
                     </td>
                     <td className="whitespace-nowrap px-4 py-2.5 text-slate-500">{timeAgo(r.createdAt)}</td>
                   </tr>
