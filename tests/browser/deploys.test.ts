@@ -11,9 +11,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { createDb } from "@paas/db";
-import { generateToken } from "@paas/shared";
-import { commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { addTeamWithToken, commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 const APP = "live";
 const SECRET = `s3cr3t-${Math.random().toString(36).slice(2, 10)}`;
@@ -101,18 +99,7 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
       headless: true,
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
     });
-    // A second team with its own member and token, straight in the database.
-    const db = createDb(`file:${path.join(p.dataDir, "paas.db")}`);
-    try {
-      const team = await db.team.create({ data: { name: "other" } });
-      const user = await db.user.create({ data: { email: "eve@example.com" } });
-      await db.membership.create({ data: { teamId: team.id, userId: user.id, role: "admin" } });
-      const t = generateToken();
-      await db.apiToken.create({ data: { userId: user.id, name: "test", hash: t.hash, prefix: t.prefix } });
-      otherToken = t.token;
-    } finally {
-      await db.$disconnect();
-    }
+    otherToken = await addTeamWithToken(p.dataDir);
   });
 
   after(async () => {

@@ -7,9 +7,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { createDb } from "@paas/db";
-import { AgentClient, generateToken } from "@paas/shared";
-import { ROOT, commitChange, fixtureRepo, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { AgentClient } from "@paas/shared";
+import { ROOT, addTeamWithToken, commitChange, fixtureRepo, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 let p: Platform;
 let repo: string;
@@ -141,15 +140,7 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
   describe("auth", () => {
     let otherToken = "";
     before(async () => {
-      // A second team with its own member and token, created straight in the database.
-      const db = createDb(`file:${path.join(p.dataDir, "paas.db")}`);
-      const team = await db.team.create({ data: { name: "other" } });
-      const user = await db.user.create({ data: { email: "eve@example.com" } });
-      await db.membership.create({ data: { teamId: team.id, userId: user.id, role: "admin" } });
-      const t = generateToken();
-      await db.apiToken.create({ data: { userId: user.id, name: "test", hash: t.hash, prefix: t.prefix } });
-      otherToken = t.token;
-      await db.$disconnect();
+      otherToken = await addTeamWithToken(p.dataDir);
     });
 
     const refsOf = async () => (await sh("git", ["ls-remote", gitUrl(p.adminToken)], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } })).stdout;

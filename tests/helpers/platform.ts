@@ -7,6 +7,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { createDb } from "@paas/db";
+import { generateToken } from "@paas/shared";
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -108,4 +110,22 @@ export async function commitChange(dir: string, file: string, content: string, m
   await fs.writeFile(path.join(dir, file), content);
   await run("git", ["add", "-A"], { cwd: dir });
   await run("git", ["commit", "-qm", message], { cwd: dir });
+}
+
+/**
+ * A second team with one admin member and an API token, made straight in the platform's
+ * database (no API for it needs to exist to test that tenants are kept apart).
+ */
+export async function addTeamWithToken(dataDir: string, team = "other", email = "eve@example.com"): Promise<string> {
+  const db = createDb(`file:${path.join(dataDir, "paas.db")}`);
+  try {
+    const t = await db.team.create({ data: { name: team } });
+    const user = await db.user.create({ data: { email } });
+    await db.membership.create({ data: { teamId: t.id, userId: user.id, role: "admin" } });
+    const token = generateToken();
+    await db.apiToken.create({ data: { userId: user.id, name: "test", hash: token.hash, prefix: token.prefix } });
+    return token.token;
+  } finally {
+    await db.$disconnect();
+  }
 }
