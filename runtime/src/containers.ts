@@ -665,12 +665,15 @@ export class Runtime {
           process.kill(pid, timeoutSeconds > 0 ? "SIGTERM" : "SIGKILL");
         } catch {}
         const end = Date.now() + timeoutSeconds * 1000;
-        for (;;) {
-          const seen = watch.seq;
-          if (Date.now() >= end || this.state(rec).state !== "running") break;
-          await watch.changed(seen, Math.min(SAFETY_MS, end - Date.now()));
+        try {
+          for (;;) {
+            const seen = watch.seq;
+            if (Date.now() >= end || this.state(rec).state !== "running") break;
+            await watch.changed(seen, Math.min(SAFETY_MS, end - Date.now()));
+          }
+        } finally {
+          watch.close();
         }
-        watch.close();
         if (this.state(rec).state === "running") {
           try {
             process.kill(pid, "SIGKILL");

@@ -50,7 +50,7 @@ export function poolTarget(): number {
  */
 export const MAKEFS_SH = `
 makefs() { # IMG BYTES DIR
-  truncate -s "$2" "$1" &&
+  truncate -s "$2" "$1" && chmod 600 "$1" &&
   mke2fs -q -F -t ext4 -m 0 -O ^has_journal,^resize_inode -E lazy_itable_init=1,nodiscard "$1" &&
   mkdir -p "$3" &&
   mount -t ext4 -o loop,noatime "$1" "$3" &&
@@ -87,7 +87,16 @@ for d in $(ls -t "$pool/demand"); do
   done
   [ $n -gt "$keep" ] && rm -f "$pool/demand/$d"
 done
+# mount points left empty (a taken spare's, after a reboot)
+for m in "$pool"/m/*; do
+  [ -d "$m" ] && ! mountpoint -q "$m" && rmdir "$m" 2>/dev/null
+done
 [ -e "$pool/demand/$size" ] || exit 0
+set -- "$pool/$size".*.img
+[ -e "$1" ] && [ $# -gt "$target" ] && for i; do # PAAS_DISK_POOL was lowered
+  [ $# -gt "$target" ] || break
+  r=\${i##*/$size.}; drop "$i" "\${r%.img}"; shift
+done
 while :; do
   set -- "$pool/$size".*.img
   have=0; [ -e "$1" ] && have=$#
