@@ -28,26 +28,30 @@ try {
     ["none + 64 MiB disk, pooled", { network: "none", diskBytes: disk }, undefined],
     ["none + 64 MiB disk, on demand", { network: "none", diskBytes: disk }, "0"],
   ];
-  for (const [label, spec, poolEnv] of cases) {
-    if (poolEnv === undefined) delete process.env.PAAS_DISK_POOL;
-    else process.env.PAAS_DISK_POOL = poolEnv;
-    const times: number[] = [];
-    for (let i = 0; i < n; i++) {
-      if (spec.diskBytes && poolTarget() > 0 && i > 0) {
+  // Rounds of one start per case, so that a machine whose load drifts (a shared one) weighs
+  // on every case alike.
+  const times: number[][] = cases.map(() => []);
+  for (let i = 0; i <= n; i++) {
+    for (const [k, [, spec, poolEnv]] of cases.entries()) {
+      if (poolEnv === undefined) delete process.env.PAAS_DISK_POOL;
+      else process.env.PAAS_DISK_POOL = poolEnv;
+      if (spec.diskBytes && poolTarget() > 0) {
         // the refill under way finishes first: a start from a full pool, not one racing mke2fs
-        for (let k = 0; k < 200 && poolSpares(pool, disk).length < poolTarget(); k++) await new Promise((r) => setTimeout(r, 50));
+        for (let w = 0; w < 200 && poolSpares(pool, disk).length < poolTarget(); w++) await new Promise((r) => setTimeout(r, 50));
       }
       const c = rt.create({ image: "stack/busybox", cmd: ["true"], memoryBytes: 32 << 20, cgroupParent: "b/a", network: "none", ...spec });
       const t = performance.now();
       await rt.start(c.id);
-      // the first start of a size class finds the pool empty: not counted
-      if (!(spec.diskBytes && poolTarget() > 0 && i === 0)) times.push(performance.now() - t);
+      // round 0 warms up (and finds the pool empty): not counted
+      if (i > 0) times[k].push(performance.now() - t);
       await rt.wait(c.id);
       await rt.remove(c.id);
     }
-    times.sort((a, b) => a - b);
-    const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(1);
-    console.log(`${label.padEnd(30)} ${q(0.5).padStart(9)} ${q(0.9).padStart(7)} ${times[0].toFixed(1).padStart(7)}`);
+  }
+  for (const [k, [label]] of cases.entries()) {
+    const ts = times[k].sort((a, b) => a - b);
+    const q = (p: number) => ts[Math.min(ts.length - 1, Math.floor(p * ts.length))].toFixed(1);
+    console.log(`${label.padEnd(30)} ${q(0.5).padStart(9)} ${q(0.9).padStart(7)} ${ts[0].toFixed(1).padStart(7)}`);
   }
   console.log(`(load average ${os.loadavg()[0].toFixed(1)}, ${os.cpus().length} CPUs)`);
 } finally {

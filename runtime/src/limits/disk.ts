@@ -144,7 +144,12 @@ export async function createQuotaDir(dir: string, bytes: number, opts: { uid?: n
       await sh(`make a ${size}-byte quota filesystem on ${dir}`, `${MAKEFS_SH}\nmakefs "$1" "$2" "$3" && mv "$1" "$4"`, [tmp, String(size), dir, img]);
     }
   }
-  if (opts.pool) await refillPool(opts.pool, size);
+  if (opts.pool) {
+    // after this turn of the event loop: a start that took a spare sends its own request to
+    // the helper server first, and does not wait behind the refill's
+    const pool = opts.pool;
+    setImmediate(() => refillPool(pool, size).catch((err) => console.error(`runtime: disk pool refill: ${(err as Error).message}`)));
+  }
   if (opts.uid !== undefined) fs.chownSync(dir, opts.uid, opts.gid ?? opts.uid);
 }
 

@@ -12,7 +12,7 @@
  *
  * Take: rename(<bytes>.<rand>.img -> the quota dir's image file) claims a spare atomically
  * (of two takers, one gets ENOENT and tries the next); the quota dir becomes a symlink to
- * m/<rand>. Refill: a detached, niced shell job (it outlives a CLI that exits at once),
+ * m/<rand>. Refill: a niced background shell job (it outlives a CLI that exits at once),
  * one at a time per pool under flock; it also sweeps what a killed refill left.
  *
  * Safety: a spare is a filesystem nobody has used. On removal a container's filesystem is
@@ -152,13 +152,15 @@ export function takeSpare(pool: string, bytes: number, img: string): string | un
   return undefined;
 }
 
-/** Starts a refill of `bytes` spares in the background (detached: it outlives this process). */
+/** Starts a refill of `bytes` spares in the background (it outlives this process). */
 export async function refillPool(pool: string, bytes: number) {
   const target = poolTarget();
   if (target === 0 || fs.existsSync(path.join(pool, "closed"))) return;
-  // Forked by the helper server (cheaper than a fork of node), niced so that the start
-  // that asked runs first; setsid -f returns at once.
-  const job = 'exec setsid -f nice -n 10 sh -c "$0" refill "$@" </dev/null >/dev/null 2>&1';
+  // Forked by the helper server (cheaper than a fork of node) and put in the background by
+  // sh, which returns at once (a setsid exec cost ~10 ms more on the start path); niced so
+  // that the start that asked runs first. A background job of a non-interactive sh ignores
+  // SIGINT: a Ctrl-C of the CLI does not cut it (a killed refill is swept by the next one).
+  const job = 'nice -n 10 sh -c "$0" refill "$@" </dev/null >/dev/null 2>&1 &';
   const r = await helperServer().exec("sh", ["-c", job, REFILL_SH, pool, String(bytes), String(target), String(MAX_CLASSES)]);
   if (r.code !== 0) console.error(`runtime: cannot start the disk pool refill: ${r.output.trim()}`);
 }
