@@ -25,6 +25,10 @@ import { ensureStacks } from "./stacks.ts";
 import { RuntimeError, helperPath } from "./util.ts";
 import { mapTarIds, toContainerId, toHostId } from "./userns.ts";
 
+/** PAAS_TRACE_START=1: where a command's time goes, in ms since the process started (node's start-up included). */
+const trace = process.env.PAAS_TRACE_START ? (m: string) => console.error(`cli ${m} ${performance.now().toFixed(1)}ms`) : undefined;
+trace?.("loaded");
+
 /** A CLI usage error: exit 125 like docker's daemon-side errors, with the message only. */
 class UsageError extends Error {}
 
@@ -179,11 +183,14 @@ addCreateOptions(program.command("run").description("create and start a containe
   .option("--rm", "remove the container when it exits")
   .option("-d, --detach", "start it and print its id")
   .action(async (image: string, cmd: string[], o) => {
+    trace?.("parsed");
     const rt = runtime();
     const spec = specFrom(image, cmd, o);
     checkImage(rt, image);
     if (spec.network === "bridge") await rt.init();
+    trace?.("init");
     const c = rt.create(spec);
+    trace?.("created");
     if (o.detach) {
       await rt.start(c.id).catch(async (err) => {
         if (o.rm) await rt.remove(c.id, { force: true });
@@ -201,8 +208,14 @@ addCreateOptions(program.command("run").description("create and start a containe
     process.on("SIGTERM", onSig);
     try {
       await rt.start(c.id);
+      trace?.("started");
       await printLogs(rt, c.id, true);
-      const w = await rt.wait(c.id);
+      trace?.("logs done");
+      // The follow ends when the container has exited: its code is on record. With --rm,
+      // remove() frees what wait() would (one clean-up, not two).
+      const info = rt.get(c.id);
+      const w = o.rm && info.state === "exited" && info.exitCode !== undefined ? { exitCode: info.exitCode, oomKilled: !!info.oomKilled } : await rt.wait(c.id);
+      trace?.("waited");
       code = w.exitCode;
       if (w.oomKilled) {
         console.error(`paas-runtime: container ${c.name} was killed: out of memory (limit ${o.memory})`);
@@ -212,6 +225,7 @@ addCreateOptions(program.command("run").description("create and start a containe
       console.error(`paas-runtime: ${(err as Error).message}`);
     } finally {
       if (o.rm) await rt.remove(c.id, { force: true }).catch(() => {});
+      trace?.("removed");
     }
     process.exit(code);
   });

@@ -29,6 +29,7 @@ import { helperServer } from "./helper.ts";
 import { type Attachment, BridgeNetwork, containerResolvConf, netnsName, vethName } from "./network.ts";
 import { limitBandwidth } from "./limits/bandwidth.ts";
 import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, saveTeamLimits, teamCgroupLimits, upperDir, validateSpecLimits, validateTeamLimits } from "./limits/container.ts";
+import { DirWatch, SAFETY_MS } from "./dirwatch.ts";
 import { Layout, hex } from "./paths.ts";
 import { planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
 import { netnsName as podNetnsName } from "./network.ts";
@@ -77,7 +78,6 @@ interface StatusFile {
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function pidAlive(pid: number): boolean {
   try {
@@ -612,9 +612,15 @@ export class Runtime {
 
   private async waitExitFile(rec: ContainerRecord, ms: number) {
     const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (this.status(rec) || !this.monitorAlive(rec)) return;
-      await sleep(20);
+    const watch = new DirWatch(this.dir(rec.id), (f) => f === "status.json");
+    try {
+      for (;;) {
+        const seen = watch.seq;
+        if (this.status(rec) || !this.monitorAlive(rec) || Date.now() >= end) return;
+        await watch.changed(seen, Math.min(SAFETY_MS, end - Date.now()));
+      }
+    } finally {
+      watch.close();
     }
   }
 
@@ -638,19 +644,25 @@ export class Runtime {
     }
   }
 
+  /** Until the container has exited: woken by the monitor's status.json (dirwatch.ts), not a poll. */
   async wait(ref: string, signal?: AbortSignal): Promise<WaitResult> {
     const rec = this.record(ref);
-    let delay = 10;
-    for (;;) {
-      const { state, status } = this.state(rec);
-      if (state === "created") throw new RuntimeError(`container ${rec.name} was never started`, 409);
-      if (state === "exited" && status) {
-        await this.cleanupExited(rec.id);
-        return { exitCode: status.exitCode, oomKilled: status.oomKilled, ...(status.oomKilled ? { memoryLimitBytes: rec.spec.memoryBytes } : {}) };
+    const watch = new DirWatch(this.dir(rec.id), (f) => f === "status.json");
+    try {
+      for (;;) {
+        const seen = watch.seq;
+        const { state, status } = this.state(rec);
+        if (state === "created") throw new RuntimeError(`container ${rec.name} was never started`, 409);
+        if (state === "exited" && status) {
+          watch.close();
+          await this.cleanupExited(rec.id);
+          return { exitCode: status.exitCode, oomKilled: status.oomKilled, ...(status.oomKilled ? { memoryLimitBytes: rec.spec.memoryBytes } : {}) };
+        }
+        if (signal?.aborted) throw new RuntimeError("wait aborted", 499);
+        await watch.changed(seen, SAFETY_MS, signal);
       }
-      if (signal?.aborted) throw new RuntimeError("wait aborted", 499);
-      await sleep(delay);
-      delay = Math.min(delay * 2, 200);
+    } finally {
+      watch.close();
     }
   }
 
@@ -668,11 +680,21 @@ export class Runtime {
     if (this.state(rec).state === "running") {
       const pid = this.readPid(rec, "pid");
       if (pid) {
+        // watched before the signal, so an exit right after it is not missed
+        const watch = new DirWatch(this.dir(rec.id), (f) => f === "status.json");
         try {
           process.kill(pid, timeoutSeconds > 0 ? "SIGTERM" : "SIGKILL");
         } catch {}
         const end = Date.now() + timeoutSeconds * 1000;
-        while (Date.now() < end && this.state(rec).state === "running") await sleep(25);
+        try {
+          for (;;) {
+            const seen = watch.seq;
+            if (Date.now() >= end || this.state(rec).state !== "running") break;
+            await watch.changed(seen, Math.min(SAFETY_MS, end - Date.now()));
+          }
+        } finally {
+          watch.close();
+        }
         if (this.state(rec).state === "running") {
           try {
             process.kill(pid, "SIGKILL");
@@ -696,6 +718,8 @@ export class Runtime {
     const rec = this.record(ref);
     const file = path.join(this.dir(rec.id), "log.ndjson");
     const rotated = `${file}.1`;
+    // made before the first read: a line written after any read wakes the follower
+    const watch = opts.follow ? new DirWatch(this.dir(rec.id), (f) => f.startsWith("log.ndjson") || f === "status.json") : undefined;
     let fd: number | undefined;
     let ino = 0;
     let pos = 0;
@@ -746,6 +770,7 @@ export class Runtime {
         openCurrent();
       }
       for (;;) {
+        const seen = watch?.seq ?? 0;
         // State is read before the file: once exited, the monitor has written every line.
         const state = this.state(rec).state;
         if (fd === undefined) openCurrent();
@@ -758,9 +783,10 @@ export class Runtime {
           yield* drain();
         }
         if (!opts.follow || opts.signal?.aborted || state === "exited") break;
-        await sleep(50);
+        await watch!.changed(seen, SAFETY_MS, opts.signal);
       }
     } finally {
+      watch?.close();
       if (fd !== undefined) fs.closeSync(fd);
     }
   }

@@ -95,6 +95,28 @@ test("detached: ps, exec, top, stats, logs, kill, wait, inspect, rm", async () =
   assert.match(cli(["exec", "web", "true"]).err, /no container "web"/);
 });
 
+test("a container another process started: logs -f, wait and stop here wake on its files, not on a poll", async () => {
+  // line1, then 2.5 s of silence: a follower that only re-checked every second (dirwatch's
+  // safety timer) would see the exit up to 1 s late; woken by status.json, at once
+  const id = cli(["run", "-d", "--network", "none", "stack/busybox", "sh", "-c", "echo line1; sleep 2.5; echo line2"]).out;
+  const lines: string[] = [];
+  for await (const l of rt.logLines(id, { follow: true })) lines.push(JSON.parse(l).line);
+  const lag = Date.now() - fs.statSync(path.join(rt.layout.container(id), "status.json")).mtimeMs;
+  assert.deepEqual(lines, ["line1", "line2"]);
+  assert.ok(lag < 400, `follow ended ${lag.toFixed(0)} ms after the exit`);
+  assert.equal((await rt.wait(id)).exitCode, 0);
+  assert.equal(cli(["rm", id]).code, 0);
+
+  const svc = cli(["run", "-d", "--network", "none", "stack/busybox", "sh", "-c", "trap 'exit 3' TERM; sleep 600 & wait"]).out;
+  await new Promise((r) => setTimeout(r, 300));
+  const t = performance.now();
+  const waiting = rt.wait(svc);
+  await rt.stop(svc, 10);
+  assert.equal((await waiting).exitCode, 3);
+  assert.ok(performance.now() - t < 2000, `stop + wait took ${(performance.now() - t).toFixed(0)} ms`);
+  await rt.remove(svc);
+});
+
 test("create/start -a, cp both ways, diff, commit, history, export, import, save/load, rmi, prune", () => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "paas-cli-scratch-"));
   try {

@@ -9,6 +9,7 @@ import type { ContainerSpec, TeamLimits } from "@paas/shared/agent-api";
 import { type CgroupLimits, type IoLimit, validateLimits } from "../cgroups.ts";
 import { RuntimeError, readJson, writeJson } from "../util.ts";
 import { MIN_QUOTA_BYTES, blockDevice, createQuotaDir, isMountPoint, releaseQuotaDir } from "./disk.ts";
+import { diskPoolDir } from "./diskpool.ts";
 
 /** 400 with the field's name for a limit that is not a (sane) number. */
 export function validateSpecLimits(spec: ContainerSpec) {
@@ -44,7 +45,8 @@ export async function ensureContainerDisk(containerDir: string, spec: ContainerS
   if (!spec.diskBytes) return;
   const disk = path.join(containerDir, "disk");
   if (isMountPoint(disk)) return;
-  await createQuotaDir(disk, spec.diskBytes);
+  // containers/<id> -> the runtime's root, where the pool of spare filesystems is
+  await createQuotaDir(disk, spec.diskBytes, { pool: diskPoolDir(path.resolve(containerDir, "../..")) });
   for (const d of ["upper", "work"]) {
     fs.mkdirSync(path.join(disk, d), { recursive: true, mode: 0o755 });
     const link = path.join(containerDir, d);
