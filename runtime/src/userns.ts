@@ -23,19 +23,37 @@ const FIRST_BASE = 100_000;
 
 let probed: boolean | undefined;
 
-/** Whether containers get a user namespace here (probed once per process). */
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * Whether containers get a user namespace here. Probed once per boot (the answer is kept
+ * in <root>/userns/probe with the boot id: a CLI call must not pay for the probe's mounts).
+ */
 export function usernsEnabled(layout: Layout): boolean {
   if (/^(0|off|false|no)$/i.test(process.env.PAAS_USERNS ?? "")) return false;
-  if (probed === undefined) {
-    const scratch = path.join(layout.tmp, `userns-probe-${randomHex(6)}`);
-    fs.mkdirSync(scratch, { recursive: true });
-    try {
-      // the probe mounts in a namespace of its own: nothing is left mounted here
-      probed = spawnSync(helperPath(), ["userns-probe", scratch], { stdio: "ignore" }).status === 0;
-    } finally {
-      fs.rmSync(scratch, { recursive: true, force: true });
-    }
+  if (probed !== undefined) return probed;
+  const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  const file = path.join(layout.root, "userns", "probe");
+  const kept = readOr(file, "").split(" ");
+  if (kept[0] === boot) return (probed = kept[1] === "yes");
+  const scratch = path.join(layout.tmp, `userns-probe-${randomHex(6)}`);
+  fs.mkdirSync(scratch, { recursive: true });
+  try {
+    // the probe mounts in a namespace of its own: nothing is left mounted here
+    probed = spawnSync(helperPath(), ["userns-probe", scratch], { stdio: "ignore" }).status === 0;
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${randomHex(4)}`;
+  fs.writeFileSync(tmp, `${boot} ${probed ? "yes" : "no"}\n`);
+  fs.renameSync(tmp, file);
   return probed;
 }
 
@@ -48,7 +66,7 @@ export function usernsBaseFor(runtimeRoot: string, team: string): number {
   const dir = path.join(runtimeRoot, "userns");
   fs.mkdirSync(dir, { recursive: true });
   const teamFile = path.join(dir, `team-${team}`);
-  const known = Number(fs.readFileSync(teamFile, { encoding: "utf8", flag: "a+" }).trim());
+  const known = Number(readOr(teamFile, "0"));
   if (known >= FIRST_BASE) return known;
   for (let k = 0; FIRST_BASE + k * USERNS_SIZE + USERNS_SIZE <= 2 ** 32 - 2; k++) {
     const base = FIRST_BASE + k * USERNS_SIZE;
