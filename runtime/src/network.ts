@@ -71,6 +71,20 @@ function firewallHelper(): HelperServer {
   return fwHelper;
 }
 
+/** Whether `cmd` is an executable on PATH (without spawning it). */
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+    .split(":")
+    .some((d) => {
+      try {
+        fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
 export function netnsName(id: string) {
   return `paas-${id.slice(0, 12)}`;
 }
@@ -119,55 +133,69 @@ export class BridgeNetwork {
     if (r.code !== 0) throw new RuntimeError(`iptables -t ${table} ${chain} ${rule.join(" ")}: ${r.stderr.trim()}`);
   }
 
-  /** Bridge up with the gateway address, forwarding on, NAT and the egress chain. Idempotent. */
+  /**
+   * Bridge up with the gateway address, forwarding on, NAT, the egress and team chains and
+   * sets. Idempotent, and cheap when all is in place (every CLI call and agent start runs it):
+   * the state is read once (`ip addr`, `iptables -S` of two tables) and one `ipset restore`
+   * makes the sets; only what is missing is added, rule by rule.
+   */
   async ensureHost() {
+    const want = `${this.gateway}/${this.bits}`;
     if (!fs.existsSync(`/sys/class/net/${this.bridge}`)) {
       await run("ip", ["-force", "-batch", "-"], `link add ${this.bridge} type bridge\n`);
     }
     const addrs = await runOk("ip", ["-4", "-o", "addr", "show", "dev", this.bridge]);
-    const want = `${this.gateway}/${this.bits}`;
-    const batch = [`link set ${this.bridge} up`];
-    if (!addrs.includes(` ${want} `)) batch.unshift(`addr add ${want} dev ${this.bridge}`);
-    await runOk("ip", ["-batch", "-"], batch.join("\n") + "\n");
-    fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
-    if ((await run("iptables", ["--version"]).catch(() => ({ code: 127 }))).code !== 0) {
-      const r = await run("sh", ["-c", "flock /tmp/apt.lock apt-get install -y iptables"]);
-      if (r.code !== 0) throw new RuntimeError(`iptables is missing and could not be installed (${r.stderr.trim().split("\n").pop()}); run: apt-get install -y iptables`);
+    const up = (Number(fs.readFileSync(`/sys/class/net/${this.bridge}/flags`, "utf8")) & 1) === 1; // IFF_UP
+    if (!up || !addrs.includes(` ${want} `)) {
+      const batch = [`link set ${this.bridge} up`];
+      if (!addrs.includes(` ${want} `)) batch.unshift(`addr add ${want} dev ${this.bridge}`);
+      await runOk("ip", ["-batch", "-"], batch.join("\n") + "\n");
+    }
+    if (fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() !== "1") fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
+    for (const tool of ["iptables", "ipset"]) {
+      if (onPath(tool)) continue;
+      const r = await run("sh", ["-c", `flock /tmp/apt.lock apt-get install -y ${tool}`]);
+      if (r.code !== 0) throw new RuntimeError(`${tool} is missing and could not be installed (${r.stderr.trim().split("\n").pop()}); run: apt-get install -y ${tool}`);
     }
     await this.ensureBridgeNetfilter();
-    if ((await run("ipset", ["--version"]).catch(() => ({ code: 127 }))).code !== 0) {
-      const r = await run("sh", ["-c", "flock /tmp/apt.lock apt-get install -y ipset"]);
-      if (r.code !== 0) throw new RuntimeError(`ipset is missing and could not be installed (${r.stderr.trim().split("\n").pop()}); run: apt-get install -y ipset`);
+
+    // Sets: the egress set, each team's, and the members of containers whose records
+    // survived a reboot (or a flush), in one go.
+    const ipam = this.readIpam();
+    const teams = new Set(Object.values(ipam.addresses).flatMap((a) => (a.team !== undefined ? [a.team] : [])));
+    const sets = [`create ${this.egressSet} hash:ip -exist`, ...[...teams].map((t) => `create ${this.teamSet(t)} hash:ip -exist`)];
+    for (const [ip, a] of Object.entries(ipam.addresses)) {
+      if (a.egress) sets.push(`add ${this.egressSet} ${ip} -exist`);
+      if (a.team !== undefined) sets.push(`add ${this.teamSet(a.team)} ${ip} -exist`);
     }
-    await runOk("ipset", ["create", this.egressSet, "hash:ip", "-exist"]);
-    await this.iptEnsure("nat", "POSTROUTING", ["-s", this.subnet, "!", "-o", this.bridge, "-j", "MASQUERADE"]);
+    await runOk("ipset", ["restore", "-exist"], sets.join("\n") + "\n");
+
+    const [filter, nat] = await Promise.all([this.ipt(["-t", "filter", "-S"]), this.ipt(["-t", "nat", "-S", "POSTROUTING"])]);
+    const present = new Set([...filter.stdout.split("\n"), ...nat.stdout.split("\n")]);
+    /** Adds the rule unless `iptables -S` showed it (a rule printed otherwise is checked with -C). */
+    const ensure = async (table: string, chain: string, rule: string[], insert = false) => {
+      if (!present.has(`-A ${chain} ${rule.join(" ")}`)) await this.iptEnsure(table, chain, rule, insert);
+    };
+    await ensure("nat", "POSTROUTING", ["-s", this.subnet, "!", "-o", this.bridge, "-j", "MASQUERADE"]);
     for (const chain of [this.chain, this.isoChain]) {
-      if ((await this.ipt(["-t", "filter", "-L", chain, "-n"])).code !== 0) await this.ipt(["-t", "filter", "-N", chain]);
-      await this.iptEnsure("filter", chain, ["-j", "DROP"]);
+      if (!present.has(`-N ${chain}`) && (await this.ipt(["-t", "filter", "-L", chain, "-n"])).code !== 0) await this.ipt(["-t", "filter", "-N", chain]);
+      await ensure("filter", chain, ["-j", "DROP"]);
     }
-    await this.iptEnsure("filter", this.chain, ["-m", "set", "--match-set", this.egressSet, "src", "-j", "ACCEPT"], true);
+    await ensure("filter", this.chain, ["-m", "set", "--match-set", this.egressSet, "src", "-j", "ACCEPT"], true);
     // Per-address ACCEPTs of the runtime before egress moved to the set: nothing removes
     // them any more, and a later container on a reused address would inherit egress.
-    const legacy = (await this.ipt(["-t", "filter", "-S", this.chain])).stdout.split("\n").filter((l) => /^-A \S+ -s [\d.]+\/32 -j ACCEPT$/.test(l));
+    const legacy = filter.stdout.split("\n").filter((l) => l.startsWith(`-A ${this.chain} -s `) && /^-A \S+ -s [\d.]+\/32 -j ACCEPT$/.test(l));
     for (const l of legacy) await this.ipt(["-t", "filter", "-D", ...l.split(" ").slice(1)]);
     // Container to container (bridged): teams only; before the replies' ACCEPT below, so
     // the ESTABLISHED rule is the first one a packet meets.
-    await this.iptEnsure("filter", "FORWARD", ["-i", this.bridge, "-o", this.bridge, "-j", this.isoChain], true);
-    await this.iptEnsure("filter", "FORWARD", ["-i", this.bridge, "!", "-o", this.bridge, "-j", this.chain], true);
+    await ensure("filter", "FORWARD", ["-i", this.bridge, "-o", this.bridge, "-j", this.isoChain], true);
+    await ensure("filter", "FORWARD", ["-i", this.bridge, "!", "-o", this.bridge, "-j", this.chain], true);
     // Containers may not open connections to the host itself (its loopback services, the
     // agent, databases on 0.0.0.0); replies to the host's own connections come in.
-    await this.iptEnsure("filter", "INPUT", ["-i", this.bridge, "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED", "-j", "DROP"], true);
+    await ensure("filter", "INPUT", ["-i", this.bridge, "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED", "-j", "DROP"], true);
     // Replies to connections made from outside (or allowed out) come back in.
-    await this.iptEnsure("filter", "FORWARD", ["-o", this.bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"], true);
-    // Set memberships of containers whose records survived a reboot (or a flush).
-    const ipam = this.readIpam();
-    for (const [ip, a] of Object.entries(ipam.addresses)) {
-      if (a.egress) await runOk("ipset", ["add", this.egressSet, ip, "-exist"]);
-      if (a.team !== undefined) {
-        await this.ensureTeam(a.team);
-        await runOk("ipset", ["add", this.teamSet(a.team), ip, "-exist"]);
-      }
-    }
+    await ensure("filter", "FORWARD", ["-o", this.bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"], true);
+    for (const t of teams) await ensure("filter", this.isoChain, this.teamRule(t), true);
   }
 
   /** iptables must see bridged frames, or same-bridge traffic bypasses FORWARD entirely. */
@@ -188,9 +216,14 @@ export class BridgeNetwork {
 
   /** The team's set and its one ACCEPT rule (source and destination both in it). Idempotent. */
   private async ensureTeam(team: string) {
+    await runOk("ipset", ["create", this.teamSet(team), "hash:ip", "-exist"]);
+    await this.iptEnsure("filter", this.isoChain, this.teamRule(team), true);
+  }
+
+  /** The isolation chain's ACCEPT for one team: source and destination both in its set. */
+  private teamRule(team: string): string[] {
     const set = this.teamSet(team);
-    await runOk("ipset", ["create", set, "hash:ip", "-exist"]);
-    await this.iptEnsure("filter", this.isoChain, ["-m", "set", "--match-set", set, "src", "-m", "set", "--match-set", set, "dst", "-j", "ACCEPT"], true);
+    return ["-m", "set", "--match-set", set, "src", "-m", "set", "--match-set", set, "dst", "-j", "ACCEPT"];
   }
 
   /** Undoes ensureHost (tests; an operator's clean-up). */
