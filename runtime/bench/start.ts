@@ -24,6 +24,7 @@ try {
   const disk = 64 << 20;
   const cases: [string, Partial<ContainerSpec>, string | undefined][] = [
     ["network none", { network: "none" }, undefined],
+    ["none, no user namespace", { network: "none", userns: false }, undefined],
     ["network bridge", { network: "bridge" }, undefined],
     ["none + 64 MiB disk, pooled", { network: "none", diskBytes: disk }, undefined],
     ["none + 64 MiB disk, on demand", { network: "none", diskBytes: disk }, "0"],
