@@ -29,6 +29,7 @@ async function timedPush(app: string, dir: string, expect: string) {
   const t0 = performance.now();
   const r = await sh("git", ["push", url(app), "main"], { cwd: dir, env: gitEnv });
   if (r.code !== 0) throw new Error(`push of ${app} failed:\n${r.stderr}`);
+  const pushed = (performance.now() - t0) / 1000;
   for (;;) {
     const a = await viaRouter(p, app).catch(() => ({ status: 0, body: "" }));
     if (a.status === 200 && a.body.includes(expect)) break;
@@ -42,7 +43,7 @@ async function timedPush(app: string, dir: string, expect: string) {
       return [m[1], Number(m[2])];
     }),
   );
-  return { seconds, steps };
+  return { seconds, steps, detail: `git push returned at ${pushed.toFixed(2)}s; ${summary || "no step summary"}` };
 }
 
 type Run = Awaited<ReturnType<typeof timedPush>>;
@@ -53,14 +54,14 @@ try {
   for (let i = 1; i <= n; i++) {
     await createApp(`cold${i}`);
     cold.push(await timedPush(`cold${i}`, dir, "deps v1"));
-    process.stderr.write(`cold ${i}: ${cold.at(-1)!.seconds.toFixed(2)}s\n`);
+    process.stderr.write(`cold ${i}: ${cold.at(-1)!.seconds.toFixed(2)}s (${cold.at(-1)!.detail})\n`);
   }
   // Warm: one-line changes of cold1, whose dependency layer is cached.
   for (let i = 1; i <= n; i++) {
     const src = await fs.readFile(path.join(dir, "server.js"), "utf8");
     await commitChange(dir, "server.js", src.replace(/deps v\d+/, `deps v${i + 1}`), `v${i + 1}`);
     warm.push(await timedPush("cold1", dir, `deps v${i + 1}`));
-    process.stderr.write(`warm ${i}: ${warm.at(-1)!.seconds.toFixed(2)}s\n`);
+    process.stderr.write(`warm ${i}: ${warm.at(-1)!.seconds.toFixed(2)}s (${warm.at(-1)!.detail})\n`);
   }
 } finally {
   await p.stop();

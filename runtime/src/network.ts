@@ -71,6 +71,16 @@ function firewallHelper(): HelperServer {
   return fwHelper;
 }
 
+/**
+ * eth0's MAC, made from its address (locally administered, 02:50:a:b:c:d), as Docker does:
+ * an address used again gets the same MAC, so the host's neighbour entry for it, left from
+ * the container that had it before, is still right (a random MAC left it pointing at a gone
+ * veth for ~8 s: the first health checks of a new replica went nowhere).
+ */
+export function macFor(ip: string): string {
+  return ["02", "50", ...ip.split(".").map((b) => Number(b).toString(16).padStart(2, "0"))].join(":");
+}
+
 /** Whether `cmd` is an executable on PATH (without spawning it). */
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -297,7 +307,7 @@ export class BridgeNetwork {
     const r = await h.exec(
       "ip",
       ["-batch", "-"],
-      `${pre}netns add ${ns}\nlink add ${veth} type veth peer name eth0 netns ${ns}\nlink set ${veth} master ${this.bridge} up\n`,
+      `${pre}netns add ${ns}\nlink add ${veth} type veth peer name eth0 address ${macFor(ip)} netns ${ns}\nlink set ${veth} master ${this.bridge} up\n`,
     );
     const e = await joined;
     if (e.code !== 0) r.output += e.output;

@@ -130,6 +130,33 @@ describe("runtime", () => {
     await rt.remove(a.id);
   });
 
+  test("an address used again comes with the same MAC: the host's neighbour entry for it stays right", async () => {
+    const server = "require('net').createServer(s=>s.end(require('os').hostname())).listen(8080,()=>console.log('listening'))";
+    const ask = async (ip: string) => {
+      const s = net.connect(8080, ip);
+      let data = "";
+      s.on("data", (d) => (data += d));
+      await new Promise((r, j) => (s.on("end", r), s.on("error", j)));
+      return data;
+    };
+    const macs: string[] = [];
+    let ip = "";
+    for (const name of ["first", "second"]) {
+      const c = rt.create({ image: "stack/node", name, cmd: ["node", "-e", server], memoryBytes: 128 * MiB, cgroupParent: "t/app", network: "bridge" });
+      const info = await rt.start(c.id);
+      if (ip) assert.equal(info.ip, ip, "the freed address is handed out again");
+      ip = info.ip!;
+      macs.push(fs.readFileSync(`/proc/${info.pid}/root/sys/class/net/eth0/address`, "utf8").trim());
+      if (name === "first") {
+        for await (const l of rt.logLines(c.id, { follow: true })) if (JSON.parse(l).line === "listening") break;
+        assert.equal(await ask(ip), "first"); // the host learns first's MAC
+      }
+      await rt.remove(c.id, { force: true });
+    }
+    assert.equal(macs[0], macs[1]);
+    assert.match(macs[0], /^02:50:0a:63:01:[0-9a-f]{2}$/);
+  });
+
   test("remove leaves no netns, veth, cgroup, address or directory behind", async () => {
     const c = rt.create({ image: "stack/busybox", cmd: ["sleep", "60"], memoryBytes: 32 * MiB, cgroupParent: "t/gone", network: "bridge", egress: true });
     const info = await rt.start(c.id);
