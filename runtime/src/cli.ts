@@ -20,7 +20,7 @@ import { config } from "@paas/shared/config";
 import type { ContainerInfo, ContainerSpec } from "@paas/shared/agent-api";
 import { Runtime } from "./containers.ts";
 import { checkName } from "./images.ts";
-import { containerDiff, exportContainer, loadImages, saveImages } from "./oci.ts";
+import { containerDiff, exportContainer, loadImages, resolveInside, saveImages } from "./oci.ts";
 import { ensureStacks } from "./stacks.ts";
 import { RuntimeError, helperPath } from "./util.ts";
 import { mapTarIds, toContainerId, toHostId } from "./userns.ts";
@@ -524,26 +524,11 @@ program
     console.log(img.id);
   });
 
-/** Resolves `rel` inside `root` the way the container would (symlinks stay inside). */
+/** `rel` inside `root`, every symlink resolved inside it (a container's cannot lead out to the host's files). */
 function resolveIn(root: string, rel: string): string {
-  const parts = path.posix.normalize("/" + rel).split("/").filter(Boolean);
-  let cur = "/";
-  for (let i = 0, hops = 0; i < parts.length; i++) {
-    const next = path.posix.join(cur, parts[i]);
-    const st = fs.lstatSync(path.join(root, next), { throwIfNoEntry: false });
-    if (st?.isSymbolicLink()) {
-      if (++hops > 40) throw new RuntimeError(`too many symlinks in ${rel}`);
-      const target = fs.readlinkSync(path.join(root, next));
-      const rest = parts.slice(i + 1);
-      const base = target.startsWith("/") ? target : path.posix.join(cur, target);
-      parts.splice(0, parts.length, ...path.posix.normalize("/" + base).split("/").filter(Boolean), ...rest);
-      i = -1;
-      cur = "/";
-      continue;
-    }
-    cur = next;
-  }
-  return path.join(root, cur);
+  const inside = resolveInside(root, rel, true, true);
+  if (inside === undefined) throw new UsageError(`${rel}: a part of that path is a file, not a directory`);
+  return path.join(root, inside);
 }
 
 program

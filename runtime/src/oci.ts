@@ -334,15 +334,16 @@ export interface ImagePath {
 /**
  * Follows `at` inside `root` component by component: a symlink resolves inside `root` (an
  * absolute one from `root`, never from the host's /), so a hostile image cannot point us at
- * host files. With `follow` the last component is resolved too. Undefined when absent.
+ * host files. With `follow` the last component is resolved too. Undefined when absent, unless
+ * `missingOk`: then the rest of the path as it is (nothing there to follow; cp makes it).
  */
-export function resolveInside(root: string, at: string, follow: boolean): string | undefined {
+export function resolveInside(root: string, at: string, follow: boolean, missingOk = false): string | undefined {
   const parts = path.posix.normalize("/" + at).split("/").filter(Boolean);
   let cur = "/";
   for (let i = 0, hops = 0; i < parts.length; i++) {
     const next = path.posix.join(cur, parts[i]);
     const st = fs.lstatSync(path.join(root, next), { throwIfNoEntry: false });
-    if (!st) return undefined;
+    if (!st) return missingOk ? path.posix.join(cur, ...parts.slice(i)) : undefined;
     const last = i === parts.length - 1;
     if (st.isSymbolicLink() && (!last || follow)) {
       if (++hops > 40) throw new RuntimeError(`too many levels of symlinks in ${at}`, 400);
