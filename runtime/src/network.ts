@@ -29,7 +29,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Layout } from "./paths.ts";
 import { HelperServer, helperServer } from "./helper.ts";
-import { RuntimeError, readJson, run, runOk, withFileLock, writeJson } from "./util.ts";
+import { RuntimeError, aptInstall, readJson, run, runOk, withFileLock, writeJson } from "./util.ts";
 
 export interface Attachment {
   ip: string;
@@ -162,11 +162,7 @@ export class BridgeNetwork {
       await runOk("ip", ["-batch", "-"], batch.join("\n") + "\n");
     }
     if (fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() !== "1") fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
-    for (const tool of ["iptables", "ipset"]) {
-      if (onPath(tool)) continue;
-      const r = await run("sh", ["-c", `flock /tmp/apt.lock apt-get install -y ${tool}`]);
-      if (r.code !== 0) throw new RuntimeError(`${tool} is missing and could not be installed (${r.stderr.trim().split("\n").pop()}); run: apt-get install -y ${tool}`);
-    }
+    for (const tool of ["iptables", "ipset"]) if (!onPath(tool)) await aptInstall([tool], `${tool} is missing`);
     await this.ensureBridgeNetfilter();
 
     // Sets: the egress set, each team's, and the members of containers whose records

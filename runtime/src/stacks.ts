@@ -15,7 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ImageConfig } from "@paas/shared/agent-api";
 import { ImageStore, normalizeName } from "./images.ts";
-import { RuntimeError, exists, randomHex, run, runOk } from "./util.ts";
+import { RuntimeError, aptInstall, exists, randomHex, run, runOk } from "./util.ts";
 
 const PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
@@ -28,10 +28,8 @@ async function findBusybox(): Promise<string> {
       if (r.code !== 0 || /not a dynamic/.test(r.stdout + r.stderr)) return p;
     }
   }
-  const r = await run("sh", ["-c", "flock /tmp/apt.lock apt-get install -y busybox-static"]);
-  if (r.code !== 0 || !exists("/bin/busybox")) {
-    throw new RuntimeError(`busybox-static is needed for the stacks and could not be installed: ${r.stderr.trim()}; run apt-get install -y busybox-static`);
-  }
+  await aptInstall(["busybox-static"], "busybox-static is needed for the stacks");
+  if (!exists("/bin/busybox")) throw new RuntimeError("busybox-static was installed but /bin/busybox is missing; run: apt-get install --reinstall busybox-static");
   return "/bin/busybox";
 }
 
@@ -121,10 +119,8 @@ async function pythonSource(): Promise<{ bin: string; version: string; fingerpri
   const link = "/usr/bin/python3";
   const wheels = "/usr/share/python-wheels";
   if (!exists(link) || !exists(wheels)) {
-    const r = await run("sh", ["-c", "flock /tmp/apt.lock apt-get install -y python3 python3-venv"]);
-    if (r.code !== 0 || !exists(link)) {
-      throw new RuntimeError(`Debian's python3 and python3-venv are needed for stack/python and could not be installed: ${r.stderr.trim()}; run apt-get install -y python3 python3-venv`);
-    }
+    await aptInstall(["python3", "python3-venv"], "Debian's python3 and python3-venv are needed for stack/python");
+    if (!exists(link)) throw new RuntimeError(`python3 was installed but ${link} is missing; run: apt-get install --reinstall python3`);
   }
   const bin = fs.realpathSync(link);
   const version = (await runOk(bin, ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"])).trim();

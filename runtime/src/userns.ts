@@ -16,20 +16,12 @@ import path from "node:path";
 import { Transform } from "node:stream";
 import { Header } from "tar";
 import type { Layout } from "./paths.ts";
-import { RuntimeError, helperPath, randomHex } from "./util.ts";
+import { RuntimeError, helperPath, randomHex, readJson, writeJson } from "./util.ts";
 
 export const USERNS_SIZE = 65536;
 const FIRST_BASE = 100_000;
 
 let probed: boolean | undefined;
-
-function readOr(file: string, fallback: string): string {
-  try {
-    return fs.readFileSync(file, "utf8").trim();
-  } catch {
-    return fallback;
-  }
-}
 
 /**
  * Whether containers get a user namespace here. Probed once per boot (the answer is kept
@@ -39,9 +31,9 @@ export function usernsEnabled(layout: Layout): boolean {
   if (/^(0|off|false|no)$/i.test(process.env.PAAS_USERNS ?? "")) return false;
   if (probed !== undefined) return probed;
   const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-  const file = path.join(layout.root, "userns", "probe");
-  const kept = readOr(file, "").split(" ");
-  if (kept[0] === boot) return (probed = kept[1] === "yes");
+  const file = path.join(layout.root, "userns", "probe.json");
+  const kept = readJson<{ boot: string; ok: boolean }>(file);
+  if (kept?.boot === boot) return (probed = kept.ok);
   const scratch = path.join(layout.tmp, `userns-probe-${randomHex(6)}`);
   fs.mkdirSync(scratch, { recursive: true });
   try {
@@ -51,9 +43,7 @@ export function usernsEnabled(layout: Layout): boolean {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${randomHex(4)}`;
-  fs.writeFileSync(tmp, `${boot} ${probed ? "yes" : "no"}\n`);
-  fs.renameSync(tmp, file);
+  writeJson(file, { boot, ok: probed });
   return probed;
 }
 
@@ -65,9 +55,9 @@ export function usernsBaseFor(runtimeRoot: string, team: string): number {
   if (!/^[a-zA-Z0-9_.-]+$/.test(team)) throw new RuntimeError(`bad team name "${team}"`, 400);
   const dir = path.join(runtimeRoot, "userns");
   fs.mkdirSync(dir, { recursive: true });
-  const teamFile = path.join(dir, `team-${team}`);
-  const known = Number(readOr(teamFile, "0"));
-  if (known >= FIRST_BASE) return known;
+  const teamFile = path.join(dir, `team-${team}.json`);
+  const known = readJson<{ base: number }>(teamFile);
+  if (known) return known.base;
   for (let k = 0; FIRST_BASE + k * USERNS_SIZE + USERNS_SIZE <= 2 ** 32 - 2; k++) {
     const base = FIRST_BASE + k * USERNS_SIZE;
     try {
@@ -76,9 +66,7 @@ export function usernsBaseFor(runtimeRoot: string, team: string): number {
       if ((err as NodeJS.ErrnoException).code === "EEXIST") continue;
       throw err;
     }
-    const tmp = `${teamFile}.${randomHex(4)}`;
-    fs.writeFileSync(tmp, `${base}\n`);
-    fs.renameSync(tmp, teamFile);
+    writeJson(teamFile, { base });
     return base;
   }
   throw new RuntimeError("no user namespace id range left on this host", 507);

@@ -37,6 +37,16 @@ export async function runOk(cmd: string, args: string[], input?: string): Promis
   return r.stdout;
 }
 
+/**
+ * Installs Debian packages the runtime needs but found missing (one apt at a time on the
+ * host); fails saying what they are for and the command to run by hand.
+ */
+export async function aptInstall(packages: string[], why: string): Promise<void> {
+  const list = packages.join(" ");
+  const r = await run("sh", ["-c", `flock /tmp/apt.lock apt-get install -y ${list}`]);
+  if (r.code !== 0) throw new RuntimeError(`${why} and could not be installed (${r.stderr.trim().split("\n").pop()}); run: apt-get install -y ${list}`);
+}
+
 export function runSyncOk(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   if (r.error) throw new RuntimeError(`cannot run ${cmd}: ${r.error.message}`);

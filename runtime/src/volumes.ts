@@ -196,22 +196,19 @@ export async function mountVolumes(
   usernsBase?: number,
 ) {
   try {
-    let lower = overlay.lower;
+    // User namespace: the layers idmapped first (staged next to rootfs; the overlay keeps its
+    // own clones, so the staging mounts go right after), as paas-run does in-namespace.
+    const layers = overlay.lower.split(":");
+    const staged = usernsBase === undefined ? [] : layers.map((_, i) => path.join(path.dirname(rootfs), "idmap", String(i)));
     if (usernsBase !== undefined) {
-      // User namespace: the layers idmapped first (staged next to rootfs; the overlay keeps
-      // its own clones, so the staging mounts go right after), as paas-run does in-namespace.
-      const layers = lower.split(":");
-      const staged = layers.map((_, i) => path.join(path.dirname(rootfs), "idmap", String(i)));
       for (const d of staged) fs.mkdirSync(d, { recursive: true });
       await sh(helperPath(), ["idmap", String(usernsBase), ...layers.flatMap((l, i) => [l, staged[i]])]);
-      lower = staged.join(":");
-      try {
-        await sh("mount", ["-t", "overlay", "overlay", "-o", `nodev,lowerdir=${lower},upperdir=${overlay.upper},workdir=${overlay.work}`, rootfs]);
-      } finally {
-        await sh("umount", staged);
-      }
-    } else {
+    }
+    const lower = staged.length ? staged.join(":") : overlay.lower;
+    try {
       await sh("mount", ["-t", "overlay", "overlay", "-o", `nodev,lowerdir=${lower},upperdir=${overlay.upper},workdir=${overlay.work}`, rootfs]);
+    } finally {
+      if (staged.length) await sh("umount", staged);
     }
     // shallow paths first, so /data/sub lands inside the volume on /data
     for (const m of [...mounts].sort((a, b) => a.path.length - b.path.length)) {
