@@ -20,7 +20,7 @@ import { config } from "@paas/shared/config";
 import type { ContainerInfo, ContainerSpec } from "@paas/shared/agent-api";
 import { Runtime } from "./containers.ts";
 import { checkName } from "./images.ts";
-import { containerDiff, exportContainer, loadImages, resolveInside, saveImages } from "./oci.ts";
+import { containerDiff, exportContainer, exportLayout, loadImages, resolveInside, saveImages } from "./oci.ts";
 import { ensureStacks } from "./stacks.ts";
 import { RuntimeError, helperPath } from "./util.ts";
 import { mapTarIds, toContainerId, toHostId } from "./userns.ts";
@@ -359,20 +359,13 @@ program
     }
   });
 
-function pausable(rt: Runtime, verb: "pause" | "unpause"): (ref: string) => Promise<ContainerInfo> {
-  const fn = (rt as unknown as Record<string, unknown>)[verb];
-  if (typeof fn !== "function") throw new RuntimeError(`${verb} is not in this runtime build (it needs the cgroup freezer support of containers.ts)`);
-  return (ref) => (fn as (r: string) => Promise<ContainerInfo>).call(rt, ref);
-}
-
 for (const verb of ["pause", "unpause"] as const) {
   program
     .command(verb)
     .description(verb === "pause" ? "freeze every process of containers (cgroup freezer)" : "thaw paused containers")
     .argument("<container...>")
     .action(async (refs: string[]) => {
-      const f = pausable(runtime(), verb);
-      for (const r of refs) console.log((await f(r)).name);
+      for (const r of refs) console.log((await runtime()[verb](r)).name);
     });
 }
 
@@ -436,7 +429,6 @@ program
     const c = runtime().get(ref);
     if (c.state !== "running" || !c.pid) throw new RuntimeError(`container ${c.name} is not running`, 409);
     const pids = cgroupDirsOf(c.pid)
-      .filter((d) => /\/(pids|memory|unified)\//.test(d) || !d.includes("/sys/fs/cgroup/") || true)
       .flatMap((d) => fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean));
     const uniq = [...new Set(pids)].sort((a, b) => Number(a) - Number(b));
     const r = spawnSync("ps", ["-o", "user,pid,ppid,c,stime,tty,time,cmd", "-p", uniq.join(",")], { encoding: "utf8" });
@@ -699,7 +691,6 @@ program
     const rt = runtime();
     for (const r of refs) rt.images.resolve(r);
     if (o.ociDir) {
-      const { exportLayout } = await import("./oci.ts");
       await exportLayout(rt.images, refs, o.ociDir, { gzip: o.gzip });
       return;
     }

@@ -21,8 +21,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
-import type { VolumeMount } from "@paas/shared/agent-api";
-import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, TeamLimits, WaitResult } from "@paas/shared/agent-api";
+import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, TeamLimits, VolumeMount, WaitResult } from "@paas/shared/agent-api";
 import { type CgroupDriver, detectCgroupDriver } from "./cgroups.ts";
 import { ImageStore, type InUse } from "./images.ts";
 import { helperServer } from "./helper.ts";
@@ -32,7 +31,6 @@ import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, 
 import { DirWatch, SAFETY_MS } from "./dirwatch.ts";
 import { Layout, hex } from "./paths.ts";
 import { planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
-import { netnsName as podNetnsName } from "./network.ts";
 import { VolumeStore, mountVolumes, normalizeMounts, unmountRootfs } from "./volumes.ts";
 import { RuntimeError, exists, helperPath, randomHex, readJson, writeJson } from "./util.ts";
 import { USERNS_SIZE, shiftOwners, toContainerId, toHostId, usernsBaseFor, usernsEnabled } from "./userns.ts";
@@ -152,7 +150,7 @@ export class Runtime {
       if (pid) return `/proc/${pid}/ns/net`;
     }
     // The owner is gone, but its namespace lives on while other members use it.
-    const kept = `/run/netns/${podNetnsName(rec.netOwner)}`;
+    const kept = `/run/netns/${netnsName(rec.netOwner)}`;
     if (exists(kept) && this.netHeld(rec.netOwner)) return kept;
     throw new RuntimeError(`container ${rec.name} joins the network of container ${owner?.name ?? rec.netOwner}, which is not running; start that one first`, 409);
   }
@@ -160,9 +158,9 @@ export class Runtime {
   /** The attachment of a container whose namespace was kept for its pod members. */
   private heldAttachment(rec: ContainerRecord): Attachment {
     const ip = this.net.addressOf(rec.id);
-    const netnsPath = `/run/netns/${podNetnsName(rec.id)}`;
+    const netnsPath = `/run/netns/${netnsName(rec.id)}`;
     if (!ip || !exists(netnsPath)) throw new RuntimeError(`container ${rec.name}'s network namespace is used by pod members but incomplete; remove them, then start it`, 409);
-    return { ip, cidr: `${ip}/${this.net.bits}`, gateway: this.net.gateway, netnsName: podNetnsName(rec.id), netnsPath, egress: !!rec.spec.egress };
+    return { ip, cidr: `${ip}/${this.net.bits}`, gateway: this.net.gateway, netnsName: netnsName(rec.id), netnsPath, egress: !!rec.spec.egress };
   }
 
   /** Signals the container's init as the user asked (CLI kill): like a user's stop, no restart policy undoes it. */

@@ -93,7 +93,6 @@ function ociArch(): string {
 }
 
 /** One row of `history`: the step, the layer it made (if any) and that layer's size. */
-export type HistoryRow = ImageHistoryRow;
 
 /** What `rmi`/`prune` need to know about containers: the images and layers they use. */
 export interface InUse {
@@ -280,10 +279,10 @@ export class ImageStore {
   }
 
   /** The steps that made the image, newest first (like `docker history`). */
-  history(ref: string): HistoryRow[] {
+  history(ref: string): ImageHistoryRow[] {
     const img = this.resolve(ref);
     const hist: ImageHistoryEntry[] = img.history?.length ? img.history : img.layers.map((l) => ({ created_by: `layer ${hex(l).slice(0, 12)}` }));
-    const rows: HistoryRow[] = [];
+    const rows: ImageHistoryRow[] = [];
     let li = 0;
     for (const h of hist) {
       const layer = h.empty_layer ? undefined : img.layers[li++];

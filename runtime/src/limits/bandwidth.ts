@@ -13,9 +13,9 @@
  */
 import { RuntimeError, run } from "../util.ts";
 
-async function tc(args: string[], okCodes = [0]) {
+async function tc(args: string[]) {
   const r = await run("tc", args);
-  if (!okCodes.includes(r.code)) throw new RuntimeError(`tc ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
+  if (r.code !== 0) throw new RuntimeError(`tc ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
   return r;
 }
 
@@ -30,11 +30,6 @@ export async function limitBandwidth(link: { hostDev: string; netns: string }, k
   if (!Number.isInteger(kbit) || kbit < 8) throw new RuntimeError(`a network rate must be a whole number of kbit/s, at least 8, got ${JSON.stringify(kbit)}`, 400);
   await tc(["qdisc", "replace", "dev", link.hostDev, ...tbf(kbit)]);
   await tc(["-n", link.netns, "qdisc", "replace", "dev", "eth0", ...tbf(kbit)]);
-}
-
-export async function clearBandwidth(link: { hostDev: string; netns: string }) {
-  await tc(["qdisc", "del", "dev", link.hostDev, "root"], [0, 1, 2]);
-  await tc(["-n", link.netns, "qdisc", "del", "dev", "eth0", "root"], [0, 1, 2]);
 }
 
 /** The qdisc kinds on `dev` ("tbf", "ingress"...), empty when it is gone. */
