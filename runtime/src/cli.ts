@@ -20,7 +20,7 @@ import { config } from "@paas/shared/config";
 import type { ContainerInfo, ContainerSpec } from "@paas/shared/agent-api";
 import { Runtime } from "./containers.ts";
 import { checkName } from "./images.ts";
-import { containerDiff, exportContainer, exportLayout, loadImages, resolveInside, saveImages } from "./oci.ts";
+import { containerDiff, exportContainer, exportLayout, loadImages, mountView, resolveInside, saveImages } from "./oci.ts";
 import { ensureStacks } from "./stacks.ts";
 import { RuntimeError, helperPath } from "./util.ts";
 import { mapTarIds, toContainerId, toHostId } from "./userns.ts";
@@ -539,43 +539,34 @@ program
     if (!!from === !!to) throw new UsageError("cp copies between a container and the host: cp CONTAINER:SRC DEST or cp SRC CONTAINER:DEST");
     if (from) {
       const fsi = rt.fsInfo(from[0]);
-      const tar = (root: string) => {
+      const base = fsi.usernsBase;
+      const tar = async (root: string): Promise<number> => {
         const p = resolveIn(root, from[1]);
         if (!fs.existsSync(p)) throw new RuntimeError(`no ${from[1]} in container ${fsi.name}`, 404);
-        if (dest === "-") return spawnSync("tar", ["-C", path.dirname(p), "--numeric-owner", "-cf", "-", path.basename(p)], { stdio: ["ignore", "inherit", "inherit"] }).status;
+        if (dest === "-") {
+          const t = spawn("tar", ["-C", path.dirname(p), "--numeric-owner", "-cf", "-", path.basename(p)], { stdio: ["ignore", "pipe", "inherit"] });
+          const exit = new Promise<number>((r) => t.on("close", (c) => r(c ?? 1)));
+          // a user-namespaced container's files have host ids: the tar gets the container's
+          if (base !== undefined) await pipeline(t.stdout, mapTarIds((id) => toContainerId(base, id)), process.stdout, { end: false });
+          else await pipeline(t.stdout, process.stdout, { end: false });
+          return exit;
+        }
         const destDir = fs.existsSync(dest) && fs.statSync(dest).isDirectory() ? dest : path.dirname(dest);
         const name = fs.existsSync(dest) && fs.statSync(dest).isDirectory() ? path.basename(p) : path.basename(dest);
         const r = spawnSync("sh", ["-c", 'tar -C "$1" -cf - "$2" | tar -C "$3" -xf - --no-same-owner --transform "s|^$2|$4|"', "sh", path.dirname(p), path.basename(p), destDir, name], { stdio: "inherit" });
-        return r.status;
+        return r.status ?? 1;
       };
-      const base = fsi.usernsBase;
-      if (fsi.pid && dest === "-" && base !== undefined) {
-        // a user-namespaced container's files have host ids: the tar gets the container's
-        const p = resolveIn(`/proc/${fsi.pid}/root`, from[1]);
-        if (!fs.existsSync(p)) throw new RuntimeError(`no ${from[1]} in container ${fsi.name}`, 404);
-        const t = spawn("tar", ["-C", path.dirname(p), "--numeric-owner", "-cf", "-", path.basename(p)], { stdio: ["ignore", "pipe", "inherit"] });
-        const exit = new Promise<number>((r) => t.on("close", (c) => r(c ?? 1)));
-        await pipeline(t.stdout, mapTarIds((id) => toContainerId(base, id)), process.stdout, { end: false });
-        process.exit(await exit);
-      }
-      if (fsi.pid) process.exit(tar(`/proc/${fsi.pid}/root`) ?? 1);
-      // Not running: the image's layers with the writable layer on top, read-only.
-      const mnt = fs.mkdtempSync(path.join(rt.layout.tmp, "cp-"));
+      if (fsi.pid) process.exit(await tar(`/proc/${fsi.pid}/root`));
+      // Not running: the image's layers with the writable layer on top, read-only; only the
+      // path asked for is read.
+      const view = await mountView([fsi.upper, ...[...fsi.lowers].reverse()], rt.layout.tmp, `container ${fsi.name}`);
+      let code: number;
       try {
-        const out = fs.mkdtempSync(path.join(rt.layout.tmp, "cp-out-"));
-        const lower = [fsi.upper, ...[...fsi.lowers].reverse()].join(":");
-        const r = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", 'mount -t overlay overlay -o "lowerdir=$1" "$2" && tar -C "$2" -cf - . > "$3/rootfs.tar"', "sh", lower, mnt, out], { stdio: "inherit" });
-        if (r.status !== 0) throw new RuntimeError("cannot mount the container's filesystem to copy from it");
-        // Copy out of an unpacked view only of what was asked for (symlinks resolved inside).
-        const view = path.join(out, "root");
-        fs.mkdirSync(view);
-        spawnSync("tar", ["-C", view, "-xf", path.join(out, "rootfs.tar")]);
-        const code = tar(view);
-        fs.rmSync(out, { recursive: true, force: true });
-        process.exit(code ?? 1);
+        code = await tar(view.root);
       } finally {
-        fs.rmSync(mnt, { recursive: true, force: true });
+        await view.close();
       }
+      process.exit(code);
     }
     const [cref, cpath] = to!;
     const fsi = rt.fsInfo(cref);

@@ -366,14 +366,22 @@ export function resolveInside(root: string, at: string, follow: boolean, missing
  * nothing leaks when we die), reached through /proc/<pid>/root. Overlayfs itself applies the
  * whiteouts and opaque dirs, exactly as a container of the image sees its files.
  */
-async function mountImage(store: ImageStore, img: ImageInfo): Promise<{ root: string; close(): void }> {
+function mountImage(store: ImageStore, img: ImageInfo): Promise<{ root: string; close(): Promise<void> }> {
+  return mountView([...img.layers].reverse().map((l) => store.layout.layer(l)), store.layout.tmp, `image ${img.id.slice(7, 19)}`);
+}
+
+/**
+ * `dirs` (top first) stacked read-only where only a process of ours sees them (see mountImage);
+ * `what` names them in an error.
+ */
+export async function mountView(dirs: string[], tmpDir: string, what: string): Promise<{ root: string; close(): Promise<void> }> {
   const { spawn } = await import("node:child_process");
-  const base = path.join(store.layout.tmp, `view-${randomHex(6)}`);
+  const base = path.join(tmpDir, `view-${randomHex(6)}`);
   const mnt = `${base}-mnt`;
   // Overlayfs wants two lower dirs at least when it has no upper one: empty ones fill in.
-  const empties = img.layers.length >= 2 ? [] : img.layers.length === 1 ? [`${base}-e1`] : [`${base}-e1`, `${base}-e2`];
+  const empties = dirs.length >= 2 ? [] : dirs.length === 1 ? [`${base}-e1`] : [`${base}-e1`, `${base}-e2`];
   for (const d of [mnt, ...empties]) fs.mkdirSync(d, { recursive: true });
-  const lower = [...[...img.layers].reverse().map((l) => store.layout.layer(l)), ...empties].join(":");
+  const lower = [...dirs, ...empties].join(":");
   const cleanup = () => {
     for (const d of [mnt, ...empties]) fs.rmSync(d, { recursive: true, force: true });
   };
@@ -391,13 +399,14 @@ async function mountImage(store: ImageStore, img: ImageInfo): Promise<{ root: st
   });
   if (!ok) {
     cleanup();
-    throw new RuntimeError(`cannot mount image ${img.id.slice(7, 19)} to read it: ${err.trim() || "unshare failed"}`);
+    throw new RuntimeError(`cannot mount ${what} to read it: ${err.trim() || "unshare failed"}`);
   }
   return {
     root: `/proc/${p.pid}/root${mnt}`,
+    /** Unmounts (the holder exits) and removes the scratch dirs; resolves once they are gone. */
     close: () => {
       p.stdin.end();
-      void exited.then(cleanup);
+      return exited.then(cleanup);
     },
   };
 }
@@ -438,7 +447,7 @@ export async function openImagePath(store: ImageStore, ref: string, at: string, 
       },
     };
   } catch (err) {
-    view.close();
+    void view.close();
     throw err;
   }
 }
