@@ -17,6 +17,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { VolumeInfo, VolumeMount } from "@paas/shared/agent-api";
 import { helperServer } from "./helper.ts";
+import { createQuotaDir, isMountPoint, mountInfo, releaseQuotaDir } from "./limits/disk.ts";
 import type { Layout } from "./paths.ts";
 import { RuntimeError, exists, helperPath, readJson, writeJson } from "./util.ts";
 
@@ -27,29 +28,6 @@ interface VolumeMeta {
   createdAt: string;
   sizeBytes?: number;
   labels: Record<string, string>;
-}
-
-/** limits/disk.ts (another module, maybe absent): loaded only when a quota is asked for. */
-interface DiskQuotas {
-  createQuotaDir(dir: string, bytes: number): Promise<void>;
-  releaseQuotaDir(dir: string): Promise<void>;
-}
-const diskModule = "./limits/disk.ts";
-async function diskQuotas(): Promise<DiskQuotas> {
-  try {
-    return (await import(diskModule)) as DiskQuotas;
-  } catch (err) {
-    throw new RuntimeError(`volume quotas are not available on this host (${(err as Error).message})`, 501);
-  }
-}
-
-/** Mount points in this mount namespace (octal escapes decoded). */
-function mountPoints(): string[] {
-  return fs
-    .readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => l.split(" ")[4].replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))));
 }
 
 async function sh(cmd: string, args: string[]) {
@@ -94,7 +72,7 @@ export class VolumeStore {
     fs.mkdirSync(data, { recursive: true });
     if (opts.sizeBytes !== undefined) {
       try {
-        await (await diskQuotas()).createQuotaDir(data, opts.sizeBytes);
+        await createQuotaDir(data, opts.sizeBytes);
       } catch (err) {
         fs.rmSync(this.dir(name), { recursive: true, force: true });
         throw err;
@@ -110,7 +88,7 @@ export class VolumeStore {
     const m = this.meta(name);
     if (!m) throw new RuntimeError(`no volume "${name}" on this host; create it first`, 404);
     const data = this.dataDir(name);
-    if (m.sizeBytes !== undefined && !mountPoints().includes(data)) await (await diskQuotas()).createQuotaDir(data, m.sizeBytes);
+    if (m.sizeBytes !== undefined && !isMountPoint(data)) await createQuotaDir(data, m.sizeBytes);
     return data;
   }
 
@@ -144,8 +122,8 @@ export class VolumeStore {
     this.get(name);
     if (usedBy.length) throw new RuntimeError(`volume ${name} is used by container(s) ${usedBy.join(", ")}; remove them first`, 409);
     const data = this.dataDir(name);
-    if (mountPoints().includes(data)) {
-      await (await diskQuotas()).releaseQuotaDir(data);
+    if (isMountPoint(data)) {
+      await releaseQuotaDir(data);
     }
     fs.rmSync(this.dir(name), { recursive: true, force: true });
   }
@@ -230,7 +208,7 @@ export async function mountVolumes(
 /** Unmounts what mountVolumes mounted (nothing when rootfs is not a mount point). */
 export async function unmountRootfs(rootfs: string) {
   const abs = path.resolve(rootfs);
-  if (!mountPoints().some((m) => m === abs || m.startsWith(`${abs}/`))) return;
+  if (!mountInfo().some((m) => m.target === abs || m.target.startsWith(`${abs}/`))) return;
   const r = await helperServer().exec("umount", ["-R", abs]);
   if (r.code !== 0) await helperServer().exec("umount", ["-R", "-l", abs]);
 }

@@ -48,8 +48,8 @@ function imageFile(dir: string) {
   return path.join(path.dirname(dir), `.${path.basename(dir)}.quota.img`);
 }
 
-/** The mount points in this mount namespace (octal escapes as in /proc/self/mountinfo). */
-function mountInfo(): { target: string; majmin: string }[] {
+/** The mount points in this mount namespace (octal escapes decoded) and their devices. */
+export function mountInfo(): { target: string; majmin: string }[] {
   return fs
     .readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
