@@ -23,7 +23,7 @@ import { buildPython } from "./builders/python.ts";
 import { buildDockerfile } from "./builders/dockerfile/build.ts";
 import { DockerfileError } from "./builders/dockerfile/plan.ts";
 import { agentFor, pickHost } from "./hosts.ts";
-import { createRelease } from "./release.ts";
+import { configVars, createRelease } from "./release.ts";
 import { deployRelease, DeployError } from "./deploy.ts";
 import { LeaseLostError, withDeployLock } from "./deploy-lock.ts";
 import { buildTimeoutMs, supersededBy } from "./jobs/build-slots.ts";
@@ -54,8 +54,8 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
   try {
     const source = buildSourcePath(config().dataDir, buildId);
     await tar.x({ file: source, cwd: workDir });
-    const configVars = Object.fromEntries((await db.configVar.findMany({ where: { appId: app.id } })).map((v) => [v.key, v.value]));
-    const detection = await detect(workDir, configVars.PAAS_BUILDER);
+    const vars = await configVars(app.id);
+    const detection = await detect(workDir, vars.PAAS_BUILDER);
     log.step(`${BUILDER_TITLES[detection.builder]} app detected${detection.reason === "PAAS_BUILDER" ? " (PAAS_BUILDER)" : ""}`, "detect");
     // recorded now, so the dashboard names the builder while it runs and when it fails
     await db.build.update({ where: { id: buildId }, data: { builder: detection.builder } });
@@ -70,7 +70,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
       buildId,
       log,
       dir: workDir,
-      configVars,
+      configVars: vars,
       deadline: AbortSignal.timeout(timeoutMs),
       timeoutMs,
     };
@@ -97,11 +97,13 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     const url = config().appUrl(app.name);
     log.info(log.timingSummary());
     log.step(`Deployed v${release.version} to ${url}`);
-    await log.finish("succeeded", { url });
+    // The row first, then the stream's end: whoever sees the end (the pusher, the dashboard)
+    // finds the build final.
     await db.build.update({
       where: { id: buildId },
       data: { status: "succeeded", finishedAt: new Date(), log: log.text() },
     });
+    await log.finish("succeeded", { url });
     await retireOld().catch((err) => console.error(`build ${buildId}: stopping the previous replicas failed:`, err));
     return "succeeded";
   } catch (err) {
@@ -114,11 +116,11 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     if (!known && !newer) console.error(`build ${buildId} failed:`, err);
     log.endStep();
     log.error(message);
-    await log.finish("failed", { error: message });
     await db.build.update({
       where: { id: buildId },
       data: { status: "failed", finishedAt: new Date(), error: message, log: log.text() },
     });
+    await log.finish("failed", { error: message });
     return "failed";
   } finally {
     await fsp.rm(workDir, { recursive: true, force: true });

@@ -15,9 +15,8 @@ import { appHost, previewHost, publishHost, readHost, restoreHost } from "./rout
 import type { BuildLog } from "./build-log.ts";
 import { collectImages } from "./jobs/images.ts";
 import { claimFence, LeaseLostError, type DeployLease } from "./deploy-lock.ts";
+import { APP_PORT } from "./builders/context.ts";
 
-/** The port every web process listens on inside its container ($PORT). */
-export const WEB_PORT = 5000;
 const HEALTH_TIMEOUT_MS = 60_000;
 const DRAIN_MS = 1000;
 const STOP_GRACE_SECONDS = 10;
@@ -63,7 +62,7 @@ export async function deployRelease(
         name,
         image: release.imageRef,
         hostname: `${app.name}-web-${i}`,
-        env: { ...config, PORT: String(WEB_PORT), PAAS_APP: app.name, PAAS_RELEASE: `v${release.version}` },
+        env: { ...config, PORT: String(APP_PORT), PAAS_APP: app.name, PAAS_RELEASE: `v${release.version}` },
         memoryBytes: formation.memoryMb * 2 ** 20,
         cgroupParent: `${app.team.name}/${app.name}`,
         network: "bridge",
@@ -72,7 +71,7 @@ export async function deployRelease(
       });
       started.push({ rowId: row.id, runtimeId: info.id, agentUrl: host.agentUrl, address: "" });
       const running = await agent.start(info.id);
-      const address = `${running.ip}:${WEB_PORT}`;
+      const address = `${running.ip}:${APP_PORT}`;
       started[started.length - 1].address = address;
       await db.container.update({
         where: { id: row.id },

@@ -26,14 +26,14 @@ const worker = new Worker<BuildJobData>(
   async (job) => {
     const { buildId } = job.data;
     let release: (() => Promise<void>) | null = null;
+    const log = new BuildLog(redis, buildId);
     try {
-      release = await acquireBuildSlot(redis, buildId, new BuildLog(redis, buildId));
+      release = await acquireBuildSlot(redis, buildId, log);
     } catch (err) {
       if (!(err instanceof SupersededError)) throw err;
-      const log = new BuildLog(redis, buildId);
       log.error(err.message);
-      await log.finish("failed", { error: err.message });
       await db.build.update({ where: { id: buildId }, data: { status: "failed", error: err.message, finishedAt: new Date() } });
+      await log.finish("failed", { error: err.message });
       console.log(`worker: build ${buildId} ${err.message}`);
       return { status: "failed" };
     }

@@ -10,9 +10,7 @@ export async function createRelease(input: {
   /** The config to snapshot (a rollback passes the old one); default: the app's config vars now. */
   config?: Record<string, string>;
 }): Promise<Release> {
-  const config =
-    input.config ??
-    Object.fromEntries((await db.configVar.findMany({ where: { appId: input.appId } })).map((v) => [v.key, v.value]));
+  const config = input.config ?? (await configVars(input.appId));
   // Version numbers are unique per app; retry if another release took ours.
   for (let attempt = 0; ; attempt++) {
     const last = await db.release.findFirst({ where: { appId: input.appId }, orderBy: { version: "desc" } });
@@ -32,4 +30,9 @@ export async function createRelease(input: {
       if (attempt >= 3) throw err;
     }
   }
+}
+
+/** The app's config vars now, as a record. */
+export async function configVars(appId: string): Promise<Record<string, string>> {
+  return Object.fromEntries((await db.configVar.findMany({ where: { appId } })).map((v) => [v.key, v.value]));
 }

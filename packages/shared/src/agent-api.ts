@@ -221,6 +221,16 @@ export class AgentError extends Error {
   }
 }
 
+/** The agent's answer, or undefined when it said 404 (the image, path or container is not there). */
+export async function unlessAbsent<T>(answer: Promise<T>): Promise<T | undefined> {
+  try {
+    return await answer;
+  } catch (err) {
+    if (err instanceof AgentError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
 /**
  * Routes (all JSON unless noted; errors are `{ "error": "..." }` with a 4xx/5xx status):
  *   GET    /v1/health                      -> AgentHealth
@@ -259,21 +269,21 @@ export class AgentError extends Error {
 export class AgentClient {
   constructor(readonly baseUrl: string) {}
 
-  private async call<T>(method: string, path: string, body?: unknown, init: RequestInit = {}): Promise<T> {
-    let res: Response;
+  /** fetch, with "the agent is not there" as an AgentError (503) a caller can tell apart. */
+  private async send(method: string, path: string, init: RequestInit = {}): Promise<Response> {
     try {
-      res = await fetch(this.baseUrl + path, {
-        method,
-        headers: body === undefined ? undefined : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        ...init,
-      });
+      return await fetch(this.baseUrl + path, { method, ...init });
     } catch (err) {
-      throw new AgentError(
-        `cannot reach the host agent at ${this.baseUrl} (${(err as Error).message}); is it running?`,
-        503,
-      );
+      throw new AgentError(`cannot reach the host agent at ${this.baseUrl} (${(err as Error).message}); is it running?`, 503);
     }
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, init: RequestInit = {}): Promise<T> {
+    const res = await this.send(method, path, {
+      headers: body === undefined ? undefined : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      ...init,
+    });
     const text = await res.text();
     const data = text ? JSON.parse(text) : undefined;
     if (!res.ok) throw new AgentError(data?.error ?? `agent answered ${res.status}`, res.status);
@@ -314,13 +324,8 @@ export class AgentClient {
   }
   /** What is at `path` in an image ("file", "directory", "symlink", "other"), or undefined when nothing is. */
   async imagePathKind(name: string, path: string): Promise<string | undefined> {
-    const url = `${this.baseUrl}/v1/images/${encodeURIComponent(name)}/archive?${new URLSearchParams({ path })}`;
-    let res: Response;
-    try {
-      res = await fetch(url, { method: "HEAD" });
-    } catch (err) {
-      throw new AgentError(`cannot reach the host agent at ${this.baseUrl} (${(err as Error).message}); is it running?`, 503);
-    }
+    const url = `/v1/images/${encodeURIComponent(name)}/archive?${new URLSearchParams({ path })}`;
+    const res = await this.send("HEAD", url);
     if (res.status === 404) {
       // A HEAD has no body to say why: a missing image throws its own 404 here, else the path is absent.
       await this.image(name);
@@ -411,12 +416,7 @@ export class AgentClient {
 
   /** A streamed (binary) answer: its body once the agent said yes, its error otherwise. */
   private async stream(method: string, path: string, init: RequestInit = {}): Promise<ReadableStream<Uint8Array>> {
-    let res: Response;
-    try {
-      res = await fetch(this.baseUrl + path, { method, ...init });
-    } catch (err) {
-      throw new AgentError(`cannot reach the host agent at ${this.baseUrl} (${(err as Error).message}); is it running?`, 503);
-    }
+    const res = await this.send(method, path, init);
     if (!res.ok || !res.body) {
       const data = await res.json().catch(() => ({}));
       throw new AgentError(data?.error ?? `agent answered ${res.status}`, res.status);
@@ -429,14 +429,10 @@ export class AgentClient {
     const q = new URLSearchParams();
     if (opts.follow) q.set("follow", "1");
     if (opts.tail !== undefined) q.set("tail", String(opts.tail));
-    const res = await fetch(`${this.baseUrl}/v1/containers/${encodeURIComponent(id)}/logs?${q}`, { signal: opts.signal });
-    if (!res.ok || !res.body) {
-      const data = await res.json().catch(() => ({}));
-      throw new AgentError(data?.error ?? `agent answered ${res.status}`, res.status);
-    }
+    const body = await this.stream("GET", `/v1/containers/${encodeURIComponent(id)}/logs?${q}`, { signal: opts.signal });
     const decoder = new TextDecoder();
     let buf = "";
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
       buf += decoder.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {

@@ -8,16 +8,15 @@
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
 import { Readable } from "node:stream";
 import * as tar from "tar";
-import { AgentError, type AgentClient, type ArchiveOwner, type ImageConfig, type ImageInfo, type LogLine } from "@paas/shared";
+import { type AgentClient, type ArchiveOwner, type ImageConfig, type ImageInfo, type LogLine, unlessAbsent } from "@paas/shared";
 import type { BuildLog } from "../build-log.ts";
 import type { ProcessTypes } from "./procfile.ts";
 import { describeDuration } from "../jobs/build-slots.ts";
 
 export const BUILD_MEMORY_BYTES = 1024 * 2 ** 20;
-/** The port every web process listens on inside its container ($PORT); deploy.ts sets the same. */
+/** The port every web process listens on inside its container ($PORT; deploy.ts sets it). */
 export const APP_PORT = 5000;
 
 /** A failure the pusher can act on: its message is shown as is. */
@@ -68,13 +67,8 @@ export async function readIfExists(file: string): Promise<string | null> {
 }
 
 /** The image, or undefined when the host does not have it. */
-export async function findImage(ctx: BuildContext, name: string): Promise<ImageInfo | undefined> {
-  try {
-    return await ctx.agent.image(name);
-  } catch (err) {
-    if (err instanceof AgentError && err.status === 404) return undefined;
-    throw err;
-  }
+export function findImage(ctx: BuildContext, name: string): Promise<ImageInfo | undefined> {
+  return unlessAbsent(ctx.agent.image(name));
 }
 
 /** A tar of `dir` (paths relative to it), skipping what `skip` says (paths like "node_modules" or "a/b"). */
@@ -164,10 +158,7 @@ export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<I
         }
       })().catch(() => {});
       const result = await agent.wait(container.id, ctx.deadline).catch(async (err) => {
-        if (ctx.deadline.aborted) {
-          await agent.remove(container.id, true).catch(() => {});
-          throw timeoutFailure(ctx);
-        }
+        if (ctx.deadline.aborted) throw timeoutFailure(ctx); // (the finally below removes the container)
         throw err;
       });
       await streaming;
@@ -184,11 +175,6 @@ export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<I
 const timeoutFailure = (ctx: BuildContext) =>
   new BuildFailure(`the build took longer than ${describeDuration(ctx.timeoutMs)} and was stopped`);
 
-/** Gives an existing image another name with a config change (an empty container, committed). */
-export function deriveImage(ctx: BuildContext, image: string, name: string, config?: Partial<ImageConfig>) {
-  return runStep(ctx, { image, commit: { name, config } }) as Promise<ImageInfo>;
-}
-
 /**
  * Drops the names of older cache images of this kind (`cache/<app>/<kind>:*`) but `keep`.
  * Layers that app images still use stay: the store only deletes unreferenced ones.
@@ -204,4 +190,3 @@ export async function pruneCache(ctx: BuildContext, kind: string, keep: string):
   }
 }
 
-export const relToRoot = (dir: string, file: string) => path.relative(dir, file).split(path.sep).join("/");

@@ -60,16 +60,16 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 `;
 
+/** Frees the slots of builds that ended (or vanished) without freeing them: one query a poll. */
 async function cleanStale(redis: Redis, appId: string, teamId: string): Promise<void> {
-  const ended = async (id: string) => {
-    const b = await db.build.findUnique({ where: { id } });
-    return !b || b.status === "succeeded" || b.status === "failed";
-  };
-  const holder = await redis.get(appSlotKey(appId));
-  if (holder && (await ended(holder))) await redis.eval(RELEASE, 2, appSlotKey(appId), teamSlotsKey(teamId), holder);
-  for (const id of await redis.smembers(teamSlotsKey(teamId))) {
-    if (await ended(id)) await redis.srem(teamSlotsKey(teamId), id);
-  }
+  const [holder, members] = await Promise.all([redis.get(appSlotKey(appId)), redis.smembers(teamSlotsKey(teamId))]);
+  const ids = [...new Set([...(holder ? [holder] : []), ...members])];
+  if (!ids.length) return;
+  const live = new Set(
+    (await db.build.findMany({ where: { id: { in: ids }, status: { notIn: ["succeeded", "failed"] } }, select: { id: true } })).map((b) => b.id),
+  );
+  if (holder && !live.has(holder)) await redis.eval(RELEASE, 2, appSlotKey(appId), teamSlotsKey(teamId), holder);
+  for (const id of members) if (!live.has(id)) await redis.srem(teamSlotsKey(teamId), id);
 }
 
 export interface SlotLog {

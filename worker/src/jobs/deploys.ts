@@ -11,9 +11,9 @@
  */
 import type { Redis } from "ioredis";
 import { db, type Prisma, type Release } from "@paas/db";
-import { AgentError, QUEUE_DEPLOYS, type DeployJobData, type DeployJobResult } from "@paas/shared";
+import { AgentError, QUEUE_DEPLOYS, unlessAbsent, type DeployJobData, type DeployJobResult } from "@paas/shared";
 import { BuildLog } from "../build-log.ts";
-import { createRelease } from "../release.ts";
+import { configVars, createRelease } from "../release.ts";
 import { deployRelease, DeployError, removeAllReplicas } from "../deploy.ts";
 import { unpublishApp } from "../routes.ts";
 import { agentFor, pickHost } from "../hosts.ts";
@@ -29,10 +29,6 @@ export function applyConfigChange(vars: Record<string, string>, set: Record<stri
   const next = { ...vars, ...set };
   for (const k of unset) delete next[k];
   return next;
-}
-
-async function configVars(appId: string): Promise<Record<string, string>> {
-  return Object.fromEntries((await db.configVar.findMany({ where: { appId } })).map((v) => [v.key, v.value]));
 }
 
 /** Makes the app's config vars exactly `vars` (inside the transaction that commits a release). */
@@ -55,7 +51,6 @@ export async function runDeployJob(redis: Redis, jobId: string, data: DeployJobD
         await unpublishApp(redis, app.name);
         await removeAllReplicas(app.id);
         // No release is live any more: every image of the app goes.
-        await db.release.updateMany({ where: { appId: app.id }, data: { status: "superseded" } });
         await db.release.deleteMany({ where: { appId: app.id } });
         await collectImages(app.id).catch(() => {});
         await db.app.delete({ where: { id: app.id } });
@@ -106,12 +101,9 @@ export async function runDeployJob(redis: Redis, jobId: string, data: DeployJobD
         const old = await db.release.findUnique({ where: { appId_version: { appId: app.id, version } } });
         if (!old) throw new UserError(`release v${version} of ${app.name} does not exist: see \`paas releases -a ${app.name}\``);
         const agent = agentFor(await pickHost());
-        await agent.image(old.imageRef).catch((err) => {
-          if (err instanceof AgentError && err.status === 404) {
-            throw new UserError(`the image of v${version} was garbage-collected (only the last images are kept): roll back to a newer release or push again`);
-          }
-          throw err;
-        });
+        if (!(await unlessAbsent(agent.image(old.imageRef)))) {
+          throw new UserError(`the image of v${version} was garbage-collected (only the last images are kept): roll back to a newer release or push again`);
+        }
         const config = JSON.parse(old.config) as Record<string, string>;
         made = await createRelease({
           appId: app.id,

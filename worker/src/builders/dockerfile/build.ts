@@ -21,7 +21,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
-import { AgentError, type ArchiveOwner, type ImageConfig, type ImageInfo } from "@paas/shared";
+import { AgentError, unlessAbsent, type ArchiveOwner, type ImageConfig, type ImageInfo } from "@paas/shared";
 import { APP_PORT, BuildFailure, emptyTar, findImage, finalImageName, readIfExists, runStep, sha256, shellCmd, tarOfDir, type BuildContext, type BuildOutput } from "../context.ts";
 import type { Detection } from "../detect.ts";
 import { addUrlMessage, DockerfileError, expand, isAllowedImage, isUrl, parseChown, planDockerfile, STACKS, type Plan, type Step } from "./plan.ts";
@@ -261,7 +261,7 @@ function globRegex(pattern: string): RegExp {
       if (pattern[i + 1] === "/") i++;
     } else if (c === "*") re += "[^/]*";
     else if (c === "?") re += "[^/]";
-    else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&").replace("[", "[");
+    else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
   }
   return new RegExp(`^${re}$`);
 }
@@ -280,16 +280,8 @@ async function walk(dir: string, rel = ""): Promise<string[]> {
 async function place(root: string, src: string, dest: string, ignore: IgnoreMatcher | undefined, contents: boolean, rename?: string) {
   const from = path.join(root, src);
   const st = await fsp.lstat(from);
-  if (st.isDirectory() && contents) {
-    await fsp.mkdir(dest, { recursive: true });
-    for (const e of await fsp.readdir(from)) {
-      const r = src ? `${src}/${e}` : e;
-      if (ignore?.(r)) continue;
-      await place(root, r, path.join(dest, e), ignore, false);
-    }
-    return;
-  }
-  const target = contents ? path.join(dest, rename ?? path.basename(src)) : dest;
+  // a dir's contents go into dest itself; a file goes into it under its (or the given) name
+  const target = contents && !st.isDirectory() ? path.join(dest, rename ?? path.basename(src)) : dest;
   if (st.isDirectory()) {
     await fsp.mkdir(target, { recursive: true });
     for (const e of await fsp.readdir(from)) {
@@ -424,25 +416,15 @@ async function missingDirs(ctx: BuildContext, img: ImageInfo, dir: string, made?
 
 /** The files at `abs` in `img`, from the agent's image archive route, into `into` (as `basename(abs)`). */
 async function readFromImage(ctx: BuildContext, img: ImageInfo, abs: string, into: string, step: Extract<Step, { kind: "copy" }>) {
-  let body: ReadableStream<Uint8Array>;
-  try {
-    body = await ctx.agent.imageArchive(img.id, abs, { follow: true, signal: ctx.deadline });
-  } catch (err) {
-    if (err instanceof AgentError && err.status === 404) throw new DockerfileError(step.line, `COPY --from=${step.from}: no ${abs} in that stage's files`);
-    throw err;
-  }
+  const body = await unlessAbsent(ctx.agent.imageArchive(img.id, abs, { follow: true, signal: ctx.deadline }));
+  if (!body) throw new DockerfileError(step.line, `COPY --from=${step.from}: no ${abs} in that stage's files`);
   await pipeline(Readable.fromWeb(body as never), tar.x({ cwd: into, preserveOwner: false }));
 }
 
 /** One file of an image (symlinks followed), or undefined when it has none there. */
 async function readImageFile(ctx: BuildContext, img: ImageInfo, file: string): Promise<string | undefined> {
-  let body: ReadableStream<Uint8Array>;
-  try {
-    body = await ctx.agent.imageArchive(img.id, file, { follow: true, signal: ctx.deadline });
-  } catch (err) {
-    if (err instanceof AgentError && err.status === 404) return undefined;
-    throw err;
-  }
+  const body = await unlessAbsent(ctx.agent.imageArchive(img.id, file, { follow: true, signal: ctx.deadline }));
+  if (!body) return undefined;
   const chunks: Buffer[] = [];
   const parser = new tar.Parser({
     onReadEntry: (e) => {
