@@ -38,14 +38,9 @@ export function LiveBuildLog({ buildId, maxHeight }: { buildId: string; maxHeigh
     };
   }, [buildId, router]);
   useEffect(() => {
-    if (!ended) return;
-    // The worker writes the end of the stream just before the build's row: a page rendered in
-    // between still says "building". Re-render until it does not (this component then unmounts),
-    // for a while only: a row that never ends (a lost worker) must not be polled forever.
-    router.refresh();
-    let left = 30;
-    const id = setInterval(() => (--left > 0 ? router.refresh() : clearInterval(id)), 1000);
-    return () => clearInterval(id);
+    // The worker ends the stream only once the build's row is final: one re-render shows it
+    // (and unmounts this component).
+    if (ended) router.refresh();
   }, [ended, router]);
   return (
     <div data-testid="live-build-log">

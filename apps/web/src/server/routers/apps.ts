@@ -86,6 +86,7 @@ export const appsRouter = createTRPCRouter({
       where: { id: found.id },
       include: {
         team: true,
+        previewOf: { select: { name: true } },
         releases: { orderBy: { version: "desc" }, take: 1 },
         builds: { orderBy: { createdAt: "desc" }, take: 1 },
         formations: { orderBy: { processType: "asc" } },
@@ -104,7 +105,7 @@ export const appsRouter = createTRPCRouter({
       url: config().appUrl(app.name),
       deployBranch: app.deployBranch,
       settings: { previews: app.previews, buildMode: app.buildMode, buildTimeoutSeconds: app.buildTimeoutSeconds },
-      previewOf: app.previewOfId ? (await db.app.findUnique({ where: { id: app.previewOfId } }))?.name ?? null : null,
+      previewOf: app.previewOf?.name ?? null,
       createdAt: app.createdAt,
       latestRelease: r
         ? { version: r.version, status: r.status, imageRef: r.imageRef, description: r.description, createdAt: r.createdAt }

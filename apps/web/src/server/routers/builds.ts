@@ -2,7 +2,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { db } from "@paas/db";
-import { appName } from "@paas/shared";
+import { appName, config } from "@paas/shared";
 import { authorizeApp } from "../authz.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 
@@ -43,6 +43,7 @@ export const buildsRouter = createTRPCRouter({
       return {
         id: b.id,
         app: app.name,
+        appUrl: config().appUrl(app.name),
         status: b.status,
         commit: b.commit,
         message: b.message,

@@ -18,7 +18,7 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 export default async function BuildPage({ params }: Props) {
   const { name, id } = await params;
   const api = await requireCaller();
-  const [me, build, app] = await Promise.all([api.auth.whoami(), orNotFound(api.builds.get({ app: name, id })), orNotFound(api.apps.info({ name }))]);
+  const [me, build] = await Promise.all([api.auth.whoami(), orNotFound(api.builds.get({ app: name, id }))]);
   const facts: [string, React.ReactNode][] = [
     ["Commit", <code key="c" className="font-mono text-xs">{shortCommit(build.commit)}</code>],
     ["Builder", build.builder ?? "—"],
@@ -44,7 +44,7 @@ export default async function BuildPage({ params }: Props) {
         <StatusBadge status={build.status} />
         {build.message && <span className="truncate text-slate-500">{build.message}</span>}
         {build.status === "succeeded" && (
-          <AppUrlLink url={app.url} className="ml-auto" />
+          <AppUrlLink url={build.appUrl} className="ml-auto" />
         )}
       </div>
       <dl className="mb-6 grid grid-cols-2 gap-px overflow-hidden rounded-xl bg-slate-200 shadow-sm ring-1 ring-slate-200 sm:grid-cols-3 lg:grid-cols-6">
