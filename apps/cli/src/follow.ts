@@ -1,16 +1,5 @@
-/** Helpers of the release and build commands: K=V parsing, shell quoting, following a build's log. */
+/** Helpers of the release and build commands: shell quoting, following a build's log. */
 import { resolveCredentials, CliError } from "./credentials.ts";
-
-/** `K=V` arguments (the value may contain "="). The API checks names again; this catches typos early. */
-export function parseAssignments(args: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const arg of args) {
-    const i = arg.indexOf("=");
-    if (i <= 0) throw new CliError(`"${arg}" is not KEY=VALUE (e.g. paas config:set DATABASE_URL=postgres://...)`);
-    out[arg.slice(0, i)] = arg.slice(i + 1);
-  }
-  return out;
-}
 
 export const shellQuote = (v: string) => (/^[A-Za-z0-9_./:@%+=,-]*$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
 

@@ -11,7 +11,8 @@ import { describeError, makeClient, type Api } from "./client.ts";
 import { CliError, normalizeUrl, readStored, resolveCredentials, writeStored, type Credentials } from "./credentials.ts";
 import { isGitRepo, remoteUrlFor, resolveApp, setCredentialHelper, setRemote } from "./git.ts";
 import { heading, json, pc, short, status, table, when } from "./output.ts";
-import { followBuildLog, parseAssignments, shellQuote } from "./follow.ts";
+import { parseAssignments } from "@paas/shared/config-vars";
+import { followBuildLog, shellQuote } from "./follow.ts";
 
 let currentUrl: string | undefined;
 

@@ -10,7 +10,7 @@ import { TRPCClientError } from "@trpc/client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
-import { keyProblem } from "@/server/config-vars.ts";
+import { keyProblem } from "@paas/shared/config-vars";
 
 type Notice = { kind: "ok" | "error"; text: string } | null;
 

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { db } from "@paas/db";
 import { appName } from "@paas/shared";
 import { authorizeApp } from "../authz.ts";
-import { configKeysInput, configVarsInput, mask } from "../config-vars.ts";
+import { configKeysInput, configVarsInput, mask } from "@paas/shared/config-vars";
 import { runDeploy } from "../deploys.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 
