@@ -68,3 +68,19 @@ export async function visibleTeamIds(p: Principal): Promise<string[]> {
   const ms = await db.membership.findMany({ where: { userId: p.userId } });
   return ms.map((m) => m.teamId).filter((id) => !p.tokenTeamId || id === p.tokenTeamId);
 }
+
+/**
+ * A build the principal may read, or null: a build that does not exist and one it may not
+ * see look the same, so nobody learns that another team's build exists.
+ */
+export async function readableBuild(principal: Principal, buildId: string) {
+  const build = await db.build.findUnique({ where: { id: buildId }, include: { app: true } });
+  if (!build) return null;
+  try {
+    await authorizeApp(principal, build.app.name, "read");
+    return build;
+  } catch (err) {
+    if (err instanceof AuthzError) return null;
+    throw err;
+  }
+}

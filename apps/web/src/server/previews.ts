@@ -26,14 +26,11 @@ export function branchLabel(branch: string): string {
 
 export const previewAppName = (parent: string, label: string) => `${parent}--${label}`;
 
-export function previewUrl(label: string, parent: string): string {
-  const u = new URL(config().appUrl(parent));
-  u.hostname = `${label}.${u.hostname}`;
-  return u.toString();
-}
+/** `<label>.<parent>.<domain>`, the host the worker publishes a preview at (routes.ts previewHost). */
+export const previewUrl = (label: string, parent: string): string => config().appUrl(`${label}.${parent}`);
 
 export async function ensurePreviewApp(parentId: string, branch: string) {
-  const parent = await db.app.findUniqueOrThrow({ where: { id: parentId }, include: { configVars: true, team: true } });
+  const parent = await db.app.findUniqueOrThrow({ where: { id: parentId }, include: { team: true } });
   if (!parent.previews) throw new PreviewError(`preview apps are off for ${parent.name}: paas apps:update -a ${parent.name} --previews on`);
   const label = branchLabel(branch);
   const name = previewAppName(parent.name, label);
@@ -55,7 +52,8 @@ export async function ensurePreviewApp(parentId: string, branch: string) {
           previewBranch: label,
           buildMode: parent.buildMode,
           buildTimeoutSeconds: parent.buildTimeoutSeconds,
-          configVars: { create: parent.configVars.map((v) => ({ key: v.key, value: v.value })) },
+          // the parent's config as it is now (read only when a preview is made, not on every push)
+          configVars: { create: await tx.configVar.findMany({ where: { appId: parent.id }, select: { key: true, value: true } }) },
         },
       });
     })

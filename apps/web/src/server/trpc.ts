@@ -29,10 +29,14 @@ export function readCookie(cookieHeader: string | null | undefined, name: string
   return null;
 }
 
-/** The Authorization header wins over the session cookie (scripts and the CLI send the header). */
+/** A request's token: the Authorization header wins over the session cookie (scripts and the CLI send the header). */
+export function requestTokens(headers: Headers): { headerToken: string | null; sessionToken: string | null } {
+  const headerToken = tokenFromAuthorization(headers.get("authorization"));
+  return { headerToken, sessionToken: headerToken ? null : readCookie(headers.get("cookie"), SESSION_COOKIE) };
+}
+
 export async function createContext(opts: { headers: Headers; resHeaders?: Headers | null }): Promise<Context> {
-  const headerToken = tokenFromAuthorization(opts.headers.get("authorization"));
-  const sessionToken = headerToken ? null : readCookie(opts.headers.get("cookie"), SESSION_COOKIE);
+  const { headerToken, sessionToken } = requestTokens(opts.headers);
   const principal = await authenticateToken(headerToken ?? sessionToken);
   return {
     principal,

@@ -5,23 +5,16 @@
  * EventSource resume (Last-Event-ID) after a dropped connection. The stream
  * ends after the status event.
  */
-import { db } from "@paas/db";
-import { authenticateToken, SESSION_COOKIE, tokenFromAuthorization } from "../auth.ts";
-import { authorizeApp, AuthzError } from "../authz.ts";
-import { readCookie } from "../trpc.ts";
+import { authenticateToken } from "../auth.ts";
+import { readableBuild } from "../authz.ts";
+import { requestTokens } from "../trpc.ts";
 import { buildLogStream } from "./build-log.ts";
 
 export async function buildEventsResponse(req: Request, buildId: string): Promise<Response> {
-  const token = tokenFromAuthorization(req.headers.get("authorization")) ?? readCookie(req.headers.get("cookie"), SESSION_COOKIE);
-  const principal = await authenticateToken(token);
+  const { headerToken, sessionToken } = requestTokens(req.headers);
+  const principal = await authenticateToken(headerToken ?? sessionToken);
   if (!principal) return Response.json({ error: "not signed in" }, { status: 401 });
-  const build = await db.build.findUnique({ where: { id: buildId }, include: { app: true } });
-  try {
-    if (build) await authorizeApp(principal, build.app.name, "read");
-  } catch (err) {
-    if (!(err instanceof AuthzError)) throw err;
-    return Response.json({ error: "build not found" }, { status: 404 });
-  }
+  const build = await readableBuild(principal, buildId);
   if (!build) return Response.json({ error: "build not found" }, { status: 404 });
 
   const lastId = req.headers.get("last-event-id");

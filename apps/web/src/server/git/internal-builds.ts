@@ -21,7 +21,7 @@ import { z } from "zod";
 import { db } from "@paas/db";
 import { buildSourcePath, config } from "@paas/shared";
 import { authenticateToken, tokenFromAuthorization } from "../auth.ts";
-import { authorizeApp, AuthzError } from "../authz.ts";
+import { readableBuild } from "../authz.ts";
 import { enqueueBuild } from "../queue.ts";
 import { destroyPreview, ensurePreviewApp, PreviewError, previewUrl } from "../previews.ts";
 import { QuotaError } from "../quotas.ts";
@@ -149,26 +149,14 @@ export async function buildLogResponse(req: Request, buildId: string): Promise<R
   const apiToken = tokenFromAuthorization(req.headers.get("authorization"));
   if (!pushToken && !apiToken) return json(401, { error: "authentication required: pass an API token" });
 
-  const build = await db.build.findUnique({ where: { id: buildId }, include: { app: true } });
-  let allowed = false;
-  if (pushToken) {
-    const grant = await readPushToken(pushToken);
-    allowed = !!build && grant?.buildId === build.id;
-  }
-  if (!allowed && apiToken) {
+  // The pusher's grant covers its own build; else an API token with read rights on its app.
+  let build = pushToken && (await readPushToken(pushToken))?.buildId === buildId ? await db.build.findUnique({ where: { id: buildId } }) : null;
+  if (!build && apiToken) {
     const principal = await authenticateToken(apiToken);
     if (!principal) return json(401, { error: "invalid or expired token" });
-    if (build) {
-      try {
-        await authorizeApp(principal, build.app.name, "read");
-        allowed = true;
-      } catch (err) {
-        if (!(err instanceof AuthzError)) throw err;
-      }
-    }
+    build = await readableBuild(principal, buildId);
   }
-  // Someone who may not see the build does not learn that it exists.
-  if (!build || !allowed) return json(404, { error: "build not found" });
+  if (!build) return json(404, { error: "build not found" });
 
   const follow = q.data.follow === "1" || q.data.follow === "true";
   return new Response(buildLogStream(build.id, { follow, after: q.data.after }), {
