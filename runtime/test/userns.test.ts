@@ -11,7 +11,8 @@ import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
 import type { Runtime } from "../src/containers.ts";
 import { exportContainer } from "../src/oci.ts";
-import { USERNS_SIZE } from "../src/userns.ts";
+import { USERNS_KEEP_DIR, USERNS_SIZE } from "../src/userns.ts";
+import { run } from "../src/util.ts";
 import { makeTar, testRuntime } from "./helpers.ts";
 
 let rt: Runtime;
@@ -122,4 +123,54 @@ test("exec joins the container's user namespace with its capability cut, no_new_
   assert.equal(field(r.stdout, "Seccomp"), "2");
   assert.match(r.stdout, /mount=[1-9]/, "mount refused");
   await rt.remove(c.id, { force: true });
+});
+
+const nsInode = (pid: number) => fs.statSync(`/proc/${pid}/ns/user`).ino;
+
+test("a team's containers share one kept user namespace, which outlives them; teams do not share", async () => {
+  const [a, a2, b] = [spec("team1", ["sleep", "60"]), spec("team1", ["sleep", "60"]), spec("team2", ["sleep", "60"])].map((s) => rt.create(s));
+  const pa = (await rt.start(a.id)).pid!;
+  const pa2 = (await rt.start(a2.id)).pid!;
+  const pb = (await rt.start(b.id)).pid!;
+  assert.equal(nsInode(pa2), nsInode(pa), "one namespace for the team");
+  assert.notEqual(nsInode(pb), nsInode(pa), "another for another team");
+  const kept = path.join(USERNS_KEEP_DIR, String(rt.fsInfo(a.id).usernsBase));
+  const ino = fs.statSync(kept).ino;
+  assert.equal(ino, nsInode(pa), `kept at ${kept}`);
+  // with no process left in it (as after the agent and every monitor are gone), the next start finds it
+  for (const c of [a, a2]) await rt.remove(c.id, { force: true });
+  const a3 = rt.create(spec("team1", ["sleep", "60"]));
+  const pa3 = (await rt.start(a3.id)).pid!;
+  assert.equal(fs.statSync(kept).ino, ino);
+  assert.equal(nsInode(pa3), ino);
+  for (const c of [a3, b]) await rt.remove(c.id, { force: true });
+});
+
+test("first uses of a range at once make one kept namespace", async () => {
+  // a range no team of any runtime here has: its namespace is made by these calls
+  const base = 2 ** 31 + USERNS_SIZE * Math.floor(Math.random() * 1000);
+  const kept = path.join(USERNS_KEEP_DIR, String(base));
+  const scratch = fs.mkdtempSync(path.join(dataDir, "race-"));
+  const helper = path.resolve(import.meta.dirname, "../native/build/paas-run");
+  const n = 8;
+  for (let i = 0; i < n; i++) fs.mkdirSync(path.join(scratch, `dst${i}`));
+  try {
+    // idmap opens the kept namespace as a start does; each call idmaps its own mount. All
+    // wait on a shared lock the gate holds, so that they begin together when it lets go.
+    const gate = path.join(scratch, "gate");
+    const held = run("flock", ["-x", gate, "sleep", "0.3"]);
+    await new Promise((r) => setTimeout(r, 50));
+    const runs = Array.from({ length: n }, (_, i) => run("flock", ["-s", gate, helper, "idmap", String(base), scratch, path.join(scratch, `dst${i}`)]));
+    await held;
+    for (const r of await Promise.all(runs)) assert.equal(r.code, 0, r.stderr);
+    const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.split(" ")[4] === kept);
+    assert.equal(mounts.length, 1, mounts.join("\n"));
+    assert.match(mounts[0], / nsfs /);
+  } finally {
+    for (let i = 0; i < n; i++) spawnSync("umount", [path.join(scratch, `dst${i}`)]);
+    // the range is the test's own: its namespace goes with it
+    while (spawnSync("umount", [kept]).status === 0) {}
+    fs.rmSync(kept, { force: true });
+    fs.rmSync(`${kept}.lock`, { force: true });
+  }
 });
