@@ -62,6 +62,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -93,6 +94,7 @@ static long userns_base = -1;
 static int userns_fd = -1;
 
 static int errfd = -1; /* child -> monitor: error message before exec (CLOEXEC) */
+static int logfd = -1; /* the monitor's log.ndjson */
 
 static void die(const char *fmt, ...) {
   char buf[1024];
@@ -428,12 +430,7 @@ static void become_user_and_exec(void) {
   die("exec %s", cmd[0]);
 }
 
-static void container_main(int gofd) {
-  char c;
-  /* Wait until the monitor has put us in our cgroups. */
-  if (read(gofd, &c, 1) != 1) { errno = 0; die("monitor went away before start"); }
-  close(gofd);
-
+static void container_main(void) {
   if (netns) {
     int fd = open(netns, O_RDONLY | O_CLOEXEC);
     if (fd < 0) die("open network namespace %s", netns);
@@ -539,6 +536,33 @@ static void container_main(int gofd) {
   become_user_and_exec();
 }
 
+/* The container's process until its exec, cloned with CLONE_VM: it runs in the monitor's
+ * memory on a stack of its own, as a vfork child does, because copying the address space
+ * (fork) costs ~1 ms a start where page tables are expensive (VMs). The monitor is parked in
+ * read() on the go pipe's and then the error pipe's other end meanwhile, so the two never
+ * run at once past the go byte: until it, this side only closes a pipe end and waits (no
+ * errno, no globals). After exec (or _exit) the monitor has its memory to itself. */
+struct child_fds { int go_r, go_w, out_w, err_w, errpipe_w, syncfd; };
+
+static int container_start(void *arg) {
+  struct child_fds *f = arg;
+  close(f->go_w);
+  char c;
+  /* Wait until the monitor has put us in our cgroups; EOF: it failed and kills us. */
+  if (read(f->go_r, &c, 1) != 1) _exit(127);
+  close(f->go_r);
+  close(f->syncfd);
+  close(logfd);
+  int nul = open("/dev/null", O_RDONLY);
+  dup2(nul, 0);
+  if (nul > 0) close(nul);
+  dup2(f->out_w, 1);
+  dup2(f->err_w, 2);
+  errfd = f->errpipe_w;
+  container_main();
+  _exit(127); /* not reached: container_main execs or dies */
+}
+
 /* ---------- monitor part (stays in the host's namespaces) ---------- */
 
 static void iso_now(char *buf, size_t n) {
@@ -550,7 +574,6 @@ static void iso_now(char *buf, size_t n) {
   snprintf(buf + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-static int logfd = -1;
 /* Rotation by size: past log_max bytes, log.ndjson becomes log.ndjson.1 (the one older
  * file kept) and a new log.ndjson starts. PAAS_LOG_MAX_BYTES overrides the 10 MiB. */
 static long long log_size, log_max = 10LL << 20;
@@ -656,22 +679,15 @@ static int monitor(int syncfd) {
     dprintf(syncfd, "error make the user namespace: %s\n", strerror(errno));
     return 1;
   }
-  int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  int flags = CLONE_VM | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
   if (!netns) flags |= CLONE_NEWNET;
-  pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+  /* container_main's buffers take ~40 KB; only the pages touched become memory */
+  const size_t stack_size = 1 << 20;
+  void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) { dprintf(syncfd, "error mmap: %s\n", strerror(errno)); return 1; }
+  struct child_fds cf = {gop[0], gop[1], outp[1], errp[1], errpipe[1], syncfd};
+  pid_t pid = clone(container_start, (char *)stack + stack_size, flags, &cf);
   if (pid < 0) { dprintf(syncfd, "error clone: %s\n", strerror(errno)); return 1; }
-  if (pid == 0) {
-    close(syncfd);
-    close(logfd);
-    int nul = open("/dev/null", O_RDONLY);
-    dup2(nul, 0);
-    if (nul > 0) close(nul);
-    dup2(outp[1], 1);
-    dup2(errp[1], 2);
-    errfd = errpipe[1];
-    close(gop[1]);
-    container_main(gop[0]);
-  }
   close(outp[1]);
   close(errp[1]);
   close(gop[0]);
@@ -707,9 +723,11 @@ static int monitor(int syncfd) {
 
   /* The error pipe closes on exec (CLOEXEC) with nothing written when all went well. */
   ssize_t n, tot = 0;
-  while ((n = read(errpipe[0], err + tot, sizeof err - 1 - tot)) > 0) tot += n;
+  while ((n = read(errpipe[0], err + tot, sizeof err - 1 - tot)) > 0 || (n < 0 && errno == EINTR)) if (n > 0) tot += n;
   err[tot > 0 ? tot : 0] = 0;
   close(errpipe[0]);
+  /* EOF: the container has exec'd (its own memory from then on) or died */
+  munmap(stack, stack_size);
   if (tot > 0) {
     dprintf(syncfd, "error %s\n", err);
     log_line("stderr", err, strlen(err));
