@@ -447,29 +447,25 @@ static void container_main(void) {
 
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make mounts private");
   if (lower) {
-    const char *lowers = lower;
-    static char staged[8192];
     if (userns_fd >= 0) {
-      /* Each layer idmapped at DIR/idmap/N (in our mount namespace only); the overlay takes
-       * its own clones of them. The upper dir is owned by BASE already (set-up chowns it). */
-      char copy[8192], d[4096];
+      /* Each layer's idmapped clone mounted over the layer itself, in our mount namespace
+       * only (the host's view is unchanged): the overlay takes its own clones of them, and a
+       * start makes no staging dirs. The upper dir is owned by BASE already (set-up chowns it). */
+      char copy[8192];
+      const char *done[512];
+      int ndone = 0;
       if (strlen(lower) >= sizeof copy) { errno = 0; die("too many layers"); }
       strcpy(copy, lower);
-      snprintf(d, sizeof d, "%s/idmap", dir);
-      mkdir(d, 0700);
-      size_t o = 0;
-      int k = 0;
-      for (char *tok = strtok(copy, ":"); tok; tok = strtok(NULL, ":"), k++) {
-        snprintf(d, sizeof d, "%s/idmap/%d", dir, k);
-        mkdir(d, 0700);
-        if (idmap_mount(userns_fd, tok, d) < 0) die("idmapped mount of layer %s", tok);
-        o += snprintf(staged + o, sizeof staged - o, "%s%s", k ? ":" : "", d);
-        if (o >= sizeof staged) { errno = 0; die("too many layers"); }
+      for (char *tok = strtok(copy, ":"); tok; tok = strtok(NULL, ":")) {
+        int seen = 0;
+        for (int i = 0; i < ndone; i++) seen |= !strcmp(done[i], tok);
+        if (seen) continue; /* a layer twice in the stack is idmapped once */
+        if (idmap_mount(userns_fd, tok, tok) < 0) die("idmapped mount of layer %s", tok);
+        if (ndone < 512) done[ndone++] = tok;
       }
-      lowers = staged;
     }
     char opts[8192];
-    int n = snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lowers, upper, work);
+    int n = snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
     if (n >= (int)sizeof opts) { errno = 0; die("overlay options too long (too many layers)"); }
     /* nodev: a device node shipped in an image layer opens nothing (/dev is its own tmpfs) */
     mnt("overlay", rootfs, "overlay", MS_NODEV, opts);

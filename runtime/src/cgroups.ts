@@ -214,9 +214,13 @@ export class CgroupV1Driver implements CgroupDriver {
     }
   }
 
+  /** Each controller's hierarchy once (cpu and cpuacct are often one, linked under both names); resolved at first use. */
+  private hierarchies?: string[];
+
   create(rel: string, limits: CgroupLimits): CgroupHandle {
     validate(rel);
-    const dirs = [...new Set(this.controllers.map((c) => fs.realpathSync(path.join(this.mountRoot, c))))].map((r) => path.join(r, rel));
+    this.hierarchies ??= [...new Set(this.controllers.map((c) => fs.realpathSync(path.join(this.mountRoot, c))))];
+    const dirs = this.hierarchies.map((r) => path.join(r, rel));
     for (const d of dirs) fs.mkdirSync(d, { recursive: true });
     this.apply(rel, limits, true);
     return { dirs, oomFile: path.join(this.dir("memory", rel), "memory.oom_control") };

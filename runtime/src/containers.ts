@@ -19,6 +19,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
+import { isDeepStrictEqual } from "node:util";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, TeamLimits, VolumeMount, WaitResult } from "@paas/shared/agent-api";
@@ -505,8 +506,10 @@ export class Runtime {
     const id = this.record(ref).id;
     return this.exclusive(id, async () => {
       const info = await this.startLocked(this.record(id));
-      // A user's start: restart count and backoff begin anew.
-      writeRestartState(this.dir(id), { count: 0, delayMs: 0 });
+      // A user's start: restart count and backoff begin anew (written only when there is
+      // something to reset: a first start skips a file write and its removal).
+      const fresh = { count: 0, delayMs: 0 };
+      if (!isDeepStrictEqual(readRestartState(this.dir(id)), fresh)) writeRestartState(this.dir(id), fresh);
       return info;
     });
   }

@@ -339,11 +339,11 @@ export class BridgeNetwork {
     ].filter(Boolean);
     if (batch.length) await h.exec("ip", ["-force", "-batch", "-"], batch.join("\n") + "\n");
     const entry = Object.entries(this.readIpam().addresses).find(([, a]) => a.id === id);
-    if (entry) {
-      const [ip, a] = entry;
-      const sets = [...(a.egress ? [this.egressSet] : []), ...(a.team !== undefined ? [this.teamSet(a.team)] : [])];
-      if (sets.length) await h.exec("ipset", ["restore", "-exist"], sets.map((s) => `del ${s} ${ip}\n`).join(""));
-    }
+    // no address (network none, or released already): no lock to take, no file to write
+    if (!entry) return;
+    const [ip, a] = entry;
+    const sets = [...(a.egress ? [this.egressSet] : []), ...(a.team !== undefined ? [this.teamSet(a.team)] : [])];
+    if (sets.length) await h.exec("ipset", ["restore", "-exist"], sets.map((s) => `del ${s} ${ip}\n`).join(""));
     this.release(id);
   }
 }
