@@ -1,12 +1,16 @@
 #!/bin/sh
-# Builds the runtime's C helper into runtime/native/build/. Idempotent: rebuilds only
-# when the source is newer than the binary.
+# Builds the runtime's C programs into runtime/native/build/: paas-run (the container
+# helper) and paas-client (the CLI's thin client of the agent). Idempotent: each is
+# rebuilt only when its source is newer than the binary.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-out="$here/build/paas-run"
 mkdir -p "$here/build"
-if [ ! -x "$out" ] || [ "$here/paas-run.c" -nt "$out" ]; then
-  gcc -O2 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -o "$out.tmp" "$here/paas-run.c"
-  mv "$out.tmp" "$out"
-fi
-: # path: $out
+for prog in paas-run:paas-run.c paas-client:client.c; do
+  out="$here/build/${prog%%:*}"
+  src="$here/${prog#*:}"
+  if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+    gcc -O2 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -o "$out.tmp" "$src"
+    mv "$out.tmp" "$out"
+  fi
+done
+: # paths: $here/build/paas-run, $here/build/paas-client

@@ -8,6 +8,8 @@
  *                            monitor.pid, status.json, resolv.conf, hosts, hostname
  *   net/<bridge>.json        IPAM: address -> container id (net/<bridge>.lock guards it)
  *   tmp/                     staging for imports and commits
+ *   sock/cli.sock            the agent's socket for the operator CLI (agent/cli-socket.ts;
+ *                            runtime/bin/paas-runtime knows this path too)
  */
 import path from "node:path";
 
@@ -33,6 +35,9 @@ export class Layout {
   }
   get tmp() {
     return path.join(this.root, "tmp");
+  }
+  get cliSocket() {
+    return path.join(this.root, "sock", "cli.sock");
   }
   get lock() {
     return path.join(this.root, "store.lock");

@@ -1,6 +1,7 @@
 /** Test fixtures: a Runtime on its own data dir, bridge, subnet and cgroup root. */
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Runtime } from "../src/containers.ts";
@@ -36,4 +37,28 @@ export function makeTar(files: Record<string, string>): Buffer {
   const out = spawnSync("tar", ["-C", dir, "-cf", "-", "."]);
   fs.rmSync(dir, { recursive: true, force: true });
   return out.stdout;
+}
+
+/** A TCP port nobody listens on now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** The agent as production starts it, on `env`'s data dir; resolves once it listens. */
+export function startAgent(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  // node itself (not the tsx wrapper), so that a SIGKILL hits the agent and nothing else.
+  const p = spawn(process.execPath, ["--import", "tsx", "runtime/src/agent/main.ts"], { cwd: path.resolve(import.meta.dirname, "../.."), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    p.stdout!.on("data", (d) => {
+      out += d;
+      if (out.includes("listening on")) resolve(p);
+    });
+    p.on("exit", (code) => reject(new Error(`agent exited (${code}): ${out}`)));
+  });
 }

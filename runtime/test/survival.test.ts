@@ -3,9 +3,8 @@
  * keep running when it stops (SIGTERM), and a new agent re-adopts them.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -13,30 +12,7 @@ import { AgentClient } from "@paas/shared/agent-api";
 import { Runtime } from "../src/containers.ts";
 import { BridgeNetwork } from "../src/network.ts";
 import { Layout } from "../src/paths.ts";
-
-const repo = path.resolve(import.meta.dirname, "../..");
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function startAgent(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  // node itself (not the tsx wrapper), so that a SIGKILL hits the agent and nothing else.
-  const p = spawn(process.execPath, ["--import", "tsx", "runtime/src/agent/main.ts"], { cwd: repo, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    p.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("listening on")) resolve(p);
-    });
-    p.on("exit", (code) => reject(new Error(`agent exited (${code}): ${out}`)));
-  });
-}
+import { freePort, startAgent } from "./helpers.ts";
 
 /** What containers of one test runtime hold on the host, counted from the kernel's side. */
 function holdings(dataDir: string, env: Record<string, string>, ids: string[]) {

@@ -1,8 +1,9 @@
 /**
  * The host agent: `npx tsx runtime/src/agent/main.ts`. Listens on 127.0.0.1:config().agentPort.
  * At start: bridge + NAT up, stacks built if missing, containers that still run are
- * re-adopted (their monitors hold them; state is read from disk). SIGTERM closes the
- * server and exits, leaving containers running.
+ * re-adopted (their monitors hold them; state is read from disk). Also serves the operator
+ * CLI on a unix socket (cli-socket.ts). SIGTERM closes the servers and exits, leaving
+ * containers running.
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -11,6 +12,7 @@ import { Runtime } from "../containers.ts";
 import { Supervisor } from "../restart.ts";
 import { ensureStacks } from "../stacks.ts";
 import { helperPath } from "../util.ts";
+import { listenCliSocket } from "./cli-socket.ts";
 import { createAgentServer } from "./server.ts";
 
 const cfg = config();
@@ -29,7 +31,10 @@ const running = rt.list().filter((c) => c.state === "running");
 // Restart policies, and prompt clean-up of containers that exit.
 new Supervisor(rt, { log: (m) => console.error(`agent: ${m}`) }).start();
 const server = createAgentServer(rt);
+let cliServer: ReturnType<typeof listenCliSocket>;
 server.listen(cfg.agentPort, "127.0.0.1", () => {
+  // after the port: a second agent on this data dir fails there, not by taking the socket over
+  cliServer = listenCliSocket(rt, (m) => console.error(`agent: ${m}`));
   console.log(
     `agent: listening on http://127.0.0.1:${cfg.agentPort} (data ${cfg.dataDir}, bridge ${cfg.bridge} ${cfg.subnet}, cgroup ${rt.cgroups.kind} /${cfg.cgroupRoot}; ${running.length} running container(s) adopted; ready in ${Date.now() - t0} ms)`,
   );
@@ -40,6 +45,7 @@ server.on("error", (err) => {
 });
 const shutdown = () => {
   console.log("agent: stopping (containers keep running)");
+  cliServer?.close();
   server.close(() => process.exit(0));
   server.closeAllConnections();
   setTimeout(() => process.exit(0), 2000).unref();
