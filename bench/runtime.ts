@@ -2,8 +2,9 @@
  * Our runtime beside crun (Debian's), on the same busybox rootfs, in one run:
  *   npx tsx bench/runtime.ts [--n 40] [--idle 50]
  * 1. start latency of `true` to its exit: (a) through the library in this long-lived
- *    process, as the agent uses it; (b) as a whole `paas-runtime run --rm` process, less
- *    node's own start-up (measured here too). crun: `crun run` of an OCI bundle, from a
+ *    process, as the agent uses it; (b) as a whole `paas-runtime run --rm` process, through
+ *    the host's agent (the bin's usual path) and in its own process (no agent), the latter
+ *    less node's own start-up (measured here too). crun: `crun run` of an OCI bundle, from a
  *    shell kept in a mount namespace without the cgroup2 mount (crun refuses this hybrid
  *    layout otherwise).
  * 2. memory per idle container (N `sleep`s): monitor processes' PSS + the container's cgroup
@@ -20,6 +21,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { Runtime } from "../runtime/src/containers.ts";
 import { ensureStacks } from "../runtime/src/stacks.ts";
+import { freePort, startAgent } from "../runtime/test/helpers.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -138,45 +140,55 @@ async function main() {
     await sh.run(`crun run -b ${bundles}/true c${i} >/dev/null`);
     crun.push(performance.now() - t);
   }
-  // (b) whole processes
+  // (b) whole processes: the bin as an operator runs it, (1) through the host's agent (sh
+  // wrapper + C client, the command run in the agent's warm process; no Node start-up) and
+  // (2) in its own process (no agent: sh wrapper + node on the bundle), less `node -e 0`.
   const bin = path.join(root, "runtime/bin/paas-runtime");
-  // the bin's last step: node on the bundle (runtime/dist/cli.cjs) with its code cache
-  const cliBundle = path.join(root, "runtime/bin/cli-loader.cjs");
-  spawnSync(bin, ["images"], { env }); // builds the bundle if stale
-  const timeProc = (cmd: string, args: string[]) => {
+  const runArgs = ["run", "--rm", "--network", "none", "-m", "32m", "stack/busybox", "true"];
+  const localEnv = { ...env, PAAS_RUNTIME_LOCAL: "1" };
+  spawnSync(bin, ["images"], { env: localEnv }); // builds the bundle and the client if stale
+  const agent = await startAgent({ ...env, PAAS_AGENT_PORT: String(await freePort()) });
+  const timeProc = (cmd: string, args: string[], e: NodeJS.ProcessEnv = env) => {
     const t = performance.now();
-    const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    const r = spawnSync(cmd, args, { env: e, stdio: ["ignore", "ignore", "pipe"] });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
     return performance.now() - t;
   };
   const cliN = Math.max(10, N);
   const nodeStart: number[] = [];
-  const cliBin: number[] = [];
-  const cliNode: number[] = [];
+  const viaAgent: number[] = [];
+  const local: number[] = [];
   const crunProc: number[] = [];
   const unshareBase: number[] = [];
-  for (let i = 0; i < cliN; i++) {
-    nodeStart.push(timeProc("node", ["-e", "0"]));
-    cliBin.push(timeProc(bin, ["run", "--rm", "--network", "none", "-m", "32m", "stack/busybox", "true"]));
-    cliNode.push(timeProc("node", [cliBundle, "run", "--rm", "--network", "none", "-m", "32m", "stack/busybox", "true"]));
-    crunProc.push(timeProc("unshare", ["-m", "--propagation", "private", "sh", "-c", `umount /sys/fs/cgroup/unified; exec crun run -b ${bundles}/true p${i} >/dev/null`]));
-    unshareBase.push(timeProc("unshare", ["-m", "--propagation", "private", "sh", "-c", "umount /sys/fs/cgroup/unified; exec true"]));
+  try {
+    for (let i = 0; i < 3; i++) timeProc(bin, runArgs); // the agent's first calls compile its code
+    for (let i = 0; i < cliN; i++) {
+      viaAgent.push(timeProc(bin, runArgs));
+      nodeStart.push(timeProc("node", ["-e", "0"]));
+      local.push(timeProc(bin, runArgs, localEnv));
+      crunProc.push(timeProc("unshare", ["-m", "--propagation", "private", "sh", "-c", `umount /sys/fs/cgroup/unified; exec crun run -b ${bundles}/true p${i} >/dev/null`]));
+      unshareBase.push(timeProc("unshare", ["-m", "--propagation", "private", "sh", "-c", "umount /sys/fs/cgroup/unified; exec true"]));
+    }
+  } finally {
+    agent.kill("SIGTERM");
   }
   const med = (x: number[]) => q(x, 0.5);
   row("start `true` to exit, library (agent's path), median / p90 ms", `${f1(med(ours))} / ${f1(q(ours, 0.9))}`, `${f1(med(crun))} / ${f1(q(crun, 0.9))}`, (med(ours) / med(crun)).toFixed(2));
   row("  same, ours incl. remove (crun run removes too)", `${f1(med(oursRm))} / ${f1(q(oursRm, 0.9))}`, "", (med(oursRm) / med(crun)).toFixed(2));
+  row("whole `paas-runtime run --rm` / `crun run` process, median / p90 ms", "", `${f1(med(crunProc))} / ${f1(q(crunProc, 0.9))}`, "");
+  row("  ours through the agent (sh + C client)", `${f1(med(viaAgent))} / ${f1(q(viaAgent, 0.9))}`, "", "");
+  row("  ours in its own process (no agent: sh + node + bundle)", `${f1(med(local))} / ${f1(q(local, 0.9))}`, "", "");
   row("node -e 0 (node's own start-up), median ms", f1(med(nodeStart)), "", "");
-  row("`paas-runtime run --rm` whole process (bin), median / p90 ms", `${f1(med(cliBin))} / ${f1(q(cliBin, 0.9))}`, `${f1(med(crunProc))} / ${f1(q(crunProc, 0.9))}`, "");
-  row("  same, node on the bundle directly (no sh wrapper)", `${f1(med(cliNode))} / ${f1(q(cliNode, 0.9))}`, "", "");
-  // What an operator runs (the bin: sh wrapper + node + bundle) less `node -e 0`; crun's less
-  // the unshare + sh it needs here. Medians of the differences within each round (the five
-  // runs of a round are adjacent in time): a shared machine's drifting load cancels out.
+  // crun less the unshare + sh it needs on this hybrid-cgroup host; ours through the agent
+  // less nothing (its sh wrapper counted); in its own process less node's start-up. Medians
+  // of the differences within each round (a round's runs are adjacent in time): a shared
+  // machine's drifting load cancels out.
   const paired = (a: number[], b: number[]) => med(a.map((x, i) => x - b[i]));
-  const cliNet = paired(cliBin, nodeStart);
   const crunNet = paired(crunProc, unshareBase);
-  const nodeNet = paired(cliNode, nodeStart);
-  row("  bin less node start-up (ours) / less unshare+sh (crun), ms", f1(cliNet), f1(crunNet), (cliNet / crunNet).toFixed(2));
-  row("  node on the bundle less node start-up, ms", f1(nodeNet), "", (nodeNet / crunNet).toFixed(2));
+  const agentNet = med(viaAgent);
+  const localNet = paired(local, nodeStart);
+  row("  through the agent, whole (ours) / crun less unshare+sh, ms", f1(agentNet), f1(crunNet), (agentNet / crunNet).toFixed(2));
+  row("  own process less node start-up (ours) / crun less unshare+sh, ms", f1(localNet), f1(crunNet), (localNet / crunNet).toFixed(2));
 
   // ---------- 2. memory per idle container ----------
   const availBefore = memAvailable();
