@@ -307,12 +307,8 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
       const rt = opts.runtime();
       const sig = /^\d+$/.test(o.signal) ? Number(o.signal) : (`SIG${String(o.signal).toUpperCase().replace(/^SIG/, "")}` as NodeJS.Signals);
       if (typeof sig === "string" && os.constants.signals[sig] === undefined) throw new UsageError(`invalid --signal "${o.signal}": use a name like TERM or a number`);
-      for (const r of refs) {
-        const c = rt.get(r);
-        if (c.state !== "running" || !c.pid) throw new RuntimeError(`container ${c.name} is not running`, 409);
-        process.kill(c.pid, sig);
-        say(c.name);
-      }
+      // the library's kill: a signal that ends the container counts as a stop by the user (no restart)
+      for (const r of refs) say((await rt.kill(r, sig)).name);
     });
 
   program

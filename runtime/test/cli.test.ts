@@ -260,6 +260,17 @@ function agentTests(agent: () => ChildProcess) {
     assert.equal(cli(["rm", "-f", id]).code, 0);
   });
 
+  test("kill ends a container for good: its restart policy does not start it again (the agent applies policies)", async () => {
+    const id = cli(["run", "-d", "--restart", "always", "--network", "none", "stack/busybox", "sleep", "600"]).out;
+    const crash = cli(["run", "-d", "--restart", "always", "--network", "none", "stack/busybox", "sh", "-c", "sleep 0.2; exit 1"]).out;
+    assert.equal(cli(["kill", id]).code, 0);
+    // the policy at work: the one that exited on its own is started again meanwhile
+    await until(() => (rt.get(crash).restartCount ?? 0) >= 1, "the crashing container's restart");
+    assert.equal(rt.get(id).state, "exited");
+    assert.equal(rt.get(id).restartCount ?? 0, 0);
+    assert.equal(cli(["rm", "-f", id, crash]).code, 0);
+  });
+
   test("with the agent gone (SIGKILL; its socket file left behind), the bin runs commands in its own process", async () => {
     agent().kill("SIGKILL");
     await exitOf(agent());

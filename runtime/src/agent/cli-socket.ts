@@ -33,13 +33,17 @@ function frame(type: string, payload: Buffer | string): Buffer {
   return Buffer.concat([head, body]);
 }
 
-/** Frames out of a byte stream. */
-function frameReader(onFrame: (type: string, payload: Buffer) => void) {
+/** A request is a command line and an environment: far below this. */
+const MAX_REQUEST = 4 << 20;
+
+/** Frames out of a byte stream; `onBad` when a frame is over MAX_REQUEST. */
+function frameReader(onFrame: (type: string, payload: Buffer) => void, onBad: () => void) {
   let buf: Buffer = Buffer.alloc(0);
   return (chunk: Buffer) => {
     buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
     while (buf.length >= 5) {
       const len = buf.readUInt32BE(1);
+      if (len > MAX_REQUEST) return onBad();
       if (buf.length < 5 + len) return;
       onFrame(String.fromCharCode(buf[0]), buf.subarray(5, 5 + len));
       buf = buf.subarray(5 + len);
@@ -139,7 +143,7 @@ function serve(sock: net.Socket, rt: Runtime) {
           console.error(`agent: CLI command failed: ${(err as Error).stack}`);
           sock.destroy();
         });
-    }),
+    }, () => sock.destroy()),
   );
 }
 
