@@ -19,8 +19,7 @@ import { pipeline } from "node:stream/promises";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
-import type { Writable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { Command, CommanderError, Option } from "commander";
 import type { ContainerInfo, ContainerSpec } from "@paas/shared/agent-api";
 import { Runtime } from "./containers.ts";
@@ -62,7 +61,7 @@ export interface CliIo {
   isTTY: boolean;
   /** The caller's environment: `-e NAME` takes NAME's value from it, as docker does. */
   env: NodeJS.ProcessEnv;
-  /** Calls `fn` on the caller's Ctrl-C or SIGTERM (or when the agent's client hangs up). */
+  /** Calls `fn` on the caller's Ctrl-C or SIGTERM (forwarded by the agent's client). */
   onInterrupt(fn: () => void): void;
   /** Aborted when the caller is gone (a client that hung up): followers stop. */
   signal?: AbortSignal;
