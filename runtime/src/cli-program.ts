@@ -21,7 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { Readable, type Writable } from "node:stream";
 import { Command, CommanderError, Option } from "commander";
-import type { ContainerInfo, ContainerSpec } from "@paas/shared/agent-api";
+import type { ContainerInfo, ContainerSpec, ImageConfig } from "@paas/shared/agent-api";
 import { Runtime } from "./containers.ts";
 import { checkName } from "./images.ts";
 import { containerDiff, exportContainer, exportLayout, loadImages, mountView, resolveInside, saveImages } from "./oci.ts";
@@ -100,6 +100,42 @@ function ago(iso?: string): string {
   if (s < 3600) return `${Math.floor(s / 60)}m ago`;
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
   return `${Math.floor(s / 86400)}d ago`;
+}
+
+const CHANGE_HELP = "CMD [..] / ENTRYPOINT [..] / ENV K=V / WORKDIR d / USER u / EXPOSE n / LABEL K=V (repeatable)";
+
+/** `commit` and `import` -c/--change: Dockerfile-like instructions for the image's config. */
+function parseChanges(changes: string[] | undefined): Partial<ImageConfig> {
+  const conf: Partial<ImageConfig> = {};
+  for (const ch of changes ?? []) {
+    const m = /^(\w+)\s+(.*)$/s.exec(ch.trim());
+    if (!m) throw new UsageError(`invalid --change "${ch}": use an instruction and its value, e.g. "CMD [\\"node\\", \\"server.js\\"]"`);
+    const [, instr, arg] = m;
+    const list = () => {
+      if (!arg.trim().startsWith("[")) return ["/bin/sh", "-c", arg];
+      try {
+        const v = JSON.parse(arg) as unknown;
+        if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v as string[];
+      } catch {}
+      throw new UsageError(`invalid --change "${ch}": a JSON array of strings, or a shell command without [`);
+    };
+    const kv = (): [string, string] => {
+      const i = arg.indexOf("=");
+      if (i <= 0) throw new UsageError(`invalid --change "${ch}": use ${instr.toUpperCase()} KEY=VALUE`);
+      return [arg.slice(0, i), arg.slice(i + 1)];
+    };
+    switch (instr.toUpperCase()) {
+      case "CMD": conf.cmd = list(); break;
+      case "ENTRYPOINT": conf.entrypoint = list(); break;
+      case "WORKDIR": conf.workdir = arg; break;
+      case "USER": conf.user = arg; break;
+      case "EXPOSE": conf.exposedPorts = arg.split(/\s+/).map((p) => parseNumber("EXPOSE", p.split("/")[0], { integer: true, min: 1 })); break;
+      case "ENV": { const [k, v] = kv(); conf.env = { ...conf.env, [k]: v }; break; }
+      case "LABEL": { const [k, v] = kv(); conf.labels = { ...conf.labels, [k]: v }; break; }
+      default: throw new UsageError(`--change ${instr} is not supported: use CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE or LABEL`);
+    }
+  }
+  return conf;
 }
 
 function collect(v: string, prev: string[] = []) {
@@ -514,32 +550,12 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
   program
     .command("commit")
     .description("the container's writable layer as a new image on top of its image's")
-    .option("-c, --change <instr>", "CMD [..] / ENTRYPOINT [..] / ENV K=V / WORKDIR d / USER u / EXPOSE n / LABEL K=V (repeatable)", collect)
+    .option("-c, --change <instr>", CHANGE_HELP, collect)
     .argument("<container>")
     .argument("<name>", "NAME[:TAG]")
     .action(async (ref: string, name: string, o) => {
       checkName(name);
-      const conf: Record<string, unknown> = {};
-      const env: Record<string, string> = {};
-      const labels: Record<string, string> = {};
-      for (const ch of (o.change ?? []) as string[]) {
-        const m = /^(\w+)\s+(.*)$/s.exec(ch.trim());
-        if (!m) throw new UsageError(`invalid --change "${ch}"`);
-        const [, instr, arg] = m;
-        const list = () => (arg.trim().startsWith("[") ? (JSON.parse(arg) as string[]) : ["/bin/sh", "-c", arg]);
-        const kvOf = (s: string) => [s.slice(0, s.indexOf("=")), s.slice(s.indexOf("=") + 1)];
-        switch (instr.toUpperCase()) {
-          case "CMD": conf.cmd = list(); break;
-          case "ENTRYPOINT": conf.entrypoint = list(); break;
-          case "WORKDIR": conf.workdir = arg; break;
-          case "USER": conf.user = arg; break;
-          case "EXPOSE": conf.exposedPorts = arg.split(/\s+/).map((p) => parseNumber("EXPOSE", p.split("/")[0], { integer: true, min: 1 })); break;
-          case "ENV": { const [k, v] = kvOf(arg); env[k] = v; break; }
-          case "LABEL": { const [k, v] = kvOf(arg); labels[k] = v; break; }
-          default: throw new UsageError(`--change ${instr} is not supported: use CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE or LABEL`);
-        }
-      }
-      const img = await opts.runtime().commit(ref, name, { ...conf, ...(Object.keys(env).length ? { env } : {}), ...(Object.keys(labels).length ? { labels } : {}) });
+      const img = await opts.runtime().commit(ref, name, parseChanges(o.change));
       say(img.id);
     });
 
@@ -670,20 +686,12 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
   program
     .command("import")
     .description("a root filesystem tarball (plain or gzip) as a one-layer image")
-    .option("-c, --change <instr>", "CMD [..] / WORKDIR d / USER u / ENV K=V (repeatable)", collect)
+    .option("-c, --change <instr>", CHANGE_HELP, collect)
     .argument("<tar>", "tar file, or - for stdin")
     .argument("<name>", "NAME[:TAG]")
     .action(async (file: string, name: string, o) => {
       checkName(name);
-      const conf: Record<string, unknown> = {};
-      for (const ch of (o.change ?? []) as string[]) {
-        const m = /^(\w+)\s+(.*)$/s.exec(ch.trim());
-        if (!m) throw new UsageError(`invalid --change "${ch}"`);
-        if (/^cmd$/i.test(m[1])) conf.cmd = m[2].trim().startsWith("[") ? JSON.parse(m[2]) : ["/bin/sh", "-c", m[2]];
-        else if (/^workdir$/i.test(m[1])) conf.workdir = m[2];
-        else if (/^user$/i.test(m[1])) conf.user = m[2];
-        else throw new UsageError(`--change ${m[1]} is not supported by import: use CMD, WORKDIR or USER`);
-      }
+      const conf = parseChanges(o.change);
       if (file !== "-" && !fs.existsSync(file)) throw new UsageError(`no file ${file}`);
       let stream: Readable = file === "-" ? io.stdin : fs.createReadStream(file);
       // gzip'd tarballs too (magic 1f 8b)

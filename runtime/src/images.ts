@@ -416,7 +416,9 @@ export class ImageStore {
     checkName(name);
     const digest = await this.addLayerFromTar(stream);
     const created = new Date().toISOString();
-    return this.createImage([digest], { cmd: ["/bin/sh"], env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" }, workdir: "/", ...config }, [name], [
+    // ENV of `config` adds to the default PATH (or replaces it), as commit's does to the image's env
+    const env = { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", ...config?.env };
+    return this.createImage([digest], { cmd: ["/bin/sh"], workdir: "/", ...config, env }, [name], [
       { created, created_by: "paas-runtime import", comment: `root filesystem tarball as ${normalizeName(name)}` },
     ]);
   }
