@@ -30,8 +30,8 @@
  * With --userns BASE the container runs in a user namespace mapping its ids 0..65535 to
  * host BASE..: the monitor opens the team's kept namespace (kept_userns), the container part
  * does all its host-root set-up first (overlay over idmapped layers, /proc, /dev, binds,
- * pivot_root, hostname), then joins the namespace and cuts as above. Its other namespaces stay owned by
- * the host's user namespace, so root inside has no power over them (no mount, no sysctl);
+ * pivot_root, hostname), then joins the namespace and cuts as above. Its other namespaces
+ * stay owned by the host's user namespace, so root inside has no power over them (no mount, no sysctl);
  * low ports and ping are opened per network namespace instead.
  *
  * Other modes: `exec` (a process into a running container, the same cuts), `idmap` (host
@@ -535,10 +535,10 @@ static void container_main(void) {
 
 /* The container's process until its exec, cloned with CLONE_VM: it runs in the monitor's
  * memory on a stack of its own, as a vfork child does, because copying the address space
- * (fork) costs ~1 ms a start where page tables are expensive (VMs). The monitor is parked in
- * read() on the go pipe's and then the error pipe's other end meanwhile, so the two never
- * run at once past the go byte: until it, this side only closes a pipe end and waits (no
- * errno, no globals). After exec (or _exit) the monitor has its memory to itself. */
+ * (fork) costs ~1 ms a start where page tables are expensive (VMs). They never work at once:
+ * until the go byte this side only closes a pipe end and waits in read() (no errno, no
+ * globals) while the monitor writes the pid file; after it, the monitor waits in read() on
+ * the error pipe until our exec or _exit, and then has its memory to itself again. */
 struct child_fds { int go_r, go_w, out_w, err_w, errpipe_w, syncfd; };
 
 /* The container's process joins its cgroups itself: "0" written to v1's `tasks` moves the
