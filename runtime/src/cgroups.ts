@@ -119,6 +119,15 @@ const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuf
 
 /** Kills what is left in a cgroup dir and removes it (rmdir needs it empty). */
 function killAndRmdir(dir: string, rmdir: (d: string) => void, beforeKill?: () => void) {
+  // Mostly the container has exited and its cgroup is empty: one rmdir, nothing read.
+  try {
+    rmdir(dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return;
+    if (code !== "EBUSY") throw new RuntimeError(`cannot remove cgroup ${dir}: ${(err as Error).message}`);
+  }
   for (let i = 0; i < 50; i++) {
     if (!fs.existsSync(dir)) return;
     beforeKill?.();
