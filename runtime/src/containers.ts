@@ -289,7 +289,7 @@ export class Runtime {
     return readJson<StatusFile>(path.join(this.dir(rec.id), "status.json"));
   }
 
-  private readPid(rec: ContainerRecord, file: "pid" | "monitor.pid"): number | undefined {
+  private readPid(rec: ContainerRecord, file: "pid" | "monitor.pid" | "starting"): number | undefined {
     try {
       const n = Number(fs.readFileSync(path.join(this.dir(rec.id), file), "utf8").trim());
       return n > 0 ? n : undefined;
@@ -308,6 +308,12 @@ export class Runtime {
     }
   }
 
+  /** A start of this container is under way in a process that lives (startLocked's marker). */
+  private startingNow(rec: ContainerRecord): boolean {
+    const pid = this.readPid(rec, "starting");
+    return !!pid && pidAlive(pid);
+  }
+
   private state(rec: ContainerRecord): { state: ContainerInfo["state"]; status?: StatusFile } {
     if (!rec.startedAt) return { state: "created" };
     const status = this.status(rec);
@@ -316,6 +322,8 @@ export class Runtime {
     // Re-check: the monitor writes status.json just before it exits.
     const again = this.status(rec);
     if (again) return { state: "exited", status: again };
+    // Being started by a live process (its monitor not up yet): running, for every reader.
+    if (this.startingNow(rec)) return { state: "running" };
     return { state: "exited", status: { exitCode: 255, signal: 0, oomKilled: false, finishedAt: rec.startedAt } };
   }
 
@@ -597,6 +605,10 @@ export class Runtime {
       }
       rec.net = net;
       rec.startedAt = new Date().toISOString();
+      // Until the monitor is up, another process (an agent's supervisor beside a CLI) must
+      // not take this start for a dead container and free its cgroups (state() reads this).
+      const starting = path.join(dir, "starting");
+      fs.writeFileSync(starting, String(process.pid));
       this.save(rec);
       try {
         trace?.("prepared");
@@ -604,6 +616,8 @@ export class Runtime {
         trace?.("running");
       } catch (err) {
         throw new RuntimeError(`container ${rec.name} failed to start: ${(err as Error).message}`, (err as RuntimeError).status ?? 500);
+      } finally {
+        fs.rmSync(starting, { force: true });
       }
     } catch (err) {
       // The monitor (if any) records the exit; free what this start took.
