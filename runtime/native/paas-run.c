@@ -1058,7 +1058,7 @@ static void serve_exec(unsigned long id, int argc, char **argv) {
  * and then is what serve_run's fork used to make. It dies with the server (EOF, no request). */
 static int spare_req = -1, spare_sync = -1; /* our ends: request to write, its word to read */
 
-static void spawn_spare(int prio) {
+static void fork_spare(void) {
   int rq[2], sp[2];
   if (pipe2(rq, O_CLOEXEC) < 0) return;
   if (pipe2(sp, O_CLOEXEC) < 0) { close(rq[0]); close(rq[1]); return; }
@@ -1080,7 +1080,6 @@ static void spawn_spare(int prio) {
     }
     close(rq[0]);
     if (!buf || len == 0 || buf[len - 1] != 0) _exit(0); /* the server went away */
-    setpriority(PRIO_PROCESS, 0, prio); /* a monitor from now on */
     /* the request's id, then its args */
     reply_id = strtoul(buf, NULL, 10);
     size_t start = strlen(buf) + 1;
@@ -1097,21 +1096,6 @@ static void spawn_spare(int prio) {
   if (p < 0) { close(rq[1]); close(sp[0]); return; }
   spare_req = rq[1];
   spare_sync = sp[0];
-}
-
-/* The fork runs at the lowest priority (and the spare waits at it): right after a reply
- * the agent has that answer to act on, and a 2-core host has no core to spare for both. */
-static int own_priority(void) {
-  errno = 0;
-  int prio = getpriority(PRIO_PROCESS, 0);
-  return errno ? 0 : prio;
-}
-
-static void fork_spare(void) {
-  int prio = own_priority();
-  setpriority(PRIO_PROCESS, 0, 19);
-  spawn_spare(prio);
-  setpriority(PRIO_PROCESS, 0, prio);
 }
 
 /* Hands the request to the spare; the fd to read its word from, or -1 (no spare, or it died). */
@@ -1140,8 +1124,8 @@ static int use_spare(unsigned long id, int argc, char **argv) {
 static void serve_run(unsigned long id, int argc, char **argv) {
   int rd = use_spare(id, argc, argv);
   if (rd < 0) {
-    /* no spare: fork one now (at our priority: this start waits for it) */
-    spawn_spare(own_priority());
+    /* no spare: fork one now, as a start did before spares */
+    fork_spare();
     rd = use_spare(id, argc, argv);
     if (rd < 0) { reply(id, "error", "fork failed", 11); return; }
   }
