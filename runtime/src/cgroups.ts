@@ -119,7 +119,9 @@ const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuf
 
 /** Kills what is left in a cgroup dir and removes it (rmdir needs it empty). */
 function killAndRmdir(dir: string, rmdir: (d: string) => void, beforeKill?: () => void) {
-  // Mostly the container has exited and its cgroup is empty: one rmdir, nothing read.
+  // Mostly the container has exited and its cgroup is empty: one rmdir, nothing read (and
+  // a second removal, e.g. remove after wait's clean-up, costs a stat, not a failed rmdir).
+  if (!fs.existsSync(dir)) return;
   try {
     rmdir(dir);
     return;
@@ -156,8 +158,10 @@ function killAndRmdir(dir: string, rmdir: (d: string) => void, beforeKill?: () =
 function pruneParents(root: string, rel: string, rmdir: (d: string) => void) {
   const parts = rel.split("/");
   for (let n = parts.length - 1; n >= 1; n--) {
+    const dir = path.join(root, ...parts.slice(0, n));
+    if (!fs.existsSync(dir)) return; // pruned already: so are those above it
     try {
-      rmdir(path.join(root, ...parts.slice(0, n)));
+      rmdir(dir);
     } catch {
       return;
     }
