@@ -1145,6 +1145,9 @@ static void serve_run(unsigned long id, int argc, char **argv) {
 }
 
 static int serve(void) {
+  /* Only stdin/stdout/stderr are ours: a descriptor the agent's parent let it inherit (tsx's
+   * IPC pipe) would otherwise live on in every monitor, and in the parent's view never close. */
+  syscall(SYS_close_range, 3, ~0U, 0);
   signal(SIGPIPE, SIG_IGN);
   struct sigaction sa = {0};
   sa.sa_handler = on_chld;

@@ -23,11 +23,13 @@ export class HelperServer {
   private ensure(): ChildProcess {
     if (this.proc) return this.proc;
     const p = spawn(helperPath(), ["serve"], { stdio: ["pipe", "pipe", "inherit"] });
-    p.stdout!.on("data", (d: Buffer) => this.onData(d));
+    p.stdout!.on("data", (d: Buffer) => this.proc === p && this.onData(d));
     p.stdin!.on("error", () => {});
     p.on("error", (err) => this.fail(new RuntimeError(`the runtime helper failed: ${err.message}`)));
     p.on("exit", (code, sig) => {
-      if (this.proc === p) this.proc = undefined;
+      // a helper closed earlier: what waits now is the next one's (close() failed its own)
+      if (this.proc !== p) return;
+      this.proc = undefined;
       this.fail(new RuntimeError(`the runtime helper exited (${code ?? sig}); retry`));
     });
     p.unref();
@@ -99,6 +101,8 @@ export class HelperServer {
   close() {
     this.proc?.stdin?.end();
     this.proc = undefined;
+    this.buf = Buffer.alloc(0);
+    this.fail(new RuntimeError("the runtime helper was closed; retry"));
   }
 }
 
