@@ -281,6 +281,7 @@ try {
   console.log(`(${N} starts per runtime, ${Math.max(10, N)} whole processes, ${IDLE} idle containers; load average ${os.loadavg()[0].toFixed(1)}, ${os.cpus().length} CPUs)`);
 } finally {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
+  await rt.idle();
   spawnSync("sh", ["-c", `for c in /sys/fs/cgroup/*/${cgroupRoot}; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; done; true`]);
   spawnSync("unshare", ["-m", "sh", "-c", "umount /sys/fs/cgroup/unified; for i in $(crun list -q | grep -E '^(idle|c|p|warm)[0-9]+$'); do crun delete -f $i; done"]);
   fs.rmSync(dataDir, { recursive: true, force: true });

@@ -52,6 +52,7 @@ try {
   console.log(`(load average ${os.loadavg()[0].toFixed(1)}, ${os.cpus().length} CPUs)`);
 } finally {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
+  await rt.idle();
   await rt.net.teardownHost();
   for (const ctrl of ["memory", "cpu", "pids", "cpuacct", "freezer", "blkio"]) {
     const root = `/sys/fs/cgroup/${ctrl}/${cgroupRoot}`;

@@ -58,6 +58,7 @@ try {
 } finally {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
   await closeDiskPool(diskPoolDir(rt.layout.root));
+  await rt.idle();
   await rt.net.teardownHost();
   for (const ctrl of ["memory", "cpu", "pids", "cpuacct", "freezer", "blkio"]) {
     const root = `/sys/fs/cgroup/${ctrl}/paas-bench`;

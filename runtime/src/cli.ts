@@ -27,7 +27,9 @@ void runCli(
     },
   },
   { runtime, init: () => runtime().init() },
-).then((code) => {
+).then(async (code) => {
+  // the files of containers it removed are deleted before it goes (the agent does it after replying)
+  await rt?.idle();
   // An explicit code (a container's) exits now; otherwise the process ends when its work has.
   if (code !== undefined) process.exit(code);
 });

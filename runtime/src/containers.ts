@@ -118,6 +118,7 @@ export class Runtime {
       else if (!rec.startedAt && (this.net.addressOf(rec.id) || rec.mounts?.length)) await this.exclusive(rec.id, () => this.releaseResources(rec));
     }
     await this.sweepOrphanAddresses();
+    this.discard(); // what a process that exited first left in trash/
   }
 
   /** IPAM entries of containers that no longer exist (removed while an agent died mid-way). */
@@ -843,8 +844,44 @@ export class Runtime {
       }
       await this.releaseResources(rec);
       await releaseContainerDisk(this.dir(rec.id));
-      fs.rmSync(this.dir(rec.id), { recursive: true, force: true });
+      this.discard(this.dir(rec.id));
     });
+  }
+
+  /** Deletions of removed containers' files still under way (see discard). */
+  private deleting = new Set<Promise<void>>();
+
+  /**
+   * A removed container's dir leaves at once (a rename into trash/: gone from every listing,
+   * its name free), and its files are deleted after: unlinking them costs ~2 ms a container
+   * here, which a caller of remove() need not wait for. Leftovers (a process that exited
+   * first) go at the next init() or discard().
+   */
+  private discard(dir?: string) {
+    const trash = this.layout.trash;
+    fs.mkdirSync(trash, { recursive: true });
+    if (dir) fs.renameSync(dir, path.join(trash, `${path.basename(dir)}.${randomHex(4)}`));
+    if (this.deleting.size) return; // the one under way takes this too
+    // (the data dir may be deleted meanwhile: then there is nothing left to do)
+    const list = () => (exists(trash) ? fs.readdirSync(trash) : []);
+    const run: Promise<void> = (async () => {
+      for (let names = list(); names.length; names = list()) {
+        for (const n of names) {
+          await fs.promises.rm(path.join(trash, n), { recursive: true, force: true }).catch((err) => {
+            console.error(`runtime: cannot delete ${path.join(trash, n)} (a removed container's files): ${(err as Error).message}`);
+          });
+        }
+        if (names.every((n) => exists(path.join(trash, n)))) return; // only what cannot be deleted is left
+      }
+    })()
+      .catch((err) => console.error(`runtime: deleting removed containers' files: ${(err as Error).message}`))
+      .finally(() => this.deleting.delete(run));
+    this.deleting.add(run);
+  }
+
+  /** Resolves when removed containers' files are deleted (a CLI about to exit waits for it). */
+  async idle(): Promise<void> {
+    while (this.deleting.size) await Promise.all(this.deleting);
   }
 
   // ---------- limits: cgroup hierarchy, team caps, pause ----------

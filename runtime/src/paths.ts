@@ -8,6 +8,7 @@
  *                            monitor.pid, status.json, resolv.conf, hosts, hostname
  *   net/<bridge>.json        IPAM: address -> container id (net/<bridge>.lock guards it)
  *   tmp/                     staging for imports and commits
+ *   trash/                   removed containers' dirs, deleted in the background
  *   sock/cli.sock            the agent's socket for the operator CLI (agent/cli-socket.ts;
  *                            runtime/bin/paas-runtime knows this path too)
  */
@@ -35,6 +36,9 @@ export class Layout {
   }
   get tmp() {
     return path.join(this.root, "tmp");
+  }
+  get trash() {
+    return path.join(this.root, "trash");
   }
   get cliSocket() {
     return path.join(this.root, "sock", "cli.sock");

@@ -35,6 +35,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
+  await rt.idle();
   await rt.net.teardownHost();
   for (const ctrl of ["memory", "cpu", "pids", "cpuacct", "freezer", "blkio"]) {
     const root = `/sys/fs/cgroup/${ctrl}/${env.PAAS_CGROUP_ROOT}`;

@@ -22,6 +22,7 @@ export async function testRuntime(tag: string, subnetOctet: number) {
       const root = `/sys/fs/cgroup/${ctrl}/${rt.opts.cgroupRoot}`;
       if (fs.existsSync(root)) runSyncOk("find", [root, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
     }
+    await rt.idle();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
   return { rt, dataDir, cleanup };

@@ -178,4 +178,21 @@ describe("runtime", () => {
     assert.equal(fs.readFileSync("/proc/self/mountinfo", "utf8").includes(c.id), false);
     assert.throws(() => rt.get(c.id), /no container/);
   });
+
+  test("a removed container's files are deleted after remove returns; what a process left undeleted goes at the next init", async () => {
+    const trash = new Layout(rt.opts.dataDir).trash;
+    const c = rt.create({ name: "again", image: "stack/busybox", cmd: ["true"], memoryBytes: 32 * MiB, cgroupParent: "t/a", network: "none" });
+    await rt.remove(c.id);
+    assert.throws(() => rt.get(c.id), /no container/);
+    assert.ok(rt.create({ name: "again", image: "stack/busybox", cmd: ["true"], memoryBytes: 32 * MiB, cgroupParent: "t/a", network: "none" }), "its name is free at once");
+    await rt.remove("again");
+    await rt.idle();
+    assert.deepEqual(fs.readdirSync(trash), []);
+    // as a process that exited before its deletion ran would leave it
+    fs.mkdirSync(`${trash}/left.0123/upper/deep`, { recursive: true });
+    fs.writeFileSync(`${trash}/left.0123/upper/deep/f`, "x");
+    await rt.init();
+    await rt.idle();
+    assert.deepEqual(fs.readdirSync(trash), []);
+  });
 });

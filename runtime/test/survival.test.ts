@@ -117,6 +117,7 @@ test("SIGKILL of the agent: live containers re-adopted, one that died meanwhile 
     // Containers a failed assertion left behind.
     const rt = new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot: env.PAAS_CGROUP_ROOT });
     for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
+    await rt.idle();
     await new BridgeNetwork(new Layout(dataDir), { bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET }).teardownHost();
     for (const ctrl of ["memory", "cpu", "pids"]) {
       const root = `/sys/fs/cgroup/${ctrl}/${env.PAAS_CGROUP_ROOT}`;
