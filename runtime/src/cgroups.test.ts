@@ -4,7 +4,7 @@
  * and v2 for real where a cgroup2 mount offers the memory controller.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -51,6 +51,15 @@ for (const { name, driver, real, skip } of drivers) {
     const top = `paas-test-cg-${name}-${process.pid}`;
     const rel = `${top}/team/app/c1`;
     const d = () => driver!;
+    // the runtime's root and team nodes stay when their containers go: this test's go here
+    if (real) {
+      after(() => {
+        for (const h of fs.readdirSync("/sys/fs/cgroup")) {
+          const dir = path.join("/sys/fs/cgroup", h, top);
+          if (fs.existsSync(dir)) spawnSync("find", [dir, "-depth", "-type", "d", "-exec", "rmdir", "{}", "+"]);
+        }
+      });
+    }
 
     test("leaf limits are set and read back", () => {
       d().create(rel, { memoryBytes: 48 << 20, cpuMillis: 500, cpuShares: 512, pidsLimit: 64 });
@@ -73,9 +82,9 @@ for (const { name, driver, real, skip } of drivers) {
       d().setLimits(`${top}/team`, { memoryBytes: 128 << 20 });
       assert.equal(d().readLimits(`${top}/team`).memoryBytes, 128 << 20);
       d().remove(rel);
-      // the empty parents went with the last leaf
-      assert.equal(d().exists(`${top}/team`), false);
-      assert.equal(d().exists(top), false);
+      // the empty app node went with the last leaf; the team's node keeps its caps
+      assert.equal(d().exists(`${top}/team/app`), false);
+      assert.equal(d().readLimits(`${top}/team`).memoryBytes, 128 << 20);
     });
 
     test("io limits per device", () => {
@@ -122,7 +131,8 @@ for (const { name, driver, real, skip } of drivers) {
         d().remove(rel);
         await exited;
         for (const dir of h.dirs) assert.equal(fs.existsSync(dir), false);
-        assert.equal(d().exists(top), false);
+        assert.equal(d().exists(`${top}/team/app`), false);
+        assert.equal(d().exists(`${top}/team`), true, "the team's node stays");
       });
     }
 

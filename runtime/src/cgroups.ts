@@ -59,7 +59,7 @@ export interface CgroupDriver {
   thaw(relPath: string): Promise<void>;
   frozen(relPath: string): boolean;
   exists(relPath: string): boolean;
-  /** Kills what is left, removes the leaf, then each parent that became empty. */
+  /** Kills what is left, removes the leaf, then each parent below the team's node that became empty. */
   remove(relPath: string): void;
 }
 
@@ -154,10 +154,15 @@ function killAndRmdir(dir: string, rmdir: (d: string) => void, beforeKill?: () =
   }
 }
 
-/** rmdir of each parent of `rel` below `root` that is now empty of child cgroups; stops at the first in use. */
+/**
+ * rmdir of each parent of `rel` (`<runtime root>/<team>/<app>/.../<id>`) below the team's
+ * node that is now empty of child cgroups; stops at the first in use. The runtime's root and
+ * the team's node stay: the team's caps live there (PUT /v1/cgroups/:team), and remaking
+ * them at every lone container's start cost ~1 ms.
+ */
 function pruneParents(root: string, rel: string, rmdir: (d: string) => void) {
   const parts = rel.split("/");
-  for (let n = parts.length - 1; n >= 1; n--) {
+  for (let n = parts.length - 1; n >= 3; n--) {
     const dir = path.join(root, ...parts.slice(0, n));
     if (!fs.existsSync(dir)) return; // pruned already: so are those above it
     try {

@@ -170,7 +170,8 @@ describe("limits", () => {
     const capped = await pair("tcap");
     report(`team cap 64 MB, two 40 MB containers: oomKilled ${capped.map((r) => r.oomKilled).join(",")}`);
     assert.equal(capped.filter((r) => r.oomKilled).length >= 1, true);
-    assert.equal(rt.cgroups.exists(`${rt.opts.cgroupRoot}/tcap`), false, "the team node goes with its last container");
+    assert.equal(rt.cgroups.exists(`${rt.opts.cgroupRoot}/tcap/app`), false, "the app's node goes with its last container");
+    assert.equal(rt.cgroups.readLimits(`${rt.opts.cgroupRoot}/tcap`).memoryBytes, 64 * MiB, "the team's node stays, with its cap");
   });
 
   test("pause/unpause: a paused container's counter stops and resumes", async () => {
