@@ -119,28 +119,21 @@ const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuf
 
 /** Kills what is left in a cgroup dir and removes it (rmdir needs it empty). */
 function killAndRmdir(dir: string, rmdir: (d: string) => void, beforeKill?: () => void) {
-  // Mostly the container has exited and its cgroup is empty: one rmdir, nothing read (and
-  // a second removal, e.g. remove after wait's clean-up, costs a stat, not a failed rmdir).
-  if (!fs.existsSync(dir)) return;
-  try {
-    rmdir(dir);
-    return;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return;
-    if (code !== "EBUSY") throw new RuntimeError(`cannot remove cgroup ${dir}: ${(err as Error).message}`);
-  }
-  for (let i = 0; i < 50; i++) {
+  // Mostly the container has exited and its cgroup is empty: the first try is one rmdir,
+  // nothing read (and a second removal, e.g. remove after wait's clean-up, costs a stat).
+  for (let i = 0; ; i++) {
     if (!fs.existsSync(dir)) return;
-    beforeKill?.();
-    let pids: number[] = [];
-    try {
-      pids = fs.readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
-    } catch {}
-    for (const pid of pids) {
+    if (i > 0) {
+      beforeKill?.();
+      let pids: number[] = [];
       try {
-        process.kill(pid, "SIGKILL");
+        pids = fs.readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
       } catch {}
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
     }
     try {
       rmdir(dir);
@@ -148,8 +141,8 @@ function killAndRmdir(dir: string, rmdir: (d: string) => void, beforeKill?: () =
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return;
-      if (code !== "EBUSY" || i === 49) throw new RuntimeError(`cannot remove cgroup ${dir}: ${(err as Error).message}`);
-      sleepSync(20);
+      if (code !== "EBUSY" || i === 50) throw new RuntimeError(`cannot remove cgroup ${dir}: ${(err as Error).message}`);
+      if (i > 0) sleepSync(20);
     }
   }
 }
