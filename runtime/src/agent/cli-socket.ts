@@ -149,7 +149,8 @@ function serve(sock: net.Socket, rt: Runtime) {
 
 /**
  * Listens on `<data>/runtime/sock/cli.sock`. Returns undefined (the CLI then runs commands
- * in its own process) when the path is too long for a unix socket.
+ * in its own process) when the path is too long for a unix socket. An agent that stops
+ * removes the file first (new clients then run commands themselves at once).
  */
 export function listenCliSocket(rt: Runtime, log: (m: string) => void): net.Server | undefined {
   const file = rt.layout.cliSocket;
@@ -163,6 +164,5 @@ export function listenCliSocket(rt: Runtime, log: (m: string) => void): net.Serv
   fs.rmSync(file, { force: true });
   const server = net.createServer((sock) => serve(sock, rt));
   server.listen(file);
-  server.on("close", () => fs.rmSync(file, { force: true }));
   return server;
 }

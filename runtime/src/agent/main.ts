@@ -6,6 +6,7 @@
  * containers running.
  */
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { config } from "@paas/shared";
 import { Runtime } from "../containers.ts";
@@ -45,7 +46,10 @@ server.on("error", (err) => {
 });
 const shutdown = () => {
   console.log("agent: stopping (containers keep running)");
-  cliServer?.close();
+  if (cliServer) {
+    fs.rmSync(rt.layout.cliSocket, { force: true });
+    cliServer.close();
+  }
   server.close(() => process.exit(0));
   server.closeAllConnections();
   setTimeout(() => process.exit(0), 2000).unref();
