@@ -564,9 +564,11 @@ static void container_main(void) {
 /* The container's process until its exec, cloned with CLONE_VM: it runs in the monitor's
  * memory on a stack of its own, as a vfork child does, because copying the address space
  * (fork) costs ~1 ms a start where page tables are expensive (VMs). They never work at once:
- * until the go byte this side only closes a pipe end and waits in read() (no errno, no
- * globals) while the monitor writes the pid file; after it, the monitor waits in read() on
- * the error pipe until our exec or _exit, and then has its memory to itself again. */
+ * until the go byte this side only closes a pipe end and waits in read() while the monitor
+ * writes the pid file; after it, the monitor waits in read() on the error pipe until our
+ * exec or _exit. What this side writes meanwhile (errno, errfd, strtok's state, the option
+ * globals) the monitor does not use again after the clone, except errno, which it reads
+ * only after its own calls. */
 struct child_fds { int go_r, go_w, out_w, err_w, errpipe_w, syncfd; };
 
 /* The container's process joins its cgroups itself: "0" written to v1's `tasks` moves the

@@ -6,7 +6,7 @@
  *   cg.setLimits("paas/team", { memoryBytes: 1 << 30 });   // an inner node: caps the sum of what is below
  *   const h = cg.create("paas/team/app/c1", { memoryBytes: 64 << 20, cpuMillis: 500, cpuShares: 512, pidsLimit: 256,
  *                                            io: [{ device: "7:3", writeBps: 5 << 20 }] });
- *   // give h.dirs to the helper (it writes the container's pid to each cgroup.procs before exec)
+ *   // give h.dirs to the helper (the container's process joins each before it execs)
  *   // and h.oomFile (it counts "oom_kill" before and after the run to report OOM kills)
  *   cg.freeze("paas/team/app/c1"); cg.thaw("paas/team/app/c1");
  *   cg.remove("paas/team/app/c1");                         // kills leftovers, removes the leaf and empty parents
@@ -120,9 +120,8 @@ const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuf
 /** Kills what is left in a cgroup dir and removes it (rmdir needs it empty). */
 function killAndRmdir(dir: string, rmdir: (d: string) => void, beforeKill?: () => void) {
   // Mostly the container has exited and its cgroup is empty: the first try is one rmdir,
-  // nothing read (and a second removal, e.g. remove after wait's clean-up, costs a stat).
+  // nothing read (a second removal, e.g. remove after wait's clean-up, meets ENOENT).
   for (let i = 0; ; i++) {
-    if (!fs.existsSync(dir)) return;
     if (i > 0) {
       beforeKill?.();
       let pids: number[] = [];
@@ -156,12 +155,10 @@ function killAndRmdir(dir: string, rmdir: (d: string) => void, beforeKill?: () =
 function pruneParents(root: string, rel: string, rmdir: (d: string) => void) {
   const parts = rel.split("/");
   for (let n = parts.length - 1; n >= 3; n--) {
-    const dir = path.join(root, ...parts.slice(0, n));
-    if (!fs.existsSync(dir)) return; // pruned already: so are those above it
     try {
-      rmdir(dir);
+      rmdir(path.join(root, ...parts.slice(0, n)));
     } catch {
-      return;
+      return; // in use, or pruned already (and so are those above it)
     }
   }
 }
@@ -225,13 +222,19 @@ export class CgroupV1Driver implements CgroupDriver {
     }
   }
 
-  /** Each controller's hierarchy once (cpu and cpuacct are often one, linked under both names); resolved at first use. */
+  /**
+   * Each controller's hierarchy once (cpu and cpuacct are often one, linked under both
+   * names), resolved at first use; the freezer's first, so that remove() thaws before it kills.
+   */
   private hierarchies?: string[];
+  private roots(): string[] {
+    const order = [...this.controllers].sort((a, b) => Number(b === "freezer") - Number(a === "freezer"));
+    return (this.hierarchies ??= [...new Set(order.map((c) => fs.realpathSync(path.join(this.mountRoot, c))))]);
+  }
 
   create(rel: string, limits: CgroupLimits): CgroupHandle {
     validate(rel);
-    this.hierarchies ??= [...new Set(this.controllers.map((c) => fs.realpathSync(path.join(this.mountRoot, c))))];
-    const dirs = this.hierarchies.map((r) => path.join(r, rel));
+    const dirs = this.roots().map((r) => path.join(r, rel));
     for (const d of dirs) fs.mkdirSync(d, { recursive: true });
     this.apply(rel, limits, true);
     return { dirs, oomFile: path.join(this.dir("memory", rel), "memory.oom_control") };
@@ -311,11 +314,8 @@ export class CgroupV1Driver implements CgroupDriver {
     const thaw = () => {
       if (this.frozen(rel)) write(path.join(this.dir("freezer", rel), "freezer.state"), "THAWED");
     };
-    const roots = [...new Set(this.controllers.map((c) => path.join(this.mountRoot, c)))];
-    for (const c of ["freezer", ...this.controllers.filter((x) => x !== "freezer")]) {
-      if (this.controllers.includes(c)) killAndRmdir(this.dir(c, rel), this.rmdir, c === "freezer" ? thaw : undefined);
-    }
-    for (const r of roots) pruneParents(r, rel, this.rmdir);
+    for (const r of this.roots()) killAndRmdir(path.join(r, rel), this.rmdir, thaw);
+    for (const r of this.roots()) pruneParents(r, rel, this.rmdir);
   }
 }
 

@@ -22,7 +22,7 @@ import path from "node:path";
 import { Readable, type Writable } from "node:stream";
 import { Command, CommanderError, Option } from "commander";
 import type { ContainerInfo, ContainerSpec, ImageConfig } from "@paas/shared/agent-api";
-import { Runtime } from "./containers.ts";
+import type { Runtime } from "./containers.ts";
 import { checkName } from "./images.ts";
 import { containerDiff, exportContainer, exportLayout, loadImages, mountView, resolveInside, saveImages } from "./oci.ts";
 import { ensureStacks } from "./stacks.ts";

@@ -8,9 +8,9 @@ import { Runtime } from "./containers.ts";
 
 let rt: Runtime | undefined;
 const runtime = () => {
+  if (rt) return rt;
   const cfg = config();
-  rt ??= new Runtime({ dataDir: cfg.dataDir, bridge: cfg.bridge, subnet: cfg.subnet, cgroupRoot: cfg.cgroupRoot });
-  return rt;
+  return (rt = new Runtime({ dataDir: cfg.dataDir, bridge: cfg.bridge, subnet: cfg.subnet, cgroupRoot: cfg.cgroupRoot }));
 };
 // (no top-level await: the bin bundles this as CommonJS, for V8's code cache)
 void runCli(

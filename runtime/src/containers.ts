@@ -19,7 +19,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { isDeepStrictEqual } from "node:util";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import type { ContainerInfo, ContainerSpec, ImageConfig, ImageInfo, TeamLimits, VolumeMount, WaitResult } from "@paas/shared/agent-api";
@@ -31,7 +30,7 @@ import { limitBandwidth } from "./limits/bandwidth.ts";
 import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, saveTeamLimits, teamCgroupLimits, upperDir, validateSpecLimits, validateTeamLimits } from "./limits/container.ts";
 import { DirWatch, SAFETY_MS } from "./dirwatch.ts";
 import { Layout, hex } from "./paths.ts";
-import { planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
+import { RESTART_FILE, planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
 import { VolumeStore, mountVolumes, normalizeMounts, unmountRootfs } from "./volumes.ts";
 import { RuntimeError, exists, helperPath, randomHex, readJson, writeJson } from "./util.ts";
 import { USERNS_SIZE, shiftOwners, toContainerId, toHostId, usernsBaseFor, usernsEnabled } from "./userns.ts";
@@ -58,6 +57,8 @@ interface ContainerRecord {
   gid: number;
   createdAt: string;
   startedAt?: string;
+  /** The process that made its last start: before its monitor is up (no monitor.pid), a start under way there. */
+  startedBy?: number;
   net?: Attachment;
   cgroupPath: string;
   /** Pod member: the container whose network namespace this one joins. */
@@ -99,6 +100,7 @@ export class Runtime {
     this.net = new BridgeNetwork(this.layout, { bridge: opts.bridge, subnet: opts.subnet });
     this.cgroups = opts.cgroupDriver ?? detectCgroupDriver();
     fs.mkdirSync(this.layout.containers, { recursive: true });
+    fs.mkdirSync(this.layout.trash, { recursive: true });
     this.volumes = new VolumeStore(this.layout);
   }
 
@@ -290,7 +292,7 @@ export class Runtime {
     return readJson<StatusFile>(path.join(this.dir(rec.id), "status.json"));
   }
 
-  private readPid(rec: ContainerRecord, file: "pid" | "monitor.pid" | "starting"): number | undefined {
+  private readPid(rec: ContainerRecord, file: "pid" | "monitor.pid"): number | undefined {
     try {
       const n = Number(fs.readFileSync(path.join(this.dir(rec.id), file), "utf8").trim());
       return n > 0 ? n : undefined;
@@ -309,10 +311,9 @@ export class Runtime {
     }
   }
 
-  /** A start of this container is under way in a process that lives (startLocked's marker). */
+  /** A start of this container is under way in a process that lives: its monitor is not up yet. */
   private startingNow(rec: ContainerRecord): boolean {
-    const pid = this.readPid(rec, "starting");
-    return !!pid && pidAlive(pid);
+    return rec.startedBy !== undefined && this.readPid(rec, "monitor.pid") === undefined && pidAlive(rec.startedBy);
   }
 
   private state(rec: ContainerRecord): { state: ContainerInfo["state"]; status?: StatusFile } {
@@ -515,10 +516,8 @@ export class Runtime {
     const id = this.record(ref).id;
     return this.exclusive(id, async () => {
       const info = await this.startLocked(this.record(id));
-      // A user's start: restart count and backoff begin anew (written only when there is
-      // something to reset: a first start skips a file write and its removal).
-      const fresh = { count: 0, delayMs: 0 };
-      if (!isDeepStrictEqual(readRestartState(this.dir(id)), fresh)) writeRestartState(this.dir(id), fresh);
+      // A user's start: restart count and backoff begin anew (a first start has no state to reset).
+      if (exists(path.join(this.dir(id), RESTART_FILE))) writeRestartState(this.dir(id), { count: 0, delayMs: 0 });
       return info;
     });
   }
@@ -530,7 +529,6 @@ export class Runtime {
     const heldNet = rec.spec.network === "bridge" && this.netHeld(rec.id) ? this.heldAttachment(rec) : undefined;
     const podNetns = this.podNetns(rec);
     const dir = this.dir(rec.id);
-    for (const f of ["status.json", "pid", "monitor.pid"]) fs.rmSync(path.join(dir, f), { force: true });
     for (const l of rec.layers) if (!exists(this.layout.layer(l))) throw new RuntimeError(`layer ${l} of image ${rec.image} is missing from the store`);
 
     const cmd = [...(rec.config.entrypoint ?? []), ...(rec.spec.cmd ?? rec.config.cmd ?? [])];
@@ -604,12 +602,13 @@ export class Runtime {
         for (const m of rec.mounts) sources.push({ source: await this.volumes.source(m.name), path: m.path, readOnly: !!m.readOnly });
         await mountVolumes(path.join(dir, "rootfs"), overlay, sources, rec, base);
       }
+      // The last run's files go only now: a start that fails before here leaves its state as it was.
+      for (const f of ["status.json", "pid", "monitor.pid"]) fs.rmSync(path.join(dir, f), { force: true });
       rec.net = net;
       rec.startedAt = new Date().toISOString();
       // Until the monitor is up, another process (an agent's supervisor beside a CLI) must
       // not take this start for a dead container and free its cgroups (state() reads this).
-      const starting = path.join(dir, "starting");
-      fs.writeFileSync(starting, String(process.pid));
+      rec.startedBy = process.pid;
       this.save(rec);
       try {
         trace?.("prepared");
@@ -617,10 +616,12 @@ export class Runtime {
         trace?.("running");
       } catch (err) {
         throw new RuntimeError(`container ${rec.name} failed to start: ${(err as Error).message}`, (err as RuntimeError).status ?? 500);
-      } finally {
-        fs.rmSync(starting, { force: true });
       }
     } catch (err) {
+      if (rec.startedBy !== undefined) {
+        rec.startedBy = undefined; // no start under way any more: state() says exited
+        this.save(rec);
+      }
       // The monitor (if any) records the exit; free what this start took.
       await this.waitExitFile(rec, 2000);
       await this.releaseResources(rec);
@@ -848,8 +849,8 @@ export class Runtime {
     });
   }
 
-  /** Deletions of removed containers' files still under way (see discard). */
-  private deleting = new Set<Promise<void>>();
+  /** The deletion of removed containers' files under way, if any (see discard). */
+  private deleter?: Promise<void>;
 
   /**
    * A removed container's dir leaves at once (a rename into trash/: gone from every listing,
@@ -859,29 +860,40 @@ export class Runtime {
    */
   private discard(dir?: string) {
     const trash = this.layout.trash;
-    fs.mkdirSync(trash, { recursive: true });
-    if (dir) fs.renameSync(dir, path.join(trash, `${path.basename(dir)}.${randomHex(4)}`));
-    if (this.deleting.size) return; // the one under way takes this too
-    // (the data dir may be deleted meanwhile: then there is nothing left to do)
-    const list = () => (exists(trash) ? fs.readdirSync(trash) : []);
-    const run: Promise<void> = (async () => {
-      for (let names = list(); names.length; names = list()) {
+    try {
+      if (dir) fs.renameSync(dir, path.join(trash, `${path.basename(dir)}.${randomHex(4)}`));
+    } catch (err) {
+      // removed meanwhile by another process: nothing left to discard
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    this.deleter ??= this.deleteTrash(trash);
+  }
+
+  private async deleteTrash(trash: string) {
+    await null; // after discard() has set this.deleter
+    const stuck = new Set<string>();
+    try {
+      for (;;) {
+        // (the data dir may be deleted meanwhile: then there is nothing left to do)
+        const names = (exists(trash) ? fs.readdirSync(trash) : []).filter((n) => !stuck.has(n));
+        // cleared in the same tick as the last look: a discard() after it starts a new deleter
+        if (!names.length) return void (this.deleter = undefined);
         for (const n of names) {
           await fs.promises.rm(path.join(trash, n), { recursive: true, force: true }).catch((err) => {
+            stuck.add(n);
             console.error(`runtime: cannot delete ${path.join(trash, n)} (a removed container's files): ${(err as Error).message}`);
           });
         }
-        if (names.every((n) => exists(path.join(trash, n)))) return; // only what cannot be deleted is left
       }
-    })()
-      .catch((err) => console.error(`runtime: deleting removed containers' files: ${(err as Error).message}`))
-      .finally(() => this.deleting.delete(run));
-    this.deleting.add(run);
+    } catch (err) {
+      this.deleter = undefined;
+      console.error(`runtime: deleting removed containers' files: ${(err as Error).message}`);
+    }
   }
 
   /** Resolves when removed containers' files are deleted (a CLI about to exit waits for it). */
   async idle(): Promise<void> {
-    while (this.deleting.size) await Promise.all(this.deleting);
+    while (this.deleter) await this.deleter;
   }
 
   // ---------- limits: cgroup hierarchy, team caps, pause ----------

@@ -35,18 +35,18 @@ export interface RestartState {
   stoppedByUser?: boolean;
 }
 
-const FILE = "restart.json";
+export const RESTART_FILE = "restart.json";
 
 export function readRestartState(containerDir: string): RestartState {
   try {
-    return readJson<RestartState>(path.join(containerDir, FILE)) ?? { count: 0, delayMs: 0 };
+    return readJson<RestartState>(path.join(containerDir, RESTART_FILE)) ?? { count: 0, delayMs: 0 };
   } catch {
     return { count: 0, delayMs: 0 };
   }
 }
 
 export function writeRestartState(containerDir: string, st: RestartState) {
-  if (fs.existsSync(containerDir)) writeJson(path.join(containerDir, FILE), st);
+  if (fs.existsSync(containerDir)) writeJson(path.join(containerDir, RESTART_FILE), st);
 }
 
 export function validateRestart(spec: ContainerSpec): string | undefined {
