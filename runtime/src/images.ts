@@ -152,34 +152,47 @@ export class ImageStore {
    */
   async addLayerFromDir(dir: string, move = false, mapId?: (id: number) => number): Promise<string> {
     const { digest, size } = await this.digestDir(dir, mapId);
-    const dest = this.layout.layer(digest);
     if (this.hasLayer(digest)) {
       if (move) fs.rmSync(dir, { recursive: true, force: true });
       return digest;
     }
-    fs.rmSync(dest, { recursive: true, force: true });
-    if (move) {
-      if (mapId) shiftOwners(dir, mapId);
-      fs.renameSync(dir, dest);
+    let staged = dir;
+    if (!move) {
+      staged = path.join(this.layout.tmp, `layer-${randomHex(6)}`);
+      await runOk("cp", ["-a", dir, staged]);
     }
-    else {
-      const tmp = path.join(this.layout.tmp, `layer-${randomHex(6)}`);
-      await runOk("cp", ["-a", dir, tmp]);
-      if (mapId) shiftOwners(tmp, mapId);
-      fs.renameSync(tmp, dest);
-    }
-    writeJson(path.join(this.layout.layers, `${hex(digest)}.json`), { size });
+    if (mapId) shiftOwners(staged, mapId);
+    this.placeLayer(staged, digest, size);
     return digest;
   }
 
   /** Takes in a layer dir whose digest is known (a stack from the host-wide cache). */
   adoptLayer(dir: string, digest: string, size: number) {
-    if (this.hasLayer(digest)) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      return;
+    if (this.hasLayer(digest)) fs.rmSync(dir, { recursive: true, force: true });
+    else this.placeLayer(dir, digest, size);
+  }
+
+  /**
+   * Renames a complete layer dir to its digest's place. Layers are content-addressed, so when
+   * another commit of the same content got there first (builds sharing their dependencies,
+   * at once), its layer is as good as ours: ours is dropped. A dir there without its record
+   * is what a crash mid-commit or mid-GC left: it is set aside and ours takes its place.
+   */
+  private placeLayer(staged: string, digest: string, size: number): void {
+    const dest = this.layout.layer(digest);
+    try {
+      fs.renameSync(staged, dest);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+      if (!this.hasLayer(digest)) {
+        const stale = path.join(this.layout.tmp, `stale-${randomHex(6)}`);
+        fs.renameSync(dest, stale);
+        fs.renameSync(staged, dest);
+        fs.rmSync(stale, { recursive: true, force: true });
+      }
     }
-    fs.rmSync(this.layout.layer(digest), { recursive: true, force: true });
-    fs.renameSync(dir, this.layout.layer(digest));
+    fs.rmSync(staged, { recursive: true, force: true });
     writeJson(path.join(this.layout.layers, `${hex(digest)}.json`), { size });
   }
 
