@@ -25,6 +25,7 @@ import type { ContainerInfo, ContainerSpec, ImageConfig } from "@paas/shared/age
 import type { Runtime } from "./containers.ts";
 import { checkName } from "./images.ts";
 import { containerDiff, exportContainer, exportLayout, loadImages, mountView, resolveInside, saveImages } from "./oci.ts";
+import { parseLogEntry } from "./logs.ts";
 import { ensureStacks } from "./stacks.ts";
 import { RuntimeError, helperPath } from "./util.ts";
 import { mapTarIds, toContainerId, toHostId } from "./userns.ts";
@@ -242,7 +243,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
 
   async function printLogs(rt: Runtime, id: string, follow: boolean, timestamps = false, tail?: number) {
     for await (const raw of rt.logLines(id, { follow, tail, signal: io.signal })) {
-      const l = JSON.parse(raw) as { t: string; stream: string; line: string };
+      const l = parseLogEntry(raw);
       (l.stream === "stderr" ? io.stderr : io.stdout).write(`${timestamps ? l.t + " " : ""}${l.line}\n`);
     }
   }

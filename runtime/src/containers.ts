@@ -29,6 +29,7 @@ import { type Attachment, BridgeNetwork, containerResolvConf, netnsName, vethNam
 import { limitBandwidth } from "./limits/bandwidth.ts";
 import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, saveTeamLimits, teamCgroupLimits, upperDir, validateSpecLimits, validateTeamLimits } from "./limits/container.ts";
 import { DirWatch, SAFETY_MS } from "./dirwatch.ts";
+import { type LogReadOptions, LogStore } from "./logs.ts";
 import { Layout, hex } from "./paths.ts";
 import { RESTART_FILE, planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
 import { VolumeStore, mountVolumes, normalizeMounts, unmountRootfs } from "./volumes.ts";
@@ -93,6 +94,7 @@ export class Runtime {
   readonly images: ImageStore;
   readonly net: BridgeNetwork;
   readonly cgroups: CgroupDriver;
+  private readonly logs = new LogStore();
 
   constructor(readonly opts: RuntimeOptions) {
     this.layout = new Layout(opts.dataDir);
@@ -730,86 +732,10 @@ export class Runtime {
 
   // ---------- logs ----------
 
-  /**
-   * Raw NDJSON lines of the log; with follow, goes on until the container has exited. The
-   * monitor rotates log.ndjson to log.ndjson.1 by size: history reads the rotated file
-   * first, and a follower that sees the name point at a new file finishes the old one.
-   */
-  async *logLines(ref: string, opts: { follow?: boolean; tail?: number; signal?: AbortSignal } = {}): AsyncGenerator<string> {
+  /** Raw NDJSON lines of the container's output (logs.ts); with follow, until it has exited. */
+  logLines(ref: string, opts: LogReadOptions = {}): AsyncGenerator<string> {
     const rec = this.record(ref);
-    const file = path.join(this.dir(rec.id), "log.ndjson");
-    const rotated = `${file}.1`;
-    // made before the first read: a line written after any read wakes the follower
-    const watch = opts.follow ? new DirWatch(this.dir(rec.id), (f) => f.startsWith("log.ndjson") || f === "status.json") : undefined;
-    let fd: number | undefined;
-    let ino = 0;
-    let pos = 0;
-    let rest = "";
-    const openCurrent = () => {
-      try {
-        fd = fs.openSync(file, "r");
-        ino = fs.fstatSync(fd).ino;
-      } catch {
-        fd = undefined;
-      }
-      pos = 0;
-      rest = "";
-    };
-    const drain = function* (): Generator<string> {
-      if (fd === undefined) return;
-      const buf = Buffer.alloc(1 << 16);
-      for (;;) {
-        const n = fs.readSync(fd, buf, 0, buf.length, pos);
-        if (n <= 0) break;
-        pos += n;
-        rest += buf.subarray(0, n).toString("utf8");
-        const parts = rest.split("\n");
-        rest = parts.pop()!;
-        for (const p of parts) if (p) yield p;
-      }
-    };
-    try {
-      if (opts.tail !== undefined) {
-        const complete: string[] = [];
-        for (const f of [rotated, file]) {
-          if (f === file) openCurrent();
-          let all = "";
-          try {
-            all = f === file ? (fd === undefined ? "" : fs.readFileSync(fd, "utf8")) : fs.readFileSync(f, "utf8");
-          } catch {}
-          const lines = all.split("\n");
-          complete.push(...lines.slice(0, -1).filter(Boolean));
-          if (f === file) pos = Buffer.byteLength(all) - Buffer.byteLength(lines[lines.length - 1]);
-        }
-        for (const l of complete.slice(Math.max(0, complete.length - opts.tail))) yield l;
-      } else {
-        try {
-          fd = fs.openSync(rotated, "r");
-          yield* drain();
-          fs.closeSync(fd);
-        } catch {}
-        openCurrent();
-      }
-      for (;;) {
-        const seen = watch?.seq ?? 0;
-        // State is read before the file: once exited, the monitor has written every line.
-        const state = this.state(rec).state;
-        if (fd === undefined) openCurrent();
-        yield* drain();
-        const now = fs.statSync(file, { throwIfNoEntry: false });
-        if (fd !== undefined && now && now.ino !== ino) {
-          yield* drain(); // what was written before the rename
-          fs.closeSync(fd);
-          openCurrent();
-          yield* drain();
-        }
-        if (!opts.follow || opts.signal?.aborted || state === "exited") break;
-        await watch!.changed(seen, SAFETY_MS, opts.signal);
-      }
-    } finally {
-      watch?.close();
-      if (fd !== undefined) fs.closeSync(fd);
-    }
+    return this.logs.lines(this.dir(rec.id), () => this.state(rec).state === "exited", opts);
   }
 
   // ---------- commit / remove ----------
