@@ -23,7 +23,7 @@ const FIRST_BASE = 100_000;
 
 /**
  * Where paas-run keeps each range's user namespace, bind-mounted on `<dir>/<BASE>` and
- * shared by every container of the team (kept_userns in paas-run.c, which owns the rule):
+ * shared by every container of the team (kept_userns in native/paas-run/userns.c, which owns the rule):
  * made at a team's first start, gone at reboot, never released (nor are the ranges).
  */
 export const USERNS_KEEP_DIR = "/run/paas-userns";
