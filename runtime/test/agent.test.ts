@@ -236,6 +236,6 @@ test("putArchive with an owner: files belong to it; a name is refused", async ()
   const c = await client.createContainer({ image: "stack/busybox", cmd: ["true"], memoryBytes: 32 << 20, cgroupParent: "t/img", network: "none" });
   const res = await fetch(`${client.baseUrl}/v1/containers/${c.id}/archive?path=/x&uid=app`, { method: "PUT", body: makeTar({ f: "1" }) });
   assert.equal(res.status, 400);
-  assert.match((await res.json()).error, /uid must be a numeric id/);
+  assert.match((await res.json()).error, /query\.uid: must be a numeric id/);
   await client.remove(c.id);
 });

@@ -12,16 +12,193 @@
  * A deploy: `createContainer({ image: "app/hello:v3", env: { PORT }, network: "bridge" })`,
  * `start`, then the router is pointed at `info.ip:PORT`.
  */
+import { z } from "zod";
 
-export interface ImageConfig {
+
+// ---------- what callers send: zod schemas, parsed at the agent's edge ----------
+// Each request body and query is a schema here and its type is inferred from it, so the
+// contract the client compiles against and the check the agent makes cannot drift apart.
+// Objects are strict: a misspelt field is a 400 naming it, not a setting silently dropped.
+
+const MiB = 1 << 20;
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.int().min(min).max(max);
+const stringMap = z.record(z.string(), z.string());
+const absolutePath = z.string().startsWith("/", "must be an absolute path");
+
+export const ImageConfigSchema = z.strictObject({
   /** Command run when the container starts, unless the spec overrides it. */
-  cmd: string[];
-  entrypoint?: string[];
-  env: Record<string, string>;
-  workdir: string;
-  user?: string;
-  exposedPorts?: number[];
-  labels?: Record<string, string>;
+  cmd: z.array(z.string()),
+  entrypoint: z.array(z.string()).optional(),
+  env: stringMap,
+  workdir: absolutePath,
+  user: z.string().optional(),
+  exposedPorts: z.array(int(1, 65535)).optional(),
+  labels: stringMap.optional(),
+});
+export type ImageConfig = z.infer<typeof ImageConfigSchema>;
+
+/** Owner of the files `putArchive` writes (numeric ids, as in COPY --chown=uid:gid). */
+export const ArchiveOwnerSchema = z.strictObject({ uid: int(0, 0xfffffffe), gid: int(0, 0xfffffffe) });
+export type ArchiveOwner = z.infer<typeof ArchiveOwnerSchema>;
+
+export const VolumeMountSchema = z.strictObject({
+  /** Volume name (see /v1/volumes). */
+  name: z.string().min(1),
+  /** Absolute path inside the container. */
+  path: absolutePath,
+  readOnly: z.boolean().optional(),
+});
+export type VolumeMount = z.infer<typeof VolumeMountSchema>;
+
+export const ContainerSpecSchema = z.strictObject({
+  /** Unique on the host; generated when absent. */
+  name: z.string().min(1).optional(),
+  /** Image name (repo[:tag], tag defaults to "latest") or id. */
+  image: z.string().min(1),
+  /** Overrides the image's cmd. */
+  cmd: z.array(z.string()).optional(),
+  /** Added to (and overriding) the image's env. */
+  env: stringMap.optional(),
+  workdir: absolutePath.optional(),
+  hostname: z.string().min(1).max(64).optional(),
+  /** Memory limit in bytes (cgroup); required so nothing runs unbounded. */
+  memoryBytes: int(4 * MiB).describe("bytes, at least 4 MiB"),
+  /** CPU quota in millicores (1000 = one core); optional. */
+  cpuMillis: int(1).optional(),
+  /** Max number of processes; optional. */
+  pidsLimit: int(1).optional(),
+  /** Relative CPU weight against other containers, Docker's --cpu-shares scale (2..262144, default 1024); cpu.weight on cgroup v2. */
+  cpuShares: int(2, 262144).optional(),
+  /**
+   * Size cap of the container's writable layer in bytes (at least 8 MiB): writes beyond it fail
+   * with ENOSPC. The layer is then a loop-mounted filesystem of its own (costs ~0.2 s at start).
+   */
+  diskBytes: int(8 * MiB).optional(),
+  /** Disk read/write rate caps in bytes/s on the device under the writable layer (blkio / io.max). */
+  ioReadBps: int(1024).optional(),
+  ioWriteBps: int(1024).optional(),
+  /** Network rate cap in kbit/s, each direction, on the container's veth (bridge network only). */
+  netRateKbit: int(8).optional(),
+  /** Cgroup path below the runtime's root, e.g. "<team>/<app>". */
+  cgroupParent: z
+    .string()
+    .regex(/^[a-zA-Z0-9_.-]+(\/[a-zA-Z0-9_.-]+)*$/, 'must be a relative path like "team/app"')
+    .refine((p) => !p.split("/").some((part) => part === "." || part === ".."), 'must not contain "." or ".."'),
+  /**
+   * "bridge": own network namespace with an address on the bridge; "none": loopback only;
+   * "container:<id or name>": join that (running) container's network namespace, a pod:
+   * they talk over localhost, the joiner has no address of its own. The namespace lives
+   * until its last member is gone, even when the container that made it is removed first.
+   */
+  network: z.union([z.literal("bridge"), z.literal("none"), z.templateLiteral(["container:", z.string().min(1)])], {
+    error: 'must be "bridge", "none" or "container:<id or name>"',
+  }),
+  /** May this container open connections beyond the host (package registries for builds)? */
+  egress: z.boolean().optional(),
+  labels: stringMap.optional(),
+  /**
+   * Restart when it exits: "no" (default), "on-failure" (exit code != 0), "always".
+   * Backoff 100 ms doubling to 30 s, back to 100 ms after a run of 10 s; a stop or remove
+   * by the user is never undone. Applied by the agent (also across its own restarts).
+   */
+  restart: z.enum(["no", "on-failure", "always"]).optional(),
+  /** With "on-failure": give up after this many restarts. */
+  restartMaxRetries: int(0).optional(),
+  /** Named volumes mounted at these paths (created on the fly when missing, as Docker does). */
+  volumes: z.array(VolumeMountSchema).optional(),
+  /** Also mount every volume of that container (id or name), at the same paths. */
+  volumesFrom: z.string().min(1).optional(),
+  /**
+   * Run in a user namespace of the team's own id range (root inside is an unprivileged uid on
+   * the host). Default: on wherever the kernel supports it; false turns it off for this one.
+   */
+  userns: z.boolean().optional(),
+});
+export type ContainerSpec = z.infer<typeof ContainerSpecSchema>;
+
+export const VolumeSpecSchema = z.strictObject({
+  name: z.string().min(1),
+  /** Size cap in bytes (its own small filesystem). */
+  sizeBytes: int(1).optional(),
+  labels: stringMap.optional(),
+});
+export type VolumeSpec = z.infer<typeof VolumeSpecSchema>;
+
+/** Caps on the sum of all containers of a team (the cgroup `<root>/<team>`); absent = unlimited. */
+export const TeamLimitsSchema = z.strictObject({
+  memoryBytes: int(4 * MiB).optional(),
+  cpuMillis: int(1).optional(),
+  pids: int(1).optional(),
+});
+export type TeamLimits = z.infer<typeof TeamLimitsSchema>;
+
+/** POST /v1/containers/:id/commit */
+export const CommitRequestSchema = z.strictObject({
+  /** repo:tag of the new image. */
+  name: z.string().min(1),
+  /** Overrides of the image config (what the container's image had, else). */
+  config: ImageConfigSchema.partial().optional(),
+});
+export type CommitRequest = z.infer<typeof CommitRequestSchema>;
+
+/** POST /v1/images/:name/tag */
+export const TagRequestSchema = z.strictObject({ name: z.string().min(1) });
+export type TagRequest = z.infer<typeof TagRequestSchema>;
+
+/** POST /v1/images/save */
+export const SaveRequestSchema = z.strictObject({ refs: z.array(z.string().min(1)).min(1), gzip: z.boolean().optional() });
+export type SaveRequest = z.infer<typeof SaveRequestSchema>;
+
+// Queries arrive as strings: flags are 1/true/0/false, numbers are decimal.
+const flag = z.enum(["1", "true", "0", "false"]).transform((v) => v === "1" || v === "true");
+const count = z
+  .string()
+  .regex(/^\d+$/, "must be a whole number")
+  .transform(Number);
+const seconds = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, "must be a number of seconds")
+  .transform(Number);
+const numericId = z
+  .string()
+  .regex(/^\d{1,10}$/, "must be a numeric id")
+  .transform(Number)
+  .pipe(int(0, 0xfffffffe));
+
+/** Queries of the routes that take any (the keys the agent reads, and nothing else). */
+export const Queries = {
+  force: z.strictObject({ force: flag.optional() }),
+  stop: z.strictObject({ timeout: seconds.optional() }),
+  logs: z.strictObject({ follow: flag.optional(), tail: count.optional() }),
+  imageArchive: z.strictObject({ path: absolutePath, follow: flag.optional() }),
+  putArchive: z
+    .strictObject({ path: absolutePath, uid: numericId.optional(), gid: numericId.optional() })
+    // ?uid=N alone: gid = uid, as COPY --chown=N does.
+    .refine((q) => q.gid === undefined || q.uid !== undefined, { message: "needs uid too", path: ["gid"] }),
+  load: z.strictObject({ name: z.string().min(1).optional() }),
+};
+
+export type RequestSchema = z.ZodType;
+export type Parsed<S extends RequestSchema> = z.output<S>;
+
+/**
+ * The value, parsed; or a message naming each wrong field as `where.path: what is expected,
+ * got <value>` (the agent answers 400 with it).
+ */
+export function parseRequest<S extends RequestSchema>(schema: S, value: unknown, where: string): { ok: true; data: z.output<S> } | { ok: false; error: string } {
+  const r = schema.safeParse(value, { reportInput: true });
+  if (r.success) return { ok: true, data: r.data };
+  const problems = r.error.issues.map((i) => {
+    const at = i.path.reduce<string>((s, k) => (typeof k === "number" ? `${s}[${k}]` : `${s}.${String(k)}`), where);
+    if (i.code === "unrecognized_keys") return `${at}: ${i.message}`;
+    const got = i.input === undefined ? "nothing" : JSON.stringify(i.input).slice(0, 80);
+    // zod's own "expected int, received number" hides which number; the value says more.
+    if (i.code === "invalid_type") return `${at}: expected ${i.expected}, got ${got}`;
+    // A rule across fields (gid needs uid) is about the request, not one value worth quoting.
+    const isObject = typeof i.input === "object" && i.input !== null && !Array.isArray(i.input);
+    return isObject ? `${at}: ${i.message}` : `${at}: ${i.message}, got ${got}`;
+  });
+  return { ok: false, error: problems.join("; ") };
 }
 
 /** One step that made an image, as in an OCI image config's `history`. */
@@ -61,81 +238,6 @@ export interface PruneResult {
   bytes: number;
 }
 
-/** Owner of the files `putArchive` writes (numeric ids, as in COPY --chown=uid:gid). */
-export interface ArchiveOwner {
-  uid: number;
-  gid: number;
-}
-
-export interface ContainerSpec {
-  /** Unique on the host; generated when absent. */
-  name?: string;
-  /** Image name (repo[:tag], tag defaults to "latest") or id. */
-  image: string;
-  /** Overrides the image's cmd. */
-  cmd?: string[];
-  /** Added to (and overriding) the image's env. */
-  env?: Record<string, string>;
-  workdir?: string;
-  hostname?: string;
-  /** Memory limit in bytes (cgroup); required so nothing runs unbounded. */
-  memoryBytes: number;
-  /** CPU quota in millicores (1000 = one core); optional. */
-  cpuMillis?: number;
-  /** Max number of processes; optional. */
-  pidsLimit?: number;
-  /** Relative CPU weight against other containers, Docker's --cpu-shares scale (2..262144, default 1024); cpu.weight on cgroup v2. */
-  cpuShares?: number;
-  /**
-   * Size cap of the container's writable layer in bytes (at least 8 MiB): writes beyond it fail
-   * with ENOSPC. The layer is then a loop-mounted filesystem of its own (costs ~0.2 s at start).
-   */
-  diskBytes?: number;
-  /** Disk read/write rate caps in bytes/s on the device under the writable layer (blkio / io.max). */
-  ioReadBps?: number;
-  ioWriteBps?: number;
-  /** Network rate cap in kbit/s, each direction, on the container's veth (bridge network only). */
-  netRateKbit?: number;
-  /** Cgroup path below the runtime's root, e.g. "<team>/<app>". */
-  cgroupParent: string;
-  /**
-   * "bridge": own network namespace with an address on the bridge; "none": loopback only;
-   * "container:<id or name>": join that (running) container's network namespace, a pod:
-   * they talk over localhost, the joiner has no address of its own. The namespace lives
-   * until its last member is gone, even when the container that made it is removed first.
-   */
-  network: "bridge" | "none" | `container:${string}`;
-  /** May this container open connections beyond the host (package registries for builds)? */
-  egress?: boolean;
-  labels?: Record<string, string>;
-  /**
-   * Restart when it exits: "no" (default), "on-failure" (exit code != 0), "always".
-   * Backoff 100 ms doubling to 30 s, back to 100 ms after a run of 10 s; a stop or remove
-   * by the user is never undone. Applied by the agent (also across its own restarts).
-   */
-  restart?: "no" | "on-failure" | "always";
-  /** With "on-failure": give up after this many restarts. */
-  restartMaxRetries?: number;
-  /** Named volumes mounted at these paths (created on the fly when missing, as Docker does). */
-  volumes?: VolumeMount[];
-  /** Also mount every volume of that container (id or name), at the same paths. */
-  volumesFrom?: string;
-  /**
-   * Run in a user namespace of the team's own id range (root inside is an unprivileged uid on
-   * the host). Default: on wherever the kernel supports it; false turns it off for this one.
-   */
-  userns?: boolean;
-}
-
-/** "paused": running but frozen (cgroup freezer), see pause/unpause. */
-export interface VolumeMount {
-  /** Volume name (see /v1/volumes). */
-  name: string;
-  /** Absolute path inside the container. */
-  path: string;
-  readOnly?: boolean;
-}
-
 export interface VolumeInfo {
   name: string;
   createdAt: string;
@@ -146,20 +248,7 @@ export interface VolumeInfo {
   path: string;
 }
 
-export interface VolumeSpec {
-  name: string;
-  sizeBytes?: number;
-  labels?: Record<string, string>;
-}
-
 export type ContainerState = "created" | "running" | "paused" | "exited";
-
-/** Caps on the sum of all containers of a team (the cgroup `<root>/<team>`); absent = unlimited. */
-export interface TeamLimits {
-  memoryBytes?: number;
-  cpuMillis?: number;
-  pids?: number;
-}
 
 export interface ContainerInfo {
   id: string;

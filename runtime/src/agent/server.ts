@@ -4,9 +4,20 @@
  */
 import http from "node:http";
 import os from "node:os";
-import type { AgentHealth, ContainerSpec, TeamLimits } from "@paas/shared/agent-api";
+import {
+  type AgentHealth,
+  CommitRequestSchema,
+  ContainerSpecSchema,
+  type Parsed,
+  Queries,
+  type RequestSchema,
+  SaveRequestSchema,
+  TagRequestSchema,
+  TeamLimitsSchema,
+  VolumeSpecSchema,
+  parseRequest,
+} from "@paas/shared/agent-api";
 import type { Runtime } from "../containers.ts";
-import type { VolumeSpec } from "@paas/shared/agent-api";
 import { loadImages, openImagePath, saveImages } from "../oci.ts";
 import { RuntimeError } from "../util.ts";
 
@@ -35,21 +46,42 @@ async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-function num(v: string | null, name: string, fallback: number): number {
-  if (v === null || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new RuntimeError(`${name} must be a non-negative number`, 400);
-  return n;
+/** A body or query as its schema in the API contract says, or a 400 naming each wrong field. */
+function parse<S extends RequestSchema>(schema: S, value: unknown, where: string): Parsed<S> {
+  const r = parseRequest(schema, value, where);
+  if (!r.ok) throw new RuntimeError(r.error, 400);
+  return r.data;
 }
 
-function numericId(v: string, name: string): number {
-  const n = Number(v);
-  if (!/^\d{1,10}$/.test(v) || n > 0xfffffffe) throw new RuntimeError(`${name} must be a numeric id (0..4294967294), got "${v}"`, 400);
-  return n;
+async function body<S extends RequestSchema>(req: http.IncomingMessage, schema: S, where = "body"): Promise<Parsed<S>> {
+  return parse(schema, await readJsonBody(req), where);
+}
+
+function query<S extends RequestSchema>(url: URL, schema: S): Parsed<S> {
+  return parse(schema, Object.fromEntries(url.searchParams), "query");
 }
 
 export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = {}): http.Server {
   const KEEPALIVE_MS = opts.keepaliveMs ?? 30_000;
+  /**
+   * A JSON answer that may take minutes (wait). Errors a caller can fix come before
+   * this, as statuses; after the headers there is only the result (or { error }). fetch
+   * (undici) gives up on a body silent for 300 s, so spaces go out meanwhile (JSON allows them).
+   */
+  const longAnswer = async (res: http.ServerResponse, work: (signal: AbortSignal) => Promise<unknown>) => {
+    const ac = new AbortController();
+    res.on("close", () => ac.abort());
+    res.writeHead(200, { "content-type": "application/json" });
+    res.flushHeaders();
+    const keepalive = setInterval(() => res.write(" "), KEEPALIVE_MS);
+    try {
+      res.end(JSON.stringify(await work(ac.signal)));
+    } catch (err) {
+      res.end(JSON.stringify({ error: (err as Error).message }));
+    } finally {
+      clearInterval(keepalive);
+    }
+  };
   const health = (): AgentHealth => ({
     ok: true,
     hostname: os.hostname(),
@@ -73,35 +105,29 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
       if (parts.length === 3 && m === "POST") {
         if (id === "prune") return send(res, 200, rt.images.prune(rt.inUse()));
         if (id === "load") {
-          const name = url.searchParams.get("name") ?? undefined;
+          const { name } = query(url, Queries.load);
           return send(res, 201, await loadImages(rt.images, req, { name }));
         }
         if (id === "save") {
-          const body = (await readJsonBody(req)) as { refs?: unknown; gzip?: boolean } | undefined;
-          const refs = body?.refs;
-          if (!Array.isArray(refs) || !refs.length || !refs.every((r) => typeof r === "string")) {
-            throw new RuntimeError('POST /v1/images/save needs a body { "refs": ["repo:tag", ...], "gzip"?: true }', 400);
-          }
+          const { refs, gzip } = await body(req, SaveRequestSchema);
           for (const r of refs) rt.images.resolve(r); // 404 before the stream starts
           res.writeHead(200, { "content-type": "application/x-tar" });
-          await saveImages(rt.images, refs, res, { gzip: !!body?.gzip });
+          await saveImages(rt.images, refs, res, { gzip: !!gzip });
           return;
         }
       }
       if (parts.length === 3 && m === "GET") return send(res, 200, rt.images.resolve(id));
-      if (parts.length === 3 && m === "DELETE") return send(res, 200, { removed: rt.removeImage(id, ["1", "true"].includes(url.searchParams.get("force") ?? "")) });
+      if (parts.length === 3 && m === "DELETE") return send(res, 200, { removed: rt.removeImage(id, !!query(url, Queries.force).force) });
       if (parts.length === 4) {
         if (action === "history" && m === "GET") return send(res, 200, rt.images.history(id));
         if (action === "tag" && m === "POST") {
-          const body = (await readJsonBody(req)) as { name?: unknown } | undefined;
-          if (typeof body?.name !== "string") throw new RuntimeError('tag needs a body { "name": "repo:tag" }', 400);
-          return send(res, 201, rt.images.tagImage(id, body.name));
+          const { name } = await body(req, TagRequestSchema);
+          return send(res, 201, rt.images.tagImage(id, name));
         }
         // GET: the files as a tar; HEAD: only whether the path is there and its kind (docker's stat).
         if (action === "archive" && (m === "GET" || m === "HEAD")) {
-          const at = url.searchParams.get("path");
-          if (!at) throw new RuntimeError("archive needs ?path=/dir/or/file", 400);
-          const src = await openImagePath(rt.images, id, at, { follow: ["1", "true"].includes(url.searchParams.get("follow") ?? "") });
+          const q = query(url, Queries.imageArchive);
+          const src = await openImagePath(rt.images, id, q.path, { follow: !!q.follow });
           try {
             res.writeHead(200, { "content-type": "application/x-tar", "x-paas-path-kind": src.kind });
             if (m === "HEAD") return void res.end();
@@ -119,15 +145,14 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
 
     if (kind === "cgroups" && parts.length === 3) {
       if (m === "GET") return send(res, 200, rt.teamLimits(id));
-      if (m === "PUT") return send(res, 200, rt.setTeamLimits(id, (await readJsonBody(req)) as TeamLimits));
+      if (m === "PUT") return send(res, 200, rt.setTeamLimits(id, await body(req, TeamLimitsSchema, "team")));
     }
 
     if (kind === "volumes") {
       if (parts.length === 2 && m === "GET") return send(res, 200, rt.volumes.list());
       if (parts.length === 2 && m === "POST") {
-        const body = (await readJsonBody(req)) as VolumeSpec | undefined;
-        if (!body || typeof body.name !== "string") throw new RuntimeError('POST /v1/volumes needs a body { "name": "...", "sizeBytes"?: N }', 400);
-        return send(res, 201, await rt.volumes.create(body.name, { sizeBytes: body.sizeBytes, labels: body.labels }));
+        const spec = await body(req, VolumeSpecSchema, "volume");
+        return send(res, 201, await rt.volumes.create(spec.name, { sizeBytes: spec.sizeBytes, labels: spec.labels }));
       }
       if (parts.length === 3 && m === "GET") return send(res, 200, rt.volumes.get(id));
       if (parts.length === 3 && m === "DELETE") {
@@ -139,65 +164,44 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
     if (kind === "containers") {
       if (parts.length === 2 && m === "GET") return send(res, 200, rt.list());
       if (parts.length === 2 && m === "POST") {
-        const spec = (await readJsonBody(req)) as ContainerSpec;
-        if (!spec || typeof spec !== "object") throw new RuntimeError("POST /v1/containers needs a ContainerSpec body", 400);
-        return send(res, 201, rt.create(spec));
+        return send(res, 201, rt.create(await body(req, ContainerSpecSchema, "spec")));
       }
       if (parts.length === 3 && m === "GET") return send(res, 200, rt.get(id));
       if (parts.length === 3 && m === "DELETE") {
-        await rt.remove(id, { force: url.searchParams.get("force") === "1" || url.searchParams.get("force") === "true" });
+        await rt.remove(id, { force: !!query(url, Queries.force).force });
         return send(res, 200, { ok: true });
       }
       if (parts.length === 4) {
         if (action === "archive" && m === "PUT") {
-          const dest = url.searchParams.get("path");
-          if (!dest) throw new RuntimeError("archive needs ?path=/dir", 400);
           // ?uid=N[&gid=M] (gid defaults to uid): who owns the files, as COPY --chown says.
-          const uid = url.searchParams.get("uid");
-          const gid = url.searchParams.get("gid") ?? uid;
-          if (uid === null && gid !== null) throw new RuntimeError("archive ?gid= needs ?uid= too", 400);
-          const owner = uid === null ? undefined : { uid: numericId(uid, "uid"), gid: numericId(gid!, "gid") };
-          await rt.putArchive(id, dest, req, owner);
+          const q = query(url, Queries.putArchive);
+          const owner = q.uid === undefined ? undefined : { uid: q.uid, gid: q.gid ?? q.uid };
+          await rt.putArchive(id, q.path, req, owner);
           return send(res, 200, { ok: true });
         }
         if (action === "start" && m === "POST") return send(res, 200, await rt.start(id));
         if (action === "pause" && m === "POST") return send(res, 200, await rt.pause(id));
         if (action === "unpause" && m === "POST") return send(res, 200, await rt.unpause(id));
-        if (action === "stop" && m === "POST") return send(res, 200, await rt.stop(id, num(url.searchParams.get("timeout"), "timeout", 10)));
+        if (action === "stop" && m === "POST") return send(res, 200, await rt.stop(id, query(url, Queries.stop).timeout ?? 10));
         if (action === "wait" && m === "POST") {
-          // Errors a caller can fix come before the headers; after them, only the result.
           if (rt.get(id).state === "created") throw new RuntimeError(`container ${id} was never started`, 409);
-          const ac = new AbortController();
-          res.on("close", () => ac.abort());
-          res.writeHead(200, { "content-type": "application/json" });
-          res.flushHeaders();
-          // fetch (undici) gives up on a body silent for 300 s; JSON allows leading spaces.
-          const keepalive = setInterval(() => res.write(" "), KEEPALIVE_MS);
-          try {
-            const result = await rt.wait(id, ac.signal);
+          return longAnswer(res, async (signal) => {
+            const result = await rt.wait(id, signal);
             if (result.oomKilled) {
               const c = rt.get(id);
               const team = rt.teamOf(id);
               const teamMem = rt.teamLimits(team).memoryBytes;
               console.error(`agent: container ${c.name} (${c.id.slice(0, 12)}) was OOM-killed: memory limit ${result.memoryLimitBytes} bytes${teamMem ? `, team ${team}'s ${teamMem} bytes` : ""}`);
             }
-            res.end(JSON.stringify(result));
-          } catch (err) {
-            res.end(JSON.stringify({ error: (err as Error).message }));
-          } finally {
-            clearInterval(keepalive);
-          }
-          return;
+            return result;
+          });
         }
         if (action === "commit" && m === "POST") {
-          const body = (await readJsonBody(req)) as { name?: string; config?: object } | undefined;
-          if (!body?.name) throw new RuntimeError('commit needs a body { "name": "repo:tag" }', 400);
-          return send(res, 201, await rt.commit(id, body.name, body.config));
+          const { name, config } = await body(req, CommitRequestSchema);
+          return send(res, 201, await rt.commit(id, name, config));
         }
         if (action === "logs" && m === "GET") {
-          const follow = ["1", "true"].includes(url.searchParams.get("follow") ?? "");
-          const tailRaw = url.searchParams.get("tail");
-          const tail = tailRaw === null ? undefined : num(tailRaw, "tail", 0);
+          const { follow, tail } = query(url, Queries.logs);
           rt.get(id); // 404 before the stream starts
           const ac = new AbortController();
           res.on("close", () => ac.abort());
@@ -206,7 +210,7 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
           // Empty lines keep a quiet stream (a long npm install) from timing out; readers skip them.
           const keepalive = setInterval(() => res.write("\n"), KEEPALIVE_MS);
           res.on("close", () => clearInterval(keepalive));
-          for await (const line of rt.logLines(id, { follow, tail, signal: ac.signal })) {
+          for await (const line of rt.logLines(id, { follow: !!follow, tail, signal: ac.signal })) {
             if (ac.signal.aborted) break;
             res.write(line + "\n");
           }
