@@ -1,12 +1,12 @@
 /** The router's table in Redis: which replicas answer for which host. The one place that writes it. */
 import type { Redis } from "ioredis";
-import { config, ROUTES_CHANNEL, ROUTES_KEY, type RouteEntry } from "@paas/shared";
+import { appHostName, config, previewHostName, ROUTES_CHANNEL, ROUTES_KEY, type RouteEntry } from "@paas/shared";
 import { HOLDS_LUA, LeaseLostError, type DeployLease } from "./deploy-lock.ts";
 
-export const appHost = (app: string) => `${app}.${config().domain}`;
+export const appHost = (app: string) => appHostName(app, config().domain);
 
-/** The host a preview app of `branch` answers at. */
-export const previewHost = (branch: string, parent: string) => `${branch}.${appHost(parent)}`;
+/** The host a preview app answers at besides its own (`label`: its branch's, naming.ts). */
+export const previewHost = (label: string, parent: string) => previewHostName(label, parent, config().domain);
 
 // KEYS: routes hash, lease queue, lease heartbeat. ARGV: host, entry ('' removes it), channel, ticket.
 const PUBLISH_FENCED = `${HOLDS_LUA}

@@ -1,11 +1,12 @@
 /** The app of the current directory, from its `paas` git remote. */
 import { execFileSync } from "node:child_process";
+import { appName } from "@paas/shared";
 import { CliError } from "./credentials.ts";
 
 /** `http://host:3000/git/hello.git` -> `hello`; null for URLs that are not ours. */
 export function appFromRemoteUrl(url: string): string | null {
-  const m = /\/git\/([a-z][a-z0-9-]*[a-z0-9])(?:\.git)?\/?$/.exec(url.trim());
-  return m ? m[1] : null;
+  const m = /\/git\/([^/]+?)(?:\.git)?\/?$/.exec(url.trim());
+  return m && appName.safeParse(m[1]).success ? m[1] : null;
 }
 
 /** The git URL of an app on the platform at `apiUrl` (no credentials in it). */

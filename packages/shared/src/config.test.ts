@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadConfig } from "./config.ts";
-import { appName } from "./naming.ts";
 
 test("defaults follow the design's interface", () => {
   const c = loadConfig({ PAAS_DATA_DIR: "/tmp/x" });
@@ -16,11 +15,4 @@ test("defaults follow the design's interface", () => {
 test("a port that is not a number is refused with the variable's name", () => {
   assert.throws(() => loadConfig({ PAAS_WEB_PORT: "abc" }), /PAAS_WEB_PORT must be a port number/);
   assert.throws(() => loadConfig({ PAAS_HTTP_PORT: "70000" }), /PAAS_HTTP_PORT/);
-});
-
-test("app names are DNS labels", () => {
-  for (const ok of ["hello", "my-app-2"]) assert.equal(appName.safeParse(ok).success, true, ok);
-  for (const bad of ["", "a", "Hello", "-x", "x-", "a_b", "1abc", "a".repeat(31)]) {
-    assert.equal(appName.safeParse(bad).success, false, bad);
-  }
 });

@@ -1,13 +1,63 @@
-/** Naming rules for apps and teams: one definition used by every entry point. */
+/**
+ * Naming rules for apps, teams, preview apps and their hosts: one definition used by every
+ * entry point (the API, the git endpoint, the CLI, the worker's routes).
+ *
+ * An app's name is the first label of its host (`<app>.<domain>`), so every app name is a
+ * DNS label (at most 63 characters). Names people choose are kept to 30 so that a preview
+ * app, `<parent>--<label>`, still fits one label with the longest parent; the preview's own
+ * host, `<label>.<parent>.<domain>`, then has two labels that fit too.
+ */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 
+/** RFC 1035: a DNS label has at most 63 characters. */
+export const DNS_LABEL_MAX = 63;
+/** The longest app (or team) name one can choose. */
+export const APP_NAME_MAX = 30;
+/** The longest branch label: `<parent>--<label>` fits a DNS label for a parent of APP_NAME_MAX. */
+export const PREVIEW_LABEL_MAX = DNS_LABEL_MAX - APP_NAME_MAX - "--".length;
+
+const LABEL_RE = /^[a-z][a-z0-9-]*[a-z0-9]$/;
+const LABEL_RULE = "app names use lowercase letters, digits and dashes, start with a letter and do not end with a dash";
+
+/** A name for a new app (apps:create) or team. */
+export const newAppName = z
+  .string()
+  .min(2, "app names have at least 2 characters")
+  .max(APP_NAME_MAX, `app names have at most ${APP_NAME_MAX} characters`)
+  .regex(LABEL_RE, LABEL_RULE);
+
+/** Any app's name, as requests refer to it: a chosen one or a preview app's `<parent>--<label>`. */
 export const appName = z
   .string()
   .min(2, "app names have at least 2 characters")
-  .max(30, "app names have at most 30 characters")
-  .regex(
-    /^[a-z][a-z0-9-]*[a-z0-9]$/,
-    "app names use lowercase letters, digits and dashes, start with a letter and do not end with a dash",
-  );
+  .max(DNS_LABEL_MAX, `app names have at most ${APP_NAME_MAX} characters (${DNS_LABEL_MAX} for a preview app's)`)
+  .regex(LABEL_RE, LABEL_RULE);
 
-export const teamName = appName.describe("team name");
+export const teamName = newAppName.describe("team name");
+
+/**
+ * The host label of a branch: lowercase letters, digits and dashes, at most PREVIEW_LABEL_MAX.
+ * A longer one is cut and ends in 6 hex digits of the branch's hash, so two long branches
+ * sharing a beginning still get labels of their own, and a branch always gets the same one.
+ * Null when the branch has no letter or digit to make one of.
+ */
+export function branchLabel(branch: string): string | null {
+  const label = branch
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+  if (!label) return null;
+  if (label.length <= PREVIEW_LABEL_MAX) return label;
+  const hash = createHash("sha256").update(branch).digest("hex").slice(0, 6);
+  return `${label.slice(0, PREVIEW_LABEL_MAX - hash.length - 1).replace(/-+$/, "")}-${hash}`;
+}
+
+/** The preview app of `label` (from branchLabel) of the app `parent`. */
+export const previewAppName = (parent: string, label: string): string => `${parent}--${label}`;
+
+/** The host an app answers at. */
+export const appHostName = (app: string, domain: string): string => `${app}.${domain}`;
+
+/** The host a preview app answers at besides its own: `<label>.<parent>.<domain>`. */
+export const previewHostName = (label: string, parent: string, domain: string): string => `${label}.${appHostName(parent, domain)}`;

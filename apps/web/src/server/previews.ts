@@ -2,29 +2,23 @@
  * Preview apps: with App.previews on, a push of branch `feature-x` deploys an
  * app of its own (separate replicas, image and releases) answering at
  * `feature-x.<app>.<domain>`; deleting the branch removes it. The preview app
- * is named `<app>--<label>` and belongs to the parent's team; it inherits the
+ * is named `<app>--<label>` (naming.ts: the label is at most 31 characters,
+ * cut with a hash when longer) and belongs to the parent's team; it inherits the
  * parent's config vars when it is created.
  */
 import { db } from "@paas/db";
-import { config } from "@paas/shared";
+import { branchLabel, config, previewAppName } from "@paas/shared";
 import { runDeploy } from "./deploys.ts";
 import { assertAppQuota } from "./quotas.ts";
 
 export class PreviewError extends Error {}
 
-/** The host label of a branch: lowercase letters, digits and dashes, at most 30. */
-export function branchLabel(branch: string): string {
-  const label = branch
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 30)
-    .replace(/-+$/, "");
+/** The branch's host label (naming.ts), or why it has none. */
+function labelOf(branch: string): string {
+  const label = branchLabel(branch);
   if (!label) throw new PreviewError(`the branch "${branch}" gives no usable host name: use letters and digits in its name`);
   return label;
 }
-
-export const previewAppName = (parent: string, label: string) => `${parent}--${label}`;
 
 /** `<label>.<parent>.<domain>`, the host the worker publishes a preview at (routes.ts previewHost). */
 export const previewUrl = (label: string, parent: string): string => config().appUrl(`${label}.${parent}`);
@@ -32,11 +26,15 @@ export const previewUrl = (label: string, parent: string): string => config().ap
 export async function ensurePreviewApp(parentId: string, branch: string) {
   const parent = await db.app.findUniqueOrThrow({ where: { id: parentId }, include: { team: true } });
   if (!parent.previews) throw new PreviewError(`preview apps are off for ${parent.name}: paas apps:update -a ${parent.name} --previews on`);
-  const label = branchLabel(branch);
+  const label = labelOf(branch);
   const name = previewAppName(parent.name, label);
   const existing = await db.app.findUnique({ where: { name } });
   if (existing) {
     if (existing.previewOfId !== parent.id) throw new PreviewError(`an app named ${name} already exists and is not a preview of ${parent.name}`);
+    // "Feature" and "feature", "a/b" and "a-b": one label, and a preview each cannot share.
+    if (existing.deployBranch !== branch) {
+      throw new PreviewError(`the branches "${existing.deployBranch}" and "${branch}" both make the preview ${name}: rename one of them (or delete the other's preview: git push paas :${existing.deployBranch})`);
+    }
     return { app: existing, label };
   }
   // A preview is an app of the team: it counts against the app quota (count and insert in one transaction).
@@ -68,9 +66,9 @@ export async function ensurePreviewApp(parentId: string, branch: string) {
 /** Removes the preview of `branch` (replicas, routes, images, the app); says what happened. */
 export async function destroyPreview(parentId: string, branch: string): Promise<string> {
   const parent = await db.app.findUniqueOrThrow({ where: { id: parentId } });
-  const label = branchLabel(branch);
+  const label = labelOf(branch);
   const app = await db.app.findUnique({ where: { name: previewAppName(parent.name, label) } });
-  if (!app || app.previewOfId !== parent.id) return `No preview of ${branch} to remove`;
+  if (!app || app.previewOfId !== parent.id || app.deployBranch !== branch) return `No preview of ${branch} to remove`;
   const r = await runDeploy({ kind: "destroy-preview", appId: app.id });
   if (!r.ok) throw new PreviewError(`removing the preview failed: ${r.error}`);
   return `Preview ${previewUrl(label, parent.name)} removed`;

@@ -10,11 +10,12 @@ import { freshDataDir } from "../testing/platform.ts";
 
 const dataDir = freshDataDir();
 const { db } = await import("@paas/db");
-const { generateToken } = await import("@paas/shared");
+const { APP_NAME_MAX, DNS_LABEL_MAX, PREVIEW_LABEL_MAX, appName, generateToken } = await import("@paas/shared");
 const { TRPCError } = await import("@trpc/server");
 const { createCaller } = await import("./_app.ts");
 const { createContext } = await import("../trpc.ts");
 const { bootstrap } = await import("../../../scripts/bootstrap.ts");
+const { ensurePreviewApp, destroyPreview, PreviewError } = await import("../previews.ts");
 
 async function as(token: string | null, extra: Record<string, string> = {}) {
   const headers = new Headers(extra);
@@ -163,6 +164,49 @@ describe("apps", () => {
     assert.equal(err.code, "FORBIDDEN");
     assert.match(err.message, /team "other" has reached its quota of 2 apps/);
     assert.equal(await db.app.count({ where: { name: "bob-two" } }), 0);
+  });
+});
+
+describe("preview apps", () => {
+  const parentName = "p" + "a".repeat(APP_NAME_MAX - 1); // the longest name apps:create takes
+
+  test("the longest parent and branch: the preview's name and hosts are valid, and the API serves it", async () => {
+    const { api } = await as(admin);
+    await api.apps.create({ name: parentName });
+    await api.apps.update({ name: parentName, previews: true });
+    const parent = await db.app.findUniqueOrThrow({ where: { name: parentName } });
+    const branch = "feature/" + "very-long-branch-name-".repeat(12);
+    const { app, label } = await ensurePreviewApp(parent.id, branch);
+    assert.ok(label.length <= PREVIEW_LABEL_MAX && app.name.length <= DNS_LABEL_MAX, `${app.name} (${app.name.length})`);
+    assert.equal(appName.safeParse(app.name).success, true);
+    assert.match(label, /^feature-very-long-[a-z-]+-[0-9a-f]{6}$/);
+    const info = await api.apps.info({ name: app.name });
+    assert.equal(info.previewOf, parentName);
+    assert.equal(info.url, `http://${app.name}.localhost:8080/`);
+    await api.config.get({ app: app.name }); // every app route takes the name (it refused it: over 30)
+    // The same branch again: the same app; another long branch with the same start: one of its own.
+    assert.equal((await ensurePreviewApp(parent.id, branch)).app.id, app.id);
+    const sibling = await ensurePreviewApp(parent.id, branch + "x");
+    assert.notEqual(sibling.app.name, app.name);
+    assert.equal((await api.apps.info({ name: sibling.app.name })).previewOf, parentName);
+  });
+
+  test("two branches that make one label: the second is refused, naming both", async () => {
+    const parent = await db.app.findUniqueOrThrow({ where: { name: parentName } });
+    await ensurePreviewApp(parent.id, "fix/login");
+    await assert.rejects(ensurePreviewApp(parent.id, "fix-login"), (err: Error) => {
+      assert.ok(err instanceof PreviewError);
+      assert.match(err.message, /the branches "fix\/login" and "fix-login" both make the preview pa+--fix-login: rename one of them/);
+      return true;
+    });
+    assert.equal(await destroyPreview(parent.id, "fix-login"), "No preview of fix-login to remove");
+  });
+
+  test("a name longer than 30 is refused for a new app; one over 63 anywhere", async () => {
+    const { api } = await as(admin);
+    assert.equal(await code(api.apps.create({ name: "a" + "b".repeat(APP_NAME_MAX) })), "BAD_REQUEST");
+    assert.equal(await code(api.apps.info({ name: "a" + "b".repeat(DNS_LABEL_MAX) })), "BAD_REQUEST");
+    assert.equal(await code(api.apps.info({ name: "a" + "b".repeat(40) })), "NOT_FOUND");
   });
 });
 

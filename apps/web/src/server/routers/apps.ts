@@ -2,7 +2,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { db } from "@paas/db";
-import { appName, config, teamName } from "@paas/shared";
+import { appName, config, newAppName, teamName } from "@paas/shared";
 import { authorizeApp, authorizeTeam, visibleTeamIds } from "../authz.ts";
 import { ensureRepo } from "../git/repos.ts";
 import { assertAppQuota } from "../quotas.ts";
@@ -31,7 +31,7 @@ export const appsRouter = createTRPCRouter({
   }),
 
   create: protectedProcedure
-    .input(z.object({ name: appName, team: teamName.optional() }))
+    .input(z.object({ name: newAppName, team: teamName.optional() }))
     .mutation(async ({ ctx, input }) => {
       let team;
       if (input.team) {
