@@ -7,6 +7,7 @@
  * failed with the reason, and the old release keeps serving.
  */
 import { db, type Prisma } from "@paas/db";
+import { assertDeployQuota, QuotaError } from "@paas/db/quotas";
 import type { Redis } from "ioredis";
 import { AgentError } from "@paas/shared";
 import { agentFor, pickHost } from "./hosts.ts";
@@ -50,6 +51,10 @@ export async function deployRelease(
     const formation =
       (await db.formation.findUnique({ where: { appId_processType: { appId: app.id, processType: "web" } } })) ??
       (await db.formation.create({ data: { appId: app.id, processType: "web", quantity: 1 } }));
+    // The team's replicas and memory quota, before anything starts (the old release keeps serving).
+    await assertDeployQuota(db, app, [formation]).catch((err: unknown) => {
+      throw err instanceof QuotaError ? new DeployError(err.message) : err;
+    });
     log.step(`Releasing v${release.version}: starting ${formation.quantity} web replica${formation.quantity === 1 ? "" : "s"}`, "start");
     for (let i = 1; i <= formation.quantity; i++) {
       const host = await pickHost();

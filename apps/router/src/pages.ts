@@ -9,11 +9,14 @@ main{max-width:36rem;padding:2rem}h1{font-size:1.5rem;margin:0 0 .5rem}p{color:#
 
 const code = (s: string) => `<code>${s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)}</code>`;
 
+// The paas CLI has no logs command yet: a replica's output is read on its host.
+const LOGS = `; the platform's operator reads a replica's output with ${code("paas-runtime ps")} and ${code("paas-runtime logs CONTAINER")}`;
+
 export const noSuchApp = (host: string) =>
   page(404, "No such app", `No app is deployed at ${code(host)}. Check the name, or create it with ${code("paas apps:create NAME")} and ${code("git push paas main")}.`);
 
 export const noHealthyReplica = (app: string) =>
-  page(503, "No healthy replica", `The app ${code(app)} has no running replica right now. See ${code(`paas ps -a ${app}`)} and ${code(`paas logs -a ${app}`)}; it may be starting or crashing.`);
+  page(503, "No healthy replica", `The app ${code(app)} has no running replica right now; it may be starting or crashing. See its replicas with ${code(`paas apps:info -a ${app}`)}${LOGS}.`);
 
 export const upstreamFailed = (app: string, reason: string) =>
-  page(502, "Bad gateway", `The app ${code(app)} did not answer (${code(reason)}). It may have crashed or stopped listening on $PORT; see ${code(`paas logs -a ${app}`)}.`);
+  page(502, "Bad gateway", `The app ${code(app)} did not answer (${code(reason)}). It may have crashed or stopped listening on $PORT; see its replicas with ${code(`paas apps:info -a ${app}`)}${LOGS}.`);

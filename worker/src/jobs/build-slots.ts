@@ -3,7 +3,8 @@
  * - its app: one build per app at a time, in push order ("queue", the
  *   default), or a newer push cancels the running one (App.buildMode
  *   "supersede");
- * - its team: at most Quota.concurrentBuilds builds of a team at once.
+ * - its team: at most Quota.concurrentBuilds builds of a team at once (the
+ *   limit from the quota module, @paas/db/quotas).
  * While it waits, the pusher reads why in the build log ("-----> Waiting: ...",
  * "-----> Queued: N builds ahead of yours").
  *
@@ -14,13 +15,13 @@
  */
 import type { Redis } from "ioredis";
 import { db } from "@paas/db";
+import { concurrentBuildLimit } from "@paas/db/quotas";
 import { buildLogKey } from "@paas/shared";
 import { agentFor, pickHost } from "../hosts.ts";
 
 const appSlotKey = (appId: string) => `paas:buildslot:app:${appId}`;
 const teamSlotsKey = (teamId: string) => `paas:buildslots:team:${teamId}`;
 const supersededKey = (buildId: string) => `paas:build:${buildId}:superseded`;
-const DEFAULT_CONCURRENT_BUILDS = 2;
 const POLL_MS = 400;
 /** A pending build older than this is not waited for (its job was lost). */
 const STALE_PENDING_MS = 2 * 3600_000;
@@ -95,8 +96,7 @@ export async function acquireBuildSlot(redis: Redis, buildId: string, log: SlotL
     const by = await supersededBy(redis, buildId);
     if (by) throw new SupersededError(`superseded by ${by.slice(0, 7)}: a newer push of ${app.name} is deployed instead`);
     await cleanStale(redis, app.id, app.teamId);
-    const quota = await db.quota.findUnique({ where: { teamId: app.teamId } });
-    const limit = quota?.concurrentBuilds ?? DEFAULT_CONCURRENT_BUILDS;
+    const limit = await concurrentBuildLimit(db, app.teamId);
     const since = new Date(Date.now() - STALE_PENDING_MS);
 
     // Earlier pushes of the same app go first (queue mode).

@@ -7,9 +7,9 @@
  * parent's config vars when it is created.
  */
 import { db } from "@paas/db";
+import { assertAppQuota } from "@paas/db/quotas";
 import { branchLabel, config, previewAppName } from "@paas/shared";
 import { runDeploy } from "./deploys.ts";
-import { assertAppQuota } from "./quotas.ts";
 
 export class PreviewError extends Error {}
 

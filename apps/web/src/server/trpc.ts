@@ -7,7 +7,7 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 import { authenticateToken, SESSION_COOKIE, tokenFromAuthorization, type Principal } from "./auth.ts";
 import { AuthzError } from "./authz.ts";
-import { QuotaError } from "./quotas.ts";
+import { QuotaError } from "@paas/db/quotas";
 
 export interface Context {
   principal: Principal | null;

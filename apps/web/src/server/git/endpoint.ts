@@ -75,7 +75,7 @@ export async function handleGitRequest(req: Request, segments: string[]): Promis
     return text(401, "authentication required: use http://<any user>:<API token>@<host>/git/<app>.git", CHALLENGE);
   }
   const principal = await authenticateToken(token);
-  if (!principal) return text(401, "invalid or expired token: create one with `paas tokens:create`", CHALLENGE);
+  if (!principal) return text(401, "invalid or expired token: use a valid API token as the password (no command creates tokens yet: the operator's bootstrap admin token is in $PAAS_DATA_DIR/admin-token)", CHALLENGE);
 
   let app;
   try {

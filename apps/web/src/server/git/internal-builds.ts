@@ -24,7 +24,7 @@ import { authenticateToken, tokenFromAuthorization } from "../auth.ts";
 import { readableBuild } from "../authz.ts";
 import { enqueueBuild } from "../queue.ts";
 import { destroyPreview, ensurePreviewApp, PreviewError, previewUrl } from "../previews.ts";
-import { QuotaError } from "../quotas.ts";
+import { QuotaError } from "@paas/db/quotas";
 import { buildLogStream } from "./build-log.ts";
 import { bindPushToken, claimPushToken, readPushToken } from "./push-tokens.ts";
 

@@ -167,6 +167,29 @@ describe("apps", () => {
   });
 });
 
+describe("quotas", () => {
+  test("20 creates at once against a limit of 5: exactly 5 apps are made, the others are told the quota", async () => {
+    const token = await userWithToken("quinn@example.com", "fives", "admin");
+    const fives = await db.team.findUniqueOrThrow({ where: { name: "fives" } });
+    await db.quota.create({ data: { teamId: fives.id, apps: 5 } });
+    const { api } = await as(token);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => api.apps.create({ name: `five-${i}` })));
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as InstanceType<typeof TRPCError>);
+    assert.equal(results.length - refused.length, 5);
+    for (const err of refused) {
+      assert.equal(err.code, "FORBIDDEN", err.message);
+      assert.match(err.message, /team "fives" has reached its quota of 5 apps/);
+    }
+    assert.equal(await db.app.count({ where: { teamId: fives.id } }), 5);
+  });
+
+  test("a team without a Quota row shows the schema's default", async () => {
+    const token = await userWithToken("rowless@example.com", "rowless", "admin");
+    const { api } = await as(token);
+    assert.deepEqual((await api.teams.list()).map((t) => [t.name, t.quota.apps]), [["rowless", 10]]);
+  });
+});
+
 describe("preview apps", () => {
   const parentName = "p" + "a".repeat(APP_NAME_MAX - 1); // the longest name apps:create takes
 

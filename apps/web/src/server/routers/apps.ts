@@ -2,10 +2,10 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { db } from "@paas/db";
+import { assertAppQuota } from "@paas/db/quotas";
 import { appName, config, newAppName, teamName } from "@paas/shared";
 import { authorizeApp, authorizeTeam, visibleTeamIds } from "../authz.ts";
 import { ensureRepo } from "../git/repos.ts";
-import { assertAppQuota } from "../quotas.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 
 export const appsRouter = createTRPCRouter({

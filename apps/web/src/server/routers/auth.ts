@@ -23,7 +23,7 @@ export const authRouter = createTRPCRouter({
       if (!principal || !row || row.kind !== "api") {
         throw new TRPCError({
           code: "UNAUTHORIZED",
-          message: "that token is not valid: check it (the bootstrap token is in $PAAS_DATA_DIR/admin-token) or create a new one",
+          message: "that token is not valid: check it (the bootstrap admin token is in $PAAS_DATA_DIR/admin-token; no command creates tokens yet)",
         });
       }
       const session = generateToken();

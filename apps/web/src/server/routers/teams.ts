@@ -1,7 +1,7 @@
 /** Teams the caller belongs to, with the caller's role and the team's quota. */
 import { db } from "@paas/db";
 import { visibleTeamIds } from "../authz.ts";
-import { DEFAULT_APP_QUOTA } from "../quotas.ts";
+import { quotaOf } from "@paas/db/quotas";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 
 export const teamsRouter = createTRPCRouter({
@@ -16,13 +16,15 @@ export const teamsRouter = createTRPCRouter({
         _count: { select: { apps: true, memberships: true } },
       },
     });
-    return teams.map((t) => ({
-      name: t.name,
-      role: t.memberships[0]?.role ?? null,
-      apps: t._count.apps,
-      members: t._count.memberships,
-      quota: { apps: t.quota?.apps ?? DEFAULT_APP_QUOTA },
-      createdAt: t.createdAt,
-    }));
+    return Promise.all(
+      teams.map(async (t) => ({
+        name: t.name,
+        role: t.memberships[0]?.role ?? null,
+        apps: t._count.apps,
+        members: t._count.memberships,
+        quota: { apps: (t.quota ?? (await quotaOf(db, t.id))).apps },
+        createdAt: t.createdAt,
+      })),
+    );
   }),
 });
