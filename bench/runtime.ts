@@ -20,7 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { Runtime } from "../runtime/src/containers.ts";
-import { ensureStacks } from "../runtime/src/stacks.ts";
+import { Layout } from "../runtime/src/paths.ts";
 import { freePort, startAgent } from "../runtime/test/helpers.ts";
 
 const arg = (name: string, def: number) => {
@@ -34,6 +34,8 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-bench-"));
 const cgroupRoot = "paas-bench";
 const env = { ...process.env, PAAS_DATA_DIR: dataDir, PAAS_CGROUP_ROOT: cgroupRoot, PAAS_BRIDGE: "paasbench0", PAAS_SUBNET: "10.99.240.0/24" };
 const rt = new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot });
+/** Where the runtime keeps layers and containers (read for the crun bundle and the disk figures). */
+const layout = new Layout(dataDir);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function q(xs: number[], p: number) {
@@ -107,9 +109,9 @@ const rows: string[][] = [];
 const row = (...r: string[]) => rows.push(r);
 
 async function main() {
-  await ensureStacks(rt.images);
-  const bb = rt.images.resolve("stack/busybox");
-  const rootfs = rt.layout.layer(bb.layers[0]);
+  await rt.ensureStacks();
+  const bb = rt.resolveImage("stack/busybox");
+  const rootfs = layout.layer(bb.layers[0]);
   const bundles = path.join(dataDir, "crun");
   crunBundle(path.join(bundles, "true"), rootfs, ["true"]);
   crunBundle(path.join(bundles, "sleep"), rootfs, ["sleep", "3600"]);
@@ -210,7 +212,7 @@ async function main() {
   const monitorsInCg: boolean[] = [];
   for (const id of idle) {
     const info = rt.get(id);
-    const dir = rt.layout.container(id);
+    const dir = layout.container(id);
     const mon = Number(fs.readFileSync(path.join(dir, "monitor.pid"), "utf8"));
     const cg = memCgroupOf(info.pid!);
     const monCg = memCgroupOf(mon);
@@ -225,7 +227,7 @@ async function main() {
   const oursAvail = (availBefore - memAvailable()) / IDLE;
   const oursPer = (monitorPss + cgMem - appPss) / IDLE;
   // disk per container beyond its image (ours: its dir with upper/work/logs/config; running)
-  const oursDisk = idle.reduce((s, id) => s + duBytes(rt.layout.container(id)), 0) / IDLE;
+  const oursDisk = idle.reduce((s, id) => s + duBytes(layout.container(id)), 0) / IDLE;
 
   const crunAvailBefore = memAvailable();
   for (let i = 0; i < IDLE; i++) await sh.run(`crun run -d -b ${bundles}/sleep idle${i} >/dev/null`);

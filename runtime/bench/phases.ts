@@ -27,7 +27,7 @@ const rt = new Runtime({
 const spec = { image: "stack/busybox", cmd: ["true"], memoryBytes: 32 << 20, cgroupParent: "b/a", network: "none" as const };
 try {
   await rt.init();
-  await ensureStacks(rt.images);
+  await rt.ensureStacks();
   const rows: number[][] = [];
   for (let i = 0; i < WARM_UP + n; i++) {
     const t0 = performance.now();
@@ -52,8 +52,7 @@ try {
   console.log(`(load average ${os.loadavg()[0].toFixed(1)}, ${os.cpus().length} CPUs)`);
 } finally {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
-  await rt.idle();
-  await rt.net.teardownHost();
+  await rt.teardown();
   for (const ctrl of ["memory", "cpu", "pids", "cpuacct", "freezer", "blkio"]) {
     const root = `/sys/fs/cgroup/${ctrl}/${cgroupRoot}`;
     for (const d of ["b/a", "b", ""]) if (fs.existsSync(path.join(root, d))) fs.rmdirSync(path.join(root, d));

@@ -10,7 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import type { ContainerSpec } from "@paas/shared/agent-api";
 import { Runtime } from "../src/containers.ts";
-import { closeDiskPool, diskPoolDir, poolSpares, poolTarget } from "../src/limits/diskpool.ts";
+import { diskPoolDir, poolSpares, poolTarget } from "../src/limits/diskpool.ts";
+import { Layout } from "../src/paths.ts";
 import { ensureStacks } from "../src/stacks.ts";
 
 const n = Number(process.argv[2] ?? 20);
@@ -18,9 +19,9 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-bench-"));
 const rt = new Runtime({ dataDir, bridge: "paasbench0", subnet: "10.99.240.0/24", cgroupRoot: "paas-bench" });
 try {
   await rt.init();
-  await ensureStacks(rt.images);
+  await rt.ensureStacks();
   console.log("start of `true`               median_ms  p90_ms  min_ms");
-  const pool = diskPoolDir(rt.layout.root);
+  const pool = diskPoolDir(new Layout(dataDir).root);
   const disk = 64 << 20;
   const cases: [string, Partial<ContainerSpec>, string | undefined][] = [
     ["network none", { network: "none" }, undefined],
@@ -57,9 +58,7 @@ try {
   console.log(`(load average ${os.loadavg()[0].toFixed(1)}, ${os.cpus().length} CPUs)`);
 } finally {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
-  await closeDiskPool(diskPoolDir(rt.layout.root));
-  await rt.idle();
-  await rt.net.teardownHost();
+  await rt.teardown();
   for (const ctrl of ["memory", "cpu", "pids", "cpuacct", "freezer", "blkio"]) {
     const root = `/sys/fs/cgroup/${ctrl}/paas-bench`;
     for (const d of ["b/a", "b", ""]) if (fs.existsSync(path.join(root, d))) fs.rmdirSync(path.join(root, d));

@@ -59,6 +59,12 @@ export interface CgroupDriver {
   thaw(relPath: string): Promise<void>;
   frozen(relPath: string): boolean;
   exists(relPath: string): boolean;
+  /** The directories of the cgroup, one per hierarchy (a process joins each: exec). */
+  dirs(relPath: string): string[];
+  /** Pids of the processes in the cgroup (its own, not its descendants'). */
+  procs(relPath: string): number[];
+  /** The node and every node below it, emptied of processes and removed (tests, infra/down). */
+  removeTree(relPath: string): void;
   /** Kills what is left, removes the leaf, then each parent below the team's node that became empty. */
   remove(relPath: string): void;
 }
@@ -81,10 +87,11 @@ function read(file: string): string | undefined {
   }
 }
 
-function validate(relPath: string) {
+function validate(relPath: string): string {
   if (!relPath || relPath.split("/").some((p) => p === "" || p === "." || p === "..")) {
     throw new RuntimeError(`bad cgroup path "${relPath}"`, 400);
   }
+  return relPath;
 }
 
 function quota(cpuMillis: number) {
@@ -238,6 +245,19 @@ export class CgroupV1Driver implements CgroupDriver {
     for (const d of dirs) fs.mkdirSync(d, { recursive: true });
     this.apply(rel, limits, true);
     return { dirs, oomFile: path.join(this.dir("memory", rel), "memory.oom_control") };
+  }
+
+  dirs(rel: string): string[] {
+    validate(rel);
+    return this.roots().map((r) => path.join(r, rel));
+  }
+
+  procs(rel: string): number[] {
+    return readProcs(this.dir("memory", validate(rel)));
+  }
+
+  removeTree(rel: string) {
+    for (const d of this.dirs(rel)) removeTree(d, this.rmdir);
   }
 
   setLimits(rel: string, limits: CgroupLimits) {
@@ -447,6 +467,18 @@ export class CgroupV2Driver implements CgroupDriver {
     return fs.existsSync(path.join(this.mountRoot, rel));
   }
 
+  dirs(rel: string): string[] {
+    return [path.join(this.mountRoot, validate(rel))];
+  }
+
+  procs(rel: string): number[] {
+    return readProcs(path.join(this.mountRoot, validate(rel)));
+  }
+
+  removeTree(rel: string) {
+    removeTree(path.join(this.mountRoot, validate(rel)), this.rmdir);
+  }
+
   remove(rel: string) {
     validate(rel);
     const dir = path.join(this.mountRoot, rel);
@@ -461,6 +493,17 @@ export class CgroupV2Driver implements CgroupDriver {
     });
     pruneParents(this.mountRoot, rel, this.rmdir);
   }
+}
+
+function readProcs(dir: string): number[] {
+  return (read(path.join(dir, "cgroup.procs")) ?? "").split("\n").filter(Boolean).map(Number);
+}
+
+/** Children first; each node's processes killed before its rmdir (killAndRmdir). */
+function removeTree(dir: string, rmdir: (d: string) => void) {
+  if (!fs.existsSync(dir)) return;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(path.join(dir, e.name), rmdir);
+  killAndRmdir(dir, rmdir, () => {});
 }
 
 export type CgroupLayout = "v1" | "v2" | "hybrid";

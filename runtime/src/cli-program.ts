@@ -24,11 +24,8 @@ import { Command, CommanderError, Option } from "commander";
 import type { ContainerInfo, ContainerSpec, ImageConfig } from "@paas/shared/agent-api";
 import type { Runtime } from "./containers.ts";
 import { checkName } from "./images.ts";
-import { containerDiff, exportContainer, exportLayout, loadImages, mountView, resolveInside, saveImages } from "./oci.ts";
 import { parseLogEntry } from "./logs.ts";
-import { ensureStacks } from "./stacks.ts";
 import { RuntimeError, helperPath } from "./util.ts";
-import { mapTarIds, toContainerId, toHostId } from "./userns.ts";
 
 /** PAAS_TRACE_START=1: where a command's time goes, in ms since the process started (node's start-up included). */
 const trace = process.env.PAAS_TRACE_START ? (m: string) => console.error(`cli ${m} ${performance.now().toFixed(1)}ms`) : undefined;
@@ -238,7 +235,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
 
   /** Image must exist before anything is made: a clear error, not a half-made container. */
   function checkImage(rt: Runtime, image: string) {
-    if (!rt.images.find(image)) throw new UsageError(`no image "${image}" on this host; list them with: paas-runtime images (or build the stacks: paas-runtime setup)`);
+    if (!rt.findImage(image)) throw new UsageError(`no image "${image}" on this host; list them with: paas-runtime images (or build the stacks: paas-runtime setup)`);
   }
 
   async function printLogs(rt: Runtime, id: string, follow: boolean, timestamps = false, tail?: number) {
@@ -385,16 +382,14 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
       const out = refs.map((r) => {
         if (o.type !== "image") {
           try {
-            const c = rt.get(r);
-            const fsi = rt.fsInfo(r);
-            return { ...c, kind: "container", cgroup: fsi.cgroupPath, upperDir: fsi.upper, uid: fsi.uid, gid: fsi.gid };
+            return { ...rt.inspect(r), kind: "container" };
           } catch (err) {
             if (o.type === "container" || (err as RuntimeError).status !== 404) throw err;
           }
         }
-        const img = rt.images.find(r);
+        const img = rt.findImage(r);
         if (!img) throw new RuntimeError(`no container or image "${r}" on this host`, 404);
-        return { ...img, kind: "image", ociConfig: JSON.parse(rt.images.ociConfig(img.id)) };
+        return { ...img, kind: "image", ociConfig: JSON.parse(rt.imageOciConfig(img.id)) };
       });
       say(JSON.stringify(out, null, 2));
     });
@@ -433,20 +428,6 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
       });
   }
 
-  /** The cgroup dirs a process is in, from /proc/<pid>/cgroup (v1 controllers and v2). */
-  function cgroupDirsOf(pid: number): string[] {
-    const dirs: string[] = [];
-    for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n")) {
-      const m = /^\d+:([^:]*):(.*)$/.exec(line);
-      if (!m) continue;
-      const [, ctrls, rel] = m;
-      const mount = ctrls === "" ? (fs.existsSync("/sys/fs/cgroup/unified/cgroup.procs") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup") : `/sys/fs/cgroup/${ctrls.replace(/^name=/, "")}`;
-      const dir = path.join(mount, rel);
-      if (fs.existsSync(path.join(dir, "cgroup.procs"))) dirs.push(dir);
-    }
-    return dirs;
-  }
-
   program
     .command("exec")
     .description("run a command in a running container (its namespaces, cgroups, uid/gid and env)")
@@ -457,11 +438,8 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .argument("<cmd...>")
     .passThroughOptions()
     .action(async (ref: string, cmd: string[], o) => {
-      const rt = opts.runtime();
-      const c = rt.get(ref);
-      if (c.state !== "running" || !c.pid) throw new RuntimeError(`container ${c.name} is not running; start it first`, 409);
-      const fsi = rt.fsInfo(ref);
-      let [uid, gid] = [fsi.uid, fsi.gid];
+      const t = opts.runtime().execTarget(ref);
+      let [uid, gid] = [t.uid, t.gid];
       if (o.user) {
         const [u, g] = String(o.user).split(":");
         uid = parseNumber("--user", u, { integer: true });
@@ -469,7 +447,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
       }
       // The init's environment (image + spec env), then ours on top.
       const env: Record<string, string> = {};
-      for (const kvs of fs.readFileSync(`/proc/${c.pid}/environ`, "utf8").split("\0")) {
+      for (const kvs of fs.readFileSync(`/proc/${t.pid}/environ`, "utf8").split("\0")) {
         const i = kvs.indexOf("=");
         if (i > 0) env[kvs.slice(0, i)] = kvs.slice(i + 1);
       }
@@ -477,8 +455,8 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
       // paas-run exec: the container's cgroups (limits count this process too), its namespaces
       // (user namespace included), then the same capability cut, no_new_privs and seccomp filter
       // as the container's own init.
-      const args = ["exec", "--pid", String(c.pid), "--uid", String(uid), "--gid", String(gid), "--cwd", o.workdir ?? fsi.workdir];
-      for (const d of cgroupDirsOf(c.pid)) args.push("--cgroup", d);
+      const args = ["exec", "--pid", String(t.pid), "--uid", String(uid), "--gid", String(gid), "--cwd", o.workdir ?? t.workdir];
+      for (const d of t.cgroupDirs) args.push("--cgroup", d);
       for (const [k, v] of Object.entries(env)) args.push("--env", `${k}=${v}`);
       const p = spawn(helperPath(), [...args, "--", ...cmd], { stdio: "inherit" });
       const code = await new Promise<number>((r) => p.on("close", (code, sig) => r(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
@@ -490,12 +468,8 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .description("the processes of a container")
     .argument("<container>")
     .action((ref: string) => {
-      const c = opts.runtime().get(ref);
-      if (c.state !== "running" || !c.pid) throw new RuntimeError(`container ${c.name} is not running`, 409);
-      const pids = cgroupDirsOf(c.pid)
-        .flatMap((d) => fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean));
-      const uniq = [...new Set(pids)].sort((a, b) => Number(a) - Number(b));
-      const r = spawnSync("ps", ["-o", "user,pid,ppid,c,stime,tty,time,cmd", "-p", uniq.join(",")], { encoding: "utf8" });
+      const pids = opts.runtime().processes(ref);
+      const r = spawnSync("ps", ["-o", "user,pid,ppid,c,stime,tty,time,cmd", "-p", pids.join(",")], { encoding: "utf8" });
       io.stdout.write(r.stdout);
     });
 
@@ -508,17 +482,14 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .action(async (refs: string[], o) => {
       const rt = opts.runtime();
       const list = refs.length ? refs.map((r) => rt.get(r)) : rt.list().filter((c) => c.state === "running" || c.state === "paused");
-      const cg = list.map((c) => rt.fsInfo(c.id).cgroupPath);
-      const cpu0 = cg.map((p) => rt.cgroups.cpuUsageNs(p) ?? 0);
+      const cpu0 = list.map((c) => rt.stats(c.id).cpuUsageNs);
       const t0 = process.hrtime.bigint();
       await new Promise((r) => setTimeout(r, 1000));
       const dt = Number(process.hrtime.bigint() - t0);
       const rows = list.map((c, i) => {
-        const mem = rt.cgroups.memoryUsage(cg[i]) ?? 0;
-        const lim = rt.cgroups.readLimits(cg[i]).memoryBytes;
-        const cpu = (((rt.cgroups.cpuUsageNs(cg[i]) ?? 0) - cpu0[i]) / dt) * 100;
-        const pids = c.pid ? new Set(cgroupDirsOf(c.pid).flatMap((d) => fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean))).size : 0;
-        return { id: c.id, name: c.name, cpuPercent: Math.round(cpu * 100) / 100, memoryBytes: mem, memoryLimitBytes: lim, pids };
+        const st = rt.stats(c.id);
+        const cpu = ((st.cpuUsageNs - cpu0[i]) / dt) * 100;
+        return { id: c.id, name: c.name, cpuPercent: Math.round(cpu * 100) / 100, memoryBytes: st.memoryBytes, memoryLimitBytes: st.memoryLimitBytes, pids: st.pids };
       });
       if (o.json) return say(JSON.stringify(rows, null, 2));
       say(table([
@@ -532,8 +503,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .description("files the container added (A), changed (C) or deleted (D) against its image")
     .argument("<container>")
     .action(async (ref: string) => {
-      const fsi = opts.runtime().fsInfo(ref);
-      for (const d of await containerDiff(fsi.upper, fsi.lowers, helperPath())) say(`${d.kind} ${d.path}`);
+      for (const d of await opts.runtime().diff(ref)) say(`${d.kind} ${d.path}`);
     });
 
   program
@@ -543,9 +513,9 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .argument("<container>")
     .action(async (ref: string, o) => {
       const rt = opts.runtime();
-      const fsi = rt.fsInfo(ref);
+      rt.get(ref); // a 404 before anything is written
       if (!o.output && io.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or redirect");
-      await exportContainer(fsi, o.output ? fs.createWriteStream(o.output) : io.stdout, rt.layout.tmp);
+      await rt.export(ref, o.output ? fs.createWriteStream(o.output) : io.stdout);
     });
 
   program
@@ -559,13 +529,6 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
       const img = await opts.runtime().commit(ref, name, parseChanges(o.change));
       say(img.id);
     });
-
-  /** `rel` inside `root`, every symlink resolved inside it (a container's cannot lead out to the host's files). */
-  function resolveIn(root: string, rel: string): string {
-    const inside = resolveInside(root, rel, true, true);
-    if (inside === undefined) throw new UsageError(`${rel}: a part of that path is a file, not a directory`);
-    return path.join(root, inside);
-  }
 
   program
     .command("cp")
@@ -582,50 +545,24 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
       const to = split(dest);
       if (!!from === !!to) throw new UsageError("cp copies between a container and the host: cp CONTAINER:SRC DEST or cp SRC CONTAINER:DEST");
       if (from) {
-        const fsi = rt.fsInfo(from[0]);
-        const base = fsi.usernsBase;
-        const tar = async (root: string): Promise<number> => {
-          const p = resolveIn(root, from[1]);
-          if (!fs.existsSync(p)) throw new RuntimeError(`no ${from[1]} in container ${fsi.name}`, 404);
-          if (dest === "-") {
-            const t = spawn("tar", ["-C", path.dirname(p), "--numeric-owner", "-cf", "-", path.basename(p)], { stdio: ["ignore", "pipe", "inherit"] });
-            const exit = new Promise<number>((r) => t.on("close", (c) => r(c ?? 1)));
-            // a user-namespaced container's files have host ids: the tar gets the container's
-            if (base !== undefined) await pipeline(t.stdout, mapTarIds((id) => toContainerId(base, id)), io.stdout, { end: false });
-            else await pipeline(t.stdout, io.stdout, { end: false });
-            return exit;
-          }
-          const destDir = fs.existsSync(dest) && fs.statSync(dest).isDirectory() ? dest : path.dirname(dest);
-          const name = fs.existsSync(dest) && fs.statSync(dest).isDirectory() ? path.basename(p) : path.basename(dest);
-          const r = spawnSync("sh", ["-c", 'tar -C "$1" -cf - "$2" | tar -C "$3" -xf - --no-same-owner --transform "s|^$2|$4|"', "sh", path.dirname(p), path.basename(p), destDir, name], { stdio: "inherit" });
-          return r.status ?? 1;
-        };
-        if (fsi.pid) throw new Exit(await tar(`/proc/${fsi.pid}/root`));
-        // Not running: the image's layers with the writable layer on top, read-only; only the
-        // path asked for is read.
-        const view = await mountView([fsi.upper, ...[...fsi.lowers].reverse()], rt.layout.tmp, `container ${fsi.name}`);
-        let code: number;
+        if (dest === "-") return rt.getArchive(from[0], from[1], io.stdout);
+        // into a host dir (under the same name), or to a host path (renamed): the tar's top entry renamed
+        const isDir = fs.existsSync(dest) && fs.statSync(dest).isDirectory();
+        const name = isDir ? path.posix.basename(path.posix.normalize(from[1])) || "." : path.basename(dest);
+        const x = spawn("tar", ["-C", isDir ? dest : path.dirname(dest), "-xf", "-", "--no-same-owner", "--transform", `s|^[^/]*|${name}|`], { stdio: ["pipe", "inherit", "inherit"] });
+        const exit = new Promise<number>((r) => x.on("close", (c) => r(c ?? 1)));
         try {
-          code = await tar(view.root);
+          await rt.getArchive(from[0], from[1], x.stdin);
         } finally {
-          await view.close();
+          x.stdin.end();
         }
-        throw new Exit(code);
+        throw new Exit(await exit);
       }
       const [cref, cpath] = to!;
-      const fsi = rt.fsInfo(cref);
+      rt.get(cref); // a 404 before the host's files are read
       if (!fs.existsSync(src)) throw new UsageError(`no ${src} on this host`);
-      const tarBuf = spawnSync("tar", ["-C", path.dirname(path.resolve(src)), "-cf", "-", path.basename(path.resolve(src))], { maxBuffer: 1 << 30 }).stdout;
-      if (fsi.pid) {
-        // Running: into its mounted root, as the container's user (its host ids, in a user namespace).
-        const target = resolveIn(`/proc/${fsi.pid}/root`, cpath);
-        fs.mkdirSync(target, { recursive: true });
-        const [uid, gid] = [toHostId(fsi.usernsBase, fsi.uid), toHostId(fsi.usernsBase, fsi.gid)];
-        const r = spawnSync("tar", ["-C", target, "-xf", "-", "--no-same-owner"], { input: tarBuf, stdio: ["pipe", "inherit", "inherit"] });
-        if (r.status === 0) spawnSync("chown", ["-R", `${uid}:${gid}`, path.join(target, path.basename(path.resolve(src)))]);
-        throw new Exit(r.status ?? 1);
-      }
-      await rt.putArchive(cref, cpath, Readable.from(tarBuf));
+      const t = spawn("tar", ["-C", path.dirname(path.resolve(src)), "-cf", "-", path.basename(path.resolve(src))], { stdio: ["ignore", "pipe", "inherit"] });
+      await rt.copyIn(cref, cpath, t.stdout);
     });
 
   // ---------- images ----------
@@ -635,7 +572,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .option("-q, --quiet", "ids only")
     .option("--json")
     .action((o) => {
-      const list = opts.runtime().images.list();
+      const list = opts.runtime().imageList();
       if (o.json) return say(JSON.stringify(list, null, 2));
       if (o.quiet) return list.forEach((i) => say(i.id.slice(7, 19)));
       const rows = list.flatMap((i) => (i.names.length ? i.names : ["<none>:<none>"]).map((n) => [n.slice(0, n.lastIndexOf(":")), n.slice(n.lastIndexOf(":") + 1), i.id.slice(7, 19), ago(i.createdAt), String(i.layers.length), human(i.sizeBytes)]));
@@ -647,7 +584,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .argument("<source>", "image name or id")
     .argument("<target>", "NAME[:TAG]")
     .action((src: string, target: string) => {
-      opts.runtime().images.tagImage(src, target);
+      opts.runtime().tagImage(src, target);
     });
 
   program
@@ -657,7 +594,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .option("--json")
     .argument("<image>")
     .action((ref: string, o) => {
-      const rows = opts.runtime().images.history(ref);
+      const rows = opts.runtime().imageHistory(ref);
       if (o.json) return say(JSON.stringify(rows, null, 2));
       const cut = (s: string) => (o.trunc && s.length > 60 ? s.slice(0, 59) + "…" : s);
       say(table([["LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT"], ...rows.map((r) => [r.layer ? r.layer.slice(7, 19) : "<none>", ago(r.created), cut(r.created_by ?? ""), human(r.sizeBytes), cut(r.comment ?? "")])]));
@@ -678,7 +615,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .description("garbage collection: images without a name and layers nothing references")
     .action(() => {
       const rt = opts.runtime();
-      const r = rt.images.prune(rt.inUse());
+      const r = rt.pruneImages();
       for (const i of r.images) say(`Deleted image: ${i}`);
       for (const l of r.layers) say(`Deleted layer: ${l}`);
       say(`Total reclaimed: ${human(r.bytes)}`);
@@ -703,7 +640,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
         fs.closeSync(fd);
         if (b[0] === 0x1f && b[1] === 0x8b) stream = stream.pipe((await import("node:zlib")).createGunzip());
       }
-      const img = await opts.runtime().images.importTar(stream, name, conf);
+      const img = await opts.runtime().importImage(stream, name, conf);
       say(img.id);
     });
 
@@ -716,13 +653,13 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .argument("<image...>")
     .action(async (refs: string[], o) => {
       const rt = opts.runtime();
-      for (const r of refs) rt.images.resolve(r);
+      for (const r of refs) rt.resolveImage(r);
       if (o.ociDir) {
-        await exportLayout(rt.images, refs, o.ociDir, { gzip: o.gzip });
+        await rt.exportImageLayout(refs, o.ociDir, { gzip: o.gzip });
         return;
       }
       if (!o.output && io.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or redirect");
-      await saveImages(rt.images, refs, o.output ? fs.createWriteStream(o.output) : io.stdout, { gzip: o.gzip });
+      await rt.saveImages(refs, o.output ? fs.createWriteStream(o.output) : io.stdout, { gzip: o.gzip });
     });
 
   program
@@ -731,7 +668,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .option("-i, --input <file>", "tar file or OCI layout dir (default: stdin)")
     .option("--name <name>", "name for the image (an archive with one image)")
     .action(async (o) => {
-      const imgs = await loadImages(opts.runtime().images, o.input ?? io.stdin, { name: o.name });
+      const imgs = await opts.runtime().loadImages(o.input ?? io.stdin, { name: o.name });
       for (const i of imgs) say(`Loaded image: ${i.names.join(", ") || i.id}${i.names.length ? ` (${i.id.slice(7, 19)})` : ""}`);
     });
 
@@ -739,7 +676,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .command("setup")
     .description("build the stacks (stack/busybox, stack/node, stack/python) when missing or stale")
     .action(async () => {
-      const built = await ensureStacks(opts.runtime().images, (m) => say(m));
+      const built = await opts.runtime().ensureStacks((m) => say(m));
       if (!built.length) say("stacks already present and current");
     });
 

@@ -4,10 +4,67 @@
  * and the few commands they need (`ip -batch`, iptables) are forked by this small
  * process instead. Monitors it starts are detached (setsid) and outlive it; it exits
  * when its stdin closes (when this process exits).
+ *
+ * Use (one server per Runtime, handed to the parts that fork: network, volumes, disk quotas):
+ *   const helper = new HelperServer();
+ *   const pid = await helper.run({ dir, rootfs, overlay: { lower, upper, work }, hostname, cwd: "/",
+ *                                  uid: 0, gid: 0, oomFile, binds: [...], cgroups: [...], env: [...], cmd });
+ *   const { code, output } = await helper.exec("ip", ["-batch", "-"], script);
+ *   helper.close();                                   // the server exits; pending requests fail
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Socket } from "node:net";
 import { RuntimeError, helperPath } from "./util.ts";
+
+/** What `paas-run run` takes (its flags, runtime/native/paas-run.c's header), typed. */
+export interface RunRequest {
+  /** The container's state dir: the monitor writes pid, monitor.pid, status.json and the log there. */
+  dir: string;
+  /** Where its root is mounted. */
+  rootfs: string;
+  /** Overlay parts (lower: top layer first); absent when `rootfs` is mounted already (volumes). */
+  overlay?: { lower: string; upper: string; work: string };
+  hostname: string;
+  cwd: string;
+  uid: number;
+  gid: number;
+  /** A file with an "oom_kill N" line (the memory cgroup's). */
+  oomFile: string;
+  /** Base host id of its user namespace; absent: none. */
+  usernsBase?: number;
+  /** Host files bound read-only into the container. */
+  binds: { source: string; target: string }[];
+  /** Cgroup dirs its process joins. */
+  cgroups: string[];
+  /** The network namespace it joins (else a new, empty one), and eth0's address when it sets it up. */
+  net?: { netnsPath: string; address?: { cidr: string; gateway: string } };
+  env: string[];
+  cmd: string[];
+}
+
+/** The request as paas-run's argument list. */
+export function runArgs(r: RunRequest): string[] {
+  const flag = (name: string, v: string | number | undefined) => (v === undefined ? [] : [`--${name}`, String(v)]);
+  return [
+    ...flag("dir", r.dir),
+    ...flag("rootfs", r.rootfs),
+    ...(r.overlay ? [...flag("lower", r.overlay.lower), ...flag("upper", r.overlay.upper), ...flag("work", r.overlay.work)] : []),
+    ...flag("hostname", r.hostname),
+    ...flag("cwd", r.cwd),
+    ...flag("uid", r.uid),
+    ...flag("gid", r.gid),
+    ...flag("oom-file", r.oomFile),
+    ...flag("userns", r.usernsBase),
+    ...r.binds.flatMap((b) => flag("bind", `${b.source}:${b.target}`)),
+    ...r.cgroups.flatMap((d) => flag("cgroup", d)),
+    ...flag("netns", r.net?.netnsPath),
+    ...flag("ip", r.net?.address?.cidr),
+    ...flag("gw", r.net?.address?.gateway),
+    ...r.env.flatMap((e) => flag("env", e)),
+    "--",
+    ...r.cmd,
+  ];
+}
 
 interface Pending {
   resolve: (r: { status: string; data: string }) => void;
@@ -70,7 +127,7 @@ export class HelperServer {
     }
   }
 
-  request(args: string[]): Promise<{ status: string; data: string }> {
+  private request(args: string[]): Promise<{ status: string; data: string }> {
     const p = this.ensure();
     const id = this.nextId++;
     const parts = [Buffer.from(`${id} ${args.length}\n`)];
@@ -85,9 +142,9 @@ export class HelperServer {
     });
   }
 
-  /** `paas-run run ARGS`: resolves with the container's host pid. */
-  async run(args: string[]): Promise<number> {
-    const r = await this.request(["run", ...args]);
+  /** Starts a container (`paas-run run`): resolves with its host pid once its monitor is up. */
+  async run(req: RunRequest): Promise<number> {
+    const r = await this.request(["run", ...runArgs(req)]);
     if (r.status !== "ok") throw new RuntimeError(r.data || "the container did not start", 400);
     return Number(r.data);
   }
@@ -104,10 +161,4 @@ export class HelperServer {
     this.buf = Buffer.alloc(0);
     this.fail(new RuntimeError("the runtime helper was closed; retry"));
   }
-}
-
-let shared: HelperServer | undefined;
-export function helperServer(): HelperServer {
-  shared ??= new HelperServer();
-  return shared;
 }

@@ -3,8 +3,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { HelperServer } from "./helper.ts";
 import { BridgeNetwork, containerResolvConf, parseSubnet } from "./network.ts";
 import { Layout } from "./paths.ts";
+
+/** Never started: these tests fork nothing. */
+const helper = new HelperServer();
 
 test("parseSubnet gives the gateway at the first address", () => {
   const s = parseSubnet("10.88.0.0/24");
@@ -19,12 +23,12 @@ test("IPAM hands out the lowest free address, persists it, and reuses freed ones
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-ipam-"));
   try {
     const layout = new Layout(dir);
-    const a = new BridgeNetwork(layout, { bridge: "x0", subnet: "10.1.2.0/29" });
+    const a = new BridgeNetwork(layout, { bridge: "x0", subnet: "10.1.2.0/29" }, helper);
     assert.equal(a.allocate("c1", false), "10.1.2.2");
     assert.equal(a.allocate("c2", true), "10.1.2.3");
     assert.equal(a.allocate("c1", false), "10.1.2.2", "same container, same address");
     // a second instance (another process) sees the same file
-    const b = new BridgeNetwork(layout, { bridge: "x0", subnet: "10.1.2.0/29" });
+    const b = new BridgeNetwork(layout, { bridge: "x0", subnet: "10.1.2.0/29" }, helper);
     assert.equal(b.addressOf("c2"), "10.1.2.3");
     assert.equal(b.release("c1"), "10.1.2.2");
     assert.equal(b.allocate("c3", false), "10.1.2.2");
@@ -44,14 +48,15 @@ test("containers get the host's resolvers, loopback ones left out", () => {
 test("team sets: names fit ipset's 31 characters, differ per team, and IPAM keeps the team", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-ipam-"));
   try {
-    const n = new BridgeNetwork(new Layout(dir), { bridge: "abcdefghijklmno", subnet: "10.1.3.0/29" });
+    const layout = new Layout(dir);
+    const n = new BridgeNetwork(layout, { bridge: "abcdefghijklmno", subnet: "10.1.3.0/29" }, helper);
     const a = n.teamSet("team-a");
     assert.ok(a.length <= 31, a);
     assert.equal(n.teamSet("team-a"), a, "stable");
     assert.notEqual(n.teamSet("team-b"), a);
     assert.ok(n.isoChain.length <= 28 && n.chain.length <= 28);
     n.allocate("c1", false, "team-a");
-    const ipam = JSON.parse(fs.readFileSync(path.join(n.layout.net, "abcdefghijklmno.json"), "utf8"));
+    const ipam = JSON.parse(fs.readFileSync(path.join(layout.net, "abcdefghijklmno.json"), "utf8"));
     assert.deepEqual(ipam.addresses["10.1.3.2"], { id: "c1", egress: false, team: "team-a" });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

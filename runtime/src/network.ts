@@ -28,7 +28,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Layout } from "./paths.ts";
-import { HelperServer, helperServer } from "./helper.ts";
+import { HelperServer } from "./helper.ts";
 import { RuntimeError, aptInstall, readJson, run, runOk, withFileLock, writeJson } from "./util.ts";
 
 export interface Attachment {
@@ -62,13 +62,6 @@ export function parseSubnet(subnet: string) {
   const network = ipToInt(addr) & mask;
   const broadcast = (network | (~mask >>> 0)) >>> 0;
   return { network: network >>> 0, broadcast, bits, gateway: intToIp(network + 1) };
-}
-
-/** A second forker for firewall commands, so they run beside the `ip -batch` of a start. */
-let fwHelper: HelperServer | undefined;
-function firewallHelper(): HelperServer {
-  fwHelper ??= new HelperServer();
-  return fwHelper;
 }
 
 /**
@@ -113,10 +106,14 @@ export class BridgeNetwork {
   readonly egressSet: string;
   private readonly ipamFile: string;
   private readonly lockFile: string;
+  /** A second forker, its own, for firewall commands: they run beside the `ip -batch` of a start. */
+  private readonly firewall = new HelperServer();
 
+  /** `helper` forks the `ip` and `ipset` commands (one per runtime, helper.ts). */
   constructor(
-    readonly layout: Layout,
+    layout: Layout,
     opts: { bridge: string; subnet: string },
+    private readonly helper: HelperServer,
   ) {
     if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(opts.bridge)) throw new RuntimeError(`bad bridge name "${opts.bridge}" (at most 15 letters, digits, _ . -)`);
     this.bridge = opts.bridge;
@@ -284,6 +281,15 @@ export class BridgeNetwork {
     });
   }
 
+  /**
+   * Frees the addresses (and namespaces) of containers that are gone, as an agent that died
+   * between a container's removal and its detach left them. `keep(id)`: the container still
+   * exists, or its namespace is held for pod members.
+   */
+  async sweep(keep: (id: string) => boolean) {
+    for (const a of Object.values(this.readIpam().addresses)) if (!keep(a.id)) await this.detach(a.id);
+  }
+
   addressOf(id: string): string | undefined {
     return Object.entries(this.readIpam().addresses).find(([, a]) => a.id === id)?.[0];
   }
@@ -295,7 +301,7 @@ export class BridgeNetwork {
     const veth = vethName(id);
     // Leftovers of an earlier start of this container go first.
     const pre = fs.existsSync(`/run/netns/${ns}`) ? `netns del ${ns}\n` : "";
-    const h = helperServer();
+    const h = this.helper;
     // Memberships first or at the same time, never after: the container must not run
     // before its teammates can reach it (dropped SYNs cost a 1 s retransmit).
     const sets = [...(opts.egress ? [this.egressSet] : []), ...(opts.team !== undefined ? [this.teamSet(opts.team)] : [])];
@@ -317,7 +323,7 @@ export class BridgeNetwork {
 
   /** One exec for every membership; a team's first container creates its set and rule. */
   private async joinSets(ip: string, sets: string[], team: string | undefined): Promise<{ code: number; output: string }> {
-    const fw = firewallHelper();
+    const fw = this.firewall;
     const input = sets.map((s) => `add ${s} ${ip}\n`).join("");
     const e = await fw.exec("ipset", ["restore", "-exist"], input);
     if (e.code === 0 || team === undefined) return e;
@@ -332,7 +338,7 @@ export class BridgeNetwork {
   /** Removes netns, veth and set memberships, and frees the address. Safe to call twice. */
   async detach(id: string) {
     const ns = netnsName(id);
-    const h = helperServer();
+    const h = this.helper;
     const batch = [
       fs.existsSync(`/run/netns/${ns}`) ? `netns del ${ns}` : "",
       fs.existsSync(`/sys/class/net/${vethName(id)}`) ? `link del ${vethName(id)}` : "",

@@ -14,11 +14,13 @@
  * it sees the exit, whether or not anyone waits for it.
  *
  *   const sup = new Supervisor(rt); sup.start(); ... sup.stop();
+ *
+ * The supervisor knows the runtime only through the narrow `Supervised` interface below
+ * (Runtime implements it), so this module imports nothing of the task service that imports it.
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { ContainerSpec } from "@paas/shared/agent-api";
-import type { Runtime } from "./containers.ts";
+import type { ContainerInfo, ContainerSpec } from "@paas/shared/agent-api";
 import { readJson, writeJson } from "./util.ts";
 
 export const BACKOFF = { firstMs: 100, maxMs: 30_000, resetAfterMs: 10_000 };
@@ -79,6 +81,20 @@ export function planRestart(
   return { delayMs, dueAt: Date.parse(exit.finishedAt) + delayMs };
 }
 
+/** What the supervisor needs of the runtime. */
+export interface Supervised {
+  /** Set by the supervisor: called after every successful start. */
+  onStart?: (id: string) => void;
+  list(): Pick<ContainerInfo, "id" | "state" | "finishedAt">[];
+  get(id: string): Pick<ContainerInfo, "finishedAt">;
+  /** Has the container's monitor recorded its exit, or is the container gone? (cheap: every tick) */
+  exitedOrGone(id: string): boolean;
+  /** Frees what an exited container holds and plans its restart, or undefined when it stays down. */
+  afterExit(id: string): Promise<{ dueAt: number; delayMs: number } | undefined>;
+  /** Starts an exited container again (not one the user stopped); false when the start failed. */
+  restartExited(id: string): Promise<boolean>;
+}
+
 export class Supervisor {
   private fast?: NodeJS.Timeout;
   private slow?: NodeJS.Timeout;
@@ -90,7 +106,7 @@ export class Supervisor {
   private handled = new Map<string, string>();
 
   constructor(
-    readonly rt: Runtime,
+    readonly rt: Supervised,
     readonly opts: { tickMs?: number; scanMs?: number; log?: (m: string) => void } = {},
   ) {}
 
@@ -113,7 +129,7 @@ export class Supervisor {
 
   private tick() {
     for (const id of this.running) {
-      if (fs.existsSync(path.join(this.rt.layout.container(id), "status.json")) || !fs.existsSync(this.rt.layout.container(id))) {
+      if (this.rt.exitedOrGone(id)) {
         this.running.delete(id);
         void this.onExit(id);
       }

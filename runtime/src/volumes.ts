@@ -16,7 +16,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { VolumeInfo, VolumeMount } from "@paas/shared/agent-api";
-import { helperServer } from "./helper.ts";
+import type { HelperServer } from "./helper.ts";
 import { createQuotaDir, isMountPoint, mountInfo, releaseQuotaDir } from "./limits/disk.ts";
 import type { Layout } from "./paths.ts";
 import { RuntimeError, exists, helperPath, readJson, writeJson } from "./util.ts";
@@ -30,13 +30,16 @@ interface VolumeMeta {
   labels: Record<string, string>;
 }
 
-async function sh(cmd: string, args: string[]) {
-  const r = await helperServer().exec(cmd, args);
+async function sh(helper: HelperServer, cmd: string, args: string[]) {
+  const r = await helper.exec(cmd, args);
   if (r.code !== 0) throw new RuntimeError(`${cmd} ${args.join(" ")} failed: ${r.output.trim()}`);
 }
 
 export class VolumeStore {
-  constructor(readonly layout: Layout) {}
+  constructor(
+    private readonly layout: Layout,
+    private readonly helper: HelperServer,
+  ) {}
 
   get root() {
     return path.join(this.layout.root, "volumes");
@@ -72,7 +75,7 @@ export class VolumeStore {
     fs.mkdirSync(data, { recursive: true });
     if (opts.sizeBytes !== undefined) {
       try {
-        await createQuotaDir(data, opts.sizeBytes);
+        await createQuotaDir(this.helper, data, opts.sizeBytes);
       } catch (err) {
         fs.rmSync(this.dir(name), { recursive: true, force: true });
         throw err;
@@ -88,7 +91,7 @@ export class VolumeStore {
     const m = this.meta(name);
     if (!m) throw new RuntimeError(`no volume "${name}" on this host; create it first`, 404);
     const data = this.dataDir(name);
-    if (m.sizeBytes !== undefined && !isMountPoint(data)) await createQuotaDir(data, m.sizeBytes);
+    if (m.sizeBytes !== undefined && !isMountPoint(data)) await createQuotaDir(this.helper, data, m.sizeBytes);
     return data;
   }
 
@@ -123,7 +126,7 @@ export class VolumeStore {
     if (usedBy.length) throw new RuntimeError(`volume ${name} is used by container(s) ${usedBy.join(", ")}; remove them first`, 409);
     const data = this.dataDir(name);
     if (isMountPoint(data)) {
-      await releaseQuotaDir(data);
+      await releaseQuotaDir(this.helper, data);
     }
     fs.rmSync(this.dir(name), { recursive: true, force: true });
   }
@@ -167,6 +170,7 @@ function safeTarget(rootfs: string, target: string): string {
  * Undone by unmountRootfs, also when this fails half-way.
  */
 export async function mountVolumes(
+  helper: HelperServer,
   rootfs: string,
   overlay: { lower: string; upper: string; work: string },
   mounts: { source: string; path: string; readOnly: boolean }[],
@@ -180,13 +184,13 @@ export async function mountVolumes(
     const staged = usernsBase === undefined ? [] : layers.map((_, i) => path.join(path.dirname(rootfs), "idmap", String(i)));
     if (usernsBase !== undefined) {
       for (const d of staged) fs.mkdirSync(d, { recursive: true });
-      await sh(helperPath(), ["idmap", String(usernsBase), ...layers.flatMap((l, i) => [l, staged[i]])]);
+      await sh(helper, helperPath(), ["idmap", String(usernsBase), ...layers.flatMap((l, i) => [l, staged[i]])]);
     }
     const lower = staged.length ? staged.join(":") : overlay.lower;
     try {
-      await sh("mount", ["-t", "overlay", "overlay", "-o", `nodev,lowerdir=${lower},upperdir=${overlay.upper},workdir=${overlay.work}`, rootfs]);
+      await sh(helper, "mount", ["-t", "overlay", "overlay", "-o", `nodev,lowerdir=${lower},upperdir=${overlay.upper},workdir=${overlay.work}`, rootfs]);
     } finally {
-      if (staged.length) await sh("umount", staged);
+      if (staged.length) await sh(helper, "umount", staged);
     }
     // shallow paths first, so /data/sub lands inside the volume on /data
     for (const m of [...mounts].sort((a, b) => a.path.length - b.path.length)) {
@@ -195,20 +199,20 @@ export async function mountVolumes(
       const st = fs.statSync(m.source);
       if (owner.uid !== 0 && st.uid === 0 && fs.readdirSync(m.source).length === 0) fs.chownSync(m.source, owner.uid, owner.gid);
       // idmapped: the volume keeps the container's ids on disk, whichever team's range reads it
-      if (usernsBase !== undefined) await sh(helperPath(), ["idmap", String(usernsBase), m.source, target]);
-      else await sh("mount", ["--bind", m.source, target]);
-      await sh("mount", ["-o", `remount,bind,nosuid,nodev${m.readOnly ? ",ro" : ""}`, target]);
+      if (usernsBase !== undefined) await sh(helper, helperPath(), ["idmap", String(usernsBase), m.source, target]);
+      else await sh(helper, "mount", ["--bind", m.source, target]);
+      await sh(helper, "mount", ["-o", `remount,bind,nosuid,nodev${m.readOnly ? ",ro" : ""}`, target]);
     }
   } catch (err) {
-    await unmountRootfs(rootfs);
+    await unmountRootfs(helper, rootfs);
     throw err;
   }
 }
 
 /** Unmounts what mountVolumes mounted (nothing when rootfs is not a mount point). */
-export async function unmountRootfs(rootfs: string) {
+export async function unmountRootfs(helper: HelperServer, rootfs: string) {
   const abs = path.resolve(rootfs);
   if (!mountInfo().some((m) => m.target === abs || m.target.startsWith(`${abs}/`))) return;
-  const r = await helperServer().exec("umount", ["-R", abs]);
-  if (r.code !== 0) await helperServer().exec("umount", ["-R", "-l", abs]);
+  const r = await helper.exec("umount", ["-R", abs]);
+  if (r.code !== 0) await helper.exec("umount", ["-R", "-l", abs]);
 }

@@ -11,9 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Runtime } from "../src/containers.ts";
-import { ensureStacks } from "../src/stacks.ts";
-import { runSyncOk } from "../src/util.ts";
-import { freePort, startAgent } from "./helpers.ts";
+import { Layout } from "../src/paths.ts";
+import { cleanupRuntime, freePort, startAgent } from "./helpers.ts";
 
 const bin = path.resolve(import.meta.dirname, "../bin/paas-runtime");
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-cli-test-"));
@@ -31,17 +30,10 @@ function cli(args: string[], input?: Buffer | string) {
 }
 
 before(async () => {
-  await ensureStacks(rt.images);
+  await rt.ensureStacks();
 });
 after(async () => {
-  for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
-  await rt.idle();
-  await rt.net.teardownHost();
-  for (const ctrl of ["memory", "cpu", "pids", "cpuacct", "freezer", "blkio"]) {
-    const root = `/sys/fs/cgroup/${ctrl}/${env.PAAS_CGROUP_ROOT}`;
-    if (fs.existsSync(root)) runSyncOk("find", [root, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
-  }
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await cleanupRuntime(rt);
 });
 
 /** The same tests for both paths. */
@@ -111,7 +103,7 @@ function commonTests() {
     const id = cli(["run", "-d", "--network", "none", "stack/busybox", "sh", "-c", "echo line1; sleep 2.5; echo line2"]).out;
     const lines: string[] = [];
     for await (const l of rt.logLines(id, { follow: true })) lines.push(JSON.parse(l).line);
-    const lag = Date.now() - fs.statSync(path.join(rt.layout.container(id), "status.json")).mtimeMs;
+    const lag = Date.now() - fs.statSync(path.join(new Layout(dataDir).container(id), "status.json")).mtimeMs;
     assert.deepEqual(lines, ["line1", "line2"]);
     assert.ok(lag < 400, `follow ended ${lag.toFixed(0)} ms after the exit`);
     assert.equal((await rt.wait(id)).exitCode, 0);
@@ -227,7 +219,7 @@ function agentTests(agent: () => ChildProcess) {
   const agentFds = () => fs.readdirSync(`/proc/${agent().pid}/fd`).length;
 
   test("the agent runs the command: the bin's process is the C client, and only root reaches the socket", async () => {
-    assert.equal(fs.statSync(path.dirname(rt.layout.cliSocket)).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.dirname(rt.cliSocket)).mode & 0o777, 0o700);
     const { p, seen } = started(["run", "--rm", "--network", "none", "stack/busybox", "sh", "-c", "echo up; sleep 1"]);
     await until(() => seen.out.includes("up"), "the container's output");
     assert.match(fs.readlinkSync(`/proc/${p.pid}/exe`), /\/paas-client$/);
@@ -275,7 +267,7 @@ function agentTests(agent: () => ChildProcess) {
   test("with the agent gone (SIGKILL; its socket file left behind), the bin runs commands in its own process", async () => {
     agent().kill("SIGKILL");
     await exitOf(agent());
-    assert.ok(fs.existsSync(rt.layout.cliSocket), "the socket file is still there");
+    assert.ok(fs.existsSync(rt.cliSocket), "the socket file is still there");
     const r = cli(["run", "--rm", "--network", "none", "stack/busybox", "echo", "still here"]);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, "still here");

@@ -222,7 +222,7 @@ test("the host's loopback and other services are unreachable from a container", 
       .flat()
       .filter((a) => a && a.family === "IPv4" && !a.internal)
       .map((a) => a!.address);
-    const gw = rt.net.gateway;
+    const gw = rt.gateway;
     const targets = [`127.0.0.1 ${loopPort}`, `${gw} ${loopPort}`, `${gw} ${anyPort}`, ...hostIps.map((ip) => `${ip} ${anyPort}`)];
     const { lines } = await runIn(["sh", "-c", targets.map((t) => `nc -w 2 ${t} </dev/null 2>/dev/null || echo "failed ${t}"`).join("; ")]);
     assert.deepEqual(lines, targets.map((t) => `failed ${t}`));

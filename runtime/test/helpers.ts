@@ -1,31 +1,40 @@
-/** Test fixtures: a Runtime on its own data dir, bridge, subnet and cgroup root. */
+/**
+ * Test fixtures: a Runtime on its own data dir, bridge, subnet and cgroup root. Its cleanup
+ * leaves the host as found: containers removed, the bridge and its firewall rules gone,
+ * the disk pool emptied, every cgroup node below the test's root removed (by the driver the
+ * runtime uses, v1 or v2), the data dir deleted.
+ */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { detectCgroupDriver } from "../src/cgroups.ts";
 import { Runtime } from "../src/containers.ts";
-import { ensureStacks } from "../src/stacks.ts";
+import { Layout } from "../src/paths.ts";
 import { runSyncOk } from "../src/util.ts";
+
+/** The cgroup driver the runtime picks on this host (cgroups.ts): tests read cgroups through it. */
+export const cgroups = detectCgroupDriver();
+
+/** Removes what a test runtime made on the host (see the header), then its data dir. */
+export async function cleanupRuntime(rt: Runtime) {
+  for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
+  await rt.teardown();
+  // the test's cgroup root, and the team/app levels below it
+  cgroups.removeTree(rt.opts.cgroupRoot);
+  fs.rmSync(rt.opts.dataDir, { recursive: true, force: true });
+}
 
 export async function testRuntime(tag: string, subnetOctet: number) {
   runSyncOk(path.resolve(import.meta.dirname, "../native/build.sh"), []);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `paas-rt-${tag}-`));
   const rt = new Runtime({ dataDir, bridge: `paast${tag}0`.slice(0, 15), subnet: `10.99.${subnetOctet}.0/24`, cgroupRoot: `paas-test-${tag}` });
   await rt.init();
-  await ensureStacks(rt.images);
-  const cleanup = async () => {
-    for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
-    await rt.net.teardownHost();
-    for (const ctrl of ["memory", "cpu", "pids"]) {
-      // the test's cgroup root, and the team/app levels below it
-      const root = `/sys/fs/cgroup/${ctrl}/${rt.opts.cgroupRoot}`;
-      if (fs.existsSync(root)) runSyncOk("find", [root, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
-    }
-    await rt.idle();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  };
-  return { rt, dataDir, cleanup };
+  await rt.ensureStacks();
+  const cleanup = () => cleanupRuntime(rt);
+  // where the runtime keeps its files, and its cgroup driver: for tests that look at them
+  return { rt, dataDir, cleanup, layout: new Layout(dataDir), cgroups };
 }
 
 /** A tar (as a Buffer) of the given files, made with the system's tar. */

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Runtime } from "../src/containers.ts";
+import { Layout } from "../src/paths.ts";
 import { testRuntime } from "./helpers.ts";
 
 const MiB = 1 << 20;
@@ -60,11 +61,11 @@ z.close()
 
   test("stacks carry their source's version and are not rebuilt when it did not change", async () => {
     const { ensureStacks } = await import("../src/stacks.ts");
-    const before = rt.images.resolve("stack/python").id;
-    assert.match(rt.images.resolve("stack/python").config.labels?.["paas.stack.source"] ?? "", /python3\.\d+ 3\.\d+\.\d+ /);
-    assert.match(rt.images.resolve("stack/node").config.labels?.["paas.stack.source"] ?? "", / v\d+\.\d+\.\d+ /);
-    assert.deepEqual(await ensureStacks(rt.images), []);
-    assert.equal(rt.images.resolve("stack/python").id, before);
+    const before = rt.resolveImage("stack/python").id;
+    assert.match(rt.resolveImage("stack/python").config.labels?.["paas.stack.source"] ?? "", /python3\.\d+ 3\.\d+\.\d+ /);
+    assert.match(rt.resolveImage("stack/node").config.labels?.["paas.stack.source"] ?? "", / v\d+\.\d+\.\d+ /);
+    assert.deepEqual(await rt.ensureStacks(), []);
+    assert.equal(rt.resolveImage("stack/python").id, before);
   });
 });
 
@@ -75,32 +76,31 @@ describe("image store", () => {
     await rt.wait(c.id);
     const img = await rt.commit(c.id, "test/hist:v1");
     await rt.remove(c.id);
-    rt.images.tagImage("test/hist:v1", "test/hist:other");
-    assert.deepEqual(rt.images.resolve("test/hist:other").id, img.id);
-    assert.deepEqual(rt.images.resolve(img.id.slice(7, 19)).names.sort(), ["test/hist:other", "test/hist:v1"]);
-    const h = rt.images.history("test/hist:v1");
+    rt.tagImage("test/hist:v1", "test/hist:other");
+    assert.deepEqual(rt.resolveImage("test/hist:other").id, img.id);
+    assert.deepEqual(rt.resolveImage(img.id.slice(7, 19)).names.sort(), ["test/hist:other", "test/hist:v1"]);
+    const h = rt.imageHistory("test/hist:v1");
     assert.equal(h.length, 2);
     assert.match(h[0].created_by ?? "", /^commit .*echo hi > \/hello/);
     assert.equal(h[0].layer, img.layers[1]);
     assert.ok(h[0].sizeBytes > 0 && h[1].sizeBytes > 1_000_000);
-    assert.throws(() => rt.images.tagImage("test/hist:v1", "Bad Name"), /bad image name/);
+    assert.throws(() => rt.tagImage("test/hist:v1", "Bad Name"), /bad image name/);
 
     const user = rt.create({ image: "test/hist:v1", cmd: ["true"], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
     assert.deepEqual(rt.removeImage("test/hist:other"), ["test/hist:other"]); // another name is left: just untagged
     assert.throws(() => rt.removeImage("test/hist:v1"), (e: Error & { status?: number }) => e.status === 409 && new RegExp(user.name).test(e.message));
     assert.deepEqual(rt.removeImage("test/hist:v1", true), ["test/hist:v1"]); // forced: untagged, image kept for its container
-    assert.ok(rt.images.find(img.id));
-    assert.deepEqual(rt.images.prune(rt.inUse()).images, []); // still used
+    assert.ok(rt.findImage(img.id));
+    assert.deepEqual(rt.pruneImages().images, []); // still used
     await rt.remove(user.id);
-    const pruned = rt.images.prune(rt.inUse());
+    const pruned = rt.pruneImages();
     assert.deepEqual(pruned.images, [img.id]);
     assert.deepEqual(pruned.layers, [img.layers[1]]);
-    assert.equal(fs.existsSync(rt.layout.layer(img.layers[1])), false);
-    assert.ok(rt.images.find("stack/busybox"), "the base stays");
+    assert.equal(fs.existsSync(new Layout(rt.opts.dataDir).layer(img.layers[1])), false);
+    assert.ok(rt.findImage("stack/busybox"), "the base stays");
   });
 
   test("OCI layout and docker save round trips keep the image id (plain and gzip layers, whiteouts)", async () => {
-    const { saveImages, loadImages } = await import("../src/oci.ts");
     const c = rt.create({ image: "stack/busybox", cmd: ["sh", "-c", "mkdir -p /data/x && echo 1 > /data/x/f && ln -s /data/x/f /data/l && rm -r /etc/hosts /bin/vi"], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
     await rt.start(c.id);
     await rt.wait(c.id);
@@ -108,7 +108,7 @@ describe("image store", () => {
     await rt.remove(c.id);
     for (const gzip of [false, true]) {
       const file = path.join(scratch, `save-${gzip}.tar`);
-      await saveImages(rt.images, ["test/rt:v1"], fs.createWriteStream(file), { gzip });
+      await rt.saveImages(["test/rt:v1"], fs.createWriteStream(file), { gzip });
       const entries = spawnSync("tar", ["-tf", file], { encoding: "utf8" }).stdout.split("\n");
       for (const e of ["oci-layout", "index.json", "manifest.json"]) assert.ok(entries.includes(e), e);
       const dir = path.join(scratch, `layout-${gzip}`);
@@ -125,8 +125,8 @@ describe("image store", () => {
       const { rt: other, cleanup: cleanOther } = await testRuntime(`m${gzip ? "g" : "p"}`, gzip ? 42 : 41);
       try {
         other.removeImage("stack/busybox");
-        other.images.prune(other.inUse());
-        const [loaded] = await loadImages(other.images, gzip ? dir : file); // a layout dir, and a tar
+        other.pruneImages();
+        const [loaded] = await other.loadImages(gzip ? dir : file); // a layout dir, and a tar
         assert.deepEqual(loaded.layers, img.layers);
         assert.equal(loaded.id, img.id);
         assert.deepEqual(loaded.names, ["test/rt:v1"]);
@@ -150,7 +150,6 @@ describe("image store", () => {
   });
 
   test("a docker save tar (legacy layout: <id>/layer.tar, <hex>.json, RepoTags) loads and runs", async () => {
-    const { loadImages } = await import("../src/oci.ts");
     const root = path.join(scratch, "docker-root");
     const save = path.join(scratch, "docker-save");
     fs.mkdirSync(path.join(root, "bin"), { recursive: true });
@@ -164,7 +163,7 @@ describe("image store", () => {
     fs.writeFileSync(path.join(save, "manifest.json"), JSON.stringify([{ Config: "deadbeef.json", RepoTags: ["docker.io/library/fromdocker:1"], Layers: ["abc123/layer.tar"] }]));
     const tarFile = path.join(scratch, "docker-save.tar");
     assert.equal(spawnSync("tar", ["-C", save, "-cf", tarFile, "."]).status, 0);
-    const [img] = await loadImages(rt.images, tarFile);
+    const [img] = await rt.loadImages(tarFile);
     assert.deepEqual(img.names, ["fromdocker:1"]);
     assert.equal(img.config.env.GREETING, "hey");
     const r = await (async () => {
@@ -177,17 +176,14 @@ describe("image store", () => {
       return { code: w.exitCode, out };
     })();
     assert.deepEqual(r, { code: 0, out: ["hey", "from docker"] });
-    await assert.rejects(loadImages(rt.images, path.join(root, "msg")), /not .*tar|neither/);
+    await assert.rejects(rt.loadImages(path.join(root, "msg")), /not .*tar|neither/);
   });
 
   test("diff lists what a container added, changed and deleted", async () => {
-    const { containerDiff } = await import("../src/oci.ts");
-    const { helperPath } = await import("../src/util.ts");
     const c = rt.create({ image: "stack/busybox", cmd: ["sh", "-c", "echo x > /new.txt; echo y >> /etc/passwd; rm /bin/vi"], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
     await rt.start(c.id);
     await rt.wait(c.id);
-    const fsi = rt.fsInfo(c.id);
-    const d = (await containerDiff(fsi.upper, fsi.lowers, helperPath())).map((e) => `${e.kind} ${e.path}`);
+    const d = (await rt.diff(c.id)).map((e) => `${e.kind} ${e.path}`);
     await rt.remove(c.id);
     for (const want of ["C /bin", "D /bin/vi", "C /etc", "C /etc/passwd", "A /new.txt"]) assert.ok(d.includes(want), `${want} in ${JSON.stringify(d)}`);
   });

@@ -12,6 +12,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
 import type { Runtime } from "../src/containers.ts";
+import { Layout } from "../src/paths.ts";
 import { testRuntime } from "./helpers.ts";
 
 // The monitors this file's helper starts rotate their logs at 64 kB (default 10 MiB).
@@ -182,7 +183,7 @@ test("the monitor rotates the log by size, keeps one old file, and readers (also
   assert.equal((await rt.wait(c.id)).exitCode, 0);
   assert.deepEqual(followed, Array.from({ length: 3000 }, (_, i) => i), "the follower saw every line once, in order");
 
-  const dir = rt.layout.container(c.id);
+  const dir = new Layout(rt.opts.dataDir).container(c.id);
   const cur = fs.statSync(path.join(dir, "log.ndjson")).size;
   const old = fs.statSync(path.join(dir, "log.ndjson.1")).size;
   assert.ok(cur <= 64 << 10 && old <= 64 << 10 && old > 32 << 10, `sizes ${cur} ${old}`);

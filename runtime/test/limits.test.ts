@@ -18,32 +18,29 @@ import { createAgentServer } from "../src/agent/server.ts";
 import type { Runtime } from "../src/containers.ts";
 import { bandwidthQdiscs } from "../src/limits/bandwidth.ts";
 import { createQuotaDir, isMountPoint, loopDevicesUnder, quotaClassBytes, quotaDevice, releaseQuotaDir } from "../src/limits/disk.ts";
-import { closeDiskPool, diskPoolDir, poolSpares, poolTarget, takeSpare } from "../src/limits/diskpool.ts";
+import { diskPoolDir, poolSpares, poolTarget, takeSpare } from "../src/limits/diskpool.ts";
 import { netnsName, vethName } from "../src/network.ts";
-import { runSyncOk } from "../src/util.ts";
-import { testRuntime } from "./helpers.ts";
+import type { Layout } from "../src/paths.ts";
+import { HelperServer } from "../src/helper.ts";
+import { cgroups, testRuntime } from "./helpers.ts";
 
 const MiB = 1 << 20;
 let rt: Runtime;
 let cleanup: () => Promise<void>;
 let dataDir: string;
+let layout: Layout;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const report = (m: string) => console.log(`limits: ${m}`);
 
 before(async () => {
-  ({ rt, cleanup, dataDir } = await testRuntime("l", 50));
+  ({ rt, cleanup, dataDir, layout } = await testRuntime("l", 50));
 });
 after(async () => {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
   // the pool's spares are mounted under the data dir: unmounted before it is deleted
-  await closeDiskPool(diskPoolDir(rt.layout.root));
+  await rt.teardown();
   assert.deepEqual(loopDevicesUnder(dataDir), [], "no loop device left after the pool is closed");
   await cleanup();
-  // the controllers helpers.ts does not sweep
-  for (const ctrl of ["cpuacct", "freezer", "blkio"]) {
-    const root = `/sys/fs/cgroup/${ctrl}/${rt.opts.cgroupRoot}`;
-    if (fs.existsSync(root)) runSyncOk("find", [root, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
-  }
 });
 
 function box(cmd: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
@@ -56,7 +53,9 @@ async function logs(id: string): Promise<string[]> {
   return out;
 }
 
-const pool = () => diskPoolDir(rt.layout.root);
+const pool = () => diskPoolDir(layout.root);
+/** For the quota dirs these tests make themselves. */
+const helper = new HelperServer();
 const mountsUnder = (dir: string) =>
   fs
     .readFileSync("/proc/self/mountinfo", "utf8")
@@ -81,11 +80,11 @@ function diskHoldings() {
 
 /** Removes the container and checks it left no cgroup leaf, mount or loop device behind. */
 async function removeClean(id: string) {
-  const cg = rt.fsInfo(id).cgroupPath;
+  const cg = rt.inspect(id).cgroup;
   await rt.remove(id, { force: true });
-  assert.equal(rt.cgroups.exists(cg), false, "cgroup leaf removed");
-  for (const ctrl of ["memory", "cpu", "pids", "cpuacct", "freezer", "blkio"]) assert.equal(fs.existsSync(`/sys/fs/cgroup/${ctrl}/${cg}`), false, `${ctrl} leaf removed`);
-  assert.equal(fs.existsSync(rt.layout.container(id)), false);
+  assert.equal(cgroups.exists(cg), false, "cgroup leaf removed");
+  for (const d of cgroups.dirs(cg)) assert.equal(fs.existsSync(d), false, `${d} removed`);
+  assert.equal(fs.existsSync(layout.container(id)), false);
   assert.deepEqual(diskHoldings(), { loops: 0, mounts: 0, orphans: 0 }, "no loop device or mount left but the pool's spares");
 }
 
@@ -111,13 +110,13 @@ describe("limits", () => {
   test("cpu: a busy loop is held at its quota (0.2 CPU), the weight is set", async () => {
     const c = rt.create(box("while :; do :; done", { cpuMillis: 200, cpuShares: 256 }));
     await rt.start(c.id);
-    const cg = rt.fsInfo(c.id).cgroupPath;
-    assert.equal(rt.cgroups.readLimits(cg).cpuShares, 256);
+    const cg = rt.inspect(c.id).cgroup;
+    assert.equal(cgroups.readLimits(cg).cpuShares, 256);
     await sleep(300);
-    const u0 = rt.cgroups.cpuUsageNs(cg)!;
+    const u0 = cgroups.cpuUsageNs(cg)!;
     const t0 = process.hrtime.bigint();
     await sleep(2000);
-    const u1 = rt.cgroups.cpuUsageNs(cg)!;
+    const u1 = cgroups.cpuUsageNs(cg)!;
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     const cores = (u1 - u0) / 1e9 / secs;
     report(`cpu quota 0.2 -> busy loop used ${cores.toFixed(3)} of a core over ${secs.toFixed(2)} s`);
@@ -128,8 +127,8 @@ describe("limits", () => {
   test("pids: a fork bomb is held at pidsLimit and the host stays responsive", async () => {
     const c = rt.create(box("b(){ b|b& }; b; sleep 30", { pidsLimit: 64, memoryBytes: 64 * MiB }));
     await rt.start(c.id);
-    const cg = rt.fsInfo(c.id).cgroupPath;
-    const pidsDir = `/sys/fs/cgroup/pids/${cg}`;
+    const cg = rt.inspect(c.id).cgroup;
+    const pidsDir = cgroups.dirs(cg).find((d) => fs.existsSync(path.join(d, "pids.current")))!;
     let peak = 0;
     let worstHost = 0;
     const end = Date.now() + 3000;
@@ -170,8 +169,8 @@ describe("limits", () => {
     const capped = await pair("tcap");
     report(`team cap 64 MB, two 40 MB containers: oomKilled ${capped.map((r) => r.oomKilled).join(",")}`);
     assert.equal(capped.filter((r) => r.oomKilled).length >= 1, true);
-    assert.equal(rt.cgroups.exists(`${rt.opts.cgroupRoot}/tcap/app`), false, "the app's node goes with its last container");
-    assert.equal(rt.cgroups.readLimits(`${rt.opts.cgroupRoot}/tcap`).memoryBytes, 64 * MiB, "the team's node stays, with its cap");
+    assert.equal(cgroups.exists(`${rt.opts.cgroupRoot}/tcap/app`), false, "the app's node goes with its last container");
+    assert.equal(cgroups.readLimits(`${rt.opts.cgroupRoot}/tcap`).memoryBytes, 64 * MiB, "the team's node stays, with its cap");
   });
 
   test("pause/unpause: a paused container's counter stops and resumes", async () => {
@@ -213,30 +212,30 @@ describe("limits", () => {
     assert.match(out, /No space left on device/);
     assert.match(out, /rc=1/);
     assert.equal(w.exitCode, 0);
-    const upper = rt.fsInfo(c.id).upper;
+    const upper = rt.inspect(c.id).upperDir;
     const written = fs.statSync(path.join(upper, "big")).size;
     assert.ok(written <= 16 * MiB && written > 8 * MiB, `wrote ${written}`);
     const hostFree1 = fs.statfsSync(dataDir).bavail * fs.statfsSync(dataDir).bsize;
     assert.ok(hostFree0 - hostFree1 < 24 * MiB, `host lost ${(hostFree0 - hostFree1) / MiB} MiB`);
     // the quota'd layer commits like any other
     const img = await rt.commit(c.id, "test/quota:v1");
-    assert.equal(fs.statSync(path.join(rt.layout.layer(img.layers.at(-1)!), "big")).size, written);
+    assert.equal(fs.statSync(path.join(layout.layer(img.layers.at(-1)!), "big")).size, written);
     await removeClean(c.id);
     rt.removeImage("test/quota:v1");
   });
 
   test("disk: createQuotaDir / releaseQuotaDir (for volumes)", async () => {
     const dir = path.join(dataDir, "vol-q");
-    await createQuotaDir(dir, 10 * MiB);
-    await createQuotaDir(dir, 10 * MiB); // idempotent
+    await createQuotaDir(helper, dir, 10 * MiB);
+    await createQuotaDir(helper, dir, 10 * MiB); // idempotent
     assert.equal(isMountPoint(dir), true);
     assert.match(quotaDevice(dir), /^7:\d+$/);
     fs.writeFileSync(path.join(dir, "small"), "kept");
     assert.throws(() => fs.writeFileSync(path.join(dir, "big"), Buffer.alloc(12 * MiB)), /ENOSPC/);
-    await releaseQuotaDir(dir);
+    await releaseQuotaDir(helper, dir);
     assert.equal(isMountPoint(dir), false);
     assert.equal(diskHoldings().loops, 0);
-    await assert.rejects(createQuotaDir(dir, 1000), /at least 8388608/);
+    await assert.rejects(createQuotaDir(helper, dir, 1000), /at least 8388608/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -258,7 +257,7 @@ describe("limits", () => {
     }
     const miss = rt.create(box("true", { diskBytes: size }));
     const missMs = await timedStart(miss);
-    assert.equal(fs.realpathSync(path.join(rt.layout.container(miss.id), "disk")), path.join(rt.layout.container(miss.id), "disk"), "made on demand");
+    assert.equal(fs.realpathSync(path.join(layout.container(miss.id), "disk")), path.join(layout.container(miss.id), "disk"), "made on demand");
     await rt.wait(miss.id);
     await removeClean(miss.id);
     await poolReady(size, 2);
@@ -267,7 +266,7 @@ describe("limits", () => {
     const hitMs: number[] = [];
     const fill = rt.create(box("echo secret > /secret; dd if=/dev/zero of=/big bs=1M count=64; echo rc=$?", { diskBytes: size }));
     hitMs.push(await timedStart(fill));
-    const spare = fs.realpathSync(path.join(rt.layout.container(fill.id), "disk"));
+    const spare = fs.realpathSync(path.join(layout.container(fill.id), "disk"));
     assert.ok(spare.startsWith(path.join(pool(), "m") + "/"), `pooled: ${spare}`);
     assert.equal(poolSpares(pool(), size).includes(spare), false, "taken out of the pool");
     const w = await rt.wait(fill.id);
@@ -275,7 +274,7 @@ describe("limits", () => {
     assert.equal(w.exitCode, 0);
     assert.match(out, /No space left on device/);
     assert.match(out, /rc=1/);
-    const written = fs.statSync(path.join(rt.fsInfo(fill.id).upper, "big")).size;
+    const written = fs.statSync(path.join(rt.inspect(fill.id).upperDir, "big")).size;
     assert.ok(written <= size && written > size / 2, `wrote ${written}`);
     await removeClean(fill.id);
     assert.equal(fs.existsSync(spare), false, "its mount point went with it");
@@ -284,9 +283,9 @@ describe("limits", () => {
     // two takers at once get two different spares; a third finds none and makes its own
     const trio = [0, 1, 2].map(() => rt.create(box("cat /secret 2>&1; ls -A /; df -k / | tail -1", { diskBytes: size })));
     await Promise.all(trio.map((c) => rt.start(c.id)));
-    const devices = trio.map((c) => quotaDevice(path.join(rt.layout.container(c.id), "disk")));
+    const devices = trio.map((c) => quotaDevice(path.join(layout.container(c.id), "disk")));
     assert.equal(new Set(devices).size, 3, `distinct filesystems: ${devices}`);
-    const pooled = trio.filter((c) => fs.realpathSync(path.join(rt.layout.container(c.id), "disk")).startsWith(pool()));
+    const pooled = trio.filter((c) => fs.realpathSync(path.join(layout.container(c.id), "disk")).startsWith(pool()));
     assert.equal(pooled.length, 2);
     for (const c of trio) {
       await rt.wait(c.id);
@@ -312,10 +311,10 @@ describe("limits", () => {
     const img = path.join(dataDir, ".claimed.quota.img");
     const taken = takeSpare(pool(), size, img)!;
     const loops = loopDevicesUnder(dataDir).length;
-    await createQuotaDir(dir, size, { pool: pool() });
+    await createQuotaDir(helper, dir, size, { pool: pool() });
     assert.equal(fs.realpathSync(dir), taken);
     assert.equal(loopDevicesUnder(dataDir).length, loops, "no second loop device for the same image");
-    await releaseQuotaDir(dir);
+    await releaseQuotaDir(helper, dir);
     assert.equal(fs.existsSync(dir), false);
     assert.equal(fs.existsSync(img), false);
     assert.deepEqual(diskHoldings(), { loops: 0, mounts: 0, orphans: 0 });
@@ -325,7 +324,7 @@ describe("limits", () => {
     const c = rt.create(box("dd if=/dev/zero of=/f bs=1M count=20 oflag=direct 2>&1", { diskBytes: 64 * MiB, ioWriteBps: 5 * MiB }));
     const t = performance.now();
     await rt.start(c.id);
-    const limits = rt.cgroups.readLimits(rt.fsInfo(c.id).cgroupPath);
+    const limits = cgroups.readLimits(rt.inspect(c.id).cgroup);
     assert.equal(limits.io?.[0].writeBps, 5 * MiB);
     assert.match(limits.io![0].device, /^7:\d+$/); // the loop device under the writable layer
     const w = await rt.wait(c.id);
@@ -414,8 +413,8 @@ describe("limits", () => {
       const c = await client.createContainer(box("sleep 30", { cgroupParent: "tagent/app" }));
       await client.start(c.id);
       // the team's node holds its caps in the kernel
-      assert.equal(rt.cgroups.readLimits(`${rt.opts.cgroupRoot}/tagent`).memoryBytes, 256 * MiB);
-      assert.equal(rt.cgroups.readLimits(`${rt.opts.cgroupRoot}/tagent`).pidsLimit, 500);
+      assert.equal(cgroups.readLimits(`${rt.opts.cgroupRoot}/tagent`).memoryBytes, 256 * MiB);
+      assert.equal(cgroups.readLimits(`${rt.opts.cgroupRoot}/tagent`).pidsLimit, 500);
       assert.equal((await client.pause(c.id)).state, "paused");
       assert.equal((await client.container(c.id)).state, "paused");
       assert.equal((await client.unpause(c.id)).state, "running");

@@ -26,7 +26,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
-  for (const v of rt.volumes.list()) await rt.removeVolume(v.name).catch(() => {});
+  for (const v of rt.volumeList()) await rt.removeVolume(v.name).catch(() => {});
   await cleanup();
 });
 
@@ -57,7 +57,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 }
 
 test("a named volume outlives its container; read-only mounts; removal refused while in use", { timeout: 60_000 }, async () => {
-  await rt.volumes.create("v1");
+  await rt.createVolume("v1");
   const w = await runToEnd(busybox("echo kept > /data/f && mkdir -p /data/sub && echo deep > /data/sub/g && echo written", { volumes: [{ name: "v1", path: "/data" }] }));
   assert.equal(w.code, 0, w.out);
   assert.equal(w.out, "written");
@@ -71,7 +71,7 @@ test("a named volume outlives its container; read-only mounts; removal refused w
   await rt.remove(r.id);
   await rt.removeVolume("v1");
   assert.equal(fs.existsSync(path.join(dataDir, "runtime/volumes/v1")), false);
-  assert.deepEqual(rt.volumes.list(), []);
+  assert.deepEqual(rt.volumeList(), []);
 });
 
 test("volumes through the agent's API", { timeout: 30_000 }, async () => {
@@ -119,7 +119,7 @@ test("a volume mount that would follow a symlink out of the root is refused", { 
 });
 
 test("a volume with a size cap: writes beyond it get ENOSPC", { timeout: 60_000, skip: !fs.existsSync(path.resolve(import.meta.dirname, "../src/limits/disk.ts")) && "no limits/disk.ts" }, async () => {
-  await rt.volumes.create("small", { sizeBytes: 16 << 20 });
+  await rt.createVolume("small", { sizeBytes: 16 << 20 });
   const r = await runToEnd(busybox("dd if=/dev/zero of=/q/big bs=1M count=64 2>&1; ls -l /q/big | awk '{print $5}'", { volumes: [{ name: "small", path: "/q" }] }));
   assert.match(r.out, /No space left on device/);
   const size = Number(r.out.split("\n").pop());
@@ -183,7 +183,7 @@ test("pod: a sidecar joins the app's netns and volumes, leaves, and the app keep
   // The last member leaves: namespace, veth and address go with it.
   await rt.remove(member.id, { force: true });
   assert.equal(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes(ns), false);
-  assert.equal(rt.net.addressOf(app.id), undefined);
+  assert.equal(rt.addressOf(app.id), undefined);
   assert.equal(fs.existsSync(`/sys/class/net/vp${app.id.slice(0, 12)}`), false);
   assert.equal(hostMounts(), 0);
   await rt.removeVolume("shared");
@@ -207,5 +207,5 @@ test("the pod's first container, stopped and started again, comes back into its 
   await rt.remove(owner.id, { force: true });
   await rt.remove(member.id, { force: true });
   assert.equal(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes(`paas-${owner.id.slice(0, 12)}`), false);
-  assert.equal(rt.net.addressOf(owner.id), undefined);
+  assert.equal(rt.addressOf(owner.id), undefined);
 });

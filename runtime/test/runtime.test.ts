@@ -7,7 +7,7 @@ import fs from "node:fs";
 import net from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import { makeTar, testRuntime } from "./helpers.ts";
+import { cgroups, makeTar, testRuntime } from "./helpers.ts";
 import type { Runtime } from "../src/containers.ts";
 import { netnsName, vethName } from "../src/network.ts";
 import { Layout } from "../src/paths.ts";
@@ -68,7 +68,7 @@ describe("runtime", () => {
     assert.deepEqual(await rt.wait(c.id), { exitCode: 1, oomKilled: false }); // rm /etc/group: no permission as app
     assert.deepEqual(await logs(c.id), ["hello from tar", "rm: can't remove '/etc/group': Permission denied"]);
     const img = await rt.commit(c.id, "test/app:v1", { cmd: ["node", "src/index.js"] });
-    const base = rt.images.resolve("stack/node");
+    const base = rt.resolveImage("stack/node");
     assert.equal(img.layers.length, base.layers.length + 1);
     assert.deepEqual(img.layers.slice(0, -1), base.layers);
     assert.deepEqual(img.config.cmd, ["node", "src/index.js"]);
@@ -163,16 +163,18 @@ describe("runtime", () => {
     assert.equal(info.state, "running");
     assert.ok(fs.existsSync(`/run/netns/${netnsName(c.id)}`));
     assert.ok(fs.existsSync(`/sys/class/net/${vethName(c.id)}`));
-    const cg = `/sys/fs/cgroup/memory/${rt.opts.cgroupRoot}/t/gone/${c.id}`;
-    assert.ok(fs.existsSync(cg));
-    assert.equal(fs.readFileSync(`${cg}/memory.limit_in_bytes`, "utf8").trim(), String(32 * MiB));
+    const cg = rt.inspect(c.id).cgroup;
+    assert.equal(cg, `${rt.opts.cgroupRoot}/t/gone/${c.id}`);
+    assert.ok(cgroups.exists(cg));
+    assert.equal(cgroups.readLimits(cg).memoryBytes, 32 * MiB);
+    const dirs = cgroups.dirs(cg);
     await assert.rejects(rt.remove(c.id), /running/);
     await rt.remove(c.id, { force: true });
     assert.equal(fs.existsSync(`/run/netns/${netnsName(c.id)}`), false);
     assert.equal(fs.existsSync(`/sys/class/net/${vethName(c.id)}`), false);
-    assert.equal(fs.existsSync(cg), false);
-    assert.equal(fs.existsSync(`/sys/fs/cgroup/pids/${rt.opts.cgroupRoot}/t/gone/${c.id}`), false);
-    assert.equal(rt.net.addressOf(c.id), undefined);
+    assert.equal(cgroups.exists(cg), false);
+    for (const d of dirs) assert.equal(fs.existsSync(d), false, `${d} removed`);
+    assert.equal(rt.addressOf(c.id), undefined);
     assert.equal(fs.existsSync(new Layout(rt.opts.dataDir).container(c.id)), false);
     // no mount of the container is visible on the host (the overlay lives in its own mount ns)
     assert.equal(fs.readFileSync("/proc/self/mountinfo", "utf8").includes(c.id), false);

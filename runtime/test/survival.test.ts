@@ -10,19 +10,14 @@ import path from "node:path";
 import { test } from "node:test";
 import { AgentClient } from "@paas/shared/agent-api";
 import { Runtime } from "../src/containers.ts";
-import { BridgeNetwork } from "../src/network.ts";
-import { Layout } from "../src/paths.ts";
-import { freePort, startAgent } from "./helpers.ts";
+import { cgroups, cleanupRuntime, freePort, startAgent } from "./helpers.ts";
 
 /** What containers of one test runtime hold on the host, counted from the kernel's side. */
 function holdings(dataDir: string, env: Record<string, string>, ids: string[]) {
   const sh = (cmd: string) => spawnSync("sh", ["-c", cmd], { encoding: "utf8" }).stdout;
   const lines = (t: string) => t.split("\n").filter(Boolean);
-  const cgroups: Record<string, number> = {};
-  for (const ctrl of ["memory", "cpu", "pids"]) {
-    // leaves: <root>/t/a/<id>
-    cgroups[ctrl] = lines(sh(`find /sys/fs/cgroup/${ctrl}/${env.PAAS_CGROUP_ROOT} -mindepth 3 -maxdepth 3 -type d 2>/dev/null`)).length;
-  }
+  // leaves <root>/t/a/<id>, counted in each hierarchy of the runtime's cgroup driver (v1: one per controller)
+  const leaves = cgroups.dirs(env.PAAS_CGROUP_ROOT).map((dir) => lines(sh(`find ${dir} -mindepth 3 -maxdepth 3 -type d 2>/dev/null`)).length);
   const netns = lines(sh("ip netns list")).filter((l) => ids.some((id) => l.startsWith(`paas-${id.slice(0, 12)}`))).length;
   const veths = lines(sh(`ip -o link show master ${env.PAAS_BRIDGE} 2>/dev/null`)).length;
   const ipamFile = path.join(dataDir, "runtime/net", `${env.PAAS_BRIDGE}.json`);
@@ -39,7 +34,7 @@ function holdings(dataDir: string, env: Record<string, string>, ids: string[]) {
       if (fs.readdirSync(`/proc/${pid}/fd`).some((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dataDir))) monitors++;
     } catch {}
   }
-  return { cgroups, netns, veths, ipam: Object.keys(ipam).length, iptables, ipsetMembers, mounts, monitors };
+  return { cgroups: leaves, netns, veths, ipam: Object.keys(ipam).length, iptables, ipsetMembers, mounts, monitors };
 }
 
 async function reachable(ip: string, port: number): Promise<string> {
@@ -73,7 +68,7 @@ test("SIGKILL of the agent: live containers re-adopted, one that died meanwhile 
     for (let i = 0; i < 3; i++) assert.equal(await reachable(cs[i].ip!, 8080), `c${i}`);
     const three = holdings(dataDir, env, ids);
     console.log("before:", JSON.stringify(base), "\nthree running:", JSON.stringify(three));
-    assert.deepEqual(three.cgroups, { memory: 3, cpu: 3, pids: 3 });
+    assert.deepEqual(three.cgroups, three.cgroups.map(() => 3));
     assert.equal(three.netns, 3);
     assert.equal(three.veths, 3);
     assert.equal(three.ipam, 3);
@@ -102,7 +97,7 @@ test("SIGKILL of the agent: live containers re-adopted, one that died meanwhile 
     assert.equal(dead.exitCode, 137);
     const after = holdings(dataDir, env, ids);
     console.log("after restart:", JSON.stringify(after));
-    assert.deepEqual(after, { cgroups: { memory: 2, cpu: 2, pids: 2 }, netns: 2, veths: 2, ipam: 2, iptables: three.iptables, ipsetMembers: 4, mounts: base.mounts, monitors: 2 });
+    assert.deepEqual(after, { cgroups: three.cgroups.map(() => 2), netns: 2, veths: 2, ipam: 2, iptables: three.iptables, ipsetMembers: 4, mounts: base.mounts, monitors: 2 });
     assert.deepEqual(fs.readdirSync(path.join(dataDir, "runtime/containers", ids[2], "work")), []);
 
     for (const id of ids) await client.remove(id, true);
@@ -114,16 +109,8 @@ test("SIGKILL of the agent: live containers re-adopted, one that died meanwhile 
   } finally {
     agent.kill("SIGTERM");
     await new Promise((r) => (agent.exitCode !== null || agent.signalCode !== null ? r(null) : agent.once("exit", r)));
-    // Containers a failed assertion left behind.
-    const rt = new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot: env.PAAS_CGROUP_ROOT });
-    for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
-    await rt.idle();
-    await new BridgeNetwork(new Layout(dataDir), { bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET }).teardownHost();
-    for (const ctrl of ["memory", "cpu", "pids"]) {
-      const root = `/sys/fs/cgroup/${ctrl}/${env.PAAS_CGROUP_ROOT}`;
-      if (fs.existsSync(root)) spawnSync("find", [root, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    // containers a failed assertion left behind, the bridge, cgroup nodes, the data dir
+    await cleanupRuntime(new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot: env.PAAS_CGROUP_ROOT }));
   }
 });
 
@@ -156,11 +143,6 @@ test("containers outlive the agent and are re-adopted", { timeout: 120_000 }, as
   } finally {
     agent.kill("SIGTERM");
     await new Promise((r) => agent.once("exit", r));
-    await new BridgeNetwork(new Layout(dataDir), { bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET }).teardownHost();
-    for (const ctrl of ["memory", "cpu", "pids"]) {
-      const root = `/sys/fs/cgroup/${ctrl}/${env.PAAS_CGROUP_ROOT}`;
-      if (fs.existsSync(root)) spawnSync("find", [root, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
-    }
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await cleanupRuntime(new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot: env.PAAS_CGROUP_ROOT }));
   }
 });

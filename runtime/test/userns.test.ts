@@ -10,7 +10,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
 import type { Runtime } from "../src/containers.ts";
-import { exportContainer } from "../src/oci.ts";
+import { Layout } from "../src/paths.ts";
 import { USERNS_KEEP_DIR, USERNS_SIZE } from "../src/userns.ts";
 import { run } from "../src/util.ts";
 import { makeTar, testRuntime } from "./helpers.ts";
@@ -71,21 +71,21 @@ test("a container's files: commit, export and volumes hold the container's ids, 
   const res = await rt.wait(c.id);
   assert.equal(res.exitCode, 0);
   // on the host: the upper dir holds host ids
-  const upper = rt.fsInfo(c.id).upper;
+  const upper = rt.inspect(c.id).upperDir;
   assert.ok(fs.statSync(path.join(upper, "etc/by-root")).uid >= 100_000);
   // the volume keeps container ids (idmapped): any team reads it as written
-  const volDir = await rt.volumes.source("uvol");
+  const volDir = rt.volume("uvol").path;
   assert.equal(fs.statSync(path.join(volDir, "r")).uid, 0);
   assert.equal(fs.statSync(path.join(volDir, "u")).uid, 1000);
   // commit: the layer has container ids
   const img = await rt.commit(c.id, "userns/test:v1");
-  const layer = rt.layout.layer(img.layers[img.layers.length - 1]);
+  const layer = new Layout(rt.opts.dataDir).layer(img.layers[img.layers.length - 1]);
   assert.equal(fs.statSync(path.join(layer, "etc/by-root")).uid, 0);
   assert.equal(fs.statSync(path.join(layer, "home/by-app")).uid, 1000);
   assert.equal(fs.statSync(path.join(layer, "srv/put.txt")).uid, 0);
   // export: so does the tar
   const file = path.join(dataDir, "export.tar");
-  await exportContainer(rt.fsInfo(c.id), fs.createWriteStream(file), rt.layout.tmp);
+  await rt.export(c.id, fs.createWriteStream(file));
   const listing = spawnSync("tar", ["-tvf", file, "--numeric-owner"], { encoding: "utf8" }).stdout;
   assert.match(listing, /0\/0 .* \.\/etc\/by-root\n/);
   assert.match(listing, /1000\/1000 .* \.\/home\/by-app\n/);
@@ -134,7 +134,7 @@ test("a team's containers share one kept user namespace, which outlives them; te
   const pb = (await rt.start(b.id)).pid!;
   assert.equal(nsInode(pa2), nsInode(pa), "one namespace for the team");
   assert.notEqual(nsInode(pb), nsInode(pa), "another for another team");
-  const kept = path.join(USERNS_KEEP_DIR, String(rt.fsInfo(a.id).usernsBase));
+  const kept = path.join(USERNS_KEEP_DIR, String(rt.inspect(a.id).usernsBase));
   const ino = fs.statSync(kept).ino;
   assert.equal(ino, nsInode(pa), `kept at ${kept}`);
   // with no process left in it (as after the agent and every monitor are gone), the next start finds it

@@ -153,7 +153,7 @@ function serve(sock: net.Socket, rt: Runtime) {
  * removes the file first (new clients then run commands themselves at once).
  */
 export function listenCliSocket(rt: Runtime, log: (m: string) => void): net.Server | undefined {
-  const file = rt.layout.cliSocket;
+  const file = rt.cliSocket;
   if (Buffer.byteLength(file) > MAX_PATH) {
     log(`the CLI socket path ${file} is over ${MAX_PATH} bytes: paas-runtime will run commands in its own process (a shorter PAAS_DATA_DIR enables the fast path)`);
     return undefined;

@@ -11,7 +11,6 @@ import path from "node:path";
 import { config } from "@paas/shared";
 import { Runtime } from "../containers.ts";
 import { Supervisor } from "../restart.ts";
-import { ensureStacks } from "../stacks.ts";
 import { helperPath } from "../util.ts";
 import { listenCliSocket } from "./cli-socket.ts";
 import { createAgentServer } from "./server.ts";
@@ -27,7 +26,7 @@ if (build.status !== 0 && !process.env.PAAS_RUNTIME_HELPER) {
 helperPath(); // fail early with the build hint
 const rt = new Runtime({ dataDir: cfg.dataDir, bridge: cfg.bridge, subnet: cfg.subnet, cgroupRoot: cfg.cgroupRoot });
 await rt.init();
-await ensureStacks(rt.images, (m) => console.log(`agent: ${m}`));
+await rt.ensureStacks((m) => console.log(`agent: ${m}`));
 const running = rt.list().filter((c) => c.state === "running");
 // Restart policies, and prompt clean-up of containers that exit.
 new Supervisor(rt, { log: (m) => console.error(`agent: ${m}`) }).start();
@@ -37,7 +36,7 @@ server.listen(cfg.agentPort, "127.0.0.1", () => {
   // after the port: a second agent on this data dir fails there, not by taking the socket over
   cliServer = listenCliSocket(rt, (m) => console.error(`agent: ${m}`));
   console.log(
-    `agent: listening on http://127.0.0.1:${cfg.agentPort} (data ${cfg.dataDir}, bridge ${cfg.bridge} ${cfg.subnet}, cgroup ${rt.cgroups.kind} /${cfg.cgroupRoot}; ${running.length} running container(s) adopted; ready in ${Date.now() - t0} ms)`,
+    `agent: listening on http://127.0.0.1:${cfg.agentPort} (data ${cfg.dataDir}, bridge ${cfg.bridge} ${cfg.subnet}, cgroup ${rt.cgroupDriver} /${cfg.cgroupRoot}; ${running.length} running container(s) adopted; ready in ${Date.now() - t0} ms)`,
   );
 });
 server.on("error", (err) => {
@@ -47,7 +46,7 @@ server.on("error", (err) => {
 const shutdown = () => {
   console.log("agent: stopping (containers keep running)");
   if (cliServer) {
-    fs.rmSync(rt.layout.cliSocket, { force: true });
+    fs.rmSync(rt.cliSocket, { force: true });
     cliServer.close();
   }
   server.close(() => process.exit(0));

@@ -18,7 +18,6 @@ import {
   parseRequest,
 } from "@paas/shared/agent-api";
 import type { Runtime } from "../containers.ts";
-import { loadImages, openImagePath, saveImages } from "../oci.ts";
 import { RuntimeError } from "../util.ts";
 
 const MAX_JSON = 1 << 20;
@@ -85,7 +84,7 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
   const health = (): AgentHealth => ({
     ok: true,
     hostname: os.hostname(),
-    cgroupDriver: rt.cgroups.kind,
+    cgroupDriver: rt.cgroupDriver,
     memoryBytes: os.totalmem(),
     cpus: os.cpus().length,
   });
@@ -100,34 +99,34 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
     if (kind === "health" && parts.length === 2 && m === "GET") return send(res, 200, health());
 
     if (kind === "images") {
-      if (parts.length === 2 && m === "GET") return send(res, 200, rt.images.list());
+      if (parts.length === 2 && m === "GET") return send(res, 200, rt.imageList());
       // POST /v1/images/<verb>: no route posts to an image by name, so these never shadow one.
       if (parts.length === 3 && m === "POST") {
-        if (id === "prune") return send(res, 200, rt.images.prune(rt.inUse()));
+        if (id === "prune") return send(res, 200, rt.pruneImages());
         if (id === "load") {
           const { name } = query(url, Queries.load);
-          return send(res, 201, await loadImages(rt.images, req, { name }));
+          return send(res, 201, await rt.loadImages(req, { name }));
         }
         if (id === "save") {
           const { refs, gzip } = await body(req, SaveRequestSchema);
-          for (const r of refs) rt.images.resolve(r); // 404 before the stream starts
+          for (const r of refs) rt.resolveImage(r); // 404 before the stream starts
           res.writeHead(200, { "content-type": "application/x-tar" });
-          await saveImages(rt.images, refs, res, { gzip: !!gzip });
+          await rt.saveImages(refs, res, { gzip: !!gzip });
           return;
         }
       }
-      if (parts.length === 3 && m === "GET") return send(res, 200, rt.images.resolve(id));
+      if (parts.length === 3 && m === "GET") return send(res, 200, rt.resolveImage(id));
       if (parts.length === 3 && m === "DELETE") return send(res, 200, { removed: rt.removeImage(id, !!query(url, Queries.force).force) });
       if (parts.length === 4) {
-        if (action === "history" && m === "GET") return send(res, 200, rt.images.history(id));
+        if (action === "history" && m === "GET") return send(res, 200, rt.imageHistory(id));
         if (action === "tag" && m === "POST") {
           const { name } = await body(req, TagRequestSchema);
-          return send(res, 201, rt.images.tagImage(id, name));
+          return send(res, 201, rt.tagImage(id, name));
         }
         // GET: the files as a tar; HEAD: only whether the path is there and its kind (docker's stat).
         if (action === "archive" && (m === "GET" || m === "HEAD")) {
           const q = query(url, Queries.imageArchive);
-          const src = await openImagePath(rt.images, id, q.path, { follow: !!q.follow });
+          const src = await rt.openImagePath(id, q.path, { follow: !!q.follow });
           try {
             res.writeHead(200, { "content-type": "application/x-tar", "x-paas-path-kind": src.kind });
             if (m === "HEAD") return void res.end();
@@ -149,12 +148,12 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
     }
 
     if (kind === "volumes") {
-      if (parts.length === 2 && m === "GET") return send(res, 200, rt.volumes.list());
+      if (parts.length === 2 && m === "GET") return send(res, 200, rt.volumeList());
       if (parts.length === 2 && m === "POST") {
         const spec = await body(req, VolumeSpecSchema, "volume");
-        return send(res, 201, await rt.volumes.create(spec.name, { sizeBytes: spec.sizeBytes, labels: spec.labels }));
+        return send(res, 201, await rt.createVolume(spec.name, { sizeBytes: spec.sizeBytes, labels: spec.labels }));
       }
-      if (parts.length === 3 && m === "GET") return send(res, 200, rt.volumes.get(id));
+      if (parts.length === 3 && m === "GET") return send(res, 200, rt.volume(id));
       if (parts.length === 3 && m === "DELETE") {
         await rt.removeVolume(id);
         return send(res, 200, { ok: true });

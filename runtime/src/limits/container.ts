@@ -8,6 +8,7 @@ import path from "node:path";
 import type { ContainerSpec, TeamLimits } from "@paas/shared/agent-api";
 import { type CgroupLimits, type IoLimit, validateLimits } from "../cgroups.ts";
 import { RuntimeError, readJson, writeJson } from "../util.ts";
+import type { HelperServer } from "../helper.ts";
 import { MIN_QUOTA_BYTES, blockDevice, createQuotaDir, isMountPoint, releaseQuotaDir } from "./disk.ts";
 import { diskPoolDir } from "./diskpool.ts";
 
@@ -41,12 +42,12 @@ export function leafLimits(spec: ContainerSpec, containerDir: string): CgroupLim
  * not bind mounts: overlayfs wants upper and work on one mount, and every user of
  * `<dir>/upper` (putArchive, commit, diff) resolves them as before.
  */
-export async function ensureContainerDisk(containerDir: string, spec: ContainerSpec) {
+export async function ensureContainerDisk(helper: HelperServer, containerDir: string, spec: ContainerSpec) {
   if (!spec.diskBytes) return;
   const disk = path.join(containerDir, "disk");
   if (isMountPoint(disk)) return;
   // containers/<id> -> the runtime's root, where the pool of spare filesystems is
-  await createQuotaDir(disk, spec.diskBytes, { pool: diskPoolDir(path.resolve(containerDir, "../..")) });
+  await createQuotaDir(helper, disk, spec.diskBytes, { pool: diskPoolDir(path.resolve(containerDir, "../..")) });
   for (const d of ["upper", "work"]) {
     fs.mkdirSync(path.join(disk, d), { recursive: true, mode: 0o755 });
     const link = path.join(containerDir, d);
@@ -62,9 +63,9 @@ export async function ensureContainerDisk(containerDir: string, spec: ContainerS
 }
 
 /** Unmounts and deletes the quota'd writable layer (no-op without one). */
-export async function releaseContainerDisk(containerDir: string) {
+export async function releaseContainerDisk(helper: HelperServer, containerDir: string) {
   const disk = path.join(containerDir, "disk");
-  if (fs.existsSync(disk)) await releaseQuotaDir(disk);
+  if (fs.existsSync(disk)) await releaseQuotaDir(helper, disk);
 }
 
 // ---------- team limits, kept on disk and applied at each start ----------

@@ -16,14 +16,14 @@
  * what ext4's own metadata takes), the same whether the filesystem came from the pool or not.
  *
  * Use:
- *   await createQuotaDir("/data/volumes/v1", 512 << 20);   // idempotent; re-mounts the same file after a reboot
- *   await createQuotaDir(dir, 64 << 20, { pool });        // a spare from the pool when there is one
+ *   await createQuotaDir(helper, "/data/volumes/v1", 512 << 20);   // idempotent; re-mounts the same file after a reboot
+ *   await createQuotaDir(helper, dir, 64 << 20, { pool });        // a spare from the pool when there is one
  *   quotaDevice("/data/volumes/v1");                     // "7:3": the loop device (for blkio/io.max)
- *   await releaseQuotaDir("/data/volumes/v1");            // unmount, free the loop device, delete the data
+ *   await releaseQuotaDir(helper, "/data/volumes/v1");            // unmount, free the loop device, delete the data
  */
 import fs from "node:fs";
 import path from "node:path";
-import { helperServer } from "../helper.ts";
+import type { HelperServer } from "../helper.ts";
 import { RuntimeError } from "../util.ts";
 import { MAKEFS_SH, noteDemand, refillPool, takeSpare } from "./diskpool.ts";
 
@@ -70,8 +70,8 @@ export function isMountPoint(dir: string): boolean {
 }
 
 /** A shell script through the helper server (a fork of a small process, not of node). */
-async function sh(what: string, script: string, args: string[]) {
-  const r = await helperServer().exec("sh", ["-c", script, "sh", ...args]);
+async function sh(helper: HelperServer, what: string, script: string, args: string[]) {
+  const r = await helper.exec("sh", ["-c", script, "sh", ...args]);
   if (r.code !== 0) throw new RuntimeError(`cannot ${what}: ${r.output.trim()}`);
 }
 
@@ -107,7 +107,7 @@ function linkTo(dir: string, target: string) {
  * where it is mounted already: an image is never mounted twice. Growing an existing quota
  * is not supported (recreate it).
  */
-export async function createQuotaDir(dir: string, bytes: number, opts: { uid?: number; gid?: number; pool?: string } = {}) {
+export async function createQuotaDir(helper: HelperServer, dir: string, bytes: number, opts: { uid?: number; gid?: number; pool?: string } = {}) {
   if (!Number.isInteger(bytes) || bytes < MIN_QUOTA_BYTES) {
     throw new RuntimeError(`a disk quota must be a whole number of bytes, at least ${MIN_QUOTA_BYTES} (8 MiB), got ${JSON.stringify(bytes)}`, 400);
   }
@@ -137,18 +137,18 @@ export async function createQuotaDir(dir: string, bytes: number, opts: { uid?: n
     if (fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) fs.unlinkSync(dir); // to a spare whose mount is gone
     fs.mkdirSync(dir, { recursive: true });
     if (fs.existsSync(img)) {
-      await sh(`mount the quota filesystem ${img} on ${dir}`, 'mount -t ext4 -o loop,noatime "$1" "$2" && rm -rf "$2/lost+found"', [img, dir]);
+      await sh(helper, `mount the quota filesystem ${img} on ${dir}`, 'mount -t ext4 -o loop,noatime "$1" "$2" && rm -rf "$2/lost+found"', [img, dir]);
     } else {
       // made under a temporary name: a half-made image is never taken for a good one
       const tmp = `${img}.tmp`;
-      await sh(`make a ${size}-byte quota filesystem on ${dir}`, `${MAKEFS_SH}\nmakefs "$1" "$2" "$3" && mv "$1" "$4"`, [tmp, String(size), dir, img]);
+      await sh(helper, `make a ${size}-byte quota filesystem on ${dir}`, `${MAKEFS_SH}\nmakefs "$1" "$2" "$3" && mv "$1" "$4"`, [tmp, String(size), dir, img]);
     }
   }
   if (opts.pool) {
     // after this turn of the event loop: a start that took a spare sends its own request to
     // the helper server first, and does not wait behind the refill's
     const pool = opts.pool;
-    setImmediate(() => refillPool(pool, size).catch((err) => console.error(`runtime: disk pool refill: ${(err as Error).message}`)));
+    setImmediate(() => refillPool(helper, pool, size).catch((err) => console.error(`runtime: disk pool refill: ${(err as Error).message}`)));
   }
   if (opts.uid !== undefined) fs.chownSync(dir, opts.uid, opts.gid ?? opts.uid);
 }
@@ -157,7 +157,7 @@ export async function createQuotaDir(dir: string, bytes: number, opts: { uid?: n
  * Unmounts `dir` (and frees its loop device), deletes its image file: the data is gone, and a
  * pooled filesystem is not reused. Safe to call twice.
  */
-export async function releaseQuotaDir(dir: string) {
+export async function releaseQuotaDir(helper: HelperServer, dir: string) {
   dir = path.resolve(dir);
   if (fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) {
     let spare: string | undefined;
@@ -165,21 +165,21 @@ export async function releaseQuotaDir(dir: string) {
       spare = fs.realpathSync(dir);
     } catch {}
     if (spare) {
-      await unmountAll(spare);
+      await unmountAll(helper, spare);
       rmdirQuiet(spare);
     }
     fs.unlinkSync(dir);
   } else {
-    await unmountAll(dir);
+    await unmountAll(helper, dir);
   }
   fs.rmSync(imageFile(dir), { force: true });
   fs.rmSync(`${imageFile(dir)}.tmp`, { force: true });
 }
 
 /** Unmounts every mount at `dir` (stacked ones too); lazily when busy, so the loop device goes once unused. */
-export async function unmountAll(dir: string) {
+export async function unmountAll(helper: HelperServer, dir: string) {
   for (let i = 0; i < 8 && isMountPoint(dir); i++) {
-    await helperServer().exec("sh", ["-c", 'umount "$1" 2>/dev/null || umount -l "$1"', "sh", dir]);
+    await helper.exec("sh", ["-c", 'umount "$1" 2>/dev/null || umount -l "$1"', "sh", dir]);
   }
 }
 

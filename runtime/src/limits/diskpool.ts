@@ -23,7 +23,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { helperServer } from "../helper.ts";
+import type { HelperServer } from "../helper.ts";
 import { RuntimeError } from "../util.ts";
 
 export const MAX_CLASSES = 4;
@@ -153,7 +153,7 @@ export function takeSpare(pool: string, bytes: number, img: string): string | un
 }
 
 /** Starts a refill of `bytes` spares in the background (it outlives this process). */
-export async function refillPool(pool: string, bytes: number) {
+export async function refillPool(helper: HelperServer, pool: string, bytes: number) {
   const target = poolTarget();
   if (target === 0 || fs.existsSync(path.join(pool, "closed"))) return;
   // Forked by the helper server (cheaper than a fork of node) and put in the background by
@@ -161,7 +161,7 @@ export async function refillPool(pool: string, bytes: number) {
   // that the start that asked runs first. A background job of a non-interactive sh ignores
   // SIGINT: a Ctrl-C of the CLI does not cut it (a killed refill is swept by the next one).
   const job = 'nice -n 10 sh -c "$0" refill "$@" </dev/null >/dev/null 2>&1 &';
-  const r = await helperServer().exec("sh", ["-c", job, REFILL_SH, pool, String(bytes), String(target), String(MAX_CLASSES)]);
+  const r = await helper.exec("sh", ["-c", job, REFILL_SH, pool, String(bytes), String(target), String(MAX_CLASSES)]);
   if (r.code !== 0) console.error(`runtime: cannot start the disk pool refill: ${r.output.trim()}`);
 }
 
@@ -169,7 +169,7 @@ export async function refillPool(pool: string, bytes: number) {
  * For a data dir that is going away (tests, benchmarks): no more refills, every spare
  * unmounted and deleted. Filesystems that containers hold stay theirs (remove them first).
  */
-export async function closeDiskPool(pool: string) {
+export async function closeDiskPool(helper: HelperServer, pool: string) {
   if (!fs.existsSync(pool)) return;
   fs.writeFileSync(path.join(pool, "closed"), "");
   // under the refill's lock, so a refill under way finishes first and the next one stops
@@ -180,6 +180,6 @@ export async function closeDiskPool(pool: string) {
       r=\${i##*/}; r=\${r%.img}; r=\${r##*.}
       umount "$1/m/$r" 2>/dev/null; rmdir "$1/m/$r" 2>/dev/null; rm -f "$i"
     done`;
-  const r = await helperServer().exec("sh", ["-c", sh, "close", pool]);
+  const r = await helper.exec("sh", ["-c", sh, "close", pool]);
   if (r.code !== 0) throw new RuntimeError(`cannot empty the disk pool ${pool}: ${r.output.trim()}`);
 }
