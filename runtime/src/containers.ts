@@ -74,6 +74,8 @@ export interface ContainerStats {
 export class Runtime {
   private readonly layout: Layout;
   private readonly helper: HelperServer;
+  /** Made here (not given): closed by teardown(). */
+  private readonly ownHelper: boolean;
   private readonly cgroups: CgroupDriver;
   private readonly net: BridgeNetwork;
   private readonly volumes: VolumeStore;
@@ -85,6 +87,7 @@ export class Runtime {
 
   constructor(readonly opts: RuntimeOptions) {
     this.layout = new Layout(opts.dataDir);
+    this.ownHelper = !opts.helper;
     this.helper = opts.helper ?? new HelperServer();
     this.cgroups = opts.cgroupDriver ?? detectCgroupDriver();
     this.net = new BridgeNetwork(this.layout, { bridge: opts.bridge, subnet: opts.subnet }, this.helper);
@@ -184,7 +187,7 @@ export class Runtime {
   /** Pids (host) of every process of a running container (top). */
   processes(ref: string): number[] {
     const { rec } = this.runningRecord(ref);
-    return [...new Set(this.cgroups.dirs(rec.cgroupPath).length ? this.cgroups.procs(rec.cgroupPath) : [])].sort((a, b) => a - b);
+    return this.cgroups.procs(rec.cgroupPath).sort((a, b) => a - b);
   }
 
   /** CPU time, memory and process count of a running (or paused) container, from its cgroup. */
@@ -352,5 +355,7 @@ export class Runtime {
     await this.net.teardownHost();
     await closeDiskPool(this.helper, diskPoolDir(this.layout.root));
     await this.idle();
+    this.net.close();
+    if (this.ownHelper) this.helper.close();
   }
 }

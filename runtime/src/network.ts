@@ -230,6 +230,11 @@ export class BridgeNetwork {
   }
 
   /** Undoes ensureHost (tests; an operator's clean-up). */
+  /** Its firewall forker exits (the host's bridge and rules stay: teardownHost removes them). */
+  close() {
+    this.firewall.close();
+  }
+
   async teardownHost() {
     await run("ip", ["link", "del", this.bridge]);
     await this.ipt(["-t", "nat", "-D", "POSTROUTING", "-s", this.subnet, "!", "-o", this.bridge, "-j", "MASQUERADE"]);
