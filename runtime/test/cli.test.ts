@@ -73,15 +73,22 @@ function commonTests() {
   });
 
   test("detached: ps, exec, top, stats, logs, kill, wait, inspect, rm", async () => {
-    const id = cli(["run", "-d", "--name", "web", "--network", "none", "stack/node", "sh", "-c", "echo started; echo $$ > /tmp/pid; sleep 600"]).out;
+    const id = cli(["run", "-d", "--name", "web", "--network", "none", "stack/node", "sh", "-c", "echo $$ > /tmp/pid; echo started; sleep 600"]).out;
     assert.match(id, /^[0-9a-f]{32}$/);
     const ps = cli(["ps"]).out;
     assert.match(ps, /web\s+stack\/node\s+up since/);
-    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await firstLine(id), "started"); // its pid file is written by then
     const ex = cli(["exec", "-e", "X=2", "web", "sh", "-c", "echo $X $(id -u) $HOME $(cat /tmp/pid) $(hostname)"]);
     assert.equal(ex.code, 0, ex.err);
     assert.equal(ex.out, "2 1000 /home/app 1 web", "container's namespaces (pid 1, hostname), uid and env");
     assert.equal(cli(["exec", "web", "sh", "-c", "exit 7"]).code, 7);
+    // cp both ways with a running container: into its root as its user, and out again
+    const cpIn = path.join(dataDir, "cp-in.txt");
+    fs.writeFileSync(cpIn, "into a running one\n");
+    assert.equal(cli(["cp", cpIn, "web:/tmp"]).code, 0);
+    assert.equal(cli(["exec", "web", "sh", "-c", "cat /tmp/cp-in.txt; stat -c %u /tmp/cp-in.txt"]).out, "into a running one\n1000");
+    assert.equal(cli(["cp", "web:/tmp/cp-in.txt", path.join(dataDir, "cp-out.txt")]).code, 0);
+    assert.equal(fs.readFileSync(path.join(dataDir, "cp-out.txt"), "utf8"), "into a running one\n");
     assert.match(cli(["top", "web"]).out, /sleep 600/);
     const stats = JSON.parse(cli(["stats", "--json", "web"]).out);
     assert.equal(stats[0].memoryLimitBytes, 256 * 1024 * 1024);
@@ -109,8 +116,8 @@ function commonTests() {
     assert.equal((await rt.wait(id)).exitCode, 0);
     assert.equal(cli(["rm", id]).code, 0);
 
-    const svc = cli(["run", "-d", "--network", "none", "stack/busybox", "sh", "-c", "trap 'exit 3' TERM; sleep 600 & wait"]).out;
-    await new Promise((r) => setTimeout(r, 300));
+    const svc = cli(["run", "-d", "--network", "none", "stack/busybox", "sh", "-c", "trap 'exit 3' TERM; echo trapped; sleep 600 & wait"]).out;
+    assert.equal(await firstLine(svc), "trapped"); // its TERM handler is set by then
     const t = performance.now();
     const waiting = rt.wait(svc);
     await rt.stop(svc, 10);
@@ -164,8 +171,8 @@ function commonTests() {
   test("pods and volumes: -v NAME:/path, --volumes-from, --net container:<name>", async () => {
     const id = cli(["run", "-d", "--name", "pa", "--network", "none", "-v", "clidata:/data", "stack/busybox", "sh", "-c", "echo hi > /data/f; readlink /proc/self/ns/net; sleep 600"]).out;
     assert.match(id, /^[0-9a-f]{32}$/);
-    await new Promise((r) => setTimeout(r, 300));
-    const ns = cli(["logs", "pa"]).out;
+    const ns = await firstLine(id); // /data/f is written before it
+    assert.equal(cli(["logs", "pa"]).out, ns);
     assert.match(ns, /^net:\[\d+\]$/);
     assert.equal(cli(["run", "--rm", "--net", "container:pa", "stack/busybox", "readlink", "/proc/self/ns/net"]).out, ns);
     assert.equal(cli(["run", "--rm", "--network", "none", "--volumes-from", "pa", "stack/busybox", "cat", "/data/f"]).out, "hi");
@@ -197,6 +204,11 @@ describe("through the agent", () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A container's first line of output, followed as the monitor writes it (no sleep), under a deadline. */
+async function firstLine(id: string, ms = 10_000): Promise<string> {
+  for await (const l of rt.logLines(id, { follow: true, signal: AbortSignal.timeout(ms) })) return JSON.parse(l).line;
+  throw new Error(`container ${id} wrote no line within ${ms} ms`);
+}
 async function until(ok: () => boolean, what: string, ms = 10_000) {
   for (const end = Date.now() + ms; !ok(); await sleep(50)) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
 }

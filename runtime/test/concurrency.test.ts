@@ -12,14 +12,16 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { Runtime } from "../src/containers.ts";
 import { helperPath } from "../src/util.ts";
-import { cgroups, testRuntime } from "./helpers.ts";
+import type { Layout } from "../src/paths.ts";
+import { cgroups, testRuntime, until } from "./helpers.ts";
 
 let rt: Runtime;
 let cleanup: () => Promise<void>;
+let layout: Layout;
 const slowHelper = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "paas-slow-helper-")), "paas-run");
 
 before(async () => {
-  ({ rt, cleanup } = await testRuntime("c", 64));
+  ({ rt, cleanup, layout } = await testRuntime("c", 64));
   // this process's helper server starts on first use, through the slow wrapper
   fs.writeFileSync(slowHelper, `#!/bin/sh\nsleep 1.5\nexec ${helperPath()} "$@"\n`, { mode: 0o755 });
   process.env.PAAS_RUNTIME_HELPER = slowHelper;
@@ -33,7 +35,10 @@ test("a start under way elsewhere reads as running, and another process's clean-
   const other = new Runtime(rt.opts);
   const c = rt.create({ image: "stack/busybox", cmd: ["sh", "-c", "echo up; sleep 600"], memoryBytes: 32 << 20, cgroupParent: "t/a", network: "none" });
   const starting = rt.start(c.id);
-  await new Promise((r) => setTimeout(r, 700)); // inside the helper's 1.5 s
+  // the start is under way (its record names this process) and its monitor not up: inside the helper's 1.5 s
+  const record = path.join(layout.container(c.id), "config.json");
+  await until("the start under way", () => JSON.parse(fs.readFileSync(record, "utf8")).startedBy === process.pid);
+  assert.equal(fs.existsSync(path.join(layout.container(c.id), "monitor.pid")), false, "the monitor is not up yet");
   assert.equal(other.get(c.id).state, "running", "not taken for a container that died");
   // what the agent's supervisor does with an exited container: free its cgroups and network
   assert.equal(await other.afterExit(c.id), undefined);

@@ -37,6 +37,15 @@ export async function testRuntime(tag: string, subnetOctet: number) {
   return { rt, dataDir, cleanup, layout: new Layout(dataDir), cgroups };
 }
 
+/** Until `cond` holds, checked every 20 ms; fails after `ms` naming what it waited for. */
+export async function until(what: string, cond: () => boolean, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** A tar (as a Buffer) of the given files, made with the system's tar. */
 export function makeTar(files: Record<string, string>): Buffer {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-tar-"));

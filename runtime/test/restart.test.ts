@@ -8,12 +8,11 @@ import { after, before, test } from "node:test";
 import type { ContainerSpec } from "@paas/shared/agent-api";
 import { Runtime } from "../src/containers.ts";
 import { Supervisor } from "../src/restart.ts";
-import { testRuntime } from "./helpers.ts";
+import { testRuntime, until } from "./helpers.ts";
 
 let rt: Runtime;
 let sup: Supervisor;
 let cleanup: () => Promise<void>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   ({ rt, cleanup } = await testRuntime("r", 62));
@@ -27,14 +26,6 @@ after(async () => {
 
 const spec = (cmd: string, more: Partial<ContainerSpec>): ContainerSpec => ({ image: "stack/busybox", cmd: ["sh", "-c", cmd], memoryBytes: 16 << 20, cgroupParent: "t/r", network: "none", ...more });
 
-async function until(what: string, cond: () => boolean, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 async function runStarts(id: string): Promise<number[]> {
   const out: number[] = [];
   for await (const l of rt.logLines(id)) out.push(Date.parse(JSON.parse(l).t));
@@ -44,8 +35,11 @@ async function runStarts(id: string): Promise<number[]> {
 test("on-failure: restarts with growing delays, up to restartMaxRetries", { timeout: 60_000 }, async () => {
   const c = rt.create(spec("echo run; exit 1", { restart: "on-failure", restartMaxRetries: 5 }));
   await rt.start(c.id);
-  await until("5 restarts", () => rt.get(c.id).restartCount === 5 && rt.get(c.id).state === "exited");
-  await sleep(2500); // 100+200+400+800+1600 ms have passed; a 6th would come after 3.2 s more at most
+  await until("5 restarts", () => rt.get(c.id).restartCount === 5);
+  await rt.afterExit(c.id); // queued behind the 5th restart's start (one step at a time per container)
+  await rt.wait(c.id); // its run is over
+  // the policy's answer to that exit: no plan, it stays down (asked, not slept on)
+  assert.equal(await rt.afterExit(c.id), undefined, "no 6th restart planned");
   const info = rt.get(c.id);
   assert.equal(info.restartCount, 5);
   assert.equal(info.state, "exited");
@@ -80,9 +74,9 @@ test("a user's stop is not undone; a user's start resets the count", { timeout: 
   const c = rt.create(spec("echo run; sleep 30", { restart: "always" }));
   await rt.start(c.id);
   // its first line out before the stop, so the count of runs below means something
-  for (let i = 0; i < 250 && (await runStarts(c.id)).length === 0; i++) await sleep(20);
+  for await (const _ of rt.logLines(c.id, { follow: true, signal: AbortSignal.timeout(5000) })) break;
   await rt.stop(c.id, 0);
-  await sleep(1500);
+  assert.equal(await rt.afterExit(c.id), undefined, "a user's stop: no restart planned");
   assert.equal(rt.get(c.id).state, "exited");
   assert.equal(rt.get(c.id).restartCount, 0);
   assert.equal((await runStarts(c.id)).length, 1);
@@ -99,10 +93,15 @@ test("a new supervisor (agent restart) carries on with the kept count and backof
   await rt.start(c.id);
   await until("two restarts", () => (rt.get(c.id).restartCount ?? 0) >= 2);
   sup.stop();
-  const n = rt.get(c.id).restartCount!;
-  await sleep(1500);
-  assert.ok(rt.get(c.id).restartCount! <= n + 1, "no supervisor, no restarts (one may have been under way)");
+  // a restart under way when it stopped ends first; then the next one's plan is past due with nobody to make it
+  await rt.afterExit(c.id);
+  await rt.wait(c.id);
   const stopped = rt.get(c.id).restartCount!;
+  const plan = await rt.afterExit(c.id);
+  assert.ok(plan, "the policy plans a restart");
+  await new Promise((r) => setTimeout(r, Math.max(0, plan.dueAt - Date.now()) + 300));
+  assert.equal(rt.get(c.id).restartCount, stopped, "no supervisor, no restart");
+  assert.equal(rt.get(c.id).state, "exited");
   // A fresh runtime object and supervisor over the same data, as a restarted agent has.
   const rt2 = new Runtime(rt.opts);
   await rt2.init();
