@@ -4,7 +4,7 @@
  * and v2 for real where a cgroup2 mount offers the memory controller.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -51,15 +51,26 @@ for (const { name, driver, real, skip } of drivers) {
     const top = `paas-test-cg-${name}-${process.pid}`;
     const rel = `${top}/team/app/c1`;
     const d = () => driver!;
-    // the runtime's root and team nodes stay when their containers go: this test's go here
-    if (real) {
-      after(() => {
-        for (const h of fs.readdirSync("/sys/fs/cgroup")) {
-          const dir = path.join("/sys/fs/cgroup", h, top);
-          if (fs.existsSync(dir)) spawnSync("find", [dir, "-depth", "-type", "d", "-exec", "rmdir", "{}", "+"]);
-        }
-      });
-    }
+    // the runtime's root and team nodes stay when their containers go: this test's go here, through the driver
+    if (real) after(() => d().removeTree(top));
+
+    test("dirs, procs and removeTree: what exec joins, what top lists, what a test's cleanup removes", async () => {
+      const h = d().create(rel, { memoryBytes: 48 << 20 });
+      assert.deepEqual(d().dirs(rel), h.dirs, "the dirs a container's process joins");
+      assert.deepEqual(d().procs(rel), []);
+      if (real) {
+        const p = spawn("sleep", ["30"]);
+        await new Promise((r) => p.once("spawn", r));
+        for (const dir of h.dirs) fs.writeFileSync(path.join(dir, "cgroup.procs"), String(p.pid));
+        assert.deepEqual(d().procs(rel), [p.pid]);
+        const exited = new Promise((r) => p.once("exit", r));
+        d().removeTree(top);
+        await exited; // killed: a node is emptied before its rmdir
+      } else d().removeTree(top);
+      assert.equal(d().exists(rel), false);
+      assert.equal(d().exists(top), false, "the whole tree, its root too");
+      for (const dir of h.dirs) assert.equal(fs.existsSync(dir), false);
+    });
 
     test("leaf limits are set and read back", () => {
       d().create(rel, { memoryBytes: 48 << 20, cpuMillis: 500, cpuShares: 512, pidsLimit: 64 });
