@@ -1,13 +1,14 @@
 /**
  * Dockerfile builds end to end, beyond the basics of builders.test.ts: build args from the
  * app's config vars (and kept out of the log), COPY --from through the agent's image archive
- * route, COPY/ADD --chown, ADD of local tar archives, and the layer cache kept bounded by image
- * retention. Real pushes to a platform of its own; ports 3900-3991.
+ * route, COPY/ADD --chown, ADD of local tar archives, COPY destinations (WORKDIR + `COPY x .`),
+ * and the layer cache kept bounded by image retention. Real pushes to a platform of its own; ports 3900-3991.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { createDb } from "@paas/db";
 import { AgentClient } from "@paas/shared";
@@ -127,6 +128,55 @@ describe("Dockerfile builds", { timeout: 15 * 60_000 }, () => {
     assert.match(url.out, new RegExp(`Dockerfile line ${lineOf("ADD vendor.tgz")}: ADD https://example\\.com/vendor\\.tgz: downloading in ADD is not supported .*RUN curl`));
     assert.equal((await json("feat")).greeting, "bonjour");
     await commitChange(repo, "Dockerfile", text, "back");
+  });
+
+  test("COPY destinations as docker puts them: `.` and an existing dir are copied into, a trailing slash makes a dir", async () => {
+    assert.equal((await paas(["apps:create", "workdir"])).code, 0);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "workdir-repo-"));
+    const files: Record<string, string> = {
+      Dockerfile: [
+        "FROM stack/node",
+        "USER root",
+        "WORKDIR /src",
+        "COPY gen.js .", // into /src (it made /src a file, and the RUN below failed: chdir /src: Not a directory)
+        "COPY gen.js ./copy.js", // a file under a new name
+        "RUN mkdir -p /srv/conf",
+        "COPY a.txt /srv/conf", // an existing dir without a slash: into it
+        "COPY a.txt b.txt lib/", // several sources: into a dir the copy makes
+        "COPY a.* ./glob/",
+        "COPY server.js ./",
+        "RUN node gen.js > out.json",
+        "USER app",
+        'CMD ["node", "server.js"]',
+      ].join("\n"),
+      "gen.js": "console.log(JSON.stringify({ generated: true }));\n",
+      "a.txt": "a\n",
+      "b.txt": "b\n",
+      "server.js": [
+        'const fs = require("node:fs");',
+        "const kind = (p) => { try { return fs.statSync(p).isDirectory() ? \"dir\" : \"file\"; } catch { return \"none\"; } };",
+        "require(\"node:http\").createServer((req, res) => res.end(JSON.stringify({",
+        '  src: kind("/src"), gen: kind("/src/gen.js"), copy: kind("/src/copy.js"), conf: fs.readdirSync("/srv/conf"),',
+        '  lib: fs.readdirSync("/src/lib").sort(), glob: fs.readdirSync("/src/glob"), out: JSON.parse(fs.readFileSync("/src/out.json", "utf8")),',
+        "}))).listen(Number(process.env.PORT || 5000));",
+      ].join("\n"),
+    };
+    for (const [name, text] of Object.entries(files)) await fs.writeFile(path.join(dir, name), text + "\n");
+    for (const args of [["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.email=dev@example.com", "-c", "user.name=Dev", "commit", "-qm", "first"]]) {
+      assert.equal((await sh("git", args, { cwd: dir })).code, 0);
+    }
+    const r = await push(dir, "workdir");
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(await json("workdir"), {
+      src: "dir",
+      gen: "file",
+      copy: "file",
+      conf: ["a.txt"],
+      lib: ["a.txt", "b.txt"],
+      glob: ["a.txt"],
+      out: { generated: true },
+    });
+    await fs.rm(dir, { recursive: true, force: true });
   });
 
   test("the layer cache: a new build reuses it, and what no kept image was built from goes", async () => {

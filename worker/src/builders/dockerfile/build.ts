@@ -15,6 +15,7 @@
  * The final image lists the cache keys its build used (label CACHE_KEYS_LABEL), so image
  * retention (jobs/images.ts) keeps the cache of the builds it keeps and drops the rest.
  */
+import type { Stats } from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -27,6 +28,7 @@ import type { Detection } from "../detect.ts";
 import { addUrlMessage, DockerfileError, expand, isAllowedImage, isUrl, parseChown, planDockerfile, STACKS, type Plan, type Step } from "./plan.ts";
 import { loadIgnore, type IgnoreMatcher } from "./ignore.ts";
 import { archiveKind, extractArchive } from "./archive.ts";
+import { destPath, namesDirectory, resolveCopyDest, type CopyDest } from "./copy-dest.ts";
 import { CACHE_KEYS_LABEL, dfCacheName } from "./cache.ts";
 
 interface State {
@@ -318,15 +320,35 @@ async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "co
   const owner = step.chown === undefined ? undefined : await resolveChown(ctx, s.image, x(step.chown), step.line);
   // The owner is part of the layer (an ARG may change it with the same text).
   const ownerKey = owner ? `${owner.uid}:${owner.gid}` : "";
-  let dest = x(step.dest);
-  const destIsDir = dest.endsWith("/") || srcs.length > 1 || srcs.some((p) => GLOB.test(p));
-  dest = path.posix.resolve(s.workdir, dest);
+  const dest = x(step.dest);
+  const destAbs = destPath(dest, s.workdir);
+  // Only a destination that does not say "directory" itself needs a look into the image.
+  const isDirectory =
+    !namesDirectory(dest) && ((s.ensureWorkdir && destAbs === s.workdir) || (await ctx.agent.imagePathKind(s.image.id, destAbs)) === "directory");
+  const target = (sources: number): CopyDest => {
+    try {
+      return resolveCopyDest(dest, s.workdir, sources, isDirectory);
+    } catch (err) {
+      throw new DockerfileError(step.line, `${step.add ? "ADD" : "COPY"} ${srcs.join(" ")} ${dest}: ${(err as Error).message}`);
+    }
+  };
+  // The dir the staged files are put at (set by placing), and the name a lone file gets there.
+  let destDir = "";
+  // `whole`: a directory or an archive, whose contents go to the destination as a directory.
+  const placing = (t: CopyDest, whole: boolean): string | undefined => {
+    if ("into" in t) {
+      destDir = t.into;
+      return undefined;
+    }
+    destDir = whole ? t.at : path.posix.dirname(t.at);
+    return whole ? undefined : path.posix.basename(t.at);
+  };
   const staging = await fsp.mkdtemp(path.join(os.tmpdir(), "paas-copy-"));
   try {
-    let destDir = destIsDir ? dest : path.posix.dirname(dest);
     let sourceId = "";
     let fromKey: string | undefined;
     if (step.from !== undefined) {
+      const t = target(srcs.length);
       const idx = sh.stageNames.get(step.from);
       const img = idx !== undefined ? sh.stageImages[idx] : await findImage(ctx, step.from);
       if (!img) throw new DockerfileError(step.line, `COPY --from=${step.from}: no earlier stage or image of that name`);
@@ -344,12 +366,11 @@ async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "co
         await readFromImage(ctx, img, abs, sub, step);
         const entry = path.posix.basename(abs) || ".";
         const isDir = (await fsp.lstat(path.join(sub, entry))).isDirectory();
-        if (isDir) await place(sub, entry, path.join(staging, "out"), undefined, true);
-        else await place(sub, entry, path.join(staging, "out"), undefined, true, destIsDir ? undefined : path.posix.basename(dest));
-        if (isDir && !destIsDir) destDir = dest;
+        await place(sub, entry, path.join(staging, "out"), undefined, true, placing(t, isDir));
       }
     } else {
       const all = srcs.some((p) => GLOB.test(p)) ? (await walk(ctx.dir)).filter((r) => !sh.ignore(r)) : [];
+      const found: { raw: string; file: string; st: Stats; m: string }[] = [];
       for (const raw of srcs) {
         const src = path.posix.normalize(raw).replace(/^(\.\/|\/)+/, "").replace(/\/$/, "");
         if (src.startsWith("..")) throw new DockerfileError(step.line, `${raw} is outside the build context`);
@@ -360,23 +381,24 @@ async function copy(ctx: BuildContext, s: State, step: Extract<Step, { kind: "co
           const file = path.join(ctx.dir, m);
           const st = await fsp.lstat(file).catch(() => null);
           if (!st) throw new DockerfileError(step.line, `${raw}: no such file or directory in the pushed tree`);
-          // ADD unpacks a local tar archive (plain, gzip, bzip2, xz) into the destination, as docker does.
-          const kind = step.add && st.isFile() ? await archiveKind(file) : undefined;
-          if (kind) {
-            let skipped: string[];
-            try {
-              skipped = await extractArchive(file, kind, path.join(staging, "out"));
-            } catch (err) {
-              throw new DockerfileError(step.line, `ADD ${raw}: cannot unpack the ${kind} archive: ${(err as Error).message}`);
-            }
-            if (!destIsDir) destDir = dest;
-            ctx.log.info(`Unpacked ${raw} (${kind === "tar" ? "tar" : `tar, ${kind}`}) into ${dest}`);
-            for (const w of skipped) ctx.log.info(`skipped: ${w}`);
-          } else if (st.isDirectory()) {
-            await place(ctx.dir, m, path.join(staging, "out"), sh.ignore, true);
-            if (!destIsDir) destDir = dest;
-          } else await place(ctx.dir, m, path.join(staging, "out"), sh.ignore, true, destIsDir ? undefined : path.posix.basename(dest));
+          found.push({ raw, file, st, m });
         }
+      }
+      const t = target(found.length);
+      for (const { raw, file, st, m } of found) {
+        // ADD unpacks a local tar archive (plain, gzip, bzip2, xz) into the destination, as docker does.
+        const kind = step.add && st.isFile() ? await archiveKind(file) : undefined;
+        if (kind) {
+          let skipped: string[];
+          try {
+            skipped = await extractArchive(file, kind, path.join(staging, "out"));
+          } catch (err) {
+            throw new DockerfileError(step.line, `ADD ${raw}: cannot unpack the ${kind} archive: ${(err as Error).message}`);
+          }
+          placing(t, true);
+          ctx.log.info(`Unpacked ${raw} (${kind === "tar" ? "tar" : `tar, ${kind}`}) into ${destDir}`);
+          for (const w of skipped) ctx.log.info(`skipped: ${w}`);
+        } else await place(ctx.dir, m, path.join(staging, "out"), sh.ignore, true, placing(t, st.isDirectory()));
       }
     }
     const out = path.join(staging, "out");
