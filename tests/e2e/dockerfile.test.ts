@@ -2,7 +2,8 @@
  * Dockerfile builds end to end, beyond the basics of builders.test.ts: build args from the
  * app's config vars (and kept out of the log), COPY --from through the agent's image archive
  * route, COPY/ADD --chown, ADD of local tar archives, COPY destinations (WORKDIR + `COPY x .`),
- * and the layer cache kept bounded by image retention. Real pushes to a platform of its own; ports 3900-3991.
+ * five concurrent pushes committing one shared layer, and the layer cache kept bounded by image
+ * retention. Real pushes to a platform of its own; ports 3900-3991.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -176,6 +177,47 @@ describe("Dockerfile builds", { timeout: 15 * 60_000 }, () => {
       glob: ["a.txt"],
       out: { generated: true },
     });
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test("five pushes at once of apps with the same dependencies all deploy (their identical layer committed once)", async () => {
+    // Five builds of the team at once (the default is 2), each of its own app.
+    const db = createDb(`file:${path.join(p.dataDir, "paas.db")}`);
+    try {
+      const team = await db.team.findUniqueOrThrow({ where: { name: "main" } });
+      await db.quota.update({ where: { teamId: team.id }, data: { concurrentBuilds: 5 } });
+    } finally {
+      await db.$disconnect();
+    }
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "same-deps-repo-"));
+    const files: Record<string, string> = {
+      // The install step first, on the stack itself, with fixed times (as npm gives package files):
+      // every app's build commits the same layer, at about the same moment.
+      Dockerfile: [
+        "FROM stack/node",
+        "USER root",
+        "RUN mkdir -p /deps/node_modules/dep && echo 'module.exports = 42;' > /deps/node_modules/dep/index.js && touch -h -d @1700000000 /deps/node_modules/dep/index.js /deps/node_modules/dep /deps/node_modules /deps /",
+        "WORKDIR /app",
+        "COPY server.js ./",
+        "USER app",
+        'CMD ["node", "server.js"]',
+      ].join("\n"),
+      "server.js": 'require("node:http").createServer((req, res) => res.end(JSON.stringify({ dep: require("/deps/node_modules/dep") }))).listen(Number(process.env.PORT || 5000));',
+    };
+    for (const [name, text] of Object.entries(files)) await fs.writeFile(path.join(dir, name), text + "\n");
+    for (const args of [["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.email=dev@example.com", "-c", "user.name=Dev", "commit", "-qm", "first"]]) {
+      assert.equal((await sh("git", args, { cwd: dir })).code, 0);
+    }
+    const apps = Array.from({ length: 5 }, (_, i) => `same-${i}`);
+    for (const app of apps) assert.equal((await paas(["apps:create", app])).code, 0);
+    const pushes = await Promise.all(apps.map((app) => push(dir, app)));
+    for (const [i, r] of pushes.entries()) assert.equal(r.code, 0, `${apps[i]}: ${r.out}`);
+    for (const app of apps) assert.deepEqual(await json(app), { dep: 42 });
+    // The install layer is one in the store, shared by the five images.
+    const images = (await agent.images()).filter((img) => img.names.some((n) => apps.some((a) => n.startsWith(`app/${a}:`))));
+    assert.equal(images.length, 5);
+    const shared = images[0].layers.filter((l) => images.every((img) => img.layers.includes(l)));
+    assert.ok(shared.length > (await agent.image("stack/node")).layers.length, "the install layer is shared, beside the stack's");
     await fs.rm(dir, { recursive: true, force: true });
   });
 
