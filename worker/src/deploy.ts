@@ -11,7 +11,7 @@ import { assertDeployQuota, QuotaError } from "@paas/db/quotas";
 import type { Redis } from "ioredis";
 import { AgentError } from "@paas/shared";
 import { agentFor, pickHost } from "./hosts.ts";
-import { waitHealthy } from "./health.ts";
+import { replicaProblem } from "./health.ts";
 import { appHost, previewHost, publishHost, readHost, restoreHost } from "./routes.ts";
 import type { BuildLog } from "./build-log.ts";
 import { collectImages } from "./jobs/images.ts";
@@ -87,11 +87,7 @@ export async function deployRelease(
     log.step("Waiting for the new replicas to answer", "health check");
     for (const c of started) {
       const agent = agentFor(c);
-      const problem = await waitHealthy(
-        c.address,
-        async () => (await agent.container(c.runtimeId)).state === "running",
-        HEALTH_TIMEOUT_MS,
-      );
+      const problem = await replicaProblem(agent, c, APP_PORT, HEALTH_TIMEOUT_MS);
       if (problem) {
         const tail: string[] = [];
         for await (const l of agent.logs(c.runtimeId, { tail: 20 })) tail.push(l.line);

@@ -149,6 +149,23 @@ export type TagRequest = z.infer<typeof TagRequestSchema>;
 export const SaveRequestSchema = z.strictObject({ refs: z.array(z.string().min(1)).min(1), gzip: z.boolean().optional() });
 export type SaveRequest = z.infer<typeof SaveRequestSchema>;
 
+/** POST /v1/containers/:id/health: wait until the container answers HTTP on `port`. */
+export const HealthCheckRequestSchema = z.strictObject({
+  port: int(1, 65535),
+  /** Give up after this long (at most 10 minutes). */
+  timeoutMs: int(1, 600_000),
+});
+export type HealthCheckRequest = z.infer<typeof HealthCheckRequestSchema>;
+
+/**
+ * How a health check ended: healthy; or not, because the container's process exited first
+ * ("exited", with its code) or nothing answered within the time ("timeout").
+ */
+export type HealthCheckResult =
+  | { healthy: true; afterMs: number }
+  | { healthy: false; reason: "exited"; exitCode?: number; afterMs: number }
+  | { healthy: false; reason: "timeout"; afterMs: number };
+
 // Queries arrive as strings: flags are 1/true/0/false, numbers are decimal.
 const flag = z.enum(["1", "true", "0", "false"]).transform((v) => v === "1" || v === "true");
 const count = z
@@ -343,6 +360,8 @@ export async function unlessAbsent<T>(answer: Promise<T>): Promise<T | undefined
  *   POST   /v1/containers/:id/start        -> ContainerInfo        (state "running", ip set)
  *   POST   /v1/containers/:id/stop?timeout=10 -> ContainerInfo     (SIGTERM, then SIGKILL)
  *   POST   /v1/containers/:id/wait         -> WaitResult           (blocks until exit)
+ *   POST   /v1/containers/:id/health  HealthCheckRequest -> HealthCheckResult (blocks until it answers
+ *                                             HTTP on the port from the agent's side, exits, or times out)
  *   GET    /v1/containers/:id/logs?follow=1&tail=N -> NDJSON LogLine stream
  *   POST   /v1/containers/:id/commit  { name, config? } -> ImageInfo
  *   DELETE /v1/containers/:id?force=1      -> { ok: true }         (force stops it first)
@@ -376,6 +395,8 @@ export class AgentClient {
     const text = await res.text();
     const data = text ? JSON.parse(text) : undefined;
     if (!res.ok) throw new AgentError(data?.error ?? `agent answered ${res.status}`, res.status);
+    // A long answer (wait, health) that failed after its 200 went out says so in its body.
+    if (typeof data?.error === "string") throw new AgentError(data.error, 500);
     return data as T;
   }
 
@@ -470,6 +491,13 @@ export class AgentClient {
   }
   wait(id: string, signal?: AbortSignal) {
     return this.call<WaitResult>("POST", `/v1/containers/${encodeURIComponent(id)}/wait`, undefined, { signal });
+  }
+  /**
+   * Waits on the agent's side until the (running) container answers HTTP on `port`, its process
+   * exits, or `timeoutMs` passes; the caller never dials the container's address itself.
+   */
+  healthCheck(id: string, check: HealthCheckRequest, signal?: AbortSignal) {
+    return this.call<HealthCheckResult>("POST", `/v1/containers/${encodeURIComponent(id)}/health`, check, { signal });
   }
   commit(id: string, name: string, config?: Partial<ImageConfig>) {
     return this.call<ImageInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/commit`, { name, config });

@@ -8,6 +8,7 @@ import {
   type AgentHealth,
   CommitRequestSchema,
   ContainerSpecSchema,
+  HealthCheckRequestSchema,
   type Parsed,
   Queries,
   type RequestSchema,
@@ -19,6 +20,7 @@ import {
 } from "@paas/shared/agent-api";
 import type { Runtime } from "../containers.ts";
 import { RuntimeError } from "../util.ts";
+import { waitHealthy } from "./health.ts";
 
 const MAX_JSON = 1 << 20;
 
@@ -63,7 +65,7 @@ function query<S extends RequestSchema>(url: URL, schema: S): Parsed<S> {
 export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = {}): http.Server {
   const KEEPALIVE_MS = opts.keepaliveMs ?? 30_000;
   /**
-   * A JSON answer that may take minutes (wait). Errors a caller can fix come before
+   * A JSON answer that may take minutes (wait, health). Errors a caller can fix come before
    * this, as statuses; after the headers there is only the result (or { error }). fetch
    * (undici) gives up on a body silent for 300 s, so spaces go out meanwhile (JSON allows them).
    */
@@ -194,6 +196,25 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
             }
             return result;
           });
+        }
+        if (action === "health" && m === "POST") {
+          const check = await body(req, HealthCheckRequestSchema, "check");
+          const c = rt.get(id);
+          if (c.state === "created") throw new RuntimeError(`container ${id} was never started; start it before its health check`, 409);
+          // A pod member answers on the address of the container whose network it joined.
+          const ip = c.ip ?? (c.networkOf ? rt.get(c.networkOf).ip : undefined);
+          if (!ip) throw new RuntimeError(`container ${id} has no address on the bridge (network "none"?); a health check needs network "bridge"`, 409);
+          return longAnswer(res, (signal) =>
+            waitHealthy(
+              { host: ip, port: check.port },
+              () => {
+                const now = rt.get(id);
+                return now.state === "exited" ? { exitCode: now.exitCode } : undefined;
+              },
+              check.timeoutMs,
+              signal,
+            ),
+          );
         }
         if (action === "commit" && m === "POST") {
           const { name, config } = await body(req, CommitRequestSchema);
