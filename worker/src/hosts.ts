@@ -1,6 +1,7 @@
 /**
  * Hosts that run containers. Each host has an agent; the worker only talks to
  * hosts through their agent's API (AgentClient), never to the runtime directly.
+ * Agents share one token (PAAS_AGENT_TOKEN); the database keeps their URLs, never the token.
  */
 import os from "node:os";
 import { db, type Host } from "@paas/db";
@@ -9,7 +10,7 @@ import { AgentClient, config } from "@paas/shared";
 /** Registers (or refreshes) this machine's agent as a host. */
 export async function registerLocalHost(): Promise<Host> {
   const agentUrl = config().agentUrl;
-  const health = await new AgentClient(agentUrl).health();
+  const health = await agentFor({ agentUrl }).health();
   const data = {
     agentUrl,
     memoryMb: Math.floor(health.memoryBytes / 2 ** 20),
@@ -25,4 +26,4 @@ export async function pickHost(): Promise<Host> {
   return host ?? registerLocalHost();
 }
 
-export const agentFor = (host: Pick<Host, "agentUrl">) => new AgentClient(host.agentUrl);
+export const agentFor = (host: Pick<Host, "agentUrl">) => new AgentClient(host.agentUrl, config().agentToken);

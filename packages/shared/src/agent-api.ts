@@ -338,7 +338,8 @@ export async function unlessAbsent<T>(answer: Promise<T>): Promise<T | undefined
 }
 
 /**
- * Routes (all JSON unless noted; errors are `{ "error": "..." }` with a 4xx/5xx status):
+ * Routes (all JSON unless noted; errors are `{ "error": "..." }` with a 4xx/5xx status). An agent
+ * with a token (PAAS_AGENT_TOKEN) answers 401 to any request without `Authorization: Bearer <token>`.
  *   GET    /v1/health                      -> AgentHealth
  *   GET    /v1/images                      -> ImageInfo[]
  *   GET    /v1/images/:name                -> ImageInfo            (name url-encoded)
@@ -375,12 +376,17 @@ export async function unlessAbsent<T>(answer: Promise<T>): Promise<T | undefined
  *   GET    /v1/cgroups/:team               -> TeamLimits
  */
 export class AgentClient {
-  constructor(readonly baseUrl: string) {}
+  /** `token`: the agent's PAAS_AGENT_TOKEN, sent as a bearer token with every request. */
+  constructor(
+    readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
 
   /** fetch, with "the agent is not there" as an AgentError (503) a caller can tell apart. */
   private async send(method: string, path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = { ...(init.headers as Record<string, string> | undefined), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) };
     try {
-      return await fetch(this.baseUrl + path, { method, ...init });
+      return await fetch(this.baseUrl + path, { method, ...init, headers });
     } catch (err) {
       throw new AgentError(`cannot reach the host agent at ${this.baseUrl} (${(err as Error).message}); is it running?`, 503);
     }

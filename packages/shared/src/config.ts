@@ -14,12 +14,39 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return n;
 }
 
+/** 127.0.0.0/8, ::1 and localhost: only this machine reaches an agent listening there. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Where the agent listens and the token it requires. Off loopback a token is a must (any
+ * machine that reaches the address could otherwise run containers as root here).
+ */
+function agentListen(env: NodeJS.ProcessEnv): { agentHost: string; agentToken?: string } {
+  const agentHost = env.PAAS_AGENT_HOST || "127.0.0.1";
+  const agentToken = env.PAAS_AGENT_TOKEN || undefined;
+  if (agentToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(agentToken)) {
+    throw new Error("PAAS_AGENT_TOKEN must be at least 16 printable characters without spaces (e.g. the output of `openssl rand -hex 32`)");
+  }
+  if (!isLoopback(agentHost) && !agentToken) {
+    throw new Error(
+      `PAAS_AGENT_HOST=${agentHost} lets other machines reach the host agent, so it needs a token: set PAAS_AGENT_TOKEN (e.g. \`openssl rand -hex 32\`) here and the same value for every worker that drives this agent`,
+    );
+  }
+  return { agentHost, agentToken };
+}
+
 export interface PaasConfig {
   /** All state lives under this directory. */
   dataDir: string;
   webPort: number;
   httpPort: number;
   agentPort: number;
+  /** Address the agent listens on (PAAS_AGENT_HOST); 127.0.0.1 unless set. */
+  agentHost: string;
+  /** Bearer token the agent requires and AgentClient sends (PAAS_AGENT_TOKEN); required off loopback. */
+  agentToken?: string;
   redisPort: number;
   redisUrl: string;
   domain: string;
@@ -42,18 +69,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PaasConfig {
   const agentPort = port(env, "PAAS_AGENT_PORT", 3101);
   const redisPort = port(env, "PAAS_REDIS_PORT", 6379);
   const domain = env.PAAS_DOMAIN || "localhost";
+  const { agentHost, agentToken } = agentListen(env);
+  // An agent on every address (0.0.0.0, ::) is reached here through loopback.
+  const agentDial = agentHost === "0.0.0.0" || agentHost === "::" ? "127.0.0.1" : agentHost.includes(":") ? `[${agentHost}]` : agentHost;
   return {
     dataDir,
     webPort,
     httpPort,
     agentPort,
+    agentHost,
+    agentToken,
     redisPort,
     redisUrl: env.PAAS_REDIS_URL || `redis://127.0.0.1:${redisPort}`,
     domain,
     internalUrl: `http://127.0.0.1:${webPort}`,
     appUrl: (app) => `http://${app}.${domain}${httpPort === 80 ? "" : `:${httpPort}`}/`,
     databaseUrl: env.PAAS_DATABASE_URL || `file:${path.join(dataDir, "paas.db")}`,
-    agentUrl: env.PAAS_AGENT_URL || `http://127.0.0.1:${agentPort}`,
+    agentUrl: env.PAAS_AGENT_URL || `http://${agentDial}:${agentPort}`,
     bridge: env.PAAS_BRIDGE || "paas0",
     subnet: env.PAAS_SUBNET || "10.88.0.0/24",
     cgroupRoot: env.PAAS_CGROUP_ROOT || "paas",

@@ -1,5 +1,7 @@
 /**
- * The host agent: `npx tsx runtime/src/agent/main.ts`. Listens on 127.0.0.1:config().agentPort.
+ * The host agent: `npx tsx runtime/src/agent/main.ts`. Listens on PAAS_AGENT_HOST:PAAS_AGENT_PORT
+ * (127.0.0.1:3101 by default), requiring PAAS_AGENT_TOKEN as a bearer token when it is set (it
+ * must be set off loopback: config.ts refuses otherwise).
  * At start: bridge + NAT up, stacks built if missing, containers that still run are
  * re-adopted (their monitors hold them; state is read from disk). Also serves the operator
  * CLI on a unix socket (cli-socket.ts). SIGTERM closes the servers and exits, leaving
@@ -15,7 +17,13 @@ import { helperPath } from "../util.ts";
 import { listenCliSocket } from "./cli-socket.ts";
 import { createAgentServer } from "./server.ts";
 
-const cfg = config();
+let cfg: ReturnType<typeof config>;
+try {
+  cfg = config();
+} catch (err) {
+  console.error(`agent: ${(err as Error).message}`);
+  process.exit(1);
+}
 const t0 = Date.now();
 // The helper is built from source (gcc) when missing or older than its source: fast, idempotent.
 const build = spawnSync(path.resolve(import.meta.dirname, "../../native/build.sh"), { stdio: "inherit" });
@@ -30,17 +38,17 @@ await rt.ensureStacks((m) => console.log(`agent: ${m}`));
 const running = rt.list().filter((c) => c.state === "running");
 // Restart policies, and prompt clean-up of containers that exit.
 new Supervisor(rt, { log: (m) => console.error(`agent: ${m}`) }).start();
-const server = createAgentServer(rt);
+const server = createAgentServer(rt, { token: cfg.agentToken });
 let cliServer: ReturnType<typeof listenCliSocket>;
-server.listen(cfg.agentPort, "127.0.0.1", () => {
+server.listen(cfg.agentPort, cfg.agentHost, () => {
   // after the port: a second agent on this data dir fails there, not by taking the socket over
   cliServer = listenCliSocket(rt, (m) => console.error(`agent: ${m}`));
   console.log(
-    `agent: listening on http://127.0.0.1:${cfg.agentPort} (data ${cfg.dataDir}, bridge ${cfg.bridge} ${cfg.subnet}, cgroup ${rt.cgroupDriver} /${cfg.cgroupRoot}; ${running.length} running container(s) adopted; ready in ${Date.now() - t0} ms)`,
+    `agent: listening on http://${cfg.agentHost}:${cfg.agentPort}${cfg.agentToken ? " (token required)" : ""} (data ${cfg.dataDir}, bridge ${cfg.bridge} ${cfg.subnet}, cgroup ${rt.cgroupDriver} /${cfg.cgroupRoot}; ${running.length} running container(s) adopted; ready in ${Date.now() - t0} ms)`,
   );
 });
 server.on("error", (err) => {
-  console.error(`agent: cannot listen on 127.0.0.1:${cfg.agentPort}: ${err.message}; is another agent running? (PAAS_AGENT_PORT)`);
+  console.error(`agent: cannot listen on ${cfg.agentHost}:${cfg.agentPort}: ${err.message}; is another agent running, or is the address not this machine's? (PAAS_AGENT_HOST, PAAS_AGENT_PORT)`);
   process.exit(1);
 });
 const shutdown = () => {

@@ -1,6 +1,7 @@
 /**
  * The host agent's HTTP API (routes and types: packages/shared/src/agent-api.ts).
- * `createAgentServer(runtime)` returns a node:http server; main.ts listens on 127.0.0.1.
+ * `createAgentServer(runtime, { token })` returns a node:http server; main.ts listens on
+ * PAAS_AGENT_HOST (127.0.0.1 by default). With a token, every route needs it as a bearer token.
  */
 import http from "node:http";
 import os from "node:os";
@@ -20,6 +21,7 @@ import {
 } from "@paas/shared/agent-api";
 import type { Runtime } from "../containers.ts";
 import { RuntimeError } from "../util.ts";
+import { bearerCheck } from "./auth.ts";
 import { waitHealthy } from "./health.ts";
 
 const MAX_JSON = 1 << 20;
@@ -62,8 +64,9 @@ function query<S extends RequestSchema>(url: URL, schema: S): Parsed<S> {
   return parse(schema, Object.fromEntries(url.searchParams), "query");
 }
 
-export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = {}): http.Server {
+export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number; token?: string } = {}): http.Server {
   const KEEPALIVE_MS = opts.keepaliveMs ?? 30_000;
+  const authorized = bearerCheck(opts.token);
   /**
    * A JSON answer that may take minutes (wait, health). Errors a caller can fix come before
    * this, as statuses; after the headers there is only the result (or { error }). fetch
@@ -92,6 +95,10 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number } = 
   });
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // Before anything is read or routed: a caller without the token learns nothing, changes nothing.
+    if (!authorized(req.headers.authorization)) {
+      throw new RuntimeError("this agent needs its token: send Authorization: Bearer <PAAS_AGENT_TOKEN> (the token was missing or wrong)", 401);
+    }
     const url = new URL(req.url ?? "/", "http://agent");
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     const m = req.method ?? "GET";
