@@ -107,6 +107,8 @@ const table: BadRequest[] = [
   { what: "archive gid without uid", method: "PUT", path: () => `/v1/containers/${c0}/archive?path=/app&gid=5`, body: makeTar({ f: "1" }).toString("latin1"), says: /query\.gid: needs uid too$/ },
   { what: "archive uid negative", method: "PUT", path: () => `/v1/containers/${c0}/archive?path=/app&uid=-1`, body: makeTar({ f: "1" }).toString("latin1"), says: /query\.uid: must be a numeric id, got "-1"/ },
   { what: "stop timeout not a number", method: "POST", path: () => `/v1/containers/${c0}/stop?timeout=soon`, says: /query\.timeout: must be a number of seconds/ },
+  { what: "kill with a made-up signal", method: "POST", path: () => `/v1/containers/${c0}/kill?signal=SIGBOOM`, says: /query\.signal: must be a signal name \(TERM, SIGHUP, \.\.\.\) or number \(1-64\), got "SIGBOOM"/ },
+  { what: "kill with signal 99", method: "POST", path: () => `/v1/containers/${c0}/kill?signal=99`, says: /query\.signal: Too big: expected number to be <=64, got 99/ },
   { what: "logs tail negative", method: "GET", path: () => `/v1/containers/${c0}/logs?tail=-3`, says: /query\.tail: must be a whole number/ },
   // force=yes read as "not forced" before: the container went.
   { what: "remove with force=yes", method: "DELETE", path: () => `/v1/containers/${c0}?force=yes`, says: /query\.force: Invalid option: expected one of .*"true".*, got "yes"/ },
@@ -133,4 +135,19 @@ test("the good request of each kind still passes the same edge", async () => {
   assert.deepEqual(await client.putArchive(c.id, "/app", new Blob([makeTar({ f: "1" })]), { owner: { uid: 10, gid: 20 } }), { ok: true });
   assert.deepEqual(await client.setTeamLimits("tv", { memoryBytes: 512 * MiB, pids: 100 }), { memoryBytes: 512 * MiB, pids: 100 });
   assert.deepEqual(await client.remove(c.id, true), { ok: true });
+});
+
+test("kill sends the signal named (SIGKILL when none is)", async () => {
+  const c = await client.createContainer({ ...good, cmd: ["sh", "-c", "trap 'echo got HUP' HUP; echo ready; while true; do sleep 0.1; done"] });
+  await client.start(c.id);
+  const seen: string[] = [];
+  for await (const l of client.logs(c.id, { follow: true })) {
+    seen.push(l.line);
+    if (l.line === "ready") assert.equal((await client.kill(c.id, "hup")).state, "running");
+    if (l.line === "got HUP") break;
+  }
+  assert.deepEqual(seen, ["ready", "got HUP"]);
+  await client.kill(c.id);
+  assert.deepEqual(await client.wait(c.id), { exitCode: 137, oomKilled: false });
+  await client.remove(c.id);
 });

@@ -182,10 +182,30 @@ const numericId = z
   .transform(Number)
   .pipe(int(0, 0xfffffffe));
 
+/** Linux's signals by name, as `kill -s` and `docker kill --signal` take them (SIG prefix optional). */
+const SIGNALS = ["HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS"] as const;
+export type SignalName = `SIG${(typeof SIGNALS)[number]}`;
+const signal = z.union(
+  [
+    z
+      .string()
+      .transform((s) => s.toUpperCase().replace(/^SIG/, ""))
+      .pipe(z.enum(SIGNALS))
+      .transform((s): SignalName => `SIG${s}`),
+    z
+      .string()
+      .regex(/^\d{1,2}$/)
+      .transform(Number)
+      .pipe(int(1, 64)),
+  ],
+  { error: "must be a signal name (TERM, SIGHUP, ...) or number (1-64)" },
+);
+
 /** Queries of the routes that take any (the keys the agent reads, and nothing else). */
 export const Queries = {
   force: z.strictObject({ force: flag.optional() }),
   stop: z.strictObject({ timeout: seconds.optional() }),
+  kill: z.strictObject({ signal: signal.optional() }),
   logs: z.strictObject({ follow: flag.optional(), tail: count.optional() }),
   imageArchive: z.strictObject({ path: absolutePath, follow: flag.optional() }),
   putArchive: z
@@ -360,6 +380,7 @@ export async function unlessAbsent<T>(answer: Promise<T>): Promise<T | undefined
  *   PUT    /v1/containers/:id/archive?path=/dir&uid=N&gid=M  body: tar -> { ok: true }
  *   POST   /v1/containers/:id/start        -> ContainerInfo        (state "running", ip set)
  *   POST   /v1/containers/:id/stop?timeout=10 -> ContainerInfo     (SIGTERM, then SIGKILL)
+ *   POST   /v1/containers/:id/kill?signal=HUP -> ContainerInfo      (SIGKILL when none is named)
  *   POST   /v1/containers/:id/wait         -> WaitResult           (blocks until exit)
  *   POST   /v1/containers/:id/health  HealthCheckRequest -> HealthCheckResult (blocks until it answers
  *                                             HTTP on the port from the agent's side, exits, or times out)
@@ -494,6 +515,11 @@ export class AgentClient {
   }
   stop(id: string, timeoutSeconds = 10) {
     return this.call<ContainerInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/stop?timeout=${timeoutSeconds}`);
+  }
+  /** Sends the container's process a signal (name or number; SIGKILL by default), as `docker kill`. */
+  kill(id: string, signal?: string | number) {
+    const q = signal === undefined ? "" : `?${new URLSearchParams({ signal: String(signal) })}`;
+    return this.call<ContainerInfo>("POST", `/v1/containers/${encodeURIComponent(id)}/kill${q}`);
   }
   wait(id: string, signal?: AbortSignal) {
     return this.call<WaitResult>("POST", `/v1/containers/${encodeURIComponent(id)}/wait`, undefined, { signal });

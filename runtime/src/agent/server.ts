@@ -190,6 +190,7 @@ export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number; tok
         if (action === "start" && m === "POST") return send(res, 200, await rt.start(id));
         if (action === "pause" && m === "POST") return send(res, 200, await rt.pause(id));
         if (action === "unpause" && m === "POST") return send(res, 200, await rt.unpause(id));
+        if (action === "kill" && m === "POST") return send(res, 200, await rt.kill(id, query(url, Queries.kill).signal ?? "SIGKILL"));
         if (action === "stop" && m === "POST") return send(res, 200, await rt.stop(id, query(url, Queries.stop).timeout ?? 10));
         if (action === "wait" && m === "POST") {
           if (rt.get(id).state === "created") throw new RuntimeError(`container ${id} was never started`, 409);
