@@ -8,7 +8,24 @@ export PAAS_REDIS_PORT="${PAAS_REDIS_PORT:-6379}"
 export PAAS_DOMAIN="${PAAS_DOMAIN:-localhost}"
 RUN_DIR="$PAAS_DATA_DIR/run"
 LOG_DIR="$PAAS_DATA_DIR/logs"
+# Tests only: the services run from bundles (SERVICES_DIR) under plain node.
 TSX="$ROOT/node_modules/.bin/tsx"
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+SERVICES_DIR="$ROOT/dist/services"
+# The dashboard from Next's standalone output (outputFileTracingRoot is the repo root, so the
+# app sits at its repo path inside it).
+WEB_STANDALONE="$ROOT/apps/web/.next/standalone/apps/web"
+
+# listener_pid PORT: the pid of the process listening on TCP PORT (nothing when the port is free).
+listener_pid() { ss -Hltnp "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+
+# port_holder PORT: "COMMAND (pid N)" of the process listening on PORT, or nothing when it is free.
+port_holder() {
+  local line pid
+  line=$(ss -Hltnp "sport = :$1")
+  [ -n "$line" ] || return 0
+  pid=$(listener_pid "$1")
+  if [ -n "$pid" ]; then printf '%s (pid %s)' "$(ps -o args= -p "$pid" | cut -c1-80)" "$pid"; else printf 'a process in another namespace'; fi
+}

@@ -5,6 +5,9 @@ import type { NextConfig } from "next";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 const nextConfig: NextConfig = {
+  // infra/up runs .next/standalone's server.js with plain node: one process with only the
+  // files the server traced, not `next start`'s CLI and dev tooling.
+  output: "standalone",
   // Our workspace packages ship raw TypeScript (with .ts import suffixes).
   transpilePackages: ["@paas/shared", "@paas/db"],
   // Native addon and the Prisma adapter stay plain Node requires at run time.

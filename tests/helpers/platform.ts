@@ -24,7 +24,9 @@ export interface Platform {
 
 /** `overrides` replaces settings, e.g. PAAS_SUBNET when two platforms' bases map to the same subnet. */
 export async function startPlatform(name: string, base: number, overrides: NodeJS.ProcessEnv = {}): Promise<Platform> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `paas-${name}-`));
+  // A data dir of the caller's choosing (PAAS_DATA_DIR in the overrides) is the caller's to keep.
+  const ownDataDir = !overrides.PAAS_DATA_DIR;
+  const dataDir = overrides.PAAS_DATA_DIR ?? (await fs.mkdtemp(path.join(os.tmpdir(), `paas-${name}-`)));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PAAS_DATA_DIR: dataDir,
@@ -33,8 +35,8 @@ export async function startPlatform(name: string, base: number, overrides: NodeJ
     PAAS_AGENT_PORT: String(base + 91),
     PAAS_REDIS_PORT: String(base + 79),
     PAAS_BRIDGE: `paas${name.slice(0, 6)}0`,
-    // One subnet per base port (bases 10 apart never share one): bridges outlive a platform,
-    // and two with one subnet would clash.
+    // One subnet per base port (bases 10 apart never share one): two platforms up at once
+    // with one subnet would clash.
     PAAS_SUBNET: `10.${200 + Math.floor(base / 2500)}.${Math.floor(base / 10) % 250}.0/24`,
     PAAS_CGROUP_ROOT: `paas-${name}`,
     ...overrides,
@@ -43,7 +45,7 @@ export async function startPlatform(name: string, base: number, overrides: NodeJ
     await run(path.join(ROOT, "infra/up"), ["--detach"], { env, cwd: ROOT, maxBuffer: 64 << 20 });
   } catch (err) {
     // Whatever did start (web, agent, Redis) would hold the ports for the next run.
-    await run(path.join(ROOT, "infra/down"), [], { env, cwd: ROOT }).catch(() => {});
+    await stopPlatform(env, ownDataDir);
     const e = err as { stdout?: string; stderr?: string };
     throw new Error(`infra/up failed:\n${e.stdout}\n${e.stderr}`);
   }
@@ -54,10 +56,19 @@ export async function startPlatform(name: string, base: number, overrides: NodeJ
     webUrl: `http://127.0.0.1:${base}`,
     routerPort: base + 80,
     adminToken,
-    async stop() {
-      await run(path.join(ROOT, "infra/down"), [], { env, cwd: ROOT }).catch(() => {});
-    },
+    stop: () => stopPlatform(env, ownDataDir),
   };
+}
+
+/**
+ * infra/down (services, apps, the platform's bridge, firewall rules and cgroup root), then the
+ * data dir it made: the host is left as the platform found it.
+ */
+async function stopPlatform(env: NodeJS.ProcessEnv, ownDataDir: boolean): Promise<void> {
+  const down = await sh(path.join(ROOT, "infra/down"), [], { env, cwd: ROOT });
+  if (down.code !== 0) throw new Error(`infra/down failed:\n${down.stdout}\n${down.stderr}`);
+  // --one-file-system: were a container's mount left behind, its files are not ours to delete.
+  if (ownDataDir) await run("rm", ["-rf", "--one-file-system", env.PAAS_DATA_DIR!]);
 }
 
 /** Runs a command, returning its output and exit code without throwing. */
