@@ -1,24 +1,33 @@
 /**
- * Our runtime beside crun (Debian's), on the same busybox rootfs, in one run:
- *   npx tsx bench/runtime.ts [--n 40] [--idle 50]
- * 1. start latency of `true` to its exit: (a) through the library in this long-lived
- *    process, as the agent uses it; (b) as a whole `paas-runtime run --rm` process, through
- *    the host's agent (the bin's usual path) and in its own process (no agent), the latter
- *    less node's own start-up (measured here too). crun: `crun run` of an OCI bundle, from a
- *    shell kept in a mount namespace without the cgroup2 mount (crun refuses this hybrid
- *    layout otherwise).
- * 2. memory per idle container (N `sleep`s): monitor processes' PSS + the container's cgroup
- *    memory (kernel objects charged to it) less the app's own PSS; and the host's
- *    MemAvailable drop per container (noisy: the machine is shared).
+ * Our runtime beside crun and runc (Debian's; installed with apt-get when missing), the same
+ * container on every side:
+ *   flock /tmp/paas-itest.lock npx tsx bench/runtime.ts [--n 40] [--idle 30] [--work 3]
+ * The container: stack/busybox's files (exported with `paas-runtime save --oci-dir` and
+ * unpacked for the peers) as the lower layers of an overlay with a fresh upper dir each,
+ * 32 MiB memory limit, a user namespace mapping 0..65535 (ours: the team's kept one; the
+ * peers: one made by the runtime), a new network namespace with loopback only, stdout and
+ * stderr captured to a file (ours: the monitor's log; the peers: a redirect).
+ * 1. start of `true` to its exit and removal, whole processes spawned by this harness, each
+ *    side in its own block after the machine settles (ours' deferred work, the trash deleter
+ *    and the spare's re-fork, waited for first), nothing subtracted:
+ *    `paas-runtime run --rm` through the agent and in its own process (no agent);
+ *    `crun run` and `runc run`, each in `unshare -m sh -c 'mount overlay; exec RUNTIME run'`
+ *    (the overlay mounted as containerd's snapshotter would; crun also unmounts the cgroup2
+ *    mount there, as it refuses this host's hybrid layout otherwise); that wrapper with
+ *    `true` in the runtime's place is printed beside, not subtracted. The library path
+ *    (create/start/wait/remove in this process, as the agent calls it) is its own row: no
+ *    process is spawned, so it compares with none of the others.
+ * 2. memory per idle container (N `sleep`s): ours: monitor PSS + the container's cgroup
+ *    memory - the app's PSS; the peers have no process beside the container (`run -d`).
  * 3. disk per container beyond its image.
- * 4. CPU-bound and memory-bandwidth work (node) inside a container vs on the host.
- * Own data dir, cgroup root (paas-bench), network "none"; everything is removed at the end.
+ * 4. CPU-bound and memory-bandwidth work (node, stack/node) inside each runtime and on the host.
+ * Own data dir (/tmp/h6-bench-* style, under $TMPDIR), cgroup root ($PAAS_CGROUP_ROOT or
+ * paas-bench; the peers below it in peers/), network none; everything is removed at the end.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { Runtime } from "../runtime/src/containers.ts";
 import { Layout } from "../runtime/src/paths.ts";
 import { freePort, startAgent } from "../runtime/test/helpers.ts";
@@ -28,14 +37,25 @@ const arg = (name: string, def: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const N = arg("n", 40);
-const IDLE = arg("idle", 50);
+const IDLE = arg("idle", 30);
+const WORK_REPS = arg("work", 3);
+const WARM_UP = 3;
+const MEMORY = 32 << 20;
+const USERNS_BASE = 3_000_000; // the peers' mapping (ours hands out its own per team)
 const root = path.resolve(import.meta.dirname, "..");
+const bin = path.join(root, "runtime/bin/paas-runtime");
+const helper = path.join(root, "runtime/native/build/paas-run");
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-bench-"));
-const cgroupRoot = "paas-bench";
-const env = { ...process.env, PAAS_DATA_DIR: dataDir, PAAS_CGROUP_ROOT: cgroupRoot, PAAS_BRIDGE: "paasbench0", PAAS_SUBNET: "10.99.240.0/24" };
-const rt = new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot });
-/** Where the runtime keeps layers and containers (read for the crun bundle and the disk figures). */
-const layout = new Layout(dataDir);
+// apart from ours' (mkdtemp's 0700): the peers' rootfs must be reachable from their user namespace
+const peersDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-bench-peers-"));
+fs.chmodSync(peersDir, 0o755);
+const cgroupRoot = process.env.PAAS_CGROUP_ROOT ?? "paas-bench";
+const bridge = process.env.PAAS_BRIDGE ?? "paasbench0";
+const subnet = process.env.PAAS_SUBNET ?? "10.99.240.0/24";
+const env: NodeJS.ProcessEnv = { ...process.env, PAAS_DATA_DIR: dataDir, PAAS_CGROUP_ROOT: cgroupRoot, PAAS_BRIDGE: bridge, PAAS_SUBNET: subnet };
+delete env.PAAS_RUNTIME_LOCAL; // the agent block goes through the agent
+const localEnv = { ...env, PAAS_RUNTIME_LOCAL: "1" };
+const rt = new Runtime({ dataDir, bridge, subnet, cgroupRoot });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function q(xs: number[], p: number) {
@@ -44,7 +64,15 @@ function q(xs: number[], p: number) {
 }
 const f1 = (n: number) => n.toFixed(1);
 const kb = (n: number) => `${(n / 1024).toFixed(0)} kB`;
+const medP90 = (xs: number[]) => `${f1(q(xs, 0.5))} / ${f1(q(xs, 0.9))}`;
 
+function must(cmd: string, args: string[], opts: SpawnSyncOptions = {}): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr || r.error}`);
+  return String(r.stdout);
+}
+
+// ---------- measures of the host ----------
 function pss(pid: number | string): number {
   try {
     const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
@@ -52,6 +80,11 @@ function pss(pid: number | string): number {
   } catch {
     return 0;
   }
+}
+function parentOf(pid: number): number {
+  // the field after the parenthesised command name, which may hold spaces
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 function memCgroupOf(pid: number | string): string | undefined {
   const line = fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
@@ -67,137 +100,177 @@ function memUsage(dir: string | undefined): number {
 function memAvailable(): number {
   return Number(/MemAvailable:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"))![1]) * 1024;
 }
-function duBytes(p: string): number {
-  const r = spawnSync("du", ["-sk", p], { encoding: "utf8" });
-  return Number(r.stdout.split("\t")[0] || 0) * 1024;
+function duBytes(...paths: string[]): number {
+  const r = spawnSync("du", ["-sck", ...paths.filter((p) => fs.existsSync(p))], { encoding: "utf8" });
+  return Number(/(\d+)\s+total/.exec(r.stdout)?.[1] ?? 0) * 1024;
 }
 
-/** A shell inside `unshare -m` with the cgroup2 mount gone, where crun can run. */
-class CrunShell {
-  private p = spawn("unshare", ["-m", "--propagation", "private", "sh", "-c", "umount /sys/fs/cgroup/unified 2>/dev/null; exec sh"], { stdio: ["pipe", "pipe", "inherit"] });
-  private lines = readline.createInterface({ input: this.p.stdout! })[Symbol.asyncIterator]();
-  async run(cmd: string): Promise<string> {
-    this.p.stdin!.write(`${cmd}; echo "__rc=$?"\n`);
-    let out = "";
-    for (;;) {
-      const { value } = await this.lines.next();
-      if (value === undefined) throw new Error("crun shell died");
-      if (value.startsWith("__rc=")) {
-        if (value !== "__rc=0") throw new Error(`${cmd} failed: ${out}`);
-        return out;
-      }
-      out += value + "\n";
-    }
-  }
-  close() {
-    this.p.stdin!.end();
+/** A quiet moment between blocks: ours' deferred deletions done, then a second for the rest. */
+async function settle() {
+  await rt.idle();
+  const trash = new Layout(dataDir).trash; // the agent's deleter, in its own process
+  for (const end = Date.now() + 10_000; Date.now() < end && fs.existsSync(trash) && fs.readdirSync(trash).length; ) await sleep(20);
+  await sleep(1000);
+}
+
+// ---------- the peers: crun and runc ----------
+function ensurePeers() {
+  const missing = ["crun", "runc"].filter((p) => spawnSync(p, ["--version"]).status !== 0);
+  if (!missing.length) return;
+  console.error(`bench: installing ${missing.join(", ")} (apt-get)`);
+  const aptEnv = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = () => spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env: aptEnv, stdio: "inherit" }).status === 0;
+  if (!install()) {
+    must("apt-get", ["update", "-qq"], { env: aptEnv, stdio: "inherit" });
+    if (!install()) throw new Error(`apt-get install ${missing.join(" ")} failed: the bench compares with them`);
   }
 }
 
-function crunBundle(dir: string, rootfs: string, args: string[]) {
-  fs.mkdirSync(dir, { recursive: true });
+/** An image's layers, exported through the CLI and unpacked one dir each; top layer first. */
+function exportLayers(image: string): string[] {
+  const oci = path.join(peersDir, `oci-${image.replace(/\W/g, "_")}`);
+  must(bin, ["save", "--oci-dir", oci, image], { env: localEnv });
+  const blob = (digest: string) => path.join(oci, "blobs", ...digest.split(":"));
+  const index = JSON.parse(fs.readFileSync(path.join(oci, "index.json"), "utf8"));
+  const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), "utf8"));
+  const dirs = (manifest.layers as { digest: string; mediaType: string }[]).map((l, i) => {
+    const dir = path.join(oci, `layer${i}`);
+    fs.mkdirSync(dir);
+    must("tar", [l.mediaType.endsWith("gzip") ? "-xzf" : "-xf", blob(l.digest), "-C", dir]);
+    must(helper, ["unwhiteout", dir]); // OCI whiteouts as overlayfs reads them
+    return dir;
+  });
+  return dirs.reverse();
+}
+
+type Peer = "crun" | "runc";
+const PEERS: Peer[] = ["crun", "runc"];
+/** crun refuses this host's hybrid cgroup layout (v1 controllers + a cgroup2 mount) unless
+ * the cgroup2 mount is gone from its mount namespace; runc takes the v1 controllers as is. */
+const prelude = (p: Peer | "none") => (p === "crun" ? "umount /sys/fs/cgroup/unified && " : "");
+
+/** An OCI bundle for one container of `peer` in `dir`: the same container as ours. */
+function bundle(peer: Peer, dir: string, id: string, args: string[], memory: number) {
+  fs.mkdirSync(path.join(dir, "rootfs"), { recursive: true });
+  fs.mkdirSync(path.join(dir, "upper"));
+  fs.mkdirSync(path.join(dir, "work"));
   fs.rmSync(path.join(dir, "config.json"), { force: true });
-  spawnSync("crun", ["spec"], { cwd: dir });
+  must(peer, ["spec"], { cwd: dir });
   const c = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
   c.process.terminal = false;
   c.process.args = args;
-  c.root = { path: rootfs, readonly: true };
+  c.root = { path: "rootfs", readonly: false };
+  c.hostname = id;
+  c.linux.resources = { memory: { limit: memory } };
+  c.linux.cgroupsPath = `/${cgroupRoot}/peers/${id}`;
+  c.linux.namespaces.push({ type: "user" });
+  c.linux.uidMappings = c.linux.gidMappings = [{ containerID: 0, hostID: USERNS_BASE, size: 65536 }];
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(c));
 }
+const overlay = (lowers: string[], dir: string) =>
+  `mount -t overlay overlay -o lowerdir=${lowers.join(":")},upperdir=${dir}/upper,workdir=${dir}/work ${dir}/rootfs`;
 
+/** One peer's `run` of a container as a whole process: the wrapper this host needs, then
+ * `exec PEER run` (which deletes the container, its state and cgroups, when it exits). */
+function peerRunArgs(peer: Peer | "none", lowers: string[], dir: string, id: string): string[] {
+  const run = peer === "none" ? "exec true" : `exec ${peer} run -b ${dir} ${id} >${dir}/out.log 2>&1`;
+  return ["-m", "--propagation", "private", "sh", "-c", `${prelude(peer)}${overlay(lowers, dir)} && ${run}`];
+}
+
+/** A peer's command in a mount namespace of its own (crun's needs the cgroup2 mount gone). */
+function peerCmd(peer: Peer, cmd: string): string {
+  return must("unshare", ["-m", "--propagation", "private", "sh", "-c", `${prelude(peer)}${cmd}`]);
+}
+
+// ---------- the table ----------
 const rows: string[][] = [];
 const row = (...r: string[]) => rows.push(r);
+const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "");
+
+/** What a peer said, from the output file its wrapper's command line names. */
+function peerOutput(args: string[]): string {
+  const file = / >(\S+\/out\.log) /.exec(args.join(" "))?.[1];
+  return file && fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+}
+
+/** Times `cmd args` to its exit, `before()` included (the per-container dirs it makes). */
+function timeProc(cmd: string, args: string[], e: NodeJS.ProcessEnv, before = () => {}) {
+  const t = performance.now();
+  before();
+  const r = spawnSync(cmd, args, { env: e, stdio: ["ignore", "ignore", "pipe"] });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr}${peerOutput(args)}`);
+  return ms;
+}
 
 async function main() {
-  await rt.ensureStacks();
-  const bb = rt.resolveImage("stack/busybox");
-  const rootfs = layout.layer(bb.layers[0]);
-  const bundles = path.join(dataDir, "crun");
-  crunBundle(path.join(bundles, "true"), rootfs, ["true"]);
-  crunBundle(path.join(bundles, "sleep"), rootfs, ["sleep", "3600"]);
-  const sh = new CrunShell();
-  await sh.run("true");
-
-  // ---------- 1. start latency ----------
-  const spec = { image: "stack/busybox", cmd: ["true"], memoryBytes: 32 << 20, cgroupParent: "b/a", network: "none" as const };
-  for (let i = 0; i < 3; i++) {
-    const c = rt.create(spec);
-    await rt.start(c.id);
-    await rt.wait(c.id);
-    await rt.remove(c.id);
-    await sh.run(`crun run -b ${bundles}/true warm${i} >/dev/null`);
-  }
-  const ours: number[] = [];
-  const oursRm: number[] = [];
-  const crun: number[] = [];
-  for (let i = 0; i < N; i++) {
-    let t = performance.now();
-    const c = rt.create(spec);
-    await rt.start(c.id);
-    await rt.wait(c.id);
-    ours.push(performance.now() - t);
-    await rt.remove(c.id);
-    oursRm.push(performance.now() - t);
-    t = performance.now();
-    await sh.run(`crun run -b ${bundles}/true c${i} >/dev/null`);
-    crun.push(performance.now() - t);
-  }
-  // (b) whole processes: the bin as an operator runs it, (1) through the host's agent (sh
-  // wrapper + C client, the command run in the agent's warm process; no Node start-up) and
-  // (2) in its own process (no agent: sh wrapper + node on the bundle), less `node -e 0`.
-  const bin = path.join(root, "runtime/bin/paas-runtime");
+  ensurePeers();
+  must(bin, ["setup"], { env: localEnv }); // the stacks, through the CLI
+  await rt.init();
+  const bbLowers = exportLayers("stack/busybox");
   const runArgs = ["run", "--rm", "--network", "none", "-m", "32m", "stack/busybox", "true"];
-  const localEnv = { ...env, PAAS_RUNTIME_LOCAL: "1" };
-  spawnSync(bin, ["images"], { env: localEnv }); // builds the bundle and the client if stale
-  const agent = await startAgent({ ...env, PAAS_AGENT_PORT: String(await freePort()) });
-  const timeProc = (cmd: string, args: string[], e: NodeJS.ProcessEnv = env) => {
-    const t = performance.now();
-    const r = spawnSync(cmd, args, { env: e, stdio: ["ignore", "ignore", "pipe"] });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
-    return performance.now() - t;
+  const spec = { image: "stack/busybox", cmd: ["true"], memoryBytes: MEMORY, cgroupParent: "b/a", network: "none" as const };
+
+  // ---------- 1. start to exit and removal ----------
+  const blocks: Record<string, number[]> = {};
+  const block = async (name: string, one: (i: number) => Promise<number> | number) => {
+    await settle();
+    for (let i = 0; i < WARM_UP; i++) await one(-1 - i);
+    const xs: number[] = [];
+    for (let i = 0; i < N; i++) xs.push(await one(i));
+    blocks[name] = xs;
   };
-  const cliN = Math.max(10, N);
-  const nodeStart: number[] = [];
-  const spawnBase: number[] = [];
-  const viaAgent: number[] = [];
-  const local: number[] = [];
-  const crunProc: number[] = [];
-  const unshareBase: number[] = [];
+  await block("library", async () => {
+    const t = performance.now();
+    const c = rt.create(spec);
+    await rt.start(c.id);
+    await rt.wait(c.id);
+    await rt.remove(c.id);
+    return performance.now() - t;
+  });
+  await block("local", () => timeProc(bin, runArgs, localEnv));
+  const agent = await startAgent({ ...env, PAAS_AGENT_PORT: String(await freePort()) });
   try {
-    for (let i = 0; i < 3; i++) timeProc(bin, runArgs); // the agent's first calls compile its code
-    for (let i = 0; i < cliN; i++) {
-      viaAgent.push(timeProc(bin, runArgs));
-      spawnBase.push(timeProc("true", []));
-      nodeStart.push(timeProc("node", ["-e", "0"]));
-      local.push(timeProc(bin, runArgs, localEnv));
-      crunProc.push(timeProc("unshare", ["-m", "--propagation", "private", "sh", "-c", `umount /sys/fs/cgroup/unified; exec crun run -b ${bundles}/true p${i} >/dev/null`]));
-      unshareBase.push(timeProc("unshare", ["-m", "--propagation", "private", "sh", "-c", "umount /sys/fs/cgroup/unified; exec true"]));
-    }
+    for (let i = 0; i < 3; i++) timeProc(bin, runArgs, env); // the agent's first calls compile its code
+    await block("agent", () => timeProc(bin, runArgs, env));
+    await block("ps", () => timeProc(bin, ["ps"], env)); // a call that starts nothing
   } finally {
     agent.kill("SIGTERM");
+    await new Promise((r) => agent.once("exit", r));
   }
-  const med = (x: number[]) => q(x, 0.5);
-  row("start `true` to exit, library (agent's path), median / p90 ms", `${f1(med(ours))} / ${f1(q(ours, 0.9))}`, `${f1(med(crun))} / ${f1(q(crun, 0.9))}`, (med(ours) / med(crun)).toFixed(2));
-  row("  same, ours incl. remove (crun run removes too)", `${f1(med(oursRm))} / ${f1(q(oursRm, 0.9))}`, "", (med(oursRm) / med(crun)).toFixed(2));
-  row("whole `paas-runtime run --rm` / `crun run` process, median / p90 ms", "", `${f1(med(crunProc))} / ${f1(q(crunProc, 0.9))}`, "");
-  row("  ours through the agent (sh + C client)", `${f1(med(viaAgent))} / ${f1(q(viaAgent, 0.9))}`, "", "");
-  row("  ours in its own process (no agent: sh + node + bundle)", `${f1(med(local))} / ${f1(q(local, 0.9))}`, "", "");
-  row("node -e 0 (node's own start-up), median ms", f1(med(nodeStart)), "", "");
-  row("`true` (what spawning any process costs this harness: a fork of node), median ms", f1(med(spawnBase)), "", "");
-  // Each less what is not the runtime's own: crun less the unshare + sh + umount it needs on
-  // this hybrid-cgroup host (a process spawned from here too); ours through the agent less
-  // the spawn of a no-op process (its sh wrapper and client are counted); ours in its own
-  // process less node's start-up. Medians of the differences within each round (a round's
-  // runs are adjacent in time): a shared machine's drifting load cancels out.
-  const paired = (a: number[], b: number[]) => med(a.map((x, i) => x - b[i]));
-  const crunNet = paired(crunProc, unshareBase);
-  const agentNet = paired(viaAgent, spawnBase);
-  const localNet = paired(local, nodeStart);
-  row("  through the agent less spawning `true` (ours) / crun less unshare+sh, ms", f1(agentNet), f1(crunNet), (agentNet / crunNet).toFixed(2));
-  row("  own process less node start-up (ours) / crun less unshare+sh, ms", f1(localNet), f1(crunNet), (localNet / crunNet).toFixed(2));
+  for (const peer of [...PEERS, "none" as const]) {
+    const base = path.join(peersDir, `run-${peer}`);
+    if (peer !== "none") bundle(peer, base, "tmpl", ["true"], MEMORY);
+    await block(peer, (i) => {
+      const dir = path.join(base, `c${i + WARM_UP}`);
+      const id = `${peer}-${i + WARM_UP}`;
+      // the bundle's config is the template's, written before the clock starts; the dirs
+      // for the overlay are made inside the sample (ours makes its own in create)
+      if (peer !== "none") {
+        fs.mkdirSync(dir);
+        fs.copyFileSync(path.join(base, "config.json"), path.join(dir, "config.json"));
+      }
+      const ms = timeProc("unshare", peerRunArgs(peer, bbLowers, dir, id), env, () => {
+        for (const d of ["rootfs", "upper", "work"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+      });
+      fs.rmSync(dir, { recursive: true }); // after the sample, as ours' deleter does after remove
+      return ms;
+    });
+  }
+  const b = blocks;
+  const m = (k: string) => q(b[k], 0.5);
+  row("whole process, `true` to exit + removal, median / p90 ms", "", "", "", "", "");
+  row("  ours `paas-runtime run --rm` through the agent", medP90(b.agent), "", "", ratio(m("agent"), m("crun")), ratio(m("agent"), m("runc")));
+  row("  ours `paas-runtime run --rm`, own process (no agent)", medP90(b.local), "", "", ratio(m("local"), m("crun")), ratio(m("local"), m("runc")));
+  row("  `crun run` / `runc run` in unshare + sh + mount overlay", "", medP90(b.crun), medP90(b.runc), "", "");
+  row("  that wrapper alone, `true` for the runtime (not subtracted)", "", medP90(b.none), medP90(b.none), "", "");
+  row("library path (the agent's; no process: NOT comparable to the rows above)", medP90(b.library), "", "", "", "");
+  row("a CLI call that starts nothing, `paas-runtime ps` through the agent", medP90(b.ps), "", "", "", "");
 
-  // ---------- 2. memory per idle container ----------
+  // ---------- 2. and 3. memory and disk per idle container ----------
+  await settle();
   const availBefore = memAvailable();
+  const duBefore = duBytes(dataDir);
   const idle: string[] = [];
   for (let i = 0; i < IDLE; i++) {
     const c = rt.create({ ...spec, cmd: ["sleep", "3600"] });
@@ -206,51 +279,67 @@ async function main() {
   }
   await sleep(1500);
   let monitorPss = 0;
-  let monitorRss = 0;
   let cgMem = 0;
   let appPss = 0;
-  const monitorsInCg: boolean[] = [];
   for (const id of idle) {
-    const info = rt.get(id);
-    const dir = layout.container(id);
-    const mon = Number(fs.readFileSync(path.join(dir, "monitor.pid"), "utf8"));
-    const cg = memCgroupOf(info.pid!);
-    const monCg = memCgroupOf(mon);
-    monitorsInCg.push(monCg === cg);
-    if (monCg !== cg) {
-      monitorPss += pss(mon);
-      monitorRss += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${mon}/status`, "utf8"))?.[1] ?? 0) * 1024;
-    }
-    cgMem += memUsage(cg);
-    appPss += pss(info.pid!);
+    const pid = rt.get(id).pid!;
+    const mon = parentOf(pid);
+    // the monitor stays in the host's cgroups, outside the container's
+    if (memCgroupOf(mon) !== memCgroupOf(pid)) monitorPss += pss(mon);
+    cgMem += memUsage(memCgroupOf(pid));
+    appPss += pss(pid);
   }
-  const oursAvail = (availBefore - memAvailable()) / IDLE;
-  const oursPer = (monitorPss + cgMem - appPss) / IDLE;
-  // disk per container beyond its image (ours: its dir with upper/work/logs/config; running)
-  const oursDisk = idle.reduce((s, id) => s + duBytes(layout.container(id)), 0) / IDLE;
-
-  const crunAvailBefore = memAvailable();
-  for (let i = 0; i < IDLE; i++) await sh.run(`crun run -d -b ${bundles}/sleep idle${i} >/dev/null`);
-  await sleep(1500);
-  let crunCg = 0;
-  let crunApp = 0;
-  const crunState = (await sh.run("crun list -q")).split("\n").filter((x) => x.startsWith("idle"));
-  for (const id of crunState) {
-    const st = JSON.parse(await sh.run(`crun state ${id}`));
-    crunCg += memUsage(memCgroupOf(st.pid));
-    crunApp += pss(st.pid);
-  }
-  const crunAvail = (crunAvailBefore - memAvailable()) / IDLE;
-  const crunPer = crunCg / IDLE - crunApp / IDLE;
-  const crunDisk = (duBytes(path.join(bundles, "sleep/config.json")) + duBytes("/run/crun/idle0")) ;
-  row(`memory per idle container (${IDLE}): monitor PSS + cgroup memory - app PSS`, kb(oursPer), kb(crunPer), (oursPer / crunPer).toFixed(2));
-  row("  of which monitor PSS / RSS (outside the container's cgroup)", `${kb(monitorPss / IDLE)} / ${kb(monitorRss / IDLE)}`, "no process", "");
-  row("  host MemAvailable drop per container (shared machine: noisy)", kb(oursAvail), kb(crunAvail), "");
-  row("disk per container beyond its image (du of its dir; crun: config.json + state)", kb(oursDisk), kb(crunDisk), "");
-  for (const id of crunState) await sh.run(`crun kill ${id} KILL; sleep 0.05; crun delete -f ${id}`).catch(() => {});
+  const mem: Record<string, { per: number; avail: number; disk: number; monitor: number }> = {};
+  mem.ours = {
+    per: (monitorPss + cgMem - appPss) / IDLE,
+    monitor: monitorPss / IDLE,
+    avail: (availBefore - memAvailable()) / IDLE,
+    disk: (duBytes(dataDir) - duBefore) / IDLE,
+  };
   for (const id of idle) await rt.remove(id, { force: true });
+  for (const peer of PEERS) {
+    await settle();
+    const base = path.join(peersDir, `idle-${peer}`);
+    const stateDir = `/run/${peer}`;
+    const stateBefore = duBytes(stateDir);
+    const before = memAvailable();
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < IDLE; i++) {
+        const id = `${peer}-idle${i}`;
+        const dir = path.join(base, id);
+        bundle(peer, dir, id, ["sleep", "3600"], MEMORY);
+        // the overlay stays mounted in the container's mount namespace, a copy of this one
+        peerCmd(peer, `${overlay(bbLowers, dir)} && exec ${peer} run -d -b ${dir} ${id} >${dir}/out.log 2>&1 </dev/null`);
+        ids.push(id);
+      }
+      await sleep(1500);
+      let cg = 0;
+      let app = 0;
+      for (const id of ids) {
+        const pid = JSON.parse(peerCmd(peer, `exec ${peer} state ${id}`)).pid;
+        cg += memUsage(memCgroupOf(pid));
+        app += pss(pid);
+      }
+      mem[peer] = {
+        per: (cg - app) / IDLE,
+        monitor: 0,
+        avail: (before - memAvailable()) / IDLE,
+        // upper/work dirs, config.json, the output file, and the runtime's state
+        disk: (duBytes(base) + duBytes(stateDir) - stateBefore) / IDLE,
+      };
+    } finally {
+      for (const id of ids) spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", `${prelude(peer)}exec ${peer} delete -f ${id}`]);
+    }
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+  row(`memory per idle container (${IDLE} sleeps): cgroup memory + monitor PSS - app PSS`, kb(mem.ours.per), kb(mem.crun.per), kb(mem.runc.per), ratio(mem.ours.per, mem.crun.per), ratio(mem.ours.per, mem.runc.per));
+  row("  of which the monitor's PSS (ours; the peers run none with `run -d`)", kb(mem.ours.monitor), "-", "-", "", "");
+  row("  host MemAvailable drop per container (shared machine: noisy)", kb(mem.ours.avail), kb(mem.crun.avail), kb(mem.runc.avail), "", "");
+  row("disk per container beyond its image (ours: its dir; peers: bundle + state)", kb(mem.ours.disk), kb(mem.crun.disk), kb(mem.runc.disk), ratio(mem.ours.disk, mem.crun.disk), ratio(mem.ours.disk, mem.runc.disk));
 
   // ---------- 4. work inside vs outside ----------
+  const nodeLowers = exportLayers("stack/node");
   const work = `
     const kind = process.argv[1];
     const t = process.hrtime.bigint();
@@ -259,36 +348,62 @@ async function main() {
     console.log(Number(process.hrtime.bigint() - t) / 1e6);
   `;
   for (const kind of ["cpu", "mem"]) {
-    const inside: number[] = [];
-    const outside: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      outside.push(Number(spawnSync("node", ["-e", work, kind], { encoding: "utf8" }).stdout.trim()));
-      const c = rt.create({ image: "stack/node", cmd: ["node", "-e", work, kind], memoryBytes: 512 << 20, cgroupParent: "b/a", network: "none" });
-      await rt.start(c.id);
-      await rt.wait(c.id);
-      let out = "";
-      for await (const l of rt.logLines(c.id)) out = JSON.parse(l).line;
-      inside.push(Number(out));
-      await rt.remove(c.id);
+    const best: Record<string, number> = {};
+    const side = async (name: string, once: (i: number) => number) => {
+      await settle();
+      const xs = [];
+      for (let i = 0; i < WORK_REPS; i++) xs.push(once(i));
+      best[name] = Math.min(...xs);
+    };
+    await side("host", () => Number(must("node", ["-e", work, kind]).trim()));
+    await side("ours", () => Number(must(bin, ["run", "--rm", "--network", "none", "-m", "512m", "stack/node", "node", "-e", work, kind], { env: localEnv }).trim()));
+    for (const peer of PEERS) {
+      await side(peer, (i) => {
+        const dir = path.join(peersDir, `work-${peer}-${kind}${i}`);
+        const id = `${peer}-work-${kind}${i}`;
+        bundle(peer, dir, id, ["node", "-e", work, kind], 512 << 20);
+        timeProc("unshare", peerRunArgs(peer, nodeLowers, dir, id), env);
+        const out = Number(fs.readFileSync(path.join(dir, "out.log"), "utf8").trim());
+        fs.rmSync(dir, { recursive: true });
+        return out;
+      });
     }
-    const label = kind === "cpu" ? "CPU-bound loop (3e8 iterations), best of 3 ms" : "memory bandwidth (40 x 64 MiB copy), best of 3 ms";
-    const bi = Math.min(...inside);
-    const bo = Math.min(...outside);
-    const gbps = kind === "mem" ? ` (${((40 * 64) / 1024 / (bi / 1000)).toFixed(1)} vs ${((40 * 64) / 1024 / (bo / 1000)).toFixed(1)} GiB/s)` : "";
-    row(`${label}: inside vs outside${gbps}`, f1(bi), f1(bo) + " (host)", (bi / bo).toFixed(3));
+    const label = kind === "cpu" ? "CPU-bound loop (3e8 iterations), best of" : "memory bandwidth (40 x 64 MiB copy), best of";
+    const gbps = (ms: number) => ((40 * 64) / 1024 / (ms / 1000)).toFixed(1);
+    const extra = kind === "mem" ? ` (GiB/s ours ${gbps(best.ours)}, host ${gbps(best.host)})` : "";
+    row(`${label} ${WORK_REPS}, ms; host ${f1(best.host)}${extra}`, f1(best.ours), f1(best.crun), f1(best.runc), ratio(best.ours, best.crun), ratio(best.ours, best.runc));
   }
-  sh.close();
+}
+
+function printConfig() {
+  const ver = (p: string) => spawnSync(p, ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
+  console.log("configuration, the same on every side:");
+  console.log("  files        stack/busybox (stack/node for the work rows), its layers as the overlay's lower dirs, a fresh upper dir per container");
+  console.log("  limits       memory 32 MiB (512 MiB for the work rows); no CPU limit");
+  console.log(`  namespaces   mount, pid, ipc, uts, a new network one (loopback only), user: 0..65535 mapped (ours: the team's kept namespace; peers: made per container at host ${USERNS_BASE})`);
+  console.log("  output       stdout+stderr to a file (ours: the monitor's log.ndjson; peers: a redirect)");
+  console.log("  removal      counted: `run --rm` (ours), `run` deletes the container at exit (peers); each side's upper dir deleted after its sample");
+  console.log(`  peers        ${ver("crun")}; ${ver("runc")}; cgroup v1 controllers (this host's hybrid layout: crun runs where the cgroup2 mount is unmounted)`);
+  console.log(`  machine      ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ""}, kernel ${os.release()}`);
 }
 
 try {
   await main();
-  const w = [0, 1, 2, 3].map((i) => Math.max(...[["measure", "ours", "crun / host", "ours/peer"], ...rows].map((r) => (r[i] ?? "").length)));
-  for (const r of [["measure", "ours", "crun / host", "ours/peer"], ...rows]) console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  "));
-  console.log(`(${N} starts per runtime, ${Math.max(10, N)} whole processes, ${IDLE} idle containers; load average ${os.loadavg()[0].toFixed(1)}, ${os.cpus().length} CPUs)`);
+  printConfig();
+  const head = ["measure", "ours", "crun", "runc", "ours/crun", "ours/runc"];
+  const w = head.map((_, i) => Math.max(...[head, ...rows].map((r) => (r[i] ?? "").length)));
+  for (const r of [head, ...rows]) console.log(r.map((c, i) => (i === 0 ? (c ?? "").padEnd(w[i]) : (c ?? "").padStart(w[i]))).join("  "));
+  console.log(`(${N} samples per side after ${WARM_UP} warm-up, each side in its own block; ${IDLE} idle containers; load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`);
 } finally {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
-  await rt.idle();
+  await rt.teardown(); // the bench's bridge ($PAAS_BRIDGE or paasbench0) goes too
+  for (const peer of PEERS) {
+    const left = spawnSync("sh", ["-c", `${peer} list -q 2>/dev/null || ${peer} list 2>/dev/null | awk 'NR>1{print $1}'`], { encoding: "utf8" }).stdout;
+    for (const id of left.split("\n").filter((x) => x.startsWith(`${peer}-`))) {
+      spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", `${prelude(peer)}${peer} delete -f ${id}`]);
+    }
+  }
   spawnSync("sh", ["-c", `for c in /sys/fs/cgroup/*/${cgroupRoot}; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; done; true`]);
-  spawnSync("unshare", ["-m", "sh", "-c", "umount /sys/fs/cgroup/unified; for i in $(crun list -q | grep -E '^(idle|c|p|warm)[0-9]+$'); do crun delete -f $i; done"]);
   fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.rmSync(peersDir, { recursive: true, force: true });
 }
