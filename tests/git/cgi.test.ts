@@ -116,14 +116,15 @@ test("backendEnv installs the hook through GIT_CONFIG_* and passes the hook's se
     remoteUser: "dev@example.com",
     remoteAddr: "127.0.0.1",
     hooksDir: "/srv/paas/apps/web/git-hooks",
-    hook: { internalUrl: "http://127.0.0.1:3000", app: "hello", pushToken: "push_x", deployBranch: "main" },
+    hook: { internalUrl: "http://127.0.0.1:3000", app: "hello", pushToken: "push_x" },
   });
   assert.equal(env.GIT_CONFIG_COUNT, "1");
   assert.equal(env.GIT_CONFIG_KEY_0, "core.hooksPath");
   assert.equal(env.GIT_CONFIG_VALUE_0, "/srv/paas/apps/web/git-hooks");
   assert.equal(env.HTTP_CONTENT_ENCODING, "gzip");
   assert.equal(env.PAAS_PUSH_TOKEN, "push_x");
-  assert.equal(env.PAAS_DEPLOY_BRANCH, "main");
+  // The branch policy is the server's: the hook is told nothing about branches.
+  assert.equal(env.PAAS_DEPLOY_BRANCH, undefined);
   assert.equal(env.CONTENT_LENGTH, undefined);
 });
 

@@ -1,5 +1,6 @@
-// The pre-receive hook: its decisions (unit) and a real `git push` through it
-// against a stand-in for the internal API that speaks the same protocol.
+// The branch policy (unit), the pre-receive hook's rendering, and a real `git push`
+// through the hook against a stand-in for the internal API that speaks the same
+// protocol and decides with the server's own branch policy.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -8,55 +9,67 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  decidePush,
-  LineSplitter,
-  parseUpdates,
-  renderEvent,
-} from "../../apps/web/git-hooks/pre-receive-lib.mjs";
+import { LineSplitter, renderEvent } from "../../apps/web/git-hooks/pre-receive-lib.mjs";
+import { decidePush, parseUpdates, type PushDecision } from "../../apps/web/src/server/git/branch-policy.ts";
 import { entryToEvent } from "../../apps/web/src/server/git/build-log.ts";
 
 const Z = "0".repeat(40);
 const A = "a".repeat(40);
 const B = "b".repeat(40);
 
-test("parseUpdates reads pre-receive's stdin", () => {
+const MAIN = { deployBranch: "main", previews: false };
+const PREVIEWS = { deployBranch: "main", previews: true };
+
+test("parseUpdates reads pre-receive's stdin and refuses what is not a ref update", () => {
   assert.deepEqual(parseUpdates(`${Z} ${A} refs/heads/main\n${A} ${B} refs/heads/dev\n\n`), [
     { oldSha: Z, newSha: A, ref: "refs/heads/main" },
     { oldSha: A, newSha: B, ref: "refs/heads/dev" },
   ]);
+  assert.throws(() => parseUpdates(`${Z} nothex refs/heads/main`), /hex/);
+  assert.throws(() => parseUpdates(`${Z} ${A}`), /ref/);
 });
 
-test("decidePush builds the deploy branch, first push and force push alike", () => {
+test("decidePush deploys the deploy branch, first push and force push alike", () => {
   const first = { oldSha: Z, newSha: A, ref: "refs/heads/main" };
-  assert.deepEqual(decidePush([first], "main"), { build: first, refusals: [] });
+  assert.deepEqual(decidePush([first], MAIN), { action: "deploy", update: first, branch: "main" });
   const force = { oldSha: B, newSha: A, ref: "refs/heads/main" };
-  assert.deepEqual(decidePush([force], "main"), { build: force, refusals: [] });
+  assert.deepEqual(decidePush([force], MAIN), { action: "deploy", update: force, branch: "main" });
   const custom = { oldSha: Z, newSha: A, ref: "refs/heads/production" };
-  assert.deepEqual(decidePush([custom], "production"), { build: custom, refusals: [] });
+  assert.deepEqual(decidePush([custom], { deployBranch: "production", previews: false }), { action: "deploy", update: custom, branch: "production" });
 });
 
 test("decidePush refuses other branches with the command to use", () => {
-  const r = decidePush([{ oldSha: Z, newSha: A, ref: "refs/heads/feature" }], "main");
-  assert.equal(r.build, null);
-  assert.deepEqual(r.refusals, [
-    'only the "main" branch deploys; to deploy "feature" run: git push paas feature:main',
-  ]);
+  assert.deepEqual(decidePush([{ oldSha: Z, newSha: A, ref: "refs/heads/feature" }], MAIN), {
+    action: "refuse",
+    refusals: ['only the "main" branch deploys; to deploy "feature" run: git push paas feature:main'],
+  });
 });
 
+const refusals = (d: PushDecision) => (d.action === "refuse" ? d.refusals : []);
+
 test("decidePush refuses deletes, tags, and rejects the whole push on any refusal", () => {
-  assert.match(decidePush([{ oldSha: A, newSha: Z, ref: "refs/heads/main" }], "main").refusals[0], /deleting the deploy branch/);
-  assert.match(decidePush([{ oldSha: A, newSha: Z, ref: "refs/heads/old" }], "main").refusals[0], /deleting refs\/heads\/old/);
-  assert.match(decidePush([{ oldSha: Z, newSha: A, ref: "refs/tags/v1" }], "main").refusals[0], /pushing refs\/tags\/v1/);
+  assert.match(refusals(decidePush([{ oldSha: A, newSha: Z, ref: "refs/heads/main" }], MAIN))[0], /deleting the deploy branch/);
+  assert.match(refusals(decidePush([{ oldSha: A, newSha: Z, ref: "refs/heads/old" }], MAIN))[0], /deleting refs\/heads\/old/);
+  assert.match(refusals(decidePush([{ oldSha: Z, newSha: A, ref: "refs/tags/v1" }], MAIN))[0], /pushing refs\/tags\/v1/);
   const mixed = decidePush(
     [
       { oldSha: Z, newSha: A, ref: "refs/heads/main" },
       { oldSha: Z, newSha: B, ref: "refs/heads/feature" },
     ],
-    "main",
+    MAIN,
   );
-  assert.equal(mixed.build, null, "nothing is built when the push is rejected");
-  assert.equal(mixed.refusals.length, 1);
+  assert.equal(mixed.action, "refuse", "nothing is built when the push is rejected");
+  assert.equal(refusals(mixed).length, 1);
+});
+
+test("with previews, another branch deploys its preview, deleting it removes it, one branch at a time", () => {
+  const feature = { oldSha: Z, newSha: A, ref: "refs/heads/feature-x" };
+  assert.deepEqual(decidePush([feature], PREVIEWS), { action: "preview", update: feature, branch: "feature-x" });
+  assert.deepEqual(decidePush([{ oldSha: A, newSha: Z, ref: "refs/heads/feature-x" }], PREVIEWS), { action: "destroy-preview", branch: "feature-x" });
+  assert.match(refusals(decidePush([{ oldSha: A, newSha: Z, ref: "refs/heads/main" }], PREVIEWS))[0], /deleting the deploy branch/);
+  const two = decidePush([feature, { oldSha: Z, newSha: B, ref: "refs/heads/main" }], PREVIEWS);
+  assert.deepEqual(refusals(two), ["push one branch at a time: each branch deploys its own app"]);
+  assert.match(refusals(decidePush([{ oldSha: Z, newSha: A, ref: "refs/tags/v1" }], PREVIEWS))[0], /pushing refs\/tags\/v1/);
 });
 
 test("LineSplitter joins lines split across chunks, multi-byte characters too", () => {
@@ -106,11 +119,20 @@ test("entryToEvent maps stream entries; an unknown status is a failure", () => {
  */
 async function pushThroughHook(final: Record<string, string>, branch = "main", internalUrl?: string) {
   const dir = mkdtempSync(path.join(tmpdir(), "paas-hook-"));
-  const seen: { commit?: string; message?: string; token?: string; tarBytes: number; logToken?: string } = { tarBytes: 0 };
+  const seen: { commit?: string; message?: string; token?: string; tarBytes: number; logToken?: string; query?: string } = { tarBytes: 0 };
+  let decision: PushDecision | undefined;
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url!, "http://x");
-    if (req.method === "POST" && url.pathname === "/internal/builds") {
-      seen.commit = url.searchParams.get("commit")!;
+    if (req.method === "POST" && url.pathname === "/internal/pushes") {
+      let body = "";
+      for await (const c of req) body += c;
+      decision = decidePush(parseUpdates(body), MAIN);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(decision));
+    } else if (req.method === "POST" && url.pathname === "/internal/builds") {
+      // As the server does: the commit is the decided one, never the hook's say.
+      if (decision?.action !== "deploy") return res.writeHead(409).end("{}");
+      seen.commit = decision.update.newSha;
+      seen.query = url.search;
       seen.message = url.searchParams.get("message")!;
       seen.token = req.headers["x-paas-push-token"] as string;
       for await (const c of req) seen.tarBytes += (c as Buffer).length;
@@ -149,7 +171,6 @@ async function pushThroughHook(final: Record<string, string>, branch = "main", i
         PAAS_INTERNAL_URL: internalUrl ?? `http://127.0.0.1:${port}`,
         PAAS_APP: "hello",
         PAAS_PUSH_TOKEN: "push_test",
-        PAAS_DEPLOY_BRANCH: "main",
       },
     });
     let stderr = "";
@@ -169,6 +190,7 @@ test("a real push: the hook sends the tree, prints the log, and accepts on succe
   assert.equal(push.status, 0, push.stderr);
   assert.equal(seen.commit, sha);
   assert.equal(seen.message, "First commit");
+  assert.deepEqual([...new URLSearchParams(seen.query).keys()], ["message"], "the hook names no branch, commit or ref to the build route");
   assert.equal(seen.token, "push_test");
   assert.equal(seen.logToken, "push_test");
   assert.ok(seen.tarBytes >= 1024, "a tar archive was uploaded");

@@ -1,16 +1,4 @@
 // Types of pre-receive-lib.mjs, for the tests (tests/git).
-export interface RefUpdate {
-  oldSha: string;
-  newSha: string;
-  ref: string;
-}
-export declare function isNullSha(sha: string): boolean;
-export declare function parseUpdates(text: string): RefUpdate[];
-export declare function decidePush(
-  updates: RefUpdate[],
-  deployBranch: string,
-  opts?: { previews?: boolean },
-): { build: RefUpdate | null; refusals: string[]; preview?: { branch: string } | null; destroyPreview?: string | null };
 export declare function wantsColor(env: Record<string, string | undefined>): boolean;
 export declare function colorize(line: string): string;
 export declare class LineSplitter {

@@ -1,66 +1,6 @@
 // Logic of the pre-receive hook, apart from its I/O so it can be tested.
 // Plain ESM JavaScript without dependencies: the hook must start fast.
 
-/** Git's null object id (sha1 or sha256): the "old" of a create, the "new" of a delete. */
-export const isNullSha = (sha) => /^0+$/.test(sha);
-
-/** Parses pre-receive's stdin: one `<old> <new> <ref>` per line. */
-export function parseUpdates(text) {
-  return text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .map((l) => {
-      const [oldSha, newSha, ref] = l.split(/\s+/);
-      return { oldSha, newSha, ref };
-    });
-}
-
-/**
- * Decides a push: which update (at most one) to build, and why any others are
- * refused. Pre-receive accepts or rejects the push as a whole, so one refusal
- * rejects everything (nothing is built then).
- *
- * With `previews`, a push of another branch builds a preview app of that
- * branch (`preview: { branch }` in the answer), and deleting a branch
- * (`git push paas :feature-x`) removes its preview (`destroyPreview`).
- */
-export function decidePush(updates, deployBranch, { previews = false } = {}) {
-  const deployRef = `refs/heads/${deployBranch}`;
-  const refusals = [];
-  let build = null;
-  let preview = null;
-  let destroyPreview = null;
-  for (const u of updates) {
-    const branch = u.ref.startsWith("refs/heads/") ? u.ref.slice("refs/heads/".length) : null;
-    if (u.ref === deployRef) {
-      if (isNullSha(u.newSha)) {
-        refusals.push(`deleting the deploy branch "${deployBranch}" is not allowed`);
-      } else {
-        build = u;
-      }
-    } else if (previews && branch) {
-      if (isNullSha(u.newSha)) destroyPreview = branch;
-      else {
-        build = u;
-        preview = { branch };
-      }
-    } else if (isNullSha(u.newSha)) {
-      refusals.push(`deleting ${u.ref} is not allowed`);
-    } else if (branch) {
-      refusals.push(
-        `only the "${deployBranch}" branch deploys; to deploy "${branch}" run: git push paas ${branch}:${deployBranch}`,
-      );
-    } else {
-      refusals.push(`pushing ${u.ref} is not allowed: only the "${deployBranch}" branch is deployed`);
-    }
-  }
-  if (previews && updates.length > 1) refusals.push("push one branch at a time: each branch deploys its own app");
-  if (refusals.length) return { build: null, refusals };
-  if (!previews) return { build, refusals };
-  return { build, refusals, preview, destroyPreview };
-}
-
 /**
  * Colour for the pusher's terminal. Git gives the hook no tty, so we cannot
  * know whether the client is one: colour is asked for with a push option

@@ -37,6 +37,15 @@ function agentListen(env: NodeJS.ProcessEnv): { agentHost: string; agentToken?: 
   return { agentHost, agentToken };
 }
 
+/** A positive whole number of bytes from `name`, else `fallback`. */
+function bytes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a number of bytes (a whole number above 0), got "${raw}"`);
+  return n;
+}
+
 export interface PaasConfig {
   /** All state lives under this directory. */
   dataDir: string;
@@ -60,6 +69,8 @@ export interface PaasConfig {
   bridge: string;
   subnet: string;
   cgroupRoot: string;
+  /** A push whose source tree (the tar of the pushed commit) is larger is refused (PAAS_MAX_PUSH_BYTES). */
+  maxPushBytes: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): PaasConfig {
@@ -89,6 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PaasConfig {
     bridge: env.PAAS_BRIDGE || "paas0",
     subnet: env.PAAS_SUBNET || "10.88.0.0/24",
     cgroupRoot: env.PAAS_CGROUP_ROOT || "paas",
+    // Heroku refuses a slug over 500 MB; our limit is on the pushed tree, before any build.
+    maxPushBytes: bytes(env, "PAAS_MAX_PUSH_BYTES", 512 * 2 ** 20),
   };
 }
 

@@ -112,7 +112,7 @@ export async function handleGitRequest(req: Request, segments: string[]): Promis
     remoteAddr: req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "127.0.0.1",
     hooksDir: hooks,
     hook: pushToken
-      ? { internalUrl: config().internalUrl, app: app.name, pushToken, deployBranch: app.deployBranch, previews: app.previews }
+      ? { internalUrl: config().internalUrl, app: app.name, pushToken }
       : undefined,
   });
   return runCgi({

@@ -31,7 +31,7 @@ export function backendEnv(input: {
   remoteUser: string;
   remoteAddr: string;
   hooksDir: string | null;
-  hook?: { internalUrl: string; app: string; pushToken: string; deployBranch: string; previews?: boolean };
+  hook?: { internalUrl: string; app: string; pushToken: string };
 }): Record<string, string> {
   // Start from a clean environment: the web process's own GIT_* variables
   // (GIT_DIR from a dev shell, say) must not leak into the repository's git.
@@ -65,8 +65,6 @@ export function backendEnv(input: {
     env.PAAS_INTERNAL_URL = input.hook.internalUrl;
     env.PAAS_APP = input.hook.app;
     env.PAAS_PUSH_TOKEN = input.hook.pushToken;
-    env.PAAS_DEPLOY_BRANCH = input.hook.deployBranch;
-    env.PAAS_PREVIEWS = input.hook.previews ? "1" : "0";
   }
   return env;
 }

@@ -1,32 +1,44 @@
 /**
  * The internal API the pre-receive hook talks to (routes under /internal):
  *
- * POST /internal/builds?commit=<sha>&message=<subject>
- *   header x-paas-push-token: <PAAS_PUSH_TOKEN>; body: `git archive --format=tar <sha>`
+ * POST /internal/pushes
+ *   header x-paas-push-token; body: pre-receive's stdin (`<old> <new> <ref>` lines)
+ *   -> 200 PushDecision (branch-policy.ts), decided from the app's settings and kept
+ *      with the push token: the routes below act on it, not on anything the hook says.
+ *
+ * POST /internal/builds?message=<subject>
+ *   header x-paas-push-token; body: `git archive --format=tar <the decided commit>`
  *   -> 201 {"buildId": "..."}: the Build row (pending) exists, the tarball is at
  *      buildSourcePath(dataDir, buildId) and the job is queued.
+ *   -> 413 when the tarball is over PAAS_MAX_PUSH_BYTES: nothing is made (no Build row).
  *   -> 4xx/5xx {"error": "..."} otherwise (one line a pusher can act on).
+ *
+ * GET /internal/builds/<id>/source
+ *   header x-paas-worker-token (shared/worker-token.ts) -> 200 application/x-tar, streamed
+ *   from the data dir: the worker needs no access to it.
  *
  * GET /internal/builds/<id>/log?follow=1[&after=<stream id>]
  *   header x-paas-push-token (the token that created this build) or an API
  *   token (Authorization) that may read the build's app
  *   -> 200 application/x-ndjson, see build-log.ts.
  */
-import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { db } from "@paas/db";
-import { buildSourcePath, config } from "@paas/shared";
+import { buildSourcePath, config, isWorkerToken, WORKER_TOKEN_HEADER } from "@paas/shared";
 import { authenticateToken, tokenFromAuthorization } from "../auth.ts";
 import { readableBuild } from "../authz.ts";
 import { enqueueBuild } from "../queue.ts";
 import { destroyPreview, ensurePreviewApp, PreviewError, previewUrl } from "../previews.ts";
 import { QuotaError } from "@paas/db/quotas";
 import { buildLogStream } from "./build-log.ts";
-import { bindPushToken, claimPushToken, readPushToken } from "./push-tokens.ts";
+import { decidePush, parseUpdates, type RefUpdate } from "./branch-policy.ts";
+import { bindPushToken, claimPushToken, readPushToken, recordDecision } from "./push-tokens.ts";
 
 export const PUSH_TOKEN_HEADER = "x-paas-push-token";
 
@@ -34,17 +46,57 @@ function json(status: number, body: unknown): Response {
   return Response.json(body, { status, headers: { "cache-control": "no-store" } });
 }
 
-const createQuery = z.object({
-  commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "commit must be a full hex object id"),
-  message: z.string().max(2000).default(""),
-  /** A branch other than the deploy branch: the build deploys its preview app. */
-  branch: z.string().max(255).optional(),
-});
+const createQuery = z.object({ message: z.string().max(2000).default("") });
 
-/** Source tarballs above this are refused (PAAS_MAX_SOURCE_MB, default 512). */
-function maxSourceBytes(): number {
-  const mb = Number(process.env.PAAS_MAX_SOURCE_MB || 512);
-  return (Number.isFinite(mb) && mb > 0 ? mb : 512) * 1024 * 1024;
+/** Pre-receive's stdin is a few lines per ref; anything near this is not one. */
+const MAX_UPDATES_BYTES = 64 * 1024;
+
+export async function decidePushFromHook(req: Request): Promise<Response> {
+  const token = req.headers.get(PUSH_TOKEN_HEADER);
+  const grant = await readPushToken(token);
+  if (!token || !grant) return json(401, { error: "invalid or expired push token: push again" });
+  const text = await req.text();
+  if (text.length > MAX_UPDATES_BYTES) return json(413, { error: "too many ref updates in one push" });
+  let updates: RefUpdate[];
+  try {
+    updates = parseUpdates(text);
+  } catch (err) {
+    return json(400, { error: `the body must be pre-receive's ref updates: ${(err as Error).message}` });
+  }
+  const app = await db.app.findUnique({ where: { id: grant.appId } });
+  if (!app) return json(404, { error: `app ${grant.app} no longer exists` });
+  const decision = decidePush(updates, app);
+  if (!(await recordDecision(token, decision))) return json(409, { error: "this push has been decided already" });
+  return json(200, decision);
+}
+
+/** A push over the size limit: said with the limit and what to do. */
+class PushTooLarge extends Error {}
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MB`;
+
+/**
+ * Streams the pushed tarball to `file` (never whole in memory), refusing it
+ * the moment it passes the limit.
+ */
+async function receiveSource(body: ReadableStream<Uint8Array>, file: string): Promise<void> {
+  const limit = config().maxPushBytes;
+  let size = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > limit) {
+        cb(
+          new PushTooLarge(
+            `the pushed tree is over this platform's limit of ${mb(limit)} (PAAS_MAX_PUSH_BYTES); ` +
+              "keep build output, dependencies and large files out of git, or ask the operator to raise the limit",
+          ),
+        );
+      } else cb(null, chunk);
+    },
+  });
+  await mkdir(path.dirname(file), { recursive: true });
+  await pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>), cap, createWriteStream(file));
 }
 
 export async function createBuildFromPush(req: Request): Promise<Response> {
@@ -54,17 +106,32 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const q = createQuery.safeParse(Object.fromEntries(url.searchParams));
   if (!q.success) return json(400, { error: q.error.issues.map((i) => i.message).join("; ") });
+  const decided = grant.decision;
+  if (decided?.action !== "deploy" && decided?.action !== "preview") {
+    return json(409, { error: "this push was not decided as a deploy (POST /internal/pushes first)" });
+  }
   if (!req.body) return json(400, { error: "the request body must be the source tarball" });
   if (!(await claimPushToken(token))) return json(409, { error: "this push has already created its build" });
 
+  // The source first: a push refused for its size leaves no build (and no new preview app) behind.
+  const part = buildSourcePath(config().dataDir, `incoming-${randomUUID()}`);
+  try {
+    await receiveSource(req.body, part);
+  } catch (err) {
+    await rm(part, { force: true });
+    if (err instanceof PushTooLarge) return json(413, { error: err.message });
+    return json(500, { error: `could not store the source: ${(err as Error).message}` });
+  }
+
   let appId = grant.appId;
   let preview: string | undefined;
-  if (q.data.branch) {
+  if (decided.action === "preview") {
     try {
-      const p = await ensurePreviewApp(grant.appId, q.data.branch);
+      const p = await ensurePreviewApp(grant.appId, decided.branch);
       appId = p.app.id;
       preview = previewUrl(p.label, grant.app);
     } catch (err) {
+      await rm(part, { force: true });
       if (err instanceof PreviewError) return json(400, { error: err.message });
       if (err instanceof QuotaError) return json(403, { error: err.message });
       throw err;
@@ -75,7 +142,7 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
     data: {
       appId,
       userId: grant.userId,
-      commit: q.data.commit,
+      commit: decided.update.newSha,
       message: q.data.message.split("\n")[0] || null,
       status: "pending",
     },
@@ -86,25 +153,10 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
       .catch(() => {});
     return json(status, { error });
   };
-
-  const dest = buildSourcePath(config().dataDir, build.id);
-  const tmp = `${dest}.part`;
   try {
-    await mkdir(path.dirname(dest), { recursive: true });
-    let size = 0;
-    const limit = maxSourceBytes();
-    const cap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (size > limit) cb(new Error(`the source is larger than ${limit / 1024 / 1024} MB (PAAS_MAX_SOURCE_MB)`));
-        else cb(null, chunk);
-      },
-    });
-    const body = Readable.fromWeb(req.body as import("node:stream/web").ReadableStream<Uint8Array>);
-    await pipeline(body, cap, createWriteStream(tmp));
-    await rename(tmp, dest);
+    await rename(part, buildSourcePath(config().dataDir, build.id));
   } catch (err) {
-    await rm(tmp, { force: true });
+    await rm(part, { force: true });
     return fail(500, `could not store the source: ${(err as Error).message}`);
   }
 
@@ -117,14 +169,16 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
   return json(201, { buildId: build.id, ...(preview ? { previewUrl: preview } : {}) });
 }
 
-/** DELETE /internal/previews?branch=<b>: `git push paas :<b>` removes that preview app. */
+/** DELETE /internal/previews: `git push paas :<b>` removes that preview app (as the push was decided). */
 export async function deletePreviewFromPush(req: Request): Promise<Response> {
   const token = req.headers.get(PUSH_TOKEN_HEADER);
   const grant = await readPushToken(token);
   if (!token || !grant) return json(401, { error: "invalid or expired push token: push again" });
-  const branch = new URL(req.url).searchParams.get("branch") ?? "";
+  if (grant.decision?.action !== "destroy-preview") {
+    return json(409, { error: "this push was not decided as a preview's removal (POST /internal/pushes first)" });
+  }
   try {
-    const message = await destroyPreview(grant.appId, branch);
+    const message = await destroyPreview(grant.appId, grant.decision.branch);
     return json(200, { message });
   } catch (err) {
     if (err instanceof PreviewError) return json(400, { error: err.message });
@@ -166,5 +220,24 @@ export async function buildLogResponse(req: Request, buildId: string): Promise<R
       "cache-control": "no-cache, no-transform",
       "x-accel-buffering": "no",
     },
+  });
+}
+
+/** The source tarball of a build, for a worker (which may run on another host, with its own data dir). */
+export async function buildSourceResponse(req: Request, buildId: string): Promise<Response> {
+  if (!isWorkerToken(req.headers.get(WORKER_TOKEN_HEADER))) {
+    return json(401, { error: `a worker token is required (header ${WORKER_TOKEN_HEADER}; the web app's <data dir>/worker-token)` });
+  }
+  if (!/^[A-Za-z0-9_-]+$/.test(buildId)) return json(400, { error: "not a build id" });
+  const file = buildSourcePath(config().dataDir, buildId);
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch {
+    return json(404, { error: `build ${buildId} has no source here (never received, or removed)` });
+  }
+  const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+  return new Response(body, {
+    headers: { "content-type": "application/x-tar", "content-length": String(size), "cache-control": "no-store" },
   });
 }

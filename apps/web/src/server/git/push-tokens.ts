@@ -5,17 +5,20 @@
  * for "this user, already authorized to deploy this app, is pushing now", so
  * the hook never sees the user's own API token.
  *
- * Redis hash `paas:push:<sha256(token)>` = { appId, app, userId, buildId? },
+ * Redis hash `paas:push:<sha256(token)>` = { appId, app, userId, decision?, buildId? },
  * with a TTL as a backstop; the endpoint deletes it when the push ends.
  */
 import { randomBytes } from "node:crypto";
 import { hashToken } from "@paas/shared";
 import { redis } from "../redis.ts";
+import type { PushDecision } from "./branch-policy.ts";
 
 export interface PushGrant {
   appId: string;
   app: string;
   userId: string;
+  /** What the branch policy decided for this push's ref updates (branch-policy.ts), once it has. */
+  decision?: PushDecision;
   /** The build this push created, once it has. */
   buildId?: string;
 }
@@ -26,7 +29,7 @@ const CLAIMING = "claiming";
 
 const key = (token: string) => `paas:push:${hashToken(token)}`;
 
-export async function createPushToken(grant: Omit<PushGrant, "buildId">): Promise<string> {
+export async function createPushToken(grant: Omit<PushGrant, "buildId" | "decision">): Promise<string> {
   const token = `push_${randomBytes(24).toString("base64url")}`;
   await redis().multi().hset(key(token), grant).expire(key(token), PUSH_TOKEN_TTL_S).exec();
   return token;
@@ -37,7 +40,16 @@ export async function readPushToken(token: string | null | undefined): Promise<P
   const h = await redis().hgetall(key(token));
   if (!h.appId || !h.userId || !h.app) return null;
   const buildId = h.buildId && h.buildId !== CLAIMING ? h.buildId : undefined;
-  return { appId: h.appId, app: h.app, userId: h.userId, buildId };
+  const decision = h.decision ? (JSON.parse(h.decision) as PushDecision) : undefined;
+  return { appId: h.appId, app: h.app, userId: h.userId, buildId, decision };
+}
+
+/**
+ * Keeps the push's decision; a push is decided once (false: it was already,
+ * and the first decision stands).
+ */
+export async function recordDecision(token: string, decision: PushDecision): Promise<boolean> {
+  return (await redis().hsetnx(key(token), "decision", JSON.stringify(decision))) === 1;
 }
 
 /**

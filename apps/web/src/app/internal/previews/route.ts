@@ -1,4 +1,4 @@
-// DELETE /internal/previews?branch=<b>: the pre-receive hook removes a preview app (see server/git/internal-builds.ts).
+// DELETE /internal/previews: the pre-receive hook removes a preview app (see server/git/internal-builds.ts).
 import { deletePreviewFromPush } from "../../../server/git/internal-builds.ts";
 
 export const runtime = "nodejs";
