@@ -5,16 +5,33 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { AgentClient } from "@paas/shared";
 import { ROOT, addTeamWithToken, commitChange, fixtureRepo, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+/** A small push limit, so a test can go over it. */
+const MAX_PUSH_BYTES = 2 * 2 ** 20;
 
 let p: Platform;
 let repo: string;
 
-const paas = (args: string[], token = p.adminToken) =>
-  sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: token } });
+const paas = async (args: string[], token = p.adminToken) => {
+  const r = await sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: token } });
+  // Said at once, so a command failing where it should not is explained in the test's output.
+  if (r.code !== 0) console.log(`paas ${args.join(" ")} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+  return r;
+};
+
+const builds = async () => {
+  const r = await paas(["builds", "-a", "hello", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as { id: string; status: string; commit: string }[];
+};
 
 const gitUrl = (token: string, app = "hello") =>
   `http://git:${token}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${app}.git`;
@@ -33,7 +50,7 @@ const answer = async () => {
 
 describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
   before(async () => {
-    p = await startPlatform("e2e", 3400);
+    p = await startPlatform("e2e", 3400, { PAAS_MAX_PUSH_BYTES: String(MAX_PUSH_BYTES) });
     repo = await fixtureRepo("node-hello");
   });
   after(async () => {
@@ -127,8 +144,10 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
     process.kill(-pid, "SIGKILL");
     const server = await fs.readFile(path.join(repo, "server.js"), "utf8");
     await commitChange(repo, "server.js", server.replace("hello from v2", "hello from v3"), "v3");
+    const head = (await sh("git", ["rev-parse", "HEAD"], { cwd: repo })).stdout.trim();
     const pushing = push();
-    await new Promise((r) => setTimeout(r, 3000));
+    // The build is queued (its row pending) with no worker to take it: nothing is deployed meanwhile.
+    await waitFor(async () => (await builds()).some((b) => b.commit === head && b.status === "pending"), "the v3 build is queued", 60_000);
     assert.equal((await answer()).message, "hello from v2", "nothing deployed without a worker");
     const up = await sh(path.join(ROOT, "infra/up"), ["--detach"], { cwd: ROOT, env: p.env });
     assert.equal(up.code, 0, up.stderr);
@@ -179,5 +198,57 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
       const create = await paas(["apps:create", "hello"], otherToken);
       assert.notEqual(create.code, 0, "a taken name cannot be created again");
     });
+  });
+
+  test("a push over PAAS_MAX_PUSH_BYTES is refused with the limit, and nothing changes", async () => {
+    const before = await builds();
+    await fs.writeFile(path.join(repo, "big.bin"), randomBytes(MAX_PUSH_BYTES + 2 ** 20));
+    await commitChange(repo, "server.js", (await fs.readFile(path.join(repo, "server.js"), "utf8")).replace("hello from v3", "hello from big"), "too big");
+    const r = await push();
+    const out = r.stderr + r.stdout;
+    assert.notEqual(r.code, 0, out);
+    assert.match(out, /\[remote rejected\]/);
+    assert.match(out, /over this platform's limit of 2 MB \(PAAS_MAX_PUSH_BYTES\)/);
+    assert.deepEqual(await builds(), before, "no build was made");
+    assert.equal((await answer()).message, "hello from v3");
+    const sources = await fs.readdir(path.join(p.dataDir, "sources"));
+    assert.equal(sources.filter((f) => f.startsWith("incoming-")).length, 0, "the refused upload is not left on disk");
+    await sh("git", ["reset", "-q", "--hard", "HEAD~1"], { cwd: repo });
+  });
+
+  test("the worker runs with its own data directory, apart from the web app's, and a push still deploys", async () => {
+    // Stop the platform's worker: only ours can take the build.
+    const pid = Number(await fs.readFile(path.join(p.dataDir, "run/worker.pid"), "utf8"));
+    process.kill(-pid, "SIGKILL");
+    const own = await fs.mkdtemp(path.join(os.tmpdir(), "paas-own-worker-"));
+    const worker = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["worker/src/main.ts"], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...p.env,
+        PAAS_DATA_DIR: own,
+        // What it shares with the web app is named, not found in the web app's data dir.
+        PAAS_DATABASE_URL: `file:${path.join(p.dataDir, "paas.db")}`,
+        PAAS_WORKER_TOKEN: (await fs.readFile(path.join(p.dataDir, "worker-token"), "utf8")).trim(),
+      },
+    });
+    let output = "";
+    worker.stdout.on("data", (d) => (output += d));
+    worker.stderr.on("data", (d) => (output += d));
+    try {
+      await waitFor(async () => output.includes("waiting for jobs"), `the second worker is up (${output})`, 60_000);
+      const server = await fs.readFile(path.join(repo, "server.js"), "utf8");
+      await commitChange(repo, "server.js", server.replace("hello from v3", "hello from v4"), "v4");
+      const r = await push();
+      assert.equal(r.code, 0, r.stderr + r.stdout + output);
+      assert.equal((await answer()).message, "hello from v4");
+      // It says so once it has retired the old replicas, after the push has its answer.
+      await waitFor(() => /build \S+ succeeded/.test(output), `the second worker ran the build (${output})`, 60_000);
+        assert.deepEqual(await fs.readdir(own), [], "the worker wrote nothing to its data dir");
+    } finally {
+      process.kill(-worker.pid!, "SIGKILL");
+      await fs.rm(own, { recursive: true, force: true });
+    }
   });
 });

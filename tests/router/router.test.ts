@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { RoutingTable } from "../../apps/router/src/table.ts";
 import { createRouterServer } from "../../apps/router/src/server.ts";
 import { followRoutes } from "../../apps/router/src/redis-source.ts";
-import { publishRoutes } from "../../worker/src/routes.ts";
+import { publishRoutes } from "../../worker/src/pipeline/route.ts";
 import { freePort, startRedis } from "../helpers/redis.ts";
 
 let redis: Awaited<ReturnType<typeof startRedis>>;

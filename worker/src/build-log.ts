@@ -13,12 +13,6 @@ const STREAM_TTL_SECONDS = 24 * 3600;
 export class BuildLog {
   readonly lines: string[] = [];
   private pending: Promise<unknown> = Promise.resolve();
-  private stepStarted = 0;
-  private stepLabel = "";
-  private readonly started = Date.now();
-  /** Seconds spent in each step, for the summary at the end. */
-  readonly timings: [string, number][] = [];
-
   constructor(
     private readonly redis: Redis,
     readonly buildId: string,
@@ -57,25 +51,9 @@ export class BuildLog {
     this.push(["line", line]);
   }
 
-  /** Starts a named step (`label` names it in the timing summary). */
-  step(title: string, label = title.split(" ").slice(0, 2).join(" ").toLowerCase()): void {
-    this.endStep();
-    this.stepStarted = Date.now();
-    this.stepLabel = label;
+  /** A step's `-----> ` line (its timing is the pipeline runner's: pipeline/runner.ts). */
+  step(title: string): void {
     this.write(`-----> ${title}`);
-  }
-
-  endStep(): void {
-    if (this.stepStarted) this.timings.push([this.stepLabel, (Date.now() - this.stepStarted) / 1000]);
-    this.stepStarted = 0;
-  }
-
-  /** One line: total time and the share of each step. */
-  timingSummary(): string {
-    this.endStep();
-    const total = (Date.now() - this.started) / 1000;
-    const steps = this.timings.filter(([, s]) => s >= 0.05).map(([l, s]) => `${l} ${s.toFixed(1)}s`);
-    return `Done in ${total.toFixed(1)}s${steps.length ? ` (${steps.join(", ")})` : ""}`;
   }
 
   /** Indented output lines; blank ones are dropped. */
@@ -89,7 +67,6 @@ export class BuildLog {
   }
 
   async finish(status: "succeeded" | "failed", detail: { url?: string; error?: string }): Promise<void> {
-    this.endStep();
     const fields = ["status", status];
     if (detail.url) fields.push("url", detail.url);
     if (detail.error) fields.push("error", this.redact(detail.error));
@@ -112,7 +89,7 @@ export function lockWaitLog(log: BuildLog, app: string) {
   return {
     waiting(holder: string, ahead: number) {
       const more = ahead > 1 ? ` (${ahead} deploys ahead of yours)` : "";
-      log.step(`Waiting: ${holder || "another deploy"} of ${app} is deploying; yours follows${more}`, "deploy queue");
+      log.step(`Waiting: ${holder || "another deploy"} of ${app} is deploying; yours follows${more}`);
     },
   };
 }

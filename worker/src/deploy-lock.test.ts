@@ -19,7 +19,7 @@ await migrateDeploy(`file:${path.join(dataDir, "paas.db")}`);
 const { db } = await import("@paas/db");
 const { ROUTES_KEY } = await import("@paas/shared");
 const { acquireDeployLock, claimFence, LeaseLostError, withDeployLock } = await import("./deploy-lock.ts");
-const { publishRoutes } = await import("./routes.ts");
+const { publishRoutes } = await import("./pipeline/route.ts");
 
 let server: Awaited<ReturnType<typeof startRedis>>;
 let redis: Redis;

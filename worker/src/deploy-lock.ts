@@ -21,6 +21,7 @@
  */
 import type { Redis } from "ioredis";
 import { db, type Prisma } from "@paas/db";
+import { PushError } from "./pipeline/push-error.ts";
 
 const queueKey = (appId: string) => `paas:deploylock:${appId}:queue`;
 const seqKey = (appId: string) => `paas:deploylock:${appId}:seq`;
@@ -31,7 +32,7 @@ const HEARTBEAT_MS = 5_000;
 const POLL_MS = 150;
 
 /** The lease was lost (a stalled holder) or the place in the queue was: a newer deploy may have gone first. */
-export class LeaseLostError extends Error {}
+export class LeaseLostError extends PushError {}
 
 // KEYS: seq, queue. ARGV: alive prefix, lowest allowed ticket - 1 (App.deployFence), lease ms, holder label.
 const ENQUEUE = `

@@ -12,6 +12,7 @@ import { Readable } from "node:stream";
 import * as tar from "tar";
 import { type AgentClient, type ArchiveOwner, type ImageConfig, type ImageInfo, type LogLine, unlessAbsent } from "@paas/shared";
 import type { BuildLog } from "../build-log.ts";
+import { PushError } from "../pipeline/push-error.ts";
 import type { ProcessTypes } from "./procfile.ts";
 import { describeDuration } from "../jobs/build-slots.ts";
 
@@ -19,8 +20,8 @@ export const BUILD_MEMORY_BYTES = 1024 * 2 ** 20;
 /** The port every web process listens on inside its container ($PORT; deploy.ts sets it). */
 export const APP_PORT = 5000;
 
-/** A failure the pusher can act on: its message is shown as is. */
-export class BuildFailure extends Error {}
+/** A build that failed for a reason the pusher can act on (a command that exited non-zero, ...). */
+export class BuildFailure extends PushError {}
 
 export interface BuildContext {
   agent: AgentClient;

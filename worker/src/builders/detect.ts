@@ -5,10 +5,11 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
+import { PushError } from "../pipeline/push-error.ts";
 import { readIfExists } from "./context.ts";
 import { parseProcfile, type ProcessTypes } from "./procfile.ts";
 
-export class DetectError extends Error {}
+export class DetectError extends PushError {}
 
 export const BUILDERS = ["dockerfile", "node", "python", "static"] as const;
 export type BuilderName = (typeof BUILDERS)[number];

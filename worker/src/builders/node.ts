@@ -57,10 +57,10 @@ export async function buildNode(ctx: BuildContext, detection: Detection): Promis
     const depsName = `cache/${ctx.app.name}/node-deps:${hash}`;
     const cached = await findImage(ctx, depsName);
     if (cached) {
-      log.step(`Reusing dependencies (${lockfile ? "lockfile unchanged" : "package.json unchanged"})`, "dependencies");
+      log.step(`Reusing dependencies (${lockfile ? "lockfile unchanged" : "package.json unchanged"})`);
     } else {
       const how = lockfile ? "npm ci" : "npm install";
-      log.step(`Installing dependencies (${how})`, "dependencies");
+      log.step(`Installing dependencies (${how})`);
       await runStep(ctx, {
         image: STACK,
         cmd: ["/bin/sh", "-c", `set -e\nnode --version | sed 's/^/node /'\n${how} --no-progress\nrm -rf /tmp/.npm`],
@@ -74,7 +74,7 @@ export async function buildNode(ctx: BuildContext, detection: Detection): Promis
     }
     base = depsName;
   } else {
-    log.step("No dependencies to install", "dependencies");
+    log.step("No dependencies to install");
   }
 
   // Never copy a pushed node_modules over the installed one.
@@ -88,8 +88,8 @@ export async function buildNode(ctx: BuildContext, detection: Detection): Promis
     ...(build ? ["npm run build"] : []),
     ...(hasDevDeps ? ["echo '-----> Pruning devDependencies (npm prune --omit=dev)'", "npm prune --omit=dev --no-progress"] : []),
   ];
-  if (build) log.step("Running build script (npm run build)", "build script");
-  else log.step("Adding the app", "app");
+  if (build) log.step("Running build script (npm run build)");
+  else log.step("Adding the app");
   const image = await runStep(ctx, {
     image: base,
     cmd: script.length ? ["/bin/sh", "-c", ["set -e", ...script, "rm -rf /tmp/.npm"].join("\n")] : undefined,

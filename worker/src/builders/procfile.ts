@@ -2,9 +2,11 @@
  * Procfile parsing: `<type>: <command>` per line, Heroku's format.
  * Process type names are lowercase letters, digits, dashes and underscores.
  */
+import { PushError } from "../pipeline/push-error.ts";
+
 export type ProcessTypes = Record<string, string>;
 
-export class ProcfileError extends Error {}
+export class ProcfileError extends PushError {}
 
 export function parseProcfile(text: string): ProcessTypes {
   const types: ProcessTypes = {};

@@ -25,9 +25,9 @@ export async function buildPython(ctx: BuildContext, detection: Detection): Prom
   const hash = sha256(stack.id, requirements ?? "");
   const venvName = `cache/${ctx.app.name}/python-venv:${hash}`;
   if (await findImage(ctx, venvName)) {
-    log.step("Reusing the virtualenv (requirements unchanged)", "dependencies");
+    log.step("Reusing the virtualenv (requirements unchanged)");
   } else {
-    log.step(hasReqs ? "Installing requirements into a virtualenv" : "Creating a virtualenv (no requirements)", "dependencies");
+    log.step(hasReqs ? "Installing requirements into a virtualenv" : "Creating a virtualenv (no requirements)");
     const script = [
       "set -e",
       "python3 --version",
@@ -49,7 +49,7 @@ export async function buildPython(ctx: BuildContext, detection: Detection): Prom
   // A pyproject-only app is itself the package: install it with its source.
   const installSelf = requirements === null && pyproject !== null;
   const skip = (rel: string) => [".venv", ".git", "__pycache__"].some((d) => rel === d || rel.startsWith(d + "/"));
-  log.step(installSelf ? "Installing the app (pip install .)" : "Adding the app", "app");
+  log.step(installSelf ? "Installing the app (pip install .)" : "Adding the app");
   const name = finalImageName(ctx);
   const image = await runStep(ctx, {
     image: venvName,

@@ -13,7 +13,7 @@ export const STATIC_SERVER = path.join(import.meta.dirname, "static-server.mjs")
 export async function buildStatic(ctx: BuildContext, detection: Detection): Promise<BuildOutput> {
   const server = fs.readFileSync(STATIC_SERVER);
   const name = finalImageName(ctx);
-  ctx.log.step("Adding the site and the static server (gzip, caching headers)", "site");
+  ctx.log.step("Adding the site and the static server (gzip, caching headers)");
   const image = await runStep(ctx, {
     image: "stack/node",
     cmd: ["node", "/opt/paas/static-server.mjs", "--precompress"],

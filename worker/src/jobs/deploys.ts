@@ -11,18 +11,21 @@
  */
 import type { Redis } from "ioredis";
 import { db, type Prisma, type Release } from "@paas/db";
-import { AgentError, QUEUE_DEPLOYS, unlessAbsent, type DeployJobData, type DeployJobResult } from "@paas/shared";
+import { QUEUE_DEPLOYS, unlessAbsent, type DeployJobData, type DeployJobResult } from "@paas/shared";
 import { BuildLog } from "../build-log.ts";
-import { configVars, createRelease } from "../release.ts";
-import { deployRelease, DeployError, removeAllReplicas } from "../deploy.ts";
-import { unpublishApp } from "../routes.ts";
+import { configVars, createRelease } from "../pipeline/release.ts";
+import { goLive } from "../pipeline/go-live.ts";
+import { PushError, pusherMessage } from "../pipeline/push-error.ts";
+import { removeAllReplicas } from "../pipeline/retire.ts";
+import { unpublishApp } from "../pipeline/route.ts";
+import { StepRunner } from "../pipeline/runner.ts";
 import { agentFor, pickHost } from "../hosts.ts";
 import { collectImages } from "./images.ts";
-import { forgetDeployLock, LeaseLostError, withDeployLock } from "../deploy-lock.ts";
+import { forgetDeployLock, withDeployLock } from "../deploy-lock.ts";
 
 export { QUEUE_DEPLOYS, type DeployJobData, type DeployJobResult };
 
-export class UserError extends Error {}
+export class UserError extends PushError {}
 
 /** The config vars after a change: `set` added or replaced, `unset` removed. */
 export function applyConfigChange(vars: Record<string, string>, set: Record<string, string>, unset: string[]): Record<string, string> {
@@ -39,7 +42,8 @@ async function replaceConfigVars(tx: Prisma.TransactionClient, appId: string, va
 
 export async function runDeployJob(redis: Redis, jobId: string, data: DeployJobData): Promise<DeployJobResult> {
   const log = new BuildLog(redis, `deploy-${jobId}`);
-  const wait = { waiting: (holder: string) => log.step(`Waiting: ${holder || "another deploy"} is deploying; this one follows`, "deploy queue") };
+  const wait = { waiting: (holder: string) => log.step(`Waiting: ${holder || "another deploy"} is deploying; this one follows`) };
+  const steps = new StepRunner();
   // The release this job made, to name it when it fails.
   let made: Release | undefined;
   try {
@@ -84,7 +88,7 @@ export async function runDeployJob(redis: Redis, jobId: string, data: DeployJobD
             config: vars,
           });
           // The vars change only if the release goes live: a failed change leaves them as they were.
-          return await deployRelease(redis, made.id, log, lease, (tx) => replaceConfigVars(tx, app.id, vars));
+          return await goLive(steps, { redis, releaseId: made.id, log, lease, onCommit: (tx) => replaceConfigVars(tx, app.id, vars) });
         } finally {
           // Applied or failed, the change is spent.
           await db.configChange.deleteMany({ where: { id: change.id } });
@@ -115,7 +119,7 @@ export async function runDeployJob(redis: Redis, jobId: string, data: DeployJobD
         });
         // The app's config becomes v<N>'s again (so the next config:set starts from it),
         // only once v<N>'s image serves: a failed rollback leaves the config as it was.
-        return deployRelease(redis, made.id, log, lease, (tx) => replaceConfigVars(tx, app.id, config));
+        return goLive(steps, { redis, releaseId: made.id, log, lease, onCommit: (tx) => replaceConfigVars(tx, app.id, config) });
       });
     }
     await log.finish("succeeded", {});
@@ -123,10 +127,9 @@ export async function runDeployJob(redis: Redis, jobId: string, data: DeployJobD
     void retire().catch((err) => console.error(`deploy job ${jobId}: retiring old replicas failed: ${(err as Error).message}`));
     return { ok: true, version: made?.version, log: log.lines };
   } catch (err) {
-    const known = err instanceof UserError || err instanceof DeployError || err instanceof AgentError || err instanceof LeaseLostError;
-    const message = known ? (err as Error).message : `internal error: ${(err as Error).message}`;
-    if (!known) console.error(`deploy job ${jobId} failed:`, err);
-    // deployRelease recorded its failures; anything else that broke a made release is recorded here.
+    const { message, internal } = pusherMessage(err);
+    if (internal) console.error(`deploy job ${jobId} failed:`, err);
+    // goLive recorded its failures; anything else that broke a made release is recorded here.
     if (made) await db.release.updateMany({ where: { id: made.id, status: { in: ["pending", "deploying"] } }, data: { status: "failed", error: message } }).catch(() => {});
     await log.finish("failed", { error: message }).catch(() => {});
     return { ok: false, version: made?.version, error: message, log: log.lines };

@@ -1,5 +1,12 @@
-/** Releases: image + config vars + process types, numbered v1, v2, ... per app. */
+/**
+ * release: image + config vars + process types, numbered v1, v2, ... per app.
+ * A build's release is made under the app's deploy lock, so it takes the
+ * config as it is then (a config:set during the build is in it); config
+ * changes and rollbacks (jobs/deploys.ts) make theirs with createRelease.
+ */
 import { db, type Release } from "@paas/db";
+import type { BuildLog } from "../build-log.ts";
+import type { Step } from "./runner.ts";
 
 export async function createRelease(input: {
   appId: string;
@@ -36,3 +43,21 @@ export async function createRelease(input: {
 export async function configVars(appId: string): Promise<Record<string, string>> {
   return Object.fromEntries((await db.configVar.findMany({ where: { appId } })).map((v) => [v.key, v.value]));
 }
+
+export interface ReleaseInput {
+  appId: string;
+  buildId: string;
+  commit: string;
+  imageRef: string;
+  processTypes: Record<string, string>;
+  log: BuildLog;
+}
+
+export const release: Step<ReleaseInput, Release> = {
+  name: "release",
+  async run({ log, commit, ...input }) {
+    const made = await createRelease({ ...input, description: `Deploy ${commit.slice(0, 7)}` });
+    log.step(`Releasing v${made.version} (${made.description})`);
+    return made;
+  },
+};

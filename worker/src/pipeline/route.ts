@@ -1,7 +1,15 @@
-/** The router's table in Redis: which replicas answer for which host. The one place that writes it. */
+/**
+ * route: point the app's hosts at the new replicas and make the release the
+ * active one, or neither. Also the router's table in Redis (which replicas
+ * answer for which host): this file is the one place that writes it.
+ */
 import type { Redis } from "ioredis";
+import { db, type Prisma } from "@paas/db";
 import { appHostName, config, previewHostName, ROUTES_CHANNEL, ROUTES_KEY, type RouteEntry } from "@paas/shared";
-import { HOLDS_LUA, LeaseLostError, type DeployLease } from "./deploy-lock.ts";
+import type { BuildLog } from "../build-log.ts";
+import { claimFence, HOLDS_LUA, LeaseLostError, type DeployLease } from "../deploy-lock.ts";
+import type { ReleaseOfApp, Replica } from "./deploy.ts";
+import type { Step } from "./runner.ts";
 
 export const appHost = (app: string) => appHostName(app, config().domain);
 
@@ -58,3 +66,47 @@ export async function unpublishApp(redis: Redis, app: string): Promise<void> {
     await redis.publish(ROUTES_CHANNEL, host);
   }
 }
+
+/** Writes that must land only if the release goes live (a config change, a rollback's config). */
+export type OnCommit = (tx: Prisma.TransactionClient) => Promise<void>;
+
+export interface RouteInput {
+  redis: Redis;
+  release: ReleaseOfApp;
+  replicas: Replica[];
+  lease: DeployLease;
+  log: BuildLog;
+  onCommit?: OnCommit;
+}
+
+export const route: Step<RouteInput, void> = {
+  name: "route",
+  async run({ redis, release, replicas, lease, log, onCommit }) {
+    const app = release.app;
+    // The app's host, and a preview's also at <branch>.<parent>.<domain>.
+    const hosts = [appHost(app.name), ...(app.previewOf && app.previewBranch ? [previewHost(app.previewBranch, app.previewOf.name)] : [])];
+    const addresses = replicas.map((c) => c.address);
+    log.step(`Routing ${hosts.join(", ")} to ${addresses.join(", ")}`);
+    const before = await Promise.all(hosts.map((h) => readHost(redis, h)));
+    let switched = false;
+    try {
+      for (const h of hosts) {
+        switched = true;
+        await publishHost(redis, h, app.name, addresses, lease);
+      }
+      // The commit: fence, statuses and the caller's writes at once, or none of them.
+      await db.$transaction(async (tx) => {
+        await claimFence(tx, lease);
+        await tx.release.updateMany({ where: { appId: app.id, status: "active" }, data: { status: "superseded" } });
+        await tx.release.update({ where: { id: release.id }, data: { status: "active", error: null } });
+        await onCommit?.(tx);
+      });
+    } catch (err) {
+      // Switch back, unless the lease went (a newer deploy owns the routes now).
+      if (switched && !(err instanceof LeaseLostError)) {
+        for (const [i, h] of hosts.entries()) await restoreHost(redis, h, before[i], lease).catch(() => {});
+      }
+      throw err;
+    }
+  },
+};

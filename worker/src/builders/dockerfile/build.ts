@@ -58,7 +58,7 @@ export async function buildDockerfile(ctx: BuildContext, detection: Detection): 
 
   // Masked before anything can show them (an expanded FROM, a RUN's own output, an error).
   for (const v of Object.values(buildArgs)) log.mask(v);
-  log.step(`Building the Dockerfile (${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"}, ${total} steps)`, "dockerfile");
+  log.step(`Building the Dockerfile (${plan.stages.length} stage${plan.stages.length === 1 ? "" : "s"}, ${total} steps)`);
   const fromConfig = Object.keys(buildArgs);
   if (fromConfig.length) log.info(`Build args from the app's config vars: ${fromConfig.join(", ")} (values not shown)`);
   const stageImages: ImageInfo[] = [];

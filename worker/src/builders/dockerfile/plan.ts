@@ -4,8 +4,9 @@
  * this file checks what we support and gives every step its line number.
  */
 import { DockerfileParser, type Instruction } from "dockerfile-ast";
+import { PushError } from "../../pipeline/push-error.ts";
 
-export class DockerfileError extends Error {
+export class DockerfileError extends PushError {
   constructor(
     readonly line: number,
     message: string,
