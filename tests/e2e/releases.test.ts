@@ -12,14 +12,23 @@ import { promisify } from "node:util";
 import { createDb } from "@paas/db";
 import { AgentClient } from "@paas/shared";
 import { ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const run = promisify(execFile);
 let p: Platform;
 let db: ReturnType<typeof createDb>;
 const SECRET = `s3cr3t-${Math.random().toString(36).slice(2, 10)}`;
 
-const paas = (args: string[]) =>
-  sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken } });
+const paas = async (args: string[]) => {
+  const r = await sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken } });
+  // Said at once, so a command failing where it should not is explained in the test's output.
+  if (r.code !== 0) console.log(`paas ${args.join(" ")} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+  return r;
+};
+
+/** Waits until a build of `app` is running (its push is past the queue). */
+const building = (app: string) =>
+  waitFor(async () => !!(await db.build.findFirst({ where: { app: { name: app }, status: "building" } })), `a build of ${app} is running`, 60_000);
 
 const gitUrl = (app: string) => `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${app}.git`;
 
@@ -180,7 +189,7 @@ describe("releases, config vars, rollback and the push", { timeout: 20 * 60_000 
     await writeApp(repo, "three", "sleep 4");
     await commit(repo, "three");
     const first = push(repo, "cfg");
-    await new Promise((r) => setTimeout(r, 1500));
+    await building("cfg");
     const clone = await fs.mkdtemp(path.join(os.tmpdir(), "releases-clone-"));
     await fs.cp(repo, clone, { recursive: true });
     await writeApp(clone, "four");
@@ -204,7 +213,7 @@ describe("releases, config vars, rollback and the push", { timeout: 20 * 60_000 
       const a = await appRepo("a", "sleep 4");
       const b = await appRepo("b");
       const first = push(a, "cfg", "main", ["--force"]);
-      await new Promise((r) => setTimeout(r, 1500));
+      await building("cfg");
       const second = await push(b, "cfg-b");
       const r1 = await first;
       assert.equal(r1.code, 0, r1.out);
@@ -236,10 +245,7 @@ describe("releases, config vars, rollback and the push", { timeout: 20 * 60_000 
     assert.equal((await paas(["apps:update", "-a", "cfg-b", "--build-mode", "supersede", "--build-timeout", "default"])).code, 0);
     const older = await appRepo("older", "sleep 30");
     const first = push(older, "cfg-b", "main", ["--force"]);
-    for (let i = 0; i < 100; i++) {
-      if (await db.build.findFirst({ where: { app: { name: "cfg-b" }, status: "building" } })) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await building("cfg-b");
     const newer = await appRepo("newer");
     const t0 = Date.now();
     const second = await push(newer, "cfg-b", "main", ["--force"]);
@@ -257,12 +263,11 @@ describe("releases, config vars, rollback and the push", { timeout: 20 * 60_000 
     await commit(repo, "live");
     const pushing = push(repo, "cfg", "main", ["--force"]);
     let buildId = "";
-    for (let i = 0; i < 50 && !buildId; i++) {
+    await waitFor(async () => {
       const b = await db.build.findFirst({ where: { app: { name: "cfg" }, status: { in: ["pending", "building"] } } });
       buildId = b?.id ?? "";
-      if (!buildId) await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok(buildId, "the push created a build");
+      return !!buildId;
+    }, "the push created a build", 30_000);
     const follow = paas(["builds:logs", buildId, "-f", "-a", "cfg"]);
     const res = await fetch(`${p.webUrl}/api/builds/${buildId}/events`, { headers: { authorization: `Bearer ${p.adminToken}` } });
     assert.equal(res.status, 200);
@@ -332,11 +337,10 @@ describe("releases, config vars, rollback and the push", { timeout: 20 * 60_000 
     assert.ok(!recent.includes(oldest), "the test pushed more than 5 images");
     let stored: string[] = [];
     // Collection runs after the old replicas retire, once the push has answered.
-    for (let i = 0; i < 100; i++) {
+    await waitFor(async () => {
       stored = (await agent.images()).flatMap((img) => img.names).filter((n) => n.startsWith("app/cfg:"));
-      if (stored.length <= 5) break;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+      return stored.length <= 5;
+    }, "old images collected", 60_000);
     assert.deepEqual(stored.sort(), [...recent].sort());
     const r = await paas(["rollback", `v${releases[releases.length - 1].version}`, "-a", "cfg"]);
     assert.notEqual(r.code, 0);
