@@ -9,9 +9,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { LineSplitter, renderEvent } from "../../apps/web/git-hooks/pre-receive-lib.mjs";
+import { wantsColor } from "../../apps/web/git-hooks/pre-receive-lib.mjs";
 import { decidePush, parseUpdates, type PushDecision } from "../../apps/web/src/server/git/branch-policy.ts";
-import { entryToEvent } from "../../apps/web/src/server/git/build-log.ts";
 
 const Z = "0".repeat(40);
 const A = "a".repeat(40);
@@ -72,45 +71,11 @@ test("with previews, another branch deploys its preview, deleting it removes it,
   assert.match(refusals(decidePush([{ oldSha: Z, newSha: A, ref: "refs/tags/v1" }], PREVIEWS))[0], /pushing refs\/tags\/v1/);
 });
 
-test("LineSplitter joins lines split across chunks, multi-byte characters too", () => {
-  const s = new LineSplitter();
-  const bytes = new TextEncoder().encode('{"line":"é"}\n{"li');
-  assert.deepEqual(s.push(bytes.subarray(0, 10)), []); // cuts "é" in half
-  assert.deepEqual(s.push(bytes.subarray(10)), ['{"line":"é"}']);
-  assert.deepEqual(s.push(new TextEncoder().encode('ne":"x"}\n')), ['{"line":"x"}']);
-  assert.deepEqual(s.push(new TextEncoder().encode("tail")), []);
-  assert.deepEqual(s.end(), ["tail"]);
-});
-
-test("renderEvent prints lines as they are and ends on the status", () => {
-  assert.deepEqual(renderEvent({ line: "       npm install" }), { print: ["       npm install"] });
-  assert.deepEqual(renderEvent({ status: "succeeded", url: "http://hello.localhost:8080/" }), {
-    print: ["-----> Deployed to http://hello.localhost:8080/"],
-    done: { ok: true },
-  });
-  const failed = renderEvent({ status: "failed", error: "npm run build exited 1" });
-  assert.equal(failed.done?.ok, false);
-  assert.match(failed.print[0], /Build failed: npm run build exited 1/);
-});
-
-test("renderEvent does not repeat a URL or an error the log already showed", () => {
-  const printed = ["-----> Deployed v1 to http://hello.localhost:8080/", " !     npm run build exited 1"];
-  assert.deepEqual(renderEvent({ status: "succeeded", url: "http://hello.localhost:8080/" }, printed).print, []);
-  const failed = renderEvent({ status: "failed", error: "npm run build exited 1" }, printed);
-  assert.deepEqual(failed.print, [" !     Push rejected: the running release keeps serving"]);
-});
-
-test("entryToEvent maps stream entries; an unknown status is a failure", () => {
-  assert.deepEqual(entryToEvent("1-0", ["line", "-----> Detected Node.js"]), { id: "1-0", line: "-----> Detected Node.js" });
-  assert.deepEqual(entryToEvent("2-0", ["status", "succeeded", "url", "http://x/"]), {
-    id: "2-0",
-    status: "succeeded",
-    url: "http://x/",
-  });
-  assert.deepEqual(entryToEvent("3-0", ["status", "failed", "error", "boom"]), { id: "3-0", status: "failed", error: "boom" });
-  const odd = entryToEvent("4-0", ["status", "weird"]);
-  assert.ok(odd && "status" in odd && odd.status === "failed");
-  assert.equal(entryToEvent("5-0", ["other", "x"]), null);
+test("colour only when the pusher asks for it (git push -o color)", () => {
+  assert.equal(wantsColor({}), false);
+  assert.equal(wantsColor({ GIT_PUSH_OPTION_COUNT: "1", GIT_PUSH_OPTION_0: "color" }), true);
+  assert.equal(wantsColor({ GIT_PUSH_OPTION_COUNT: "2", GIT_PUSH_OPTION_0: "x", GIT_PUSH_OPTION_1: "colour=on" }), true);
+  assert.equal(wantsColor({ GIT_PUSH_OPTION_COUNT: "1", GIT_PUSH_OPTION_0: "color=off" }), false);
 });
 
 /**
@@ -205,6 +170,7 @@ test("a real push: a failed build rejects the push and the branch does not move"
   const { push, refAfter } = await pushThroughHook({ status: "failed", error: "npm install exited 1" });
   assert.notEqual(push.status, 0);
   assert.match(push.stderr, /remote:  !     Build failed: npm install exited 1/);
+  assert.match(push.stderr, /remote:  !     Push rejected: the running release keeps serving/);
   assert.match(push.stderr, /pre-receive hook declined/);
   assert.equal(refAfter, "", "the branch was not created");
 });

@@ -1,14 +1,12 @@
 /**
  * A build's log, written as it happens to a Redis stream (the pusher and the
  * dashboard follow it live) and kept in the Build row when the build ends.
- * Heroku's format: `-----> Step` for steps, indented lines for their output.
+ * The format is @paas/shared/build-log's; this is its writer, with the masking
+ * of secrets.
  */
 import type { Redis } from "ioredis";
 import { buildLogKey } from "@paas/shared";
-
-const INDENT = "       ";
-/** Keep a finished build's stream around for late readers, then let Redis drop it. */
-const STREAM_TTL_SECONDS = 24 * 3600;
+import { endEntry, ERROR_PREFIX, INFO_INDENT, lineEntry, STEP_PREFIX, STREAM_TTL_SECONDS, type BuildStatus } from "@paas/shared/build-log";
 
 export class BuildLog {
   readonly lines: string[] = [];
@@ -48,29 +46,26 @@ export class BuildLog {
   private write(raw: string): void {
     const line = this.redact(raw);
     this.lines.push(line);
-    this.push(["line", line]);
+    this.push(lineEntry(line));
   }
 
   /** A step's `-----> ` line (its timing is the pipeline runner's: pipeline/runner.ts). */
   step(title: string): void {
-    this.write(`-----> ${title}`);
+    this.write(STEP_PREFIX + title);
   }
 
   /** Indented output lines; blank ones are dropped. */
   info(text: string): void {
-    for (const line of text.split(/\r?\n/)) if (line.trim()) this.write(INDENT + line);
+    for (const line of text.split(/\r?\n/)) if (line.trim()) this.write(INFO_INDENT + line);
   }
 
   /** An error line, Heroku style (` !     reason`). */
   error(text: string): void {
-    for (const line of text.split(/\r?\n/)) this.write(` !     ${line}`);
+    for (const line of text.split(/\r?\n/)) this.write(ERROR_PREFIX + line);
   }
 
-  async finish(status: "succeeded" | "failed", detail: { url?: string; error?: string }): Promise<void> {
-    const fields = ["status", status];
-    if (detail.url) fields.push("url", detail.url);
-    if (detail.error) fields.push("error", this.redact(detail.error));
-    this.push(fields);
+  async finish(status: BuildStatus, detail: { url?: string; error?: string }): Promise<void> {
+    this.push(endEntry(status, { url: detail.url, error: detail.error && this.redact(detail.error) }));
     await this.flush();
     await this.redis.expire(buildLogKey(this.buildId), STREAM_TTL_SECONDS).catch(() => {});
   }

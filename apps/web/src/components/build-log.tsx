@@ -1,4 +1,6 @@
 /** A build log in a terminal-like panel; step lines and errors stand out. */
+import { lineKind } from "@paas/shared/build-log";
+
 export function BuildLog({ log, maxHeight = "32rem" }: { log: string; maxHeight?: string }) {
   const lines = log.replace(/\n$/, "").split("\n");
   return (
@@ -25,8 +27,11 @@ export function BuildLog({ log, maxHeight = "32rem" }: { log: string; maxHeight?
 
 function lineClass(line: string): string {
   const base = "min-w-0 whitespace-pre-wrap break-all ";
-  if (/^\s*----->/.test(line)) return base + "font-semibold text-sky-300";
-  if (/\b(error|failed|ERR!)/i.test(line)) return base + "text-rose-300";
+  const kind = lineKind(line);
+  if (kind === "deployed") return base + "font-semibold text-emerald-300";
+  if (kind === "step") return base + "font-semibold text-sky-300";
+  // A tool's own error lines (npm's ERR!, a compiler's "error") count as errors here too.
+  if (kind === "error" || /\b(error|failed|ERR!)/i.test(line)) return base + "text-rose-300";
   if (/\bwarn(ing)?\b/i.test(line)) return base + "text-amber-200";
   return base;
 }

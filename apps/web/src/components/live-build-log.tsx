@@ -5,6 +5,7 @@
  */
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
+import { isEnd, STEP_PREFIX, type LogEvent } from "@paas/shared/build-log";
 import { BuildLog } from "./build-log.tsx";
 
 export function LiveBuildLog({ buildId, maxHeight }: { buildId: string; maxHeight?: string }) {
@@ -20,14 +21,14 @@ export function LiveBuildLog({ buildId, maxHeight }: { buildId: string; maxHeigh
       timer = setTimeout(() => router.refresh(), 300);
     };
     es.onmessage = (msg) => {
-      const ev = JSON.parse(msg.data) as { line?: string; notice?: string; status?: string };
-      if (typeof ev.line === "string" || typeof ev.notice === "string") {
-        const text = (ev.line ?? ev.notice) as string;
+      const ev = JSON.parse(msg.data) as LogEvent;
+      if (!isEnd(ev)) {
+        const text = "line" in ev ? ev.line : ev.notice;
         setLines((prev) => [...prev, text]);
         // A new step is when the page's facts change (queued -> building, the builder found):
         // re-render them around the log, which keeps its lines.
-        if (ev.line?.startsWith("-----> ")) refreshSoon();
-      } else if (ev.status) {
+        if ("line" in ev && ev.line.startsWith(STEP_PREFIX)) refreshSoon();
+      } else {
         es.close();
         setEnded(true);
       }

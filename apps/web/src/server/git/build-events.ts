@@ -1,10 +1,11 @@
 /**
  * GET /api/builds/<id>/events: a build's log as Server-Sent Events, for the
  * dashboard (EventSource sends the session cookie; scripts may send a bearer
- * token). Each event's data is one JSON event of build-log.ts; the `id` lets
+ * token). Each event's data is one JSON event of @paas/shared/build-log; the `id` lets
  * EventSource resume (Last-Event-ID) after a dropped connection. The stream
  * ends after the status event.
  */
+import { toSse } from "@paas/shared/build-log";
 import { authenticateToken } from "../auth.ts";
 import { readableBuild } from "../authz.ts";
 import { requestTokens } from "../trpc.ts";
@@ -19,27 +20,8 @@ export async function buildEventsResponse(req: Request, buildId: string): Promis
 
   const lastId = req.headers.get("last-event-id");
   const after = lastId && /^\d+-\d+$/.test(lastId) ? lastId : "0";
-  const ndjson = buildLogStream(build.id, { follow: true, after });
-  const enc = new TextEncoder();
-  const dec = new TextDecoder();
-  let rest = "";
-  const sse = ndjson.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      start(controller) {
-        // Reconnect quickly if the connection drops mid-build.
-        controller.enqueue(enc.encode("retry: 1000\n\n"));
-      },
-      transform(chunk, controller) {
-        const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
-        rest = lines.pop() ?? "";
-        for (const line of lines) {
-          if (!line.trim()) continue;
-          const id = (JSON.parse(line) as { id?: string }).id;
-          controller.enqueue(enc.encode(`${id ? `id: ${id}\n` : ""}data: ${line}\n\n`));
-        }
-      },
-    }),
-  );
+  // retry: reconnect quickly if the connection drops mid-build.
+  const sse = buildLogStream(build.id, { follow: true, after, encode: toSse, preamble: "retry: 1000\n\n" });
   return new Response(sse, {
     headers: {
       "content-type": "text/event-stream; charset=utf-8",

@@ -1,40 +1,16 @@
 /**
- * A build's log as NDJSON, read from its Redis stream (buildLogKey), for the
- * pre-receive hook (and anyone else following a build).
- *
- * Each line of the answer is one JSON event:
- *   {"id":"<stream id>","line":"-----> Installing dependencies"}
- *   {"notice":"-----> Waiting for a build worker ..."}          (not stored)
- *   {"id":"<stream id>","status":"succeeded","url":"http://..."}  (last)
- *   {"id":"<stream id>","status":"failed","error":"..."}          (last)
- * `id` lets a client that lost the connection resume with `?after=<id>`.
- * With follow, the answer ends after the status event; without, after what
- * is stored now.
+ * The server's follower of a build's log: reads its Redis stream (buildLogKey)
+ * from `after`, then waits for more (XREAD BLOCK) until the status entry; says
+ * when no worker has taken the build, and ends with the Build row's status if
+ * the stream never gets one. The events and their wire forms (NDJSON for the
+ * hook and the CLI, SSE for the dashboard) are @paas/shared/build-log's.
  */
 import { db } from "@paas/db";
 import { buildLogKey } from "@paas/shared";
+import { entryToEvent, isEnd, toNdjson, type LogEvent } from "@paas/shared/build-log";
 import type { Redis } from "ioredis";
 import { buildJobState } from "../queue.ts";
 import { createRedis, redis } from "../redis.ts";
-
-export type LogEvent =
-  | { id?: string; line: string }
-  | { id?: string; status: "succeeded" | "failed"; url?: string; error?: string }
-  | { notice: string };
-
-/** Turns one stream entry (flat [field, value, ...]) into an event. */
-export function entryToEvent(id: string, fields: string[]): LogEvent | null {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-  if (f.status !== undefined) {
-    if (f.status === "succeeded") return { id, status: "succeeded", url: f.url };
-    // Anything but success is a failure: a push must never pass on a status we do not know.
-    const error = f.error || (f.status === "failed" ? undefined : `unknown build status "${f.status}"`);
-    return { id, status: "failed", error };
-  }
-  if (f.line !== undefined) return { id, line: f.line };
-  return null;
-}
 
 export interface FollowOptions {
   follow: boolean;
@@ -46,6 +22,10 @@ export interface FollowOptions {
   blockMs?: number;
   /** Give up following after this long (a build that never ends). */
   maxFollowMs?: number;
+  /** An event on the wire (default: one NDJSON line). */
+  encode?: (ev: LogEvent) => string;
+  /** Sent first (SSE's retry delay). */
+  preamble?: string;
 }
 
 const TERMINAL = new Set(["succeeded", "failed"]);
@@ -58,6 +38,7 @@ export function buildLogStream(buildId: string, opts: FollowOptions): ReadableSt
   const waitingNoticeMs = opts.waitingNoticeMs ?? 10_000;
   const blockMs = opts.blockMs ?? 2_500;
   const maxFollowMs = opts.maxFollowMs ?? 3 * 3600_000;
+  const encode = opts.encode ?? toNdjson;
   let lastId = opts.after || "0";
   let sawEntry = false;
   let noticeAt = 0;
@@ -98,11 +79,14 @@ export function buildLogStream(buildId: string, opts: FollowOptions): ReadableSt
   }
 
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (opts.preamble) controller.enqueue(enc.encode(opts.preamble));
+    },
     async pull(controller) {
       const emit = (events: LogEvent[]) => {
         for (const e of events) {
-          controller.enqueue(enc.encode(`${JSON.stringify(e)}\n`));
-          if ("status" in e) {
+          controller.enqueue(enc.encode(encode(e)));
+          if (isEnd(e)) {
             close();
             controller.close();
             return true;
