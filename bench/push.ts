@@ -34,8 +34,8 @@ async function createApp(name: string) {
   if (r.code !== 0) throw new Error(r.stderr + r.stdout);
 }
 
-/** The step labels that are the app's start, as the deploy names them; the other steps are the build. */
-const APP_START = new Set(["start", "health check"]);
+/** The pipeline's step that is the app's start (its replicas started and answering); the others count as the build. */
+const APP_START = new Set(["deploy"]);
 
 /** `git push`, with the time the first `-----> ` step line reached us (ms from t0). */
 function gitPush(app: string, dir: string, t0: number): Promise<{ stderr: string; firstStep: number }> {
@@ -120,7 +120,7 @@ function table(name: string, runs: Run[]) {
   line("git: push to the first step line (transfer, hook, queue)", runs.map((r) => r.git));
   line("build (the summary's steps before the start)", runs.map((r) => r.build));
   for (const l of labels.filter((l) => !APP_START.has(l))) line(`&nbsp;&nbsp;${l}`, runs.map((r) => r.steps[l] ?? 0));
-  line("app start (the summary's start + health check)", runs.map((r) => r.appStart));
+  line("app start (the summary's deploy step: start + health check)", runs.map((r) => r.appStart));
   for (const l of labels.filter((l) => APP_START.has(l))) line(`&nbsp;&nbsp;${l}`, runs.map((r) => r.steps[l] ?? 0));
   line("residual: push to live less git, build and app start", runs.map((r) => r.residual));
 }
