@@ -90,9 +90,9 @@ test("bad input is refused with a reason and changes nothing", async () => {
 });
 
 test("stop, and force remove of a running container", async () => {
-  const c = await client.createContainer({ image: "stack/busybox", cmd: ["sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.1; done"], memoryBytes: 32 << 20, cgroupParent: "t/a", network: "none" });
+  const c = await client.createContainer({ image: "stack/busybox", cmd: ["sh", "-c", "trap 'exit 3' TERM; echo trapped; while true; do sleep 0.1; done"], memoryBytes: 32 << 20, cgroupParent: "t/a", network: "none" });
   await client.start(c.id);
-  await new Promise((r) => setTimeout(r, 200));
+  for await (const l of client.logs(c.id, { follow: true })) if (l.line === "trapped") break; // its TERM handler is set
   await assert.rejects(client.remove(c.id), (e: AgentError) => e.status === 409);
   const stopped = await client.stop(c.id, 5);
   assert.equal(stopped.state, "exited");

@@ -38,9 +38,9 @@ export async function testRuntime(tag: string, subnetOctet: number) {
 }
 
 /** Until `cond` holds, checked every 20 ms; fails after `ms` naming what it waited for. */
-export async function until(what: string, cond: () => boolean, ms = 15_000) {
+export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000) {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

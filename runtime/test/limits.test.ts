@@ -22,7 +22,7 @@ import { diskPoolDir, poolSpares, poolTarget, takeSpare } from "../src/limits/di
 import { netnsName, vethName } from "../src/network.ts";
 import type { Layout } from "../src/paths.ts";
 import { HelperServer } from "../src/helper.ts";
-import { cgroups, testRuntime } from "./helpers.ts";
+import { cgroups, testRuntime, until } from "./helpers.ts";
 
 const MiB = 1 << 20;
 let rt: Runtime;
@@ -176,7 +176,7 @@ describe("limits", () => {
   test("pause/unpause: a paused container's counter stops and resumes", async () => {
     const c = rt.create(box("i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done"));
     await rt.start(c.id);
-    await sleep(300);
+    await until("the counter's first lines", async () => (await logs(c.id)).length >= 3);
     assert.equal((await rt.pause(c.id)).state, "paused");
     assert.equal(rt.get(c.id).state, "paused");
     await sleep(100);
@@ -185,9 +185,7 @@ describe("limits", () => {
     const n1 = (await logs(c.id)).length;
     assert.equal(n1, n0, "no output while paused");
     assert.equal((await rt.unpause(c.id)).state, "running");
-    await sleep(600);
-    const n2 = (await logs(c.id)).length;
-    assert.ok(n2 > n1 + 3, `counter resumed (${n1} -> ${n2})`);
+    await until(`the counter to resume (${n1} lines when paused)`, async () => (await logs(c.id)).length > n1 + 3, 5000);
     await assert.rejects(rt.unpause(c.id), /not paused/);
     // a paused container can be stopped and removed
     await rt.pause(c.id);
