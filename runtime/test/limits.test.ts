@@ -404,7 +404,7 @@ describe("limits", () => {
     const origError = console.error;
     console.error = (...a: unknown[]) => void logged.push(a.join(" "));
     try {
-      await assert.rejects(client.createContainer(box("true", { memoryBytes: 32 * MiB, pidsLimit: "lots" as unknown as number })), (e: AgentError) => e.status === 400 && /spec\.pidsLimit must be a whole number/.test(e.message));
+      await assert.rejects(client.createContainer(box("true", { memoryBytes: 32 * MiB, pidsLimit: "lots" as unknown as number })), (e: AgentError) => e.status === 400 && /spec\.pidsLimit: expected number, got "lots"/.test(e.message));
       await assert.rejects(client.setTeamLimits("tagent", { memoryBytes: -5 }), (e: AgentError) => e.status === 400 && /team\.memoryBytes/.test(e.message));
       assert.deepEqual(await client.setTeamLimits("tagent", { memoryBytes: 256 * MiB, pids: 500 }), { memoryBytes: 256 * MiB, pids: 500 });
       assert.deepEqual(await client.teamLimits("tagent"), { memoryBytes: 256 * MiB, pids: 500 });
