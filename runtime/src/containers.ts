@@ -327,6 +327,9 @@ export class Runtime {
   exitedOrGone(id: string): boolean {
     return this.store.exitedOrGone(id);
   }
+  watchExit(id: string, onChange: () => void): (() => void) | undefined {
+    return this.store.watchExit(id, onChange);
+  }
   afterExit(ref: string): Promise<{ dueAt: number; delayMs: number } | undefined> {
     return this.tasks.afterExit(ref);
   }

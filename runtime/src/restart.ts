@@ -11,7 +11,10 @@
  * due while no agent ran happens as soon as one is back.
  *
  * The supervisor also frees what an exited container holds (cgroups, network) as soon as
- * it sees the exit, whether or not anyone waits for it.
+ * it sees the exit, whether or not anyone waits for it. It sees it by an inotify watch on each
+ * running container (the monitor writes its exit status), so an idle agent does not wake; a
+ * periodic scan catches what no file event reports (a monitor killed before it wrote the
+ * status, a container another process started).
  *
  *   const sup = new Supervisor(rt); sup.start(); ... sup.stop();
  *
@@ -87,8 +90,10 @@ export interface Supervised {
   onStart?: (id: string) => void;
   list(): Pick<ContainerInfo, "id" | "state" | "finishedAt">[];
   get(id: string): Pick<ContainerInfo, "finishedAt">;
-  /** Has the container's monitor recorded its exit, or is the container gone? (cheap: every tick) */
+  /** Has the container's monitor recorded its exit, or is the container gone? (one stat) */
   exitedOrGone(id: string): boolean;
+  /** Calls onChange when that may have happened; the watch's close, or undefined when none could be made. */
+  watchExit(id: string, onChange: () => void): (() => void) | undefined;
   /** Frees what an exited container holds and plans its restart, or undefined when it stays down. */
   afterExit(id: string): Promise<{ dueAt: number; delayMs: number } | undefined>;
   /** Starts an exited container again (not one the user stopped); false when the start failed. */
@@ -96,43 +101,51 @@ export interface Supervised {
 }
 
 export class Supervisor {
-  private fast?: NodeJS.Timeout;
   private slow?: NodeJS.Timeout;
-  /** Containers seen running: their exit is looked for every tick (one stat each). */
-  private running = new Set<string>();
+  /** Containers seen running, each with its watch's close (undefined: no watch, the scan looks). */
+  private running = new Map<string, (() => void) | undefined>();
   private timers = new Map<string, NodeJS.Timeout>();
   private busy = new Set<string>();
   /** Exits already dealt with (id -> finishedAt), so the periodic scan does not redo them. */
   private handled = new Map<string, string>();
+  /** After stop(): a restart still under way must not leave a watch behind that restarts again. */
+  private stopped = false;
 
   constructor(
     readonly rt: Supervised,
-    readonly opts: { tickMs?: number; scanMs?: number; log?: (m: string) => void } = {},
+    readonly opts: { scanMs?: number; log?: (m: string) => void } = {},
   ) {}
 
   start() {
-    this.rt.onStart = (id) => this.running.add(id);
+    this.stopped = false;
+    this.rt.onStart = (id) => this.track(id);
     void this.scan();
-    this.fast = setInterval(() => this.tick(), this.opts.tickMs ?? 100);
     this.slow = setInterval(() => void this.scan(), this.opts.scanMs ?? 1000);
-    this.fast.unref();
     this.slow.unref();
   }
 
   stop() {
-    clearInterval(this.fast);
+    this.stopped = true;
     clearInterval(this.slow);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const close of this.running.values()) close?.();
+    this.running.clear();
     if (this.rt.onStart) this.rt.onStart = undefined;
   }
 
-  private tick() {
-    for (const id of this.running) {
-      if (this.rt.exitedOrGone(id)) {
-        this.running.delete(id);
-        void this.onExit(id);
-      }
+  /** Follows a running container: its exit wakes us through the runtime's watch. */
+  private track(id: string) {
+    if (this.stopped || this.running.has(id)) return;
+    this.running.set(id, this.rt.watchExit(id, () => this.check(id)));
+    this.check(id); // it may have exited before the watch was made
+  }
+
+  private check(id: string) {
+    if (this.running.has(id) && this.rt.exitedOrGone(id)) {
+      this.running.get(id)?.();
+      this.running.delete(id);
+      void this.onExit(id);
     }
   }
 
@@ -145,7 +158,7 @@ export class Supervisor {
       return;
     }
     for (const c of list) {
-      if (c.state === "running") this.running.add(c.id);
+      if (c.state === "running") this.track(c.id);
       else if (c.state === "exited" && !this.timers.has(c.id) && this.handled.get(c.id) !== c.finishedAt) await this.onExit(c.id, c.finishedAt);
     }
   }
@@ -156,7 +169,7 @@ export class Supervisor {
     try {
       const plan = await this.rt.afterExit(id);
       this.handled.set(id, finishedAt ?? this.rt.get(id).finishedAt ?? "");
-      if (plan && !this.timers.has(id)) {
+      if (plan && !this.timers.has(id) && !this.stopped) {
         const t = setTimeout(() => {
           this.timers.delete(id);
           void this.restart(id);
@@ -173,7 +186,7 @@ export class Supervisor {
   private async restart(id: string) {
     try {
       const ok = await this.rt.restartExited(id);
-      if (ok) this.running.add(id);
+      if (ok) this.track(id);
       else void this.onExit(id); // the start failed: planned again with a longer delay
     } catch (err) {
       if ((err as { status?: number }).status !== 404) this.opts.log?.(`supervisor: restart of ${id}: ${(err as Error).message}`);

@@ -132,6 +132,23 @@ export class ContainerStore {
     return exists(path.join(this.dir(id), STATUS_FILE)) || !exists(this.dir(id));
   }
 
+  /**
+   * Calls `onChange` when the monitor writes the container's exit status, or its dir goes (an
+   * inotify watch: no polling). Returns the watch's close, or undefined when none could be made
+   * (inotify limits, the dir gone): the caller must then look for itself.
+   */
+  watchExit(id: string, onChange: () => void): (() => void) | undefined {
+    try {
+      const w = fs.watch(this.dir(id), { persistent: false }, (_event, file) => {
+        if (file === STATUS_FILE) onChange();
+      });
+      w.on("error", onChange); // e.g. the dir was removed
+      return () => w.close();
+    } catch {
+      return undefined;
+    }
+  }
+
   private status(rec: ContainerRecord): ExitStatus | undefined {
     return readJson<ExitStatus>(path.join(this.dir(rec.id), STATUS_FILE));
   }
