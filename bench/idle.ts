@@ -145,13 +145,20 @@ function controlPlaneCpu(env: NodeJS.ProcessEnv, ms: number): number {
   return (ticks / TICKS / (ms / 1000)) * 100;
 }
 
-/** Idle: the control plane's CPU under 2 % of a core over 5 s, or 90 s after the last deploy. */
+/**
+ * Idle: two 5 s windows in a row with the control plane under 1.5 % of a core, none before 20 s
+ * after the last push (a deploy's tail: the old release's retirement, image collection), at most
+ * 120 s.
+ */
 function waitForIdle(env: NodeJS.ProcessEnv) {
-  const deadline = Date.now() + 90_000;
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20_000);
+  const deadline = Date.now() + 100_000;
+  let quiet = 0;
   for (;;) {
     const cpu = controlPlaneCpu(env, 5000);
     process.stderr.write(`settling: control plane at ${cpu.toFixed(1)} % of a core over 5 s\n`);
-    if (cpu < 2 || Date.now() > deadline) return;
+    quiet = cpu < 1.5 ? quiet + 1 : 0;
+    if (quiet === 2 || Date.now() > deadline) return;
   }
 }
 
