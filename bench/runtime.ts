@@ -8,8 +8,9 @@
  * peers: one made by the runtime), a new network namespace with loopback only, stdout and
  * stderr captured to a file (ours: the monitor's log; the peers: a redirect).
  * 1. start of `true` to its exit and removal, whole processes spawned by this harness, each
- *    side in its own block after the machine settles (ours' deferred work, the trash deleter
- *    and the spare's re-fork, waited for first), nothing subtracted:
+ *    side in its own block after the machine settles (ours' deferred deletions waited for:
+ *    idle(), the agent's trash dir; then a 1 s pause, the spare's re-fork in it), nothing
+ *    subtracted:
  *    `paas-runtime run --rm` through the agent and in its own process (no agent);
  *    `crun run` and `runc run`, each in `unshare -m sh -c 'mount overlay; exec RUNTIME run'`
  *    (the overlay mounted as containerd's snapshotter would; crun also unmounts the cgroup2
@@ -21,8 +22,9 @@
  *    memory - the app's PSS; the peers have no process beside the container (`run -d`).
  * 3. disk per container beyond its image.
  * 4. CPU-bound and memory-bandwidth work (node, stack/node) inside each runtime and on the host.
- * Own data dir (/tmp/h6-bench-* style, under $TMPDIR), cgroup root ($PAAS_CGROUP_ROOT or
- * paas-bench; the peers below it in peers/), network none; everything is removed at the end.
+ * Own dirs (mkdtemp under $TMPDIR: paas-bench-*, paas-bench-peers-*), bridge and subnet
+ * ($PAAS_BRIDGE/$PAAS_SUBNET or paasbench0), cgroup root ($PAAS_CGROUP_ROOT or paas-bench;
+ * the peers below it in peers/), network none; everything is removed at the end.
  */
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import fs from "node:fs";
