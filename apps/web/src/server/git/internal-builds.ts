@@ -73,7 +73,7 @@ export async function decidePushFromHook(req: Request): Promise<Response> {
 /** A push over the size limit: said with the limit and what to do. */
 class PushTooLarge extends Error {}
 
-const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MB`;
+const byteSize = (bytes: number) => (bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 ? 1 : 0)} MB`);
 
 /**
  * Streams the pushed tarball to `file` (never whole in memory), refusing it
@@ -88,7 +88,7 @@ async function receiveSource(body: ReadableStream<Uint8Array>, file: string): Pr
       if (size > limit) {
         cb(
           new PushTooLarge(
-            `the pushed tree is over this platform's limit of ${mb(limit)} (PAAS_MAX_PUSH_BYTES); ` +
+            `the pushed tree is over this platform's limit of ${byteSize(limit)} (PAAS_MAX_PUSH_BYTES); ` +
               "keep build output, dependencies and large files out of git, or ask the operator to raise the limit",
           ),
         );
