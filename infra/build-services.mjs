@@ -9,7 +9,7 @@
 // Our own code (the entry, the @paas/* workspaces, Prisma's generated client) is bundled; every
 // package from node_modules stays an import that node resolves at run time: native addons
 // (better-sqlite3), wasm (Prisma's engines) and packages that read files beside themselves work
-// as they do unbundled. esbuild comes with tsx (a root devDependency).
+// as they do unbundled. esbuild is a root devDependency (tsx uses the same one).
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";

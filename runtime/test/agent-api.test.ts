@@ -4,11 +4,9 @@
  * wrong field, and leaves containers, volumes, images and team limits as they were.
  */
 import assert from "node:assert/strict";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import { AgentClient } from "@paas/shared/agent-api";
-import { createAgentServer } from "../src/agent/server.ts";
-import { makeTar, testRuntime } from "./helpers.ts";
+import type { AgentClient } from "@paas/shared/agent-api";
+import { makeTar, testAgent } from "./helpers.ts";
 
 let client: AgentClient;
 let close: () => Promise<void>;
@@ -16,18 +14,10 @@ let close: () => Promise<void>;
 let c0: string;
 
 before(async () => {
-  const { rt, cleanup } = await testRuntime("v", 72);
-  const server = createAgentServer(rt);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  client = new AgentClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  ({ client, close } = await testAgent("v", 72));
   c0 = (await client.createContainer({ name: "c0", image: "stack/busybox", cmd: ["true"], memoryBytes: 32 << 20, cgroupParent: "tv/app", network: "none" })).id;
   await client.createVolume({ name: "kept" });
   await client.setTeamLimits("tv", { memoryBytes: 256 << 20 });
-  close = async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await cleanup();
-  };
 });
 after(async () => close());
 

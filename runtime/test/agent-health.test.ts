@@ -3,25 +3,15 @@
  * answers HTTP on a port, and tells "the process exited first" from "no answer in time".
  */
 import assert from "node:assert/strict";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { AgentClient, AgentError, type ContainerSpec } from "@paas/shared/agent-api";
-import { createAgentServer } from "../src/agent/server.ts";
-import { testRuntime } from "./helpers.ts";
+import { testAgent } from "./helpers.ts";
 
 let client: AgentClient;
 let close: () => Promise<void>;
 
 before(async () => {
-  const { rt, cleanup } = await testRuntime("hc", 73);
-  const server = createAgentServer(rt, { keepaliveMs: 100 });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  client = new AgentClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  close = async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await cleanup();
-  };
+  ({ client, close } = await testAgent("hc", 73, { keepaliveMs: 100 }));
 });
 after(async () => close());
 

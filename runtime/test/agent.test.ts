@@ -9,25 +9,15 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { AgentClient, AgentError } from "@paas/shared/agent-api";
-import { createAgentServer } from "../src/agent/server.ts";
-import { makeTar, testRuntime } from "./helpers.ts";
+import { makeTar, testAgent } from "./helpers.ts";
 
 let client: AgentClient;
 let close: () => Promise<void>;
 
 before(async () => {
-  const { rt, cleanup } = await testRuntime("b", 2);
-  const server = createAgentServer(rt, { keepaliveMs: 100 });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  client = new AgentClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  close = async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await cleanup();
-  };
+  ({ client, close } = await testAgent("b", 2, { keepaliveMs: 100 }));
 });
 after(async () => close());
 

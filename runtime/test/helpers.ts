@@ -7,8 +7,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { AgentClient } from "@paas/shared/agent-api";
+import { createAgentServer } from "../src/agent/server.ts";
 import { detectCgroupDriver } from "../src/cgroups.ts";
 import { Runtime } from "../src/containers.ts";
 import { Layout } from "../src/paths.ts";
@@ -35,6 +38,23 @@ export async function testRuntime(tag: string, subnetOctet: number) {
   const cleanup = () => cleanupRuntime(rt);
   // where the runtime keeps its files, and its cgroup driver: for tests that look at them
   return { rt, dataDir, cleanup, layout: new Layout(dataDir), cgroups };
+}
+
+/**
+ * A test runtime behind the agent's HTTP API on a free loopback port, and a client of it (the
+ * worker's own AgentClient). `close` stops the server and cleans the runtime up.
+ */
+export async function testAgent(tag: string, subnetOctet: number, opts: Parameters<typeof createAgentServer>[1] = {}) {
+  const t = await testRuntime(tag, subnetOctet);
+  const server = createAgentServer(t.rt, opts);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await t.cleanup();
+  };
+  return { ...t, url, client: new AgentClient(url), close };
 }
 
 /** Until `cond` holds, checked every 20 ms; fails after `ms` naming what it waited for. */
