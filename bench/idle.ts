@@ -10,6 +10,9 @@
  * once in every node process.
  * --take measures the platform the environment describes (it must be up, its apps deployed)
  * and leaves it running.
+ * Idle means the worker's jobs process has exited too (it outlives its last job by
+ * PAAS_WORKER_LINGER_SECONDS, 300 by default): the bench's own platform runs with 15 s unless
+ * the environment says otherwise, so it gets there sooner; what is measured is the same.
  *
  * Control plane = every process in the session of a service infra/up started (the pid files in
  * $PAAS_DATA_DIR/run; each service runs in its own session): Redis, the agent (with its fork
@@ -145,6 +148,17 @@ function controlPlaneCpu(env: NodeJS.ProcessEnv, ms: number): number {
   return (ticks / TICKS / (ms / 1000)) * 100;
 }
 
+/** Until the worker's session is the worker alone: its jobs process has exited. */
+function waitForJobsProcessExit(env: NodeJS.ProcessEnv) {
+  const deadline = Date.now() + (Number(env.PAAS_WORKER_LINGER_SECONDS ?? 300) + 60) * 1000;
+  for (;;) {
+    const worker = [...classify(env).values()].filter((g) => g === "worker").length;
+    if (worker <= 1) return;
+    if (Date.now() > deadline) throw new Error("the worker's jobs process did not exit after its linger time");
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+  }
+}
+
 /**
  * Idle: two 5 s windows in a row with the control plane under 1.5 % of a core, none before 20 s
  * after the last push (a deploy's tail: the old release's retirement, image collection), at most
@@ -152,6 +166,7 @@ function controlPlaneCpu(env: NodeJS.ProcessEnv, ms: number): number {
  */
 function waitForIdle(env: NodeJS.ProcessEnv) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20_000);
+  waitForJobsProcessExit(env);
   const deadline = Date.now() + 100_000;
   let quiet = 0;
   for (;;) {
@@ -252,7 +267,11 @@ if (take) {
   }
 } else {
   // Its own data dir always: what it deploys and leaves must not mix with a platform's state.
-  const settings = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("PAAS_") && k !== "PAAS_DATA_DIR"));
+  const settings = {
+    PAAS_WORKER_LINGER_SECONDS: "15",
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("PAAS_") && k !== "PAAS_DATA_DIR")),
+  };
+  process.stderr.write(`the worker's jobs process lingers ${settings.PAAS_WORKER_LINGER_SECONDS} s after its last job (PAAS_WORKER_LINGER_SECONDS)\n`);
   p = await startPlatform("benchidle", Number(process.env.PAAS_WEB_PORT ?? 3800), settings);
   env = p.env;
 }

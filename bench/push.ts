@@ -13,14 +13,22 @@
  * polls' granularity). Medians are over pushes, each push's residual computed on its own.
  * Runs a whole platform of its own (ports --port to --port+91, data dir in /tmp; PAAS_BRIDGE,
  * PAAS_SUBNET and PAAS_CGROUP_ROOT taken from the environment when set), stopped at the end.
+ *
+ *   npx tsx bench/push.ts --big 150
+ * instead pushes the Node fixture with 150 MB of random files (incompressible: git, the
+ * tarball and the layers carry all of it) and samples the worker's and the web app's RSS
+ * (each service's processes together) every 20 ms during the push: sources and layers must
+ * stream, not be held whole.
  */
 import { spawn } from "node:child_process";
+import { randomFillSync } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { commitChange, fixtureRepo, sh, startPlatform, viaRouter } from "../tests/helpers/platform.ts";
 
 const arg = (name: string, def: number) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || def;
 const n = arg("n", 5);
+const bigMb = arg("big", 0);
 // the runtime's bridge, subnet and cgroup root from the environment where given
 const own = Object.fromEntries(["PAAS_BRIDGE", "PAAS_SUBNET", "PAAS_CGROUP_ROOT"].filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
 const p = await startPlatform("benchpush", arg("port", 3700), own);
@@ -79,6 +87,78 @@ async function timedPush(app: string, dir: string, expect: string) {
   const appStart = sum((l) => APP_START.has(l));
   const residual = seconds - git - build - appStart;
   return { seconds, git, build, appStart, residual, steps, detail: `git push returned at ${pushed.toFixed(2)}s; first step line at ${git.toFixed(2)}s; ${summary}` };
+}
+
+/**
+ * A service's RSS now, in MB: every process in its session (infra/up starts each service in
+ * its own), so the worker's jobs process counts with it; and the largest VmHWM among them.
+ */
+async function memoryOf(service: string) {
+  const sid = (await fs.readFile(path.join(p.dataDir, "run", `${service}.pid`), "utf8")).trim();
+  let rss = 0;
+  let hwm = 0;
+  for (const pid of (await fs.readdir("/proc")).filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3] !== sid) continue;
+      const status = await fs.readFile(`/proc/${pid}/status`, "utf8");
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+      rss += kb("VmRSS") / 1024;
+      hwm = Math.max(hwm, kb("VmHWM") / 1024);
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return { rss, hwm };
+}
+
+/** A push of the Node fixture with `mb` MB of random files; the services' RSS sampled throughout. */
+async function bigPush(mb: number) {
+  const dir = await fixtureRepo("node-hello");
+  await fs.mkdir(path.join(dir, "data"));
+  const piece = Buffer.alloc(2 ** 20);
+  for (let f = 0; f < mb / 10; f++) {
+    const fh = await fs.open(path.join(dir, "data", `blob${f}.bin`), "w");
+    for (let i = 0; i < 10; i++) await fh.write(randomFillSync(piece));
+    await fh.close();
+  }
+  await sh("git", ["add", "-A"], { cwd: dir });
+  await sh("git", ["commit", "-qm", `${mb} MB of random files`], { cwd: dir });
+  await createApp("big");
+  const services = ["worker", "web"] as const;
+  const before = Object.fromEntries(await Promise.all(services.map(async (s) => [s, await memoryOf(s)] as const)));
+  const peak = Object.fromEntries(services.map((s) => [s, before[s].rss]));
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      for (const s of services) peak[s] = Math.max(peak[s], (await memoryOf(s)).rss);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const t0 = performance.now();
+  try {
+    await gitPush("big", dir, t0);
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(`\n${mb} MB push (random files, node-hello fixture): deployed in ${seconds.toFixed(1)} s`);
+  console.log("| service (all its processes) | RSS before MB | peak RSS during the push MB | rise MB | largest VmHWM after MB |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (const s of services) {
+    const after = await memoryOf(s);
+    console.log(`| ${s} | ${before[s].rss.toFixed(0)} | ${peak[s].toFixed(0)} | ${(peak[s] - before[s].rss).toFixed(0)} | ${after.hwm.toFixed(0)} |`);
+  }
+}
+
+if (bigMb) {
+  try {
+    await bigPush(bigMb);
+  } finally {
+    await p.stop();
+  }
+  process.exit(0);
 }
 
 type Run = Awaited<ReturnType<typeof timedPush>>;

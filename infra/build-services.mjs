@@ -21,9 +21,12 @@ export const SERVICES = {
   agent: "runtime/src/agent/main.ts",
   router: "apps/router/src/main.ts",
   worker: "worker/src/main.ts",
+  // The worker's child that runs its jobs (worker/src/job-process.ts starts it).
+  "worker-jobs": "worker/src/job-runner.ts",
   migrate: "prisma/migrate.ts",
   bootstrap: "apps/web/scripts/bootstrap.ts",
   "teardown-host": "infra/teardown-host.ts",
+  "agent-ctl": "infra/agent-ctl.ts",
 };
 
 /**
@@ -97,6 +100,9 @@ async function bundle(name) {
     metafile: true,
     logLevel: "warning",
     plugins: [sourceLocation, externalPackages],
+    // A bundle finds its sibling bundles here (the worker its jobs process); under tsx the
+    // name is undefined and the sources are run.
+    define: { PAAS_SERVICES_DIR: JSON.stringify(OUT_DIR) },
     banner: {
       js: [
         // CommonJS code bundled in (a package nested beside its workspace) requires builtins.

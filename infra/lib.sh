@@ -3,9 +3,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PAAS_DATA_DIR="${PAAS_DATA_DIR:-$ROOT/.paas}"
 export PAAS_WEB_PORT="${PAAS_WEB_PORT:-3000}"
 export PAAS_HTTP_PORT="${PAAS_HTTP_PORT:-8080}"
+export PAAS_HTTPS_PORT="${PAAS_HTTPS_PORT:-8443}"
 export PAAS_AGENT_PORT="${PAAS_AGENT_PORT:-3101}"
 export PAAS_REDIS_PORT="${PAAS_REDIS_PORT:-6379}"
 export PAAS_DOMAIN="${PAAS_DOMAIN:-localhost}"
+# Prometheus (the metrics' history) and the router's figures for it, both on loopback.
+export PAAS_PROMETHEUS_PORT="${PAAS_PROMETHEUS_PORT:-9390}"
+export PAAS_ROUTER_METRICS_PORT="${PAAS_ROUTER_METRICS_PORT:-9391}"
 RUN_DIR="$PAAS_DATA_DIR/run"
 LOG_DIR="$PAAS_DATA_DIR/logs"
 # Tests only: the services run from bundles (SERVICES_DIR) under plain node.

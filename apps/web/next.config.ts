@@ -16,6 +16,11 @@ const nextConfig: NextConfig = {
   turbopack: { root },
   outputFileTracingRoot: root,
   poweredByHeader: false,
+  experimental: {
+    // Next loads every page's and route's server module at start by default (to answer each
+    // first request sooner); lazily, an idle server holds only what has been asked for.
+    preloadEntriesOnStart: false,
+  },
 };
 
 export default nextConfig;

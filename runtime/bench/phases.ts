@@ -27,7 +27,7 @@ const rt = new Runtime({
 const spec = { image: "stack/busybox", cmd: ["true"], memoryBytes: 32 << 20, cgroupParent: "b/a", network: "none" as const };
 try {
   await rt.init();
-  await rt.ensureStacks();
+  await rt.images.ensureStacks();
   const rows: number[][] = [];
   for (let i = 0; i < WARM_UP + n; i++) {
     const t0 = performance.now();

@@ -19,7 +19,7 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-bench-"));
 const rt = new Runtime({ dataDir, bridge: "paasbench0", subnet: "10.99.240.0/24", cgroupRoot: "paas-bench" });
 try {
   await rt.init();
-  await rt.ensureStacks();
+  await rt.images.ensureStacks();
   console.log("start of `true`               median_ms  p90_ms  min_ms");
   const pool = diskPoolDir(new Layout(dataDir).root);
   const disk = 64 << 20;

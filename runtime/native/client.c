@@ -8,7 +8,8 @@
  *   paas-client SOCKET FALLBACK [ARGS...]
  *
  * When nobody listens on SOCKET (the agent is down) or the agent answers "run it yourself",
- * it execs FALLBACK ARGS... with PAAS_RUNTIME_LOCAL=1: the CLI in its own process.
+ * it execs FALLBACK ARGS... with PAAS_RUNTIME_NODE=1: the CLI in its own process, which runs
+ * the caller-side commands against the agent's HTTP API (or says that no agent runs).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,7 +28,7 @@ extern char **environ;
 static char **fallback_argv;
 
 static void fallback(void) {
-  setenv("PAAS_RUNTIME_LOCAL", "1", 1);
+  setenv("PAAS_RUNTIME_NODE", "1", 1);
   execv(fallback_argv[0], fallback_argv);
   fprintf(stderr, "paas-runtime: cannot run %s: %s\n", fallback_argv[0], strerror(errno));
   exit(126);
@@ -152,6 +153,6 @@ int main(int argc, char **argv) {
     memmove(buf, buf + off, have - off);
     have -= off;
   }
-  fputs("paas-runtime: the agent hung up before the command finished (its log says why); PAAS_RUNTIME_LOCAL=1 runs commands without it\n", stderr);
+  fputs("paas-runtime: the agent hung up before the command finished (its log says why); while it is down, paas-runtime --local runs commands without it\n", stderr);
   return 1;
 }

@@ -55,6 +55,8 @@ export interface CgroupDriver {
   memoryUsage(relPath: string): number | undefined;
   /** CPU time used, in nanoseconds, when the cgroup exists. */
   cpuUsageNs(relPath: string): number | undefined;
+  /** Processes the kernel's OOM killer killed in the cgroup since it was made, when it exists. */
+  oomKills(relPath: string): number | undefined;
   freeze(relPath: string): Promise<void>;
   thaw(relPath: string): Promise<void>;
   frozen(relPath: string): boolean;
@@ -77,6 +79,13 @@ function write(file: string, value: string) {
   } catch (err) {
     throw new RuntimeError(`cannot write "${value}" to ${file}: ${(err as Error).message}`);
   }
+}
+
+/** The "oom_kill N" line of memory.oom_control (v1) or memory.events (v2); 0 on kernels without it. */
+function oomKillCount(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = text.match(/^oom_kill (\d+)/m);
+  return m ? Number(m[1]) : 0;
 }
 
 function read(file: string): string | undefined {
@@ -104,21 +113,6 @@ export function sharesToWeight(shares: number) {
 }
 export function weightToShares(weight: number) {
   return Math.round(2 + ((weight - 1) * 262142) / 9999);
-}
-
-/** Checks limits given by callers (the agent answers 400 with these messages). */
-export function validateLimits(l: Record<string, unknown>, where = "spec") {
-  const int = (k: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
-    const v = l[k];
-    if (v === undefined || v === null) return;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-      throw new RuntimeError(`${where}.${k} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`, 400);
-    }
-  };
-  int("memoryBytes", 4 << 20);
-  int("cpuMillis", 1);
-  int("cpuShares", 2, 262144);
-  int("pidsLimit", 1);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -303,6 +297,10 @@ export class CgroupV1Driver implements CgroupDriver {
     return v === undefined ? undefined : Number(v);
   }
 
+  oomKills(rel: string): number | undefined {
+    return oomKillCount(read(path.join(this.dir("memory", rel), "memory.oom_control")));
+  }
+
   async freeze(rel: string) {
     const f = path.join(this.dir("freezer", rel), "freezer.state");
     if (!this.controllers.includes("freezer")) throw new RuntimeError("the freezer cgroup controller is not mounted here; cannot pause");
@@ -440,6 +438,11 @@ export class CgroupV2Driver implements CgroupDriver {
     const stat = read(path.join(this.mountRoot, rel, "cpu.stat"));
     const m = stat?.match(/^usage_usec (\d+)/m);
     return m ? Number(m[1]) * 1000 : undefined;
+  }
+
+  oomKills(rel: string): number | undefined {
+    // "oom_kill" counts kills; "oom" counts the limit being reached.
+    return oomKillCount(read(path.join(this.mountRoot, rel, "memory.events")));
   }
 
   async freeze(rel: string) {

@@ -1,15 +1,16 @@
 /**
  * paas-runtime's commands: docker's verbs and flags on this host's runtime, over the
  * runtime library. `runCli(argv, io, opts)` runs one command line against an `io` (where
- * output goes, whose environment `-e NAME` reads, where Ctrl-C comes from) and a Runtime:
- *   - in the operator's own process (cli.ts), when no agent runs here: the state is files
- *     under PAAS_DATA_DIR guarded by file locks, and every container is held by its own
- *     monitor, so the CLI works while the agent is down, when an operator most needs it;
+ * output goes, whose environment `-e NAME` reads, where Ctrl-C comes from) and a Runtime.
+ * The agent is the one writer of the runtime's state, so a command runs:
  *   - inside the agent (agent/cli-socket.ts), for a thin client (native/client.c) that
  *     forwards its command line and relays the output: no Node start-up and no cold code
- *     per call, the agent's warm Runtime does the work (docker's split).
- * Commands that use the caller's stdin, terminal or files (LOCAL_ONLY) always run in the
- * caller's process.
+ *     per call, the agent's warm Runtime does the work (docker's split);
+ *   - CALLER_SIDE commands (they use the caller's stdin, terminal or files: exec, cp,
+ *     export, import, save, load) in the caller's process (cli.ts), as a client of the
+ *     agent's HTTP API (`streams`: cli-remote.ts), as docker's CLI is of dockerd;
+ *   - with --local, for recovery while no agent runs (cli.ts refuses it while one does),
+ *     all of them in the operator's process against the files under PAAS_DATA_DIR.
  *
  * `run` exits with the container's exit code; 137 when the memory limit killed it (as
  * docker), 125 when the container could not be made (bad image, bad flag).
@@ -21,11 +22,11 @@ import os from "node:os";
 import path from "node:path";
 import { Readable, type Writable } from "node:stream";
 import { Command, CommanderError, Option } from "commander";
-import type { ContainerInfo, ContainerSpec, ImageConfig } from "@paas/shared/agent-api";
+import type { ContainerInfo, ContainerSpec, ExecProcess, ExecRequest, ImageConfig, ImageInfo } from "@paas/shared/agent-api";
 import type { Runtime } from "./containers.ts";
 import { checkName } from "./images.ts";
 import { parseLogEntry } from "./logs.ts";
-import { RuntimeError, helperPath } from "./util.ts";
+import { RuntimeError } from "./util.ts";
 
 /** PAAS_TRACE_START=1: where a command's time goes, in ms since the process started (node's start-up included). */
 const trace = process.env.PAAS_TRACE_START ? (m: string) => console.error(`cli ${m} ${performance.now().toFixed(1)}ms`) : undefined;
@@ -53,8 +54,10 @@ function parseNumber(flag: string, s: string, opts: { integer?: boolean; min?: n
 export interface CliIo {
   stdout: Writable;
   stderr: Writable;
-  /** Only LOCAL_ONLY commands read it. */
+  /** Only CALLER_SIDE commands read it. */
   stdin: Readable;
+  /** The caller's terminal, when its stdin and stdout are one (exec -t). */
+  terminal?: Terminal;
   /** Is stdout a terminal (no tar written to one). */
   isTTY: boolean;
   /** The caller's environment: `-e NAME` takes NAME's value from it, as docker does. */
@@ -65,14 +68,43 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
+/** The caller's terminal: its size, raw mode (keys go to the container as typed), resizes. */
+export interface Terminal {
+  size(): { rows: number; cols: number };
+  setRaw(on: boolean): void;
+  onResize(fn: () => void): void;
+}
+
+/**
+ * What CALLER_SIDE commands move bytes with: the Runtime itself (--local), or the agent's
+ * HTTP API (cli-remote.ts). Tars go to and from the caller's streams, never held whole.
+ */
+export interface CallerStreams {
+  /** The container's info, or a 404: checked before the caller's files are touched. */
+  get(ref: string): unknown;
+  exec(ref: string, req: ExecRequest): ExecProcess | Promise<ExecProcess>;
+  getArchive(ref: string, src: string, out: Writable): Promise<void>;
+  copyIn(ref: string, dest: string, tar: Readable): Promise<void>;
+  export(ref: string, out: Writable): Promise<void>;
+  images: {
+    resolve(ref: string): unknown;
+    importTar(tar: Readable, name: string, config?: Partial<ImageConfig>): Promise<ImageInfo>;
+    save(refs: string[], out: Writable, opts: { gzip?: boolean }): Promise<unknown>;
+    exportLayout(refs: string[], dir: string, opts: { gzip?: boolean }): Promise<unknown>;
+    load(source: string | Readable, opts: { name?: string }): Promise<ImageInfo[]>;
+  };
+}
+
 export interface CliOptions {
   runtime(): Runtime;
+  /** For CALLER_SIDE commands. */
+  streams(): CallerStreams;
   /** Host set-up (bridge, firewall) and clean-up after dead containers; the agent did it at its start. */
   init(): Promise<void>;
 }
 
-/** Commands that read the caller's stdin or terminal, or its files by relative path: never run by the agent. */
-export const LOCAL_ONLY = new Set(["exec", "export", "cp", "import", "save", "load"]);
+/** Commands that read the caller's stdin or terminal, or its files by relative path: run in the caller's process. */
+export const CALLER_SIDE = new Set(["exec", "export", "cp", "import", "save", "load"]);
 
 /** An explicit exit code (a container's, for `run`); thrown so that `finally` blocks still run. */
 class Exit {
@@ -149,7 +181,12 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) })
     .description("the PaaS container runtime on this host (state: $PAAS_DATA_DIR/runtime, shared with the agent)")
     .enablePositionalOptions()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // cli.ts takes it off before the command runs: through the agent it is refused here
+    .option("--local", "recovery while no agent runs: the command in this process, on the data dir's files (refused while an agent runs)")
+    .hook("preAction", (cmd) => {
+      if (cmd.opts().local) throw new UsageError("--local runs a command without the agent, in the caller's process; the agent does not take it");
+    });
 
   // ---------- containers ----------
 
@@ -235,7 +272,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
 
   /** Image must exist before anything is made: a clear error, not a half-made container. */
   function checkImage(rt: Runtime, image: string) {
-    if (!rt.findImage(image)) throw new UsageError(`no image "${image}" on this host; list them with: paas-runtime images (or build the stacks: paas-runtime setup)`);
+    if (!rt.images.find(image)) throw new UsageError(`no image "${image}" on this host; list them with: paas-runtime images (or build the stacks: paas-runtime setup)`);
   }
 
   async function printLogs(rt: Runtime, id: string, follow: boolean, timestamps = false, tail?: number) {
@@ -387,9 +424,9 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
             if (o.type === "container" || (err as RuntimeError).status !== 404) throw err;
           }
         }
-        const img = rt.findImage(r);
+        const img = rt.images.find(r);
         if (!img) throw new RuntimeError(`no container or image "${r}" on this host`, 404);
-        return { ...img, kind: "image", ociConfig: JSON.parse(rt.imageOciConfig(img.id)) };
+        return { ...img, kind: "image", ociConfig: JSON.parse(rt.images.ociConfig(img.id)) };
       });
       say(JSON.stringify(out, null, 2));
     });
@@ -430,7 +467,9 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
 
   program
     .command("exec")
-    .description("run a command in a running container (its namespaces, cgroups, uid/gid and env)")
+    .description("run a command in a running container (its namespaces, cgroups, uid/gid and env); exits with its code")
+    .option("-i, --interactive", "pass stdin to the command")
+    .option("-t, --tty", "a terminal for the command (when stdin and stdout are one; else plain pipes, as ssh does)")
     .option("-e, --env <K=V>", "extra environment (repeatable)", collect)
     .option("-w, --workdir <dir>")
     .option("-u, --user <uid[:gid]>", "numeric user (default: the container's)")
@@ -438,29 +477,39 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .argument("<cmd...>")
     .passThroughOptions()
     .action(async (ref: string, cmd: string[], o) => {
-      const t = opts.runtime().execTarget(ref);
-      let [uid, gid] = [t.uid, t.gid];
+      let user: ExecRequest["user"];
       if (o.user) {
         const [u, g] = String(o.user).split(":");
-        uid = parseNumber("--user", u, { integer: true });
-        gid = g !== undefined ? parseNumber("--user", g, { integer: true }) : uid;
+        const uid = parseNumber("--user", u, { integer: true });
+        user = { uid, gid: g !== undefined ? parseNumber("--user", g, { integer: true }) : uid };
       }
-      // The init's environment (image + spec env), then ours on top.
-      const env: Record<string, string> = {};
-      for (const kvs of fs.readFileSync(`/proc/${t.pid}/environ`, "utf8").split("\0")) {
-        const i = kvs.indexOf("=");
-        if (i > 0) env[kvs.slice(0, i)] = kvs.slice(i + 1);
+      const term = o.tty ? io.terminal : undefined;
+      // a terminal that reports no size (0x0, as script's from a pipe) keeps the kernel's default
+      const size = () => {
+        const s = term?.size();
+        return s && s.rows > 0 && s.cols > 0 ? s : undefined;
+      };
+      const p = await opts.streams().exec(ref, { cmd, env: kv(o.env, "-e"), workdir: o.workdir, user, tty: !!term, size: size() });
+      const drained = [p.stdout, p.stderr].map((s) => new Promise((r) => s.once("end", r)));
+      p.stdout.pipe(io.stdout, { end: false });
+      p.stderr.pipe(io.stderr, { end: false });
+      if (o.interactive) io.stdin.pipe(p.stdin as Writable);
+      else p.stdin.end();
+      if (term) {
+        term.setRaw(true);
+        term.onResize(() => {
+          const s = size();
+          if (s) p.resize(s.rows, s.cols);
+        });
       }
-      Object.assign(env, kv(o.env, "-e"));
-      // paas-run exec: the container's cgroups (limits count this process too), its namespaces
-      // (user namespace included), then the same capability cut, no_new_privs and seccomp filter
-      // as the container's own init.
-      const args = ["exec", "--pid", String(t.pid), "--uid", String(uid), "--gid", String(gid), "--cwd", o.workdir ?? t.workdir];
-      for (const d of t.cgroupDirs) args.push("--cgroup", d);
-      for (const [k, v] of Object.entries(env)) args.push("--env", `${k}=${v}`);
-      const p = spawn(helperPath(), [...args, "--", ...cmd], { stdio: "inherit" });
-      const code = await new Promise<number>((r) => p.on("close", (code, sig) => r(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
-      throw new Exit(code);
+      try {
+        const code = await p.exit;
+        await Promise.all(drained);
+        throw new Exit(code);
+      } finally {
+        term?.setRaw(false);
+        io.stdin.unpipe(p.stdin as Writable);
+      }
     });
 
   program
@@ -468,9 +517,8 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .description("the processes of a container")
     .argument("<container>")
     .action((ref: string) => {
-      const pids = opts.runtime().processes(ref);
-      const r = spawnSync("ps", ["-o", "user,pid,ppid,c,stime,tty,time,cmd", "-p", pids.join(",")], { encoding: "utf8" });
-      io.stdout.write(r.stdout);
+      const { titles, processes } = opts.runtime().top(ref);
+      say(table([titles, ...processes]));
     });
 
   program
@@ -512,10 +560,10 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .option("-o, --output <file>", "write to a file instead of stdout")
     .argument("<container>")
     .action(async (ref: string, o) => {
-      const rt = opts.runtime();
-      rt.get(ref); // a 404 before anything is written
+      const streams = opts.streams();
+      await streams.get(ref); // a 404 before anything is written
       if (!o.output && io.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or redirect");
-      await rt.export(ref, o.output ? fs.createWriteStream(o.output) : io.stdout);
+      await streams.export(ref, o.output ? fs.createWriteStream(o.output) : io.stdout);
     });
 
   program
@@ -536,7 +584,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .argument("<src>")
     .argument("<dest>")
     .action(async (src: string, dest: string) => {
-      const rt = opts.runtime();
+      const rt = opts.streams();
       const split = (s: string) => {
         const i = s.indexOf(":");
         return i > 0 && !s.startsWith("/") && !s.startsWith(".") ? ([s.slice(0, i), s.slice(i + 1)] as const) : undefined;
@@ -559,7 +607,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
         throw new Exit(await exit);
       }
       const [cref, cpath] = to!;
-      rt.get(cref); // a 404 before the host's files are read
+      await rt.get(cref); // a 404 before the host's files are read
       if (!fs.existsSync(src)) throw new UsageError(`no ${src} on this host`);
       const t = spawn("tar", ["-C", path.dirname(path.resolve(src)), "-cf", "-", path.basename(path.resolve(src))], { stdio: ["ignore", "pipe", "inherit"] });
       await rt.copyIn(cref, cpath, t.stdout);
@@ -572,7 +620,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .option("-q, --quiet", "ids only")
     .option("--json")
     .action((o) => {
-      const list = opts.runtime().imageList();
+      const list = opts.runtime().images.list();
       if (o.json) return say(JSON.stringify(list, null, 2));
       if (o.quiet) return list.forEach((i) => say(i.id.slice(7, 19)));
       const rows = list.flatMap((i) => (i.names.length ? i.names : ["<none>:<none>"]).map((n) => [n.slice(0, n.lastIndexOf(":")), n.slice(n.lastIndexOf(":") + 1), i.id.slice(7, 19), ago(i.createdAt), String(i.layers.length), human(i.sizeBytes)]));
@@ -584,7 +632,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .argument("<source>", "image name or id")
     .argument("<target>", "NAME[:TAG]")
     .action((src: string, target: string) => {
-      opts.runtime().tagImage(src, target);
+      opts.runtime().images.tag(src, target);
     });
 
   program
@@ -594,7 +642,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .option("--json")
     .argument("<image>")
     .action((ref: string, o) => {
-      const rows = opts.runtime().imageHistory(ref);
+      const rows = opts.runtime().images.history(ref);
       if (o.json) return say(JSON.stringify(rows, null, 2));
       const cut = (s: string) => (o.trunc && s.length > 60 ? s.slice(0, 59) + "…" : s);
       say(table([["LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT"], ...rows.map((r) => [r.layer ? r.layer.slice(7, 19) : "<none>", ago(r.created), cut(r.created_by ?? ""), human(r.sizeBytes), cut(r.comment ?? "")])]));
@@ -607,7 +655,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .argument("<image...>")
     .action((refs: string[], o) => {
       const rt = opts.runtime();
-      for (const r of refs) for (const x of rt.removeImage(r, !!o.force)) say(x.startsWith("sha256:") ? `Deleted: ${x}` : `Untagged: ${x}`);
+      for (const r of refs) for (const x of rt.images.remove(r, !!o.force)) say(x.startsWith("sha256:") ? `Deleted: ${x}` : `Untagged: ${x}`);
     });
 
   program
@@ -615,7 +663,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .description("garbage collection: images without a name and layers nothing references")
     .action(() => {
       const rt = opts.runtime();
-      const r = rt.pruneImages();
+      const r = rt.images.prune();
       for (const i of r.images) say(`Deleted image: ${i}`);
       for (const l of r.layers) say(`Deleted layer: ${l}`);
       say(`Total reclaimed: ${human(r.bytes)}`);
@@ -640,7 +688,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
         fs.closeSync(fd);
         if (b[0] === 0x1f && b[1] === 0x8b) stream = stream.pipe((await import("node:zlib")).createGunzip());
       }
-      const img = await opts.runtime().importImage(stream, name, conf);
+      const img = await opts.streams().images.importTar(stream, name, conf);
       say(img.id);
     });
 
@@ -652,14 +700,14 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .option("--oci-dir <dir>", "write an OCI image layout directory instead of a tar")
     .argument("<image...>")
     .action(async (refs: string[], o) => {
-      const rt = opts.runtime();
-      for (const r of refs) rt.resolveImage(r);
+      const rt = opts.streams();
+      for (const r of refs) await rt.images.resolve(r);
       if (o.ociDir) {
-        await rt.exportImageLayout(refs, o.ociDir, { gzip: o.gzip });
+        await rt.images.exportLayout(refs, o.ociDir, { gzip: o.gzip });
         return;
       }
       if (!o.output && io.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or redirect");
-      await rt.saveImages(refs, o.output ? fs.createWriteStream(o.output) : io.stdout, { gzip: o.gzip });
+      await rt.images.save(refs, o.output ? fs.createWriteStream(o.output) : io.stdout, { gzip: o.gzip });
     });
 
   program
@@ -668,7 +716,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .option("-i, --input <file>", "tar file or OCI layout dir (default: stdin)")
     .option("--name <name>", "name for the image (an archive with one image)")
     .action(async (o) => {
-      const imgs = await opts.runtime().loadImages(o.input ?? io.stdin, { name: o.name });
+      const imgs = await opts.streams().images.load(o.input ?? io.stdin, { name: o.name });
       for (const i of imgs) say(`Loaded image: ${i.names.join(", ") || i.id}${i.names.length ? ` (${i.id.slice(7, 19)})` : ""}`);
     });
 
@@ -676,7 +724,7 @@ function buildProgram(io: CliIo, opts: CliOptions): Command {
     .command("setup")
     .description("build the stacks (stack/busybox, stack/node, stack/python) when missing or stale")
     .action(async () => {
-      const built = await opts.runtime().ensureStacks((m) => say(m));
+      const built = await opts.runtime().images.ensureStacks((m) => say(m));
       if (!built.length) say("stacks already present and current");
     });
 

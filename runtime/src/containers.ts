@@ -22,12 +22,15 @@
  *   for await (const line of rt.logLines(c.id, { follow: true })) ...
  *   await rt.wait(c.id);                               // { exitCode, oomKilled }
  *   await rt.commit(c.id, "app/hello:v3");             // upper dir -> new layer on top of the image's
+ *   rt.images.list(); rt.images.prune();               // the image service, used directly
  *   await rt.remove(c.id, { force: true });            // netns, veth, address, cgroups, dirs gone
  *   await rt.idle();                                   // removed containers' files deleted
  */
 import type { Readable, Writable } from "node:stream";
-import type { ContainerInfo, ContainerSpec, ImageConfig, ImageHistoryRow, ImageInfo, TeamLimits, VolumeInfo, WaitResult } from "@paas/shared/agent-api";
+import { spawnSync } from "node:child_process";
+import type { ContainerInfo, ContainerSpec, ContainerStats, ContainerTop, ExecProcess, ExecRequest, ImageConfig, ImageInfo, TeamLimits, VolumeInfo, WaitResult } from "@paas/shared/agent-api";
 import { type CgroupDriver, detectCgroupDriver } from "./cgroups.ts";
+import { type ExecTarget, startExec } from "./exec.ts";
 import { ContainerFiles } from "./files.ts";
 import { HelperServer } from "./helper.ts";
 import { ImageService } from "./image-service.ts";
@@ -35,8 +38,8 @@ import { ImageStore } from "./images.ts";
 import { upperDir } from "./limits/container.ts";
 import { closeDiskPool, diskPoolDir } from "./limits/diskpool.ts";
 import { type LogReadOptions, LogStore } from "./logs.ts";
-import { BridgeNetwork } from "./network.ts";
-import type { DiffEntry, ImagePath } from "./oci.ts";
+import { BridgeNetwork, readVethBytes, vethName } from "./network.ts";
+import type { DiffEntry } from "./oci.ts";
 import { Layout } from "./paths.ts";
 import { ContainerStore } from "./store.ts";
 import { TaskService } from "./tasks.ts";
@@ -63,13 +66,6 @@ export interface ContainerDetails extends ContainerInfo {
   usernsBase?: number;
 }
 
-/** One sample of a container's cgroup counters. */
-export interface ContainerStats {
-  cpuUsageNs: number;
-  memoryBytes: number;
-  memoryLimitBytes?: number;
-  pids: number;
-}
 
 export class Runtime {
   private readonly layout: Layout;
@@ -83,7 +79,8 @@ export class Runtime {
   private readonly tasks: TaskService;
   private readonly logs = new LogStore();
   private readonly files: ContainerFiles;
-  private readonly images: ImageService;
+  /** Images, read-only here: list, resolve, tag, rebase, rmi, prune, import, load, save (image-service.ts). */
+  readonly images: ImageService;
 
   constructor(readonly opts: RuntimeOptions) {
     this.layout = new Layout(opts.dataDir);
@@ -102,6 +99,15 @@ export class Runtime {
   /** Host networking up; running containers re-adopted, what exited unwatched freed (TaskService.recover). */
   async init() {
     await this.net.ensureHost();
+    await this.adopt();
+  }
+
+  /**
+   * What a process that takes over the state does first (the agent at start, a --local CLI):
+   * containers that exited while nobody watched (their monitor killed, the host rebooted) are
+   * recorded exited and freed; the running ones are left to their monitors.
+   */
+  async adopt() {
     await this.tasks.recover();
     this.store.discard(); // what a process that exited first left in trash/
   }
@@ -194,13 +200,40 @@ export class Runtime {
   stats(ref: string): ContainerStats {
     const rec = this.store.find(ref);
     const cg = rec.cgroupPath;
-    return { cpuUsageNs: this.cgroups.cpuUsageNs(cg) ?? 0, memoryBytes: this.cgroups.memoryUsage(cg) ?? 0, memoryLimitBytes: this.cgroups.readLimits(cg).memoryBytes, pids: this.cgroups.exists(cg) ? this.cgroups.procs(cg).length : 0 };
+    // A pod member shares its owner's network namespace, so its owner's veth counts its bytes.
+    const netOwner = this.tasks.info(rec).networkOf ?? rec.id;
+    const net = readVethBytes(vethName(netOwner));
+    return {
+      cpuUsageNs: this.cgroups.cpuUsageNs(cg) ?? 0,
+      memoryBytes: this.cgroups.memoryUsage(cg) ?? 0,
+      memoryLimitBytes: this.cgroups.readLimits(cg).memoryBytes,
+      pids: this.cgroups.exists(cg) ? this.cgroups.procs(cg).length : 0,
+      oomKills: this.cgroups.oomKills(cg) ?? 0,
+      ...net,
+    };
   }
 
-  /** What `paas-run exec` needs to enter a running container: its init, user, workdir and cgroups. */
-  execTarget(ref: string): { pid: number; uid: number; gid: number; workdir: string; cgroupDirs: string[] } {
+  /** The processes of a running container as `ps` shows them (docker top's columns). */
+  top(ref: string): ContainerTop {
+    const pids = this.processes(ref);
+    const titles = ["USER", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
+    const r = spawnSync("ps", ["-o", "user,pid,ppid,c,stime,tty,time,cmd", "--no-headers", "-p", pids.join(",")], { encoding: "utf8" });
+    // CMD, the last column, may hold spaces: the first seven fields, then the rest
+    const processes = r.stdout
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => {
+        const f = l.trim().split(/\s+/);
+        return [...f.slice(0, 7), f.slice(7).join(" ")];
+      });
+    return { titles, processes };
+  }
+
+  /** Runs a command in the running container (exec.ts): its namespaces, cgroups, user and env. */
+  exec(ref: string, req: ExecRequest): ExecProcess {
     const { rec, pid } = this.runningRecord(ref);
-    return { pid, uid: rec.uid, gid: rec.gid, workdir: rec.spec.workdir ?? rec.config.workdir ?? "/", cgroupDirs: this.cgroups.dirs(rec.cgroupPath) };
+    const target: ExecTarget = { pid, uid: rec.uid, gid: rec.gid, workdir: rec.spec.workdir ?? rec.config.workdir ?? "/", cgroupDirs: this.cgroups.dirs(rec.cgroupPath) };
+    return startExec(target, req);
   }
 
   // ---------- a container's files ----------
@@ -227,55 +260,6 @@ export class Runtime {
   /** A stopped container's writable layer as a new image on top of its image's. */
   commit(ref: string, name: string, config?: Partial<ImageConfig>): Promise<ImageInfo> {
     return this.images.commit(this.store.find(ref), name, config);
-  }
-
-  // ---------- images ----------
-
-  imageList(): ImageInfo[] {
-    return this.images.list();
-  }
-  findImage(ref: string): ImageInfo | undefined {
-    return this.images.find(ref);
-  }
-  /** As findImage, or a 404. */
-  resolveImage(ref: string): ImageInfo {
-    return this.images.resolve(ref);
-  }
-  imageHistory(ref: string): ImageHistoryRow[] {
-    return this.images.history(ref);
-  }
-  tagImage(source: string, target: string): ImageInfo {
-    return this.images.tag(source, target);
-  }
-  imageOciConfig(ref: string): string {
-    return this.images.ociConfig(ref);
-  }
-  /** `rmi`: refused while a container uses the image, unless forced. */
-  removeImage(ref: string, force = false): string[] {
-    return this.images.remove(ref, force);
-  }
-  /** Unnamed images no container uses, then layers nothing references. */
-  pruneImages(): { images: string[]; layers: string[]; bytes: number } {
-    return this.images.prune();
-  }
-  importImage(stream: Readable, name: string, config?: Partial<ImageConfig>): Promise<ImageInfo> {
-    return this.images.importTar(stream, name, config);
-  }
-  loadImages(source: string | Readable, opts: { name?: string } = {}): Promise<ImageInfo[]> {
-    return this.images.load(source, opts);
-  }
-  saveImages(refs: string[], out: Writable, opts: { gzip?: boolean } = {}): Promise<ImageInfo[]> {
-    return this.images.save(refs, out, opts);
-  }
-  exportImageLayout(refs: string[], dir: string, opts: { gzip?: boolean } = {}): Promise<ImageInfo[]> {
-    return this.images.exportLayout(refs, dir, opts);
-  }
-  openImagePath(ref: string, at: string, opts: { follow?: boolean } = {}): Promise<ImagePath> {
-    return this.images.openPath(ref, at, opts);
-  }
-  /** The built-in stacks, made or refreshed (stacks.ts); the names made. */
-  ensureStacks(log?: (msg: string) => void, only?: string[]): Promise<string[]> {
-    return this.images.ensureStacks(log, only);
   }
 
   // ---------- volumes ----------
@@ -309,6 +293,10 @@ export class Runtime {
   teamLimits(team: string): TeamLimits {
     return this.tasks.teamLimits(team);
   }
+  /** Removes `<root>/<team>/<app>` and below; refused while a container here is under it. */
+  removeAppCgroup(team: string, app: string): { removed: boolean } {
+    return this.tasks.removeAppCgroup(team, app);
+  }
   /** The team a container belongs to (first part of its cgroupParent). */
   teamOf(ref: string): string {
     return this.store.find(ref).spec.cgroupParent.split("/")[0];
@@ -329,6 +317,10 @@ export class Runtime {
   }
   watchExit(id: string, onChange: () => void): (() => void) | undefined {
     return this.store.watchExit(id, onChange);
+  }
+  /** Writes the exit of containers whose monitor died without recording it (the scan's one pid check). */
+  reapLost(): void {
+    this.tasks.reapLost();
   }
   afterExit(ref: string): Promise<{ dueAt: number; delayMs: number } | undefined> {
     return this.tasks.afterExit(ref);

@@ -32,8 +32,8 @@ export interface RunRequest {
   oomFile: string;
   /** Base host id of its user namespace; absent: none. */
   usernsBase?: number;
-  /** Host files bound read-only into the container. */
-  binds: { source: string; target: string }[];
+  /** Host files or directories bound into the container: read-only unless `readOnly` is false. */
+  binds: { source: string; target: string; readOnly?: boolean }[];
   /** Cgroup dirs its process joins. */
   cgroups: string[];
   /** The network namespace it joins (else a new, empty one), and eth0's address when it sets it up. */
@@ -55,7 +55,7 @@ export function runArgs(r: RunRequest): string[] {
     ...flag("gid", r.gid),
     ...flag("oom-file", r.oomFile),
     ...flag("userns", r.usernsBase),
-    ...r.binds.flatMap((b) => flag("bind", `${b.source}:${b.target}`)),
+    ...r.binds.flatMap((b) => flag(b.readOnly === false ? "bind-rw" : "bind", `${b.source}:${b.target}`)),
     ...r.cgroups.flatMap((d) => flag("cgroup", d)),
     ...flag("netns", r.net?.netnsPath),
     ...flag("ip", r.net?.address?.cidr),

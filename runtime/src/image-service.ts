@@ -46,6 +46,9 @@ export class ImageService {
   tag(source: string, target: string): ImageInfo {
     return this.images.tagImage(source, target);
   }
+  rebase(req: { image: string; from: string; onto: string; name: string }): ImageInfo {
+    return this.images.rebase(req.image, req.from, req.onto, req.name);
+  }
   /** The image's OCI config JSON, as stored. */
   ociConfig(ref: string): string {
     return this.images.ociConfig(this.images.resolve(ref).id);

@@ -11,6 +11,7 @@
  *   store.remove("mine:v1", inUse)                             // refuses while a container uses it (unless forced)
  *   store.prune(inUse)                                         // unnamed images and unreferenced layers go
  *   store.history("stack/node")                                // one row per step: layer, size, created_by
+ *   store.rebase("app/x:v1", "stack/node-build", "stack/node", "app/x:v1-run")  // the same app on the run stack
  *
  * An image's id is the sha256 of its OCI config JSON (kept verbatim in `ociConfig`), whose
  * rootfs.diff_ids are our layer digests (sha256 of the layer tar that `writeLayerTar`
@@ -118,6 +119,18 @@ export function checkName(name: string): string {
     throw new RuntimeError(`bad image name "${name}": use lowercase repo[:tag], e.g. app/hello:v3`, 400);
   }
   return n;
+}
+
+/**
+ * The steps of an image's history after those of its base: `base`'s steps when the history
+ * starts with them (a commit or build on it keeps them), else the steps up to the base's last layer.
+ */
+function ownSteps(hist: ImageHistoryEntry[], base: ImageHistoryEntry[], baseLayers: number): ImageHistoryEntry[] {
+  if (base.length <= hist.length && base.every((b, i) => hist[i].created_by === b.created_by && !!hist[i].empty_layer === !!b.empty_layer)) return hist.slice(base.length);
+  let seen = 0;
+  let i = 0;
+  while (i < hist.length && seen < baseLayers) if (!hist[i++].empty_layer) seen++;
+  return hist.slice(i);
 }
 
 export class ImageStore {
@@ -289,6 +302,30 @@ export class ImageStore {
     const img = this.resolve(source);
     this.tag(target, img.id);
     return this.info(img.id)!;
+  }
+
+  /**
+   * `name` := `onto`'s layers + the layers `image` has above `from`'s, with `image`'s config
+   * (what a build on `from` set: cmd, env, workdir). History: `onto`'s steps, then `image`'s
+   * own. A 400 unless `image`'s layers start with all of `from`'s: the layers above them
+   * would otherwise be changes to some other base, and on `onto` a different file system.
+   */
+  rebase(imageRef: string, fromRef: string, ontoRef: string, name: string): ImageInfo {
+    checkName(name);
+    const img = this.resolve(imageRef);
+    const from = this.resolve(fromRef);
+    const onto = this.resolve(ontoRef);
+    const n = from.layers.length;
+    const starts = img.layers.length >= n && from.layers.every((l, i) => img.layers[i] === l);
+    if (!starts) {
+      const k = from.layers.findIndex((l, i) => img.layers[i] !== l) + 1;
+      throw new RuntimeError(
+        `cannot rebase ${imageRef} from ${fromRef}: it was not built on ${fromRef} (its layer ${k} is not ${fromRef}'s layer ${k}; ${fromRef} has ${n} layers, ${imageRef} ${img.layers.length}); name the image it was built on as "from"`,
+        400,
+      );
+    }
+    const steps = (i: ImageInfo): ImageHistoryEntry[] => (i.history?.length ? i.history : i.layers.map((l) => ({ created_by: `layer ${hex(l).slice(0, 12)}` })));
+    return this.createImage([...onto.layers, ...img.layers.slice(n)], img.config, [name], [...steps(onto), ...ownSteps(steps(img), steps(from), n)]);
   }
 
   /** The steps that made the image, newest first (like `docker history`). */

@@ -124,3 +124,92 @@ export class LogStore {
     }
   }
 }
+
+/**
+ * Where a reader stands in a container's log: the file (by inode, which a rotation keeps) and
+ * the byte after the last complete line it has taken. The host's collector (logship.ts) keeps
+ * one per container, so it resumes after a restart with nothing twice and nothing missed.
+ */
+export interface LogCursor {
+  ino: number;
+  pos: number;
+  /** The file's first bytes (up to 64 of its first line): an inode number is reused once its file is gone. */
+  head?: string;
+}
+
+const HEAD_BYTES = 64;
+function headOf(fd: number): string {
+  const buf = Buffer.alloc(HEAD_BYTES);
+  const n = fs.readSync(fd, buf, 0, HEAD_BYTES, 0);
+  const nl = buf.subarray(0, n).indexOf(10);
+  return buf.subarray(0, nl >= 0 ? nl : n).toString("latin1");
+}
+
+export interface LogChunk {
+  lines: string[];
+  cursor: LogCursor;
+  /** The cursor's file had been rotated away twice (a reader far behind): lines were skipped. */
+  skipped?: boolean;
+}
+
+function openIno(file: string): { fd: number; ino: number; size: number } | undefined {
+  try {
+    const fd = fs.openSync(file, "r");
+    const st = fs.fstatSync(fd);
+    return { fd, ino: st.ino, size: st.size };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The complete raw lines after `cursor` (at most about `maxBytes` of them) in the container's
+ * log whose dir is `dir`, and the cursor after them. No cursor: from the oldest line kept.
+ * A cursor in the rotated file reads its rest first, then moves on to the current file.
+ */
+export function readFrom(dir: string, cursor: LogCursor | undefined, maxBytes = 1 << 20): LogChunk {
+  const file = path.join(dir, LOG_FILE);
+  const cur = openIno(file);
+  const old = openIno(`${file}.1`);
+  try {
+    let at: { fd: number; ino: number; size: number } | undefined;
+    let pos = 0;
+    let skipped = false;
+    const same = (f: typeof cur) => f && cursor && cursor.ino === f.ino && cursor.pos <= f.size && (cursor.pos === 0 || headOf(f.fd) === cursor.head);
+    if (same(cur)) [at, pos] = [cur, cursor!.pos];
+    else if (same(old)) [at, pos] = [old, cursor!.pos];
+    else {
+      // first read (or lost track): the oldest file kept
+      skipped = cursor !== undefined && cursor.ino !== 0;
+      [at, pos] = [old ?? cur, 0];
+    }
+    if (!at) return { lines: [], cursor: cursor ?? { ino: 0, pos: 0 } };
+    const lines: string[] = [];
+    let budget = maxBytes;
+    for (;;) {
+      const want = Math.min(budget, at.size - pos);
+      let took = 0;
+      if (want > 0) {
+        const buf = Buffer.alloc(want);
+        const n = fs.readSync(at.fd, buf, 0, want, pos);
+        const end = buf.subarray(0, n).lastIndexOf(10);
+        if (end >= 0) {
+          for (const l of buf.subarray(0, end).toString("utf8").split("\n")) if (l) lines.push(l);
+          took = end + 1;
+          pos += took;
+          budget -= took;
+        }
+      }
+      // The rotated file is finished (the monitor writes only the current one): go on there.
+      if (at === old && cur && pos >= old.size && budget > 0) {
+        [at, pos] = [cur, 0];
+        continue;
+      }
+      break;
+    }
+    return { lines, cursor: { ino: at.ino, pos, ...(pos > 0 ? { head: headOf(at.fd) } : {}) }, ...(skipped ? { skipped } : {}) };
+  } finally {
+    if (cur) fs.closeSync(cur.fd);
+    if (old) fs.closeSync(old.fd);
+  }
+}

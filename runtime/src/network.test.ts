@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { HelperServer } from "./helper.ts";
-import { BridgeNetwork, containerResolvConf, parseSubnet } from "./network.ts";
+import { allowEntries, BridgeNetwork, containerResolvConf, parseSubnet } from "./network.ts";
 import { Layout } from "./paths.ts";
 
 /** Never started: these tests fork nothing. */
@@ -58,6 +58,31 @@ test("team sets: names fit ipset's 31 characters, differ per team, and IPAM keep
     n.allocate("c1", false, "team-a");
     const ipam = JSON.parse(fs.readFileSync(path.join(layout.net, "abcdefghijklmno.json"), "utf8"));
     assert.deepEqual(ipam.addresses["10.1.3.2"], { id: "c1", egress: false, team: "team-a" });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a limited container's allow entries: protocol:port,net, TCP unless said, /0 as its halves, DNS to its nameservers", () => {
+  assert.deepEqual(
+    allowEntries(
+      [
+        { cidr: "10.1.2.3/32", port: 5432 },
+        { cidr: "10.1.2.3/32", port: 5432, protocol: "tcp" },
+        { cidr: "192.168.0.0/16", port: 53, protocol: "udp" },
+        { cidr: "0.0.0.0/0", port: 443 },
+      ],
+      ["10.0.0.53"],
+    ),
+    ["tcp:5432,10.1.2.3/32", "udp:53,192.168.0.0/16", "tcp:443,0.0.0.0/1", "tcp:443,128.0.0.0/1", "udp:53,10.0.0.53/32", "tcp:53,10.0.0.53/32"],
+  );
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-ipam-"));
+  try {
+    const n = new BridgeNetwork(new Layout(dir), { bridge: "x1", subnet: "10.1.4.0/29" }, helper);
+    assert.ok(n.allowSet.length <= 31);
+    n.allocate("c1", false, "t", ["tcp:5432,10.1.2.3/32"]);
+    const ipam = JSON.parse(fs.readFileSync(path.join(dir, "runtime", "net", "x1.json"), "utf8"));
+    assert.deepEqual(ipam.addresses["10.1.4.2"], { id: "c1", egress: false, team: "t", allow: ["tcp:5432,10.1.2.3/32"] }, "kept, so a restarted host puts the entries back");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

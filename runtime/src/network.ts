@@ -11,8 +11,15 @@
  *   await net.detach(id);                      // netns (and so the veth) gone, address freed
  *
  * Egress: traffic leaving the bridge for elsewhere goes through chain PAAS-<bridge>, which
- * ACCEPTs sources in ipset pe-<bridge> (the egress containers) and DROPs the rest. NAT
- * (MASQUERADE) for the subnet lets those out.
+ * DROPs link-local destinations (169.254.0.0/16: cloud metadata services) for everyone, then
+ * ACCEPTs sources in ipset pe-<bridge> (the egress containers), then connections listed in
+ * ipset pl-<bridge> (hash:ip,port,net: container address, protocol:port, destination net; a
+ * container limited to listed destinations, with its DNS servers' port 53), and DROPs the
+ * rest. NAT (MASQUERADE) for the subnet lets those out. None of this reaches the host itself:
+ * what is addressed to any of the host's own addresses (any interface, 127.0.0.0/8 via the
+ * gateway) is delivered through INPUT, where containers may only answer (below); IPv6 from
+ * the bridge is dropped outright (containers have no IPv6 address of ours, and the host's
+ * link-local one on the bridge would be a way in).
  *
  * Teams: a container's team is the first segment of its cgroupParent. Container-to-container
  * traffic on the bridge (bridged, seen by iptables through br_netfilter) goes through chain
@@ -40,9 +47,44 @@ export interface Attachment {
   egress: boolean;
 }
 
+/** A destination a container limited to listed ones may open connections to. */
+export interface EgressAllowRule {
+  /** IPv4 network, a.b.c.d/n. */
+  cidr: string;
+  port: number;
+  protocol?: "tcp" | "udp";
+}
+
+interface IpamEntry {
+  id: string;
+  egress: boolean;
+  team?: string;
+  /** Limited egress: the `protocol:port,net` parts of its entries in the allow set. */
+  allow?: string[];
+}
+
 interface Ipam {
   subnet: string;
-  addresses: Record<string, { id: string; egress: boolean; team?: string }>;
+  addresses: Record<string, IpamEntry>;
+}
+
+/** The nameservers a container's resolv.conf names (containerResolvConf), for a limited container's DNS. */
+export function containerNameservers(): string[] {
+  return containerResolvConf()
+    .split("\n")
+    .flatMap((l) => /^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(l)?.[1] ?? []);
+}
+
+/** A limited container's entries (without its address): its rules, and DNS to its nameservers. */
+export function allowEntries(rules: EgressAllowRule[], nameservers = containerNameservers()): string[] {
+  const out = new Set<string>();
+  for (const r of rules) {
+    // The set holds no /0: "anywhere" is its two halves.
+    const nets = r.cidr.endsWith("/0") ? ["0.0.0.0/1", "128.0.0.0/1"] : [r.cidr];
+    for (const net of nets) out.add(`${r.protocol ?? "tcp"}:${r.port},${net}`);
+  }
+  for (const ns of nameservers) for (const proto of ["udp", "tcp"]) out.add(`${proto}:53,${ns}/32`);
+  return [...out];
 }
 
 function ipToInt(ip: string): number {
@@ -95,6 +137,19 @@ export function vethName(id: string) {
   return `vp${id.slice(0, 12)}`;
 }
 
+/**
+ * What a container's network namespace received and sent, from the host side of its veth
+ * (what the host side sends, the container receives); nothing when it has no veth.
+ */
+export function readVethBytes(veth: string): { netRxBytes: number; netTxBytes: number } | Record<string, never> {
+  try {
+    const dir = `/sys/class/net/${veth}/statistics`;
+    return { netRxBytes: Number(fs.readFileSync(`${dir}/tx_bytes`, "utf8")), netTxBytes: Number(fs.readFileSync(`${dir}/rx_bytes`, "utf8")) };
+  } catch {
+    return {};
+  }
+}
+
 export class BridgeNetwork {
   readonly bridge: string;
   readonly subnet: string;
@@ -104,6 +159,8 @@ export class BridgeNetwork {
   /** Chain for container-to-container traffic on the bridge (team isolation). */
   readonly isoChain: string;
   readonly egressSet: string;
+  /** hash:ip,port,net of limited containers' allowed destinations. */
+  readonly allowSet: string;
   private readonly ipamFile: string;
   private readonly lockFile: string;
   /** A second forker, its own, for firewall commands: they run beside the `ip -batch` of a start. */
@@ -124,6 +181,7 @@ export class BridgeNetwork {
     this.chain = `PAAS-${this.bridge}`.slice(0, 28);
     this.isoChain = `PAASI-${this.bridge}`;
     this.egressSet = `pe-${this.bridge}`;
+    this.allowSet = `pl-${this.bridge}`;
     fs.mkdirSync(layout.net, { recursive: true });
     this.ipamFile = path.join(layout.net, `${this.bridge}.json`);
     this.lockFile = path.join(layout.net, `${this.bridge}.lock`);
@@ -159,6 +217,9 @@ export class BridgeNetwork {
       await runOk("ip", ["-batch", "-"], batch.join("\n") + "\n");
     }
     if (fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() !== "1") fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
+    // The host's loopback addresses stay martians when they arrive from the bridge.
+    const localnet = `/proc/sys/net/ipv4/conf/${this.bridge}/route_localnet`;
+    if (fs.existsSync(localnet) && fs.readFileSync(localnet, "utf8").trim() !== "0") fs.writeFileSync(localnet, "0");
     for (const tool of ["iptables", "ipset"]) if (!onPath(tool)) await aptInstall([tool], `${tool} is missing`);
     await this.ensureBridgeNetfilter();
 
@@ -166,9 +227,10 @@ export class BridgeNetwork {
     // survived a reboot (or a flush), in one go.
     const ipam = this.readIpam();
     const teams = new Set(Object.values(ipam.addresses).flatMap((a) => (a.team !== undefined ? [a.team] : [])));
-    const sets = [`create ${this.egressSet} hash:ip -exist`, ...[...teams].map((t) => `create ${this.teamSet(t)} hash:ip -exist`)];
+    const sets = [`create ${this.egressSet} hash:ip -exist`, `create ${this.allowSet} hash:ip,port,net -exist`, ...[...teams].map((t) => `create ${this.teamSet(t)} hash:ip -exist`)];
     for (const [ip, a] of Object.entries(ipam.addresses)) {
       if (a.egress) sets.push(`add ${this.egressSet} ${ip} -exist`);
+      for (const e of a.allow ?? []) sets.push(`add ${this.allowSet} ${ip},${e} -exist`);
       if (a.team !== undefined) sets.push(`add ${this.teamSet(a.team)} ${ip} -exist`);
     }
     await runOk("ipset", ["restore", "-exist"], sets.join("\n") + "\n");
@@ -185,6 +247,9 @@ export class BridgeNetwork {
       await ensure("filter", chain, ["-j", "DROP"]);
     }
     await ensure("filter", this.chain, ["-m", "set", "--match-set", this.egressSet, "src", "-j", "ACCEPT"], true);
+    await ensure("filter", this.chain, ["-m", "set", "--match-set", this.allowSet, "src,dst,dst", "-j", "ACCEPT"], true);
+    // First of all: link-local destinations (a cloud's metadata service) are nobody's way out.
+    await ensure("filter", this.chain, ["-d", "169.254.0.0/16", "-j", "DROP"], true);
     // Per-address ACCEPTs of the runtime before egress moved to the set: nothing removes
     // them any more, and a later container on a reused address would inherit egress.
     const legacy = filter.stdout.split("\n").filter((l) => l.startsWith(`-A ${this.chain} -s `) && /^-A \S+ -s [\d.]+\/32 -j ACCEPT$/.test(l));
@@ -199,6 +264,19 @@ export class BridgeNetwork {
     // Replies to connections made from outside (or allowed out) come back in.
     await ensure("filter", "FORWARD", ["-o", this.bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"], true);
     for (const t of teams) await ensure("filter", this.isoChain, this.teamRule(t), true);
+    await this.ensureNoIpv6();
+  }
+
+  /** IPv6 from the bridge goes nowhere: not to the host (its link-local address), not beyond. */
+  private async ensureNoIpv6() {
+    if (!onPath("ip6tables") || !fs.existsSync("/proc/net/if_inet6")) return;
+    const present = new Set((await run("ip6tables", ["-w", "-S"])).stdout.split("\n"));
+    for (const chain of ["INPUT", "FORWARD"]) {
+      const rule = ["-i", this.bridge, "-j", "DROP"];
+      if (present.has(`-A ${chain} ${rule.join(" ")}`)) continue;
+      const r = await run("ip6tables", ["-w", "-I", chain, "1", ...rule]);
+      if (r.code !== 0) throw new RuntimeError(`ip6tables ${chain} ${rule.join(" ")}: ${r.stderr.trim()}`);
+    }
   }
 
   /** iptables must see bridged frames, or same-bridge traffic bypasses FORWARD entirely. */
@@ -242,13 +320,14 @@ export class BridgeNetwork {
     await this.ipt(["-t", "filter", "-D", "FORWARD", "-o", this.bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"]);
     await this.ipt(["-t", "filter", "-D", "FORWARD", "-i", this.bridge, "-o", this.bridge, "-j", this.isoChain]);
     await this.ipt(["-t", "filter", "-D", "INPUT", "-i", this.bridge, "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED", "-j", "DROP"]);
+    if (onPath("ip6tables")) for (const chain of ["INPUT", "FORWARD"]) await run("ip6tables", ["-w", "-D", chain, "-i", this.bridge, "-j", "DROP"]);
     for (const chain of [this.chain, this.isoChain]) {
       await this.ipt(["-t", "filter", "-F", chain]);
       await this.ipt(["-t", "filter", "-X", chain]);
     }
     // Sets go once no rule refers to them.
     const sets = (await run("ipset", ["list", "-n"]).catch(() => ({ stdout: "" }))).stdout.split("\n");
-    for (const set of sets) if (set === this.egressSet || set.startsWith(`pt-${this.bridge}-`)) await run("ipset", ["destroy", set]);
+    for (const set of sets) if (set === this.egressSet || set === this.allowSet || set.startsWith(`pt-${this.bridge}-`)) await run("ipset", ["destroy", set]);
   }
 
   private readIpam(): Ipam {
@@ -257,7 +336,7 @@ export class BridgeNetwork {
   }
 
   /** Allocates the lowest free address (gateway and broadcast excluded). */
-  allocate(id: string, egress: boolean, team?: string): string {
+  allocate(id: string, egress: boolean, team?: string, allow?: string[]): string {
     return withFileLock(this.lockFile, () => {
       const ipam = this.readIpam();
       const existing = Object.entries(ipam.addresses).find(([, a]) => a.id === id);
@@ -266,7 +345,7 @@ export class BridgeNetwork {
       for (let n = s.network + 2; n < s.broadcast; n++) {
         const ip = intToIp(n);
         if (!ipam.addresses[ip]) {
-          ipam.addresses[ip] = team === undefined ? { id, egress } : { id, egress, team };
+          ipam.addresses[ip] = { id, egress, ...(team === undefined ? {} : { team }), ...(allow?.length ? { allow } : {}) };
           writeJson(this.ipamFile, ipam);
           return ip;
         }
@@ -300,8 +379,13 @@ export class BridgeNetwork {
   }
 
   /** `team`: containers of one team reach each other; without one, a container reaches no other. */
-  async attach(id: string, opts: { egress: boolean; team?: string }): Promise<Attachment> {
-    const ip = this.allocate(id, opts.egress, opts.team);
+  /**
+   * `egressAllow` (with egress false): the only destinations it may open connections to, and
+   * its DNS servers (allowEntries).
+   */
+  async attach(id: string, opts: { egress: boolean; team?: string; egressAllow?: EgressAllowRule[] }): Promise<Attachment> {
+    const allow = !opts.egress && opts.egressAllow?.length ? allowEntries(opts.egressAllow) : [];
+    const ip = this.allocate(id, opts.egress, opts.team, allow);
     const ns = netnsName(id);
     const veth = vethName(id);
     // Leftovers of an earlier start of this container go first.
@@ -309,7 +393,7 @@ export class BridgeNetwork {
     const h = this.helper;
     // Memberships first or at the same time, never after: the container must not run
     // before its teammates can reach it (dropped SYNs cost a 1 s retransmit).
-    const sets = [...(opts.egress ? [this.egressSet] : []), ...(opts.team !== undefined ? [this.teamSet(opts.team)] : [])];
+    const sets = [...(opts.egress ? [this.egressSet] : []), ...allow.map((e) => `${this.allowSet} ${ip},${e}`), ...(opts.team !== undefined ? [this.teamSet(opts.team)] : [])];
     const joined = sets.length ? this.joinSets(ip, sets, opts.team) : Promise.resolve({ code: 0, output: "" });
     const r = await h.exec(
       "ip",
@@ -329,7 +413,8 @@ export class BridgeNetwork {
   /** One exec for every membership; a team's first container creates its set and rule. */
   private async joinSets(ip: string, sets: string[], team: string | undefined): Promise<{ code: number; output: string }> {
     const fw = this.firewall;
-    const input = sets.map((s) => `add ${s} ${ip}\n`).join("");
+    // An allow set's entry comes whole ("<set> <ip>,<proto:port>,<net>"); the others take the address.
+    const input = sets.map((s) => (s.includes(" ") ? `add ${s}\n` : `add ${s} ${ip}\n`)).join("");
     const e = await fw.exec("ipset", ["restore", "-exist"], input);
     if (e.code === 0 || team === undefined) return e;
     try {
@@ -353,8 +438,8 @@ export class BridgeNetwork {
     // no address (network none, or released already): no lock to take, no file to write
     if (!entry) return;
     const [ip, a] = entry;
-    const sets = [...(a.egress ? [this.egressSet] : []), ...(a.team !== undefined ? [this.teamSet(a.team)] : [])];
-    if (sets.length) await h.exec("ipset", ["restore", "-exist"], sets.map((s) => `del ${s} ${ip}\n`).join(""));
+    const sets = [...(a.egress ? [this.egressSet] : []), ...(a.allow ?? []).map((e) => `${this.allowSet} ${ip},${e}`), ...(a.team !== undefined ? [this.teamSet(a.team)] : [])];
+    if (sets.length) await h.exec("ipset", ["restore", "-exist"], sets.map((s) => (s.includes(" ") ? `del ${s}\n` : `del ${s} ${ip}\n`)).join(""));
     this.release(id);
   }
 }

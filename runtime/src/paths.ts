@@ -11,6 +11,7 @@
  *   trash/                   removed containers' dirs, deleted in the background
  *   sock/cli.sock            the agent's socket for the operator CLI (agent/cli-socket.ts;
  *                            runtime/bin/paas-runtime knows this path too)
+ *   sock/agent.json          { pid, url, token? } of the agent that listens there (agent-lookup.ts)
  */
 import path from "node:path";
 
@@ -42,6 +43,9 @@ export class Layout {
   }
   get cliSocket() {
     return path.join(this.root, "sock", "cli.sock");
+  }
+  get agentInfo() {
+    return path.join(this.root, "sock", "agent.json");
   }
   get lock() {
     return path.join(this.root, "store.lock");

@@ -14,7 +14,7 @@
  * it sees the exit, whether or not anyone waits for it. It sees it by an inotify watch on each
  * running container (the monitor writes its exit status), so an idle agent does not wake; a
  * periodic scan catches what no file event reports (a monitor killed before it wrote the
- * status, a container another process started).
+ * status: reapLost() writes it, and the watch then fires).
  *
  *   const sup = new Supervisor(rt); sup.start(); ... sup.stop();
  *
@@ -36,6 +36,9 @@ export interface RestartState {
   /** When the planned restart is due (epoch ms), and the exit (finishedAt) it answers. */
   dueAt?: number;
   forExit?: string;
+  /** That exit's code and whether the memory limit killed it (kept once the container runs again). */
+  exitCode?: number;
+  oomKilled?: boolean;
   /** Set by a user's stop: the container stays down. */
   stoppedByUser?: boolean;
 }
@@ -52,14 +55,6 @@ export function readRestartState(containerDir: string): RestartState {
 
 export function writeRestartState(containerDir: string, st: RestartState) {
   if (fs.existsSync(containerDir)) writeJson(path.join(containerDir, RESTART_FILE), st);
-}
-
-export function validateRestart(spec: ContainerSpec): string | undefined {
-  if (spec.restart !== undefined && !["no", "on-failure", "always"].includes(spec.restart)) return 'spec.restart must be "no", "on-failure" or "always"';
-  if (spec.restartMaxRetries !== undefined && (!Number.isInteger(spec.restartMaxRetries) || spec.restartMaxRetries < 0)) {
-    return "spec.restartMaxRetries must be a non-negative integer";
-  }
-  return undefined;
 }
 
 /**
@@ -92,6 +87,8 @@ export interface Supervised {
   get(id: string): Pick<ContainerInfo, "finishedAt">;
   /** Has the container's monitor recorded its exit, or is the container gone? (one stat) */
   exitedOrGone(id: string): boolean;
+  /** Records the exit of containers whose monitor died without writing it (killed): no file event tells. */
+  reapLost(): void;
   /** Calls onChange when that may have happened; the watch's close, or undefined when none could be made. */
   watchExit(id: string, onChange: () => void): (() => void) | undefined;
   /** Frees what an exited container holds and plans its restart, or undefined when it stays down. */
@@ -120,7 +117,8 @@ export class Supervisor {
     this.stopped = false;
     this.rt.onStart = (id) => this.track(id);
     void this.scan();
-    this.slow = setInterval(() => void this.scan(), this.opts.scanMs ?? 1000);
+    // A safety net only: exits come through the watches; each scan reads every container's state.
+    this.slow = setInterval(() => void this.scan(), this.opts.scanMs ?? 5000);
     this.slow.unref();
   }
 
@@ -153,6 +151,7 @@ export class Supervisor {
   private async scan() {
     let list;
     try {
+      this.rt.reapLost();
       list = this.rt.list();
     } catch {
       return;

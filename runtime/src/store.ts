@@ -4,22 +4,25 @@
  *
  * A container is a directory containers/<id>/ holding its record (config.json) and, once
  * started, the files of its monitor: pid, monitor.pid, status.json at exit (log.ndjson is the
- * log store's, logs.ts). Nothing else writes them, so the state read here is the truth for
- * every process on the host (the agent, a local CLI).
+ * log store's, logs.ts). One process writes them, the agent (or, while none runs, a CLI with
+ * --local), so the state is read from the files alone: no pid is checked on a read.
  *
  * Use:
  *   const store = new ContainerStore(layout.containers, layout.trash);
  *   store.add(rec);                               // its dir with upper/, work/, rootfs/, and the record
  *   const rec = store.find("web");               // by id, name or id prefix (6+); 404 otherwise
  *   store.state(rec);                            // { state: "created" | "running" | "exited", status? }
+ *   store.reapLost(rec);                         // adoption: a monitor that died unrecorded -> exited
  *   store.initPid(rec);                          // the container's init (host pid) while it runs
  *   rec.net = undefined; store.save(rec);
  *   store.discard(rec.id);                       // gone from listings at once; files deleted after
  *   await store.idle();                          // ...and here they are
  *
- * State: no startedAt -> created; status.json -> exited; else the monitor alive -> running (a
- * monitor that died without status -> exited, code 255). A start under way in a live process
- * (startedBy, before its monitor is up) reads as running.
+ * State: no startedAt -> created; status.json -> exited; else running (a start under way, before
+ * its monitor is up, too). A monitor that dies without writing status.json (SIGKILL, a host
+ * reboot) is the one case the files cannot tell: reapLost() writes its exit on its behalf
+ * (code 255) after checking the pid, and only adoption (TaskService.recover, at start) and the
+ * supervisor's periodic scan call it.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -40,8 +43,6 @@ export interface ContainerRecord {
   gid: number;
   createdAt: string;
   startedAt?: string;
-  /** The process that made its last start: before its monitor is up (no monitor.pid), a start under way there. */
-  startedBy?: number;
   net?: Attachment;
   cgroupPath: string;
   /** Pod member: the container whose network namespace this one joins. */
@@ -68,15 +69,6 @@ export interface RunState {
 /** Written by the monitor (tmp + rename) just before it exits. */
 export const STATUS_FILE = "status.json";
 const RECORD_FILE = "config.json";
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export class ContainerStore {
   constructor(
@@ -167,11 +159,19 @@ export class ContainerStore {
     return this.readPid(rec, "pid");
   }
 
+  /**
+   * Is the monitor that monitor.pid names alive? That pid's /proc/<pid>/stat, read once: a
+   * paas-monitor (after a host reboot the file may name an unrelated process) that is not a
+   * zombie (a killed monitor whose parent died stays one where pid 1 does not reap).
+   */
   private monitorAlive(rec: ContainerRecord): boolean {
     const pid = this.readPid(rec, "monitor.pid");
-    if (!pid || !pidAlive(pid)) return false;
+    if (!pid) return false;
     try {
-      return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "paas-monitor";
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const state = stat[close + 2];
+      return stat.slice(stat.indexOf("(") + 1, close) === "paas-monitor" && state !== "Z" && state !== "X";
     } catch {
       return false;
     }
@@ -182,22 +182,36 @@ export class ContainerStore {
     return this.status(rec) !== undefined || !this.monitorAlive(rec);
   }
 
-  /** A start of this container is under way in a process that lives: its monitor is not up yet. */
-  private startingNow(rec: ContainerRecord): boolean {
-    return rec.startedBy !== undefined && this.readPid(rec, "monitor.pid") === undefined && pidAlive(rec.startedBy);
-  }
-
   state(rec: ContainerRecord): RunState {
     if (!rec.startedAt) return { state: "created" };
     const status = this.status(rec);
-    if (status) return { state: "exited", status };
-    if (this.monitorAlive(rec)) return { state: "running" };
-    // Re-check: the monitor writes status.json just before it exits.
-    const again = this.status(rec);
-    if (again) return { state: "exited", status: again };
-    // Being started by a live process (its monitor not up yet): running, for every reader.
-    if (this.startingNow(rec)) return { state: "running" };
-    return { state: "exited", status: { exitCode: 255, signal: 0, oomKilled: false, finishedAt: rec.startedAt } };
+    return status ? { state: "exited", status } : { state: "running" };
+  }
+
+  /**
+   * A started container without a recorded exit whose monitor is gone (killed, the host
+   * rebooted, or a start cut short that never brought it up): its exit is written on the
+   * monitor's behalf, code 255, so every reader sees it exited. `starting`: a start may be
+   * under way in this process, so no monitor.pid yet means "not up yet", not "gone". True
+   * when it wrote one.
+   */
+  reapLost(rec: ContainerRecord, opts: { starting?: boolean } = {}): boolean {
+    if (!rec.startedAt || this.status(rec)) return false;
+    if (opts.starting && this.readPid(rec, "monitor.pid") === undefined) return false;
+    if (this.monitorAlive(rec)) return false;
+    const file = path.join(this.dir(rec.id), STATUS_FILE);
+    const tmp = `${file}.${process.pid}.lost`;
+    fs.writeFileSync(tmp, JSON.stringify({ exitCode: 255, signal: 0, oomKilled: false, finishedAt: new Date().toISOString() } satisfies ExitStatus));
+    try {
+      // a link, not a rename: the monitor's own status, written meanwhile, wins
+      fs.linkSync(tmp, file);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
   }
 
   /** A new run begins: the last run's monitor files go (only once nothing can fail before the monitor). */

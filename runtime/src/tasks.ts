@@ -13,31 +13,31 @@
  *
  * Restart policies (restart.ts): afterExit() frees an exited container's resources and plans
  * its restart, restartExited() makes it; the supervisor calls both. Start, stop, restart,
- * clean-up and remove of one container never interleave within this process (exclusive());
- * across processes, the store's derived state (a start under way reads as running) guards.
+ * clean-up and remove of one container never interleave within this process (exclusive()),
+ * the one writer of the runtime's state (the agent; a --local CLI only while none runs).
  *
  * Resources of a run: a cgroup leaf below `<root>/<team>/<app>` (the team's caps, kept on
  * disk, set on its node first), an address and a netns (or its pod owner's), a quota'd
- * writable layer, volume mounts. releaseResources() frees them all and is idempotent.
+ * writable layer, volume mounts, host binds' mount points (binds.ts). releaseResources() frees
+ * them all and is idempotent.
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { ContainerInfo, ContainerSpec, ImageInfo, TeamLimits, WaitResult } from "@paas/shared/agent-api";
+import { type ContainerInfo, type ContainerSpec, ContainerSpecSchema, type ImageInfo, PathParams, type TeamLimits, TeamLimitsSchema, type WaitResult } from "@paas/shared/agent-api";
+import { makeBindPoints, normalizeBinds, removeBindPoints } from "./binds.ts";
 import type { CgroupDriver } from "./cgroups.ts";
 import { DirWatch, SAFETY_MS } from "./dirwatch.ts";
 import type { HelperServer, RunRequest } from "./helper.ts";
 import type { ImageStore } from "./images.ts";
 import { limitBandwidth } from "./limits/bandwidth.ts";
-import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, saveTeamLimits, teamCgroupLimits, upperDir, validateSpecLimits, validateTeamLimits } from "./limits/container.ts";
+import { ensureContainerDisk, leafLimits, readTeamLimits, releaseContainerDisk, saveTeamLimits, teamCgroupLimits, upperDir } from "./limits/container.ts";
 import { type Attachment, type BridgeNetwork, containerResolvConf, netnsName, vethName } from "./network.ts";
 import type { Layout } from "./paths.ts";
-import { RESTART_FILE, planRestart, readRestartState, validateRestart, writeRestartState } from "./restart.ts";
+import { RESTART_FILE, planRestart, readRestartState, writeRestartState, type RestartState } from "./restart.ts";
 import { type ContainerRecord, ContainerStore, STATUS_FILE } from "./store.ts";
 import { USERNS_SIZE, usernsBaseFor, usernsEnabled } from "./userns.ts";
-import { RuntimeError, exists, randomHex } from "./util.ts";
+import { RuntimeError, exists, parseInput, randomHex } from "./util.ts";
 import { type VolumeStore, mountVolumes, normalizeMounts, unmountRootfs } from "./volumes.ts";
-
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
 export interface TaskDeps {
   store: ContainerStore;
@@ -74,6 +74,8 @@ export class TaskService {
    */
   async recover() {
     for (const rec of this.store.all()) {
+      // nothing starts in this process yet: a monitor not up is one that died unrecorded
+      this.store.reapLost(rec);
       if (rec.startedAt && this.store.state(rec).state === "exited") await this.cleanupExited(rec.id);
       // killed half-way through a start (before startedAt was written): what it took so far
       else if (!rec.startedAt && (this.net.addressOf(rec.id) || rec.mounts?.length)) await this.exclusive(rec.id, () => this.releaseResources(rec));
@@ -120,7 +122,7 @@ export class TaskService {
       finishedAt: status?.finishedAt,
       ...(rec.netOwner ? { networkOf: rec.netOwner } : {}),
       ...(rec.mounts?.length ? { volumes: rec.mounts } : {}),
-      ...(rec.spec.restart && rec.spec.restart !== "no" ? { restartCount: readRestartState(this.store.dir(rec.id)).count } : {}),
+      ...(rec.spec.restart && rec.spec.restart !== "no" ? restartInfo(readRestartState(this.store.dir(rec.id))) : {}),
     };
   }
 
@@ -149,33 +151,22 @@ export class TaskService {
     return { uid, gid };
   }
 
-  create(spec: ContainerSpec): ContainerRecord {
-    if (!spec || typeof spec.image !== "string") throw new RuntimeError("spec.image is required", 400);
-    validateSpecLimits(spec);
-    if (!Number.isInteger(spec.memoryBytes) || spec.memoryBytes < 4 << 20) {
-      throw new RuntimeError("spec.memoryBytes is required and must be at least 4 MiB", 400);
-    }
+  create(input: ContainerSpec): ContainerRecord {
+    const spec = parseInput(ContainerSpecSchema, input, "spec");
     let netOwner: string | undefined;
-    if (typeof spec.network === "string" && spec.network.startsWith("container:")) {
+    if (spec.network.startsWith("container:")) {
       // A pod: members all join the first container's namespace (a member of a member too).
       const owner = this.store.find(spec.network.slice("container:".length));
       netOwner = owner.netOwner ?? owner.id;
-    } else if (spec.network !== "bridge" && spec.network !== "none") {
-      throw new RuntimeError('spec.network must be "bridge", "none" or "container:<id>"', 400);
     }
     const mounts = normalizeMounts(spec.volumes);
     if (spec.volumesFrom !== undefined) {
       for (const m of this.store.find(String(spec.volumesFrom)).mounts ?? []) if (!mounts.some((o) => o.path === m.path)) mounts.push(m);
     }
-    if (typeof spec.cgroupParent !== "string" || !/^[a-zA-Z0-9_.-]+(\/[a-zA-Z0-9_.-]+)*$/.test(spec.cgroupParent) || spec.cgroupParent.split("/").some((p) => p === "." || p === "..")) {
-      throw new RuntimeError('spec.cgroupParent must be a relative path like "team/app"', 400);
-    }
-    const restartError = validateRestart(spec);
-    if (restartError) throw new RuntimeError(restartError, 400);
+    const binds = normalizeBinds(spec.binds, mounts);
     const img: ImageInfo = this.images.resolve(spec.image);
     const id = randomHex(16);
     const name = spec.name ?? `c-${id.slice(0, 12)}`;
-    if (!NAME_RE.test(name)) throw new RuntimeError(`bad container name "${name}"`, 400);
     if (this.store.all().some((r) => r.name === name)) throw new RuntimeError(`a container named "${name}" exists; remove it or pick another name`, 409);
     const { uid, gid } = this.resolveUser(img.layers, img.config.user);
     // Named volumes that do not exist yet are made (as `docker run -v name:/path` does), once the spec is known good.
@@ -188,7 +179,8 @@ export class TaskService {
       imageId: img.id,
       layers: img.layers,
       config: img.config,
-      spec,
+      // binds kept as checked: sources with their symlinks resolved
+      spec: binds.length ? { ...spec, binds } : spec,
       hostname: (spec.hostname ?? name).slice(0, 63),
       uid,
       gid,
@@ -285,7 +277,7 @@ export class TaskService {
     try {
       trace?.("cgroup");
       // The team (first segment of cgroupParent) decides which containers it may reach.
-      if (rec.spec.network === "bridge") net = heldNet ?? (await this.net.attach(rec.id, { egress: !!rec.spec.egress, team: rec.spec.cgroupParent.split("/")[0] }));
+      if (rec.spec.network === "bridge") net = heldNet ?? (await this.net.attach(rec.id, { egress: !!rec.spec.egress, team: rec.spec.cgroupParent.split("/")[0], egressAllow: rec.spec.egressAllow }));
       if (net && rec.spec.netRateKbit) await limitBandwidth({ hostDev: vethName(rec.id), netns: netnsName(rec.id) }, rec.spec.netRateKbit);
       trace?.("net");
       fs.writeFileSync(path.join(dir, "hostname"), `${rec.hostname}\n`);
@@ -302,8 +294,10 @@ export class TaskService {
         if (st.uid < USERNS_SIZE) fs.chownSync(upper, base + st.uid, base + st.gid);
         for (const f of ["hostname", "hosts", "resolv.conf"]) fs.chownSync(path.join(dir, f), base, base);
       }
+      const layerDirs = [...rec.layers].reverse().map((l) => this.layout.layer(l));
+      if (rec.spec.binds?.length) makeBindPoints(dir, layerDirs, upperDir(dir), rec.spec.binds, base);
       let overlay: RunRequest["overlay"] = {
-        lower: [...rec.layers].reverse().map((l) => this.layout.layer(l)).join(":"),
+        lower: layerDirs.join(":"),
         upper: path.join(dir, "upper"),
         work: path.join(dir, "work"),
       };
@@ -325,7 +319,7 @@ export class TaskService {
         gid: rec.gid,
         oomFile: cg.oomFile,
         usernsBase: base,
-        binds: ["resolv.conf", "hosts", "hostname"].map((f) => ({ source: path.join(dir, f), target: `/etc/${f}` })),
+        binds: [...["resolv.conf", "hosts", "hostname"].map((f) => ({ source: path.join(dir, f), target: `/etc/${f}` })), ...(rec.spec.binds ?? [])],
         cgroups: cg.dirs,
         // a pod member joins its owner's namespace; eth0 in a kept namespace has its address already
         net: podNetns ? { netnsPath: podNetns } : net ? { netnsPath: net.netnsPath, address: heldNet ? undefined : { cidr: net.cidr, gateway: net.gateway } } : undefined,
@@ -336,9 +330,6 @@ export class TaskService {
       this.store.clearRun(rec);
       rec.net = net;
       rec.startedAt = new Date().toISOString();
-      // Until the monitor is up, another process (an agent's supervisor beside a CLI) must
-      // not take this start for a dead container and free its cgroups (state() reads this).
-      rec.startedBy = process.pid;
       this.store.save(rec);
       try {
         trace?.("prepared");
@@ -348,12 +339,9 @@ export class TaskService {
         throw new RuntimeError(`container ${rec.name} failed to start: ${(err as Error).message}`, (err as RuntimeError).status ?? 500);
       }
     } catch (err) {
-      if (rec.startedBy !== undefined) {
-        rec.startedBy = undefined; // no start under way any more: state() says exited
-        this.store.save(rec);
-      }
-      // The monitor (if any) records the exit; free what this start took.
+      // The monitor (if any) records the exit, else it is written for it; free what this start took.
       await this.waitExitFile(rec, 2000);
+      if (rec.startedAt) this.store.reapLost(rec);
       await this.releaseResources(rec);
       throw err;
     }
@@ -382,6 +370,7 @@ export class TaskService {
     if (!this.netHeld(rec.id)) await this.net.detach(rec.id);
     if (rec.netOwner) await this.releasePodNet(rec.netOwner);
     if (rec.mounts?.length) await unmountRootfs(this.helper, path.join(this.store.dir(rec.id), "rootfs"));
+    if (rec.spec.binds?.length) removeBindPoints(this.store.dir(rec.id), upperDir(this.store.dir(rec.id)));
     try {
       this.cgroups.remove(rec.cgroupPath);
     } catch (err) {
@@ -488,6 +477,16 @@ export class TaskService {
 
   // ---------- for the supervisor (restart.ts) ----------
 
+  /** Containers whose monitor died without recording the exit, as exited (the supervisor's scan). */
+  reapLost() {
+    for (const rec of this.store.all()) {
+      if (this.locks.has(rec.id)) continue;
+      this.store.reapLost(rec, { starting: true });
+      // A boost whose timer went with an earlier agent process ends here.
+      if (rec.spec.cpuBoostSeconds) this.capBoosted(rec.id);
+    }
+  }
+
   /** Frees what an exited container holds and plans its restart per policy (persisted), or undefined when it stays down. */
   async afterExit(ref: string): Promise<{ dueAt: number; delayMs: number } | undefined> {
     const id = this.store.find(ref).id;
@@ -499,7 +498,9 @@ export class TaskService {
       const dir = this.store.dir(id);
       const st = readRestartState(dir);
       const plan = planRestart(rec.spec, st, status, rec.startedAt);
-      if (plan && st.forExit !== status.finishedAt) writeRestartState(dir, { ...st, delayMs: plan.delayMs, dueAt: plan.dueAt, forExit: status.finishedAt });
+      if (plan && st.forExit !== status.finishedAt) {
+        writeRestartState(dir, { ...st, delayMs: plan.delayMs, dueAt: plan.dueAt, forExit: status.finishedAt, exitCode: status.exitCode, oomKilled: status.oomKilled });
+      }
       return plan;
     });
   }
@@ -540,21 +541,59 @@ export class TaskService {
     const team = rec.spec.cgroupParent.split("/")[0];
     const t = readTeamLimits(this.layout.root)[team];
     if (t) this.cgroups.setLimits(`${this.cgroupRoot}/${team}`, teamCgroupLimits(t));
-    return this.cgroups.create(rec.cgroupPath, leafLimits(rec.spec, this.store.dir(rec.id)));
+    const limits = leafLimits(rec.spec, this.store.dir(rec.id));
+    // A startup boost: the quota comes once the boost is over (capBoosted; the scan if this process went).
+    if (rec.spec.cpuBoostSeconds && limits.cpuMillis) {
+      delete limits.cpuMillis;
+      // (startedAt is written just after this: the timer gives it a margin)
+      setTimeout(() => this.capBoosted(rec.id), rec.spec.cpuBoostSeconds * 1000 + 250).unref();
+    }
+    return this.cgroups.create(rec.cgroupPath, limits);
+  }
+
+  /** Applies the CPU quota of a running container whose startup boost is over (idempotent). */
+  private capBoosted(id: string) {
+    const rec = this.store.load(id);
+    const boost = rec?.spec.cpuBoostSeconds;
+    if (!rec || !boost || !rec.spec.cpuMillis || !rec.startedAt || this.store.state(rec).state !== "running") return;
+    if (Date.now() - Date.parse(rec.startedAt) < boost * 1000) return;
+    try {
+      if (this.cgroups.readLimits(rec.cgroupPath).cpuMillis !== rec.spec.cpuMillis) this.cgroups.setLimits(rec.cgroupPath, { cpuMillis: rec.spec.cpuMillis });
+    } catch {} // gone meanwhile
   }
 
   /** Caps the sum of a team's containers in the kernel; kept for later starts. */
-  setTeamLimits(team: string, limits: TeamLimits): TeamLimits {
-    const cg = validateTeamLimits(team, limits);
-    const clean: TeamLimits = { memoryBytes: limits.memoryBytes, cpuMillis: limits.cpuMillis, pids: limits.pids };
-    this.cgroups.setLimits(`${this.cgroupRoot}/${team}`, cg);
-    saveTeamLimits(this.layout.root, team, clean);
-    return clean;
+  setTeamLimits(team: string, input: TeamLimits): TeamLimits {
+    parseInput(PathParams.team, team, "team");
+    const limits = parseInput(TeamLimitsSchema, input, "team");
+    this.cgroups.setLimits(`${this.cgroupRoot}/${team}`, teamCgroupLimits(limits));
+    saveTeamLimits(this.layout.root, team, limits);
+    return limits;
   }
 
   teamLimits(team: string): TeamLimits {
-    validateTeamLimits(team, {});
+    parseInput(PathParams.team, team, "team");
     return readTeamLimits(this.layout.root)[team] ?? {};
+  }
+
+  /**
+   * Removes an app's cgroup node (`<root>/<team>/<app>` and everything below it): what a
+   * destroyed app leaves when a container's own removal could not prune it (an agent that died
+   * mid-removal). Refused (409) while a container of this host still names it as its parent.
+   */
+  removeAppCgroup(team: string, app: string): { removed: boolean } {
+    for (const [what, v] of [["team", team], ["app", app]]) {
+      if (!/^[a-zA-Z0-9_.-]+$/.test(v) || v === "." || v === "..") throw new RuntimeError(`bad ${what} name "${v}"`, 400);
+    }
+    const parent = `${team}/${app}`;
+    const users = this.store.all().filter((r) => r.spec.cgroupParent === parent || r.spec.cgroupParent.startsWith(`${parent}/`));
+    if (users.length) {
+      throw new RuntimeError(`containers of ${parent} are still on this host (${users.map((r) => r.name).join(", ")}): remove them first`, 409);
+    }
+    const rel = `${this.cgroupRoot}/${parent}`;
+    const removed = this.cgroups.exists(rel);
+    this.cgroups.removeTree(rel);
+    return { removed };
   }
 
   /** Freezes every process of the container (cgroup freezer); its memory stays. */
@@ -571,4 +610,13 @@ export class TaskService {
     await this.cgroups.thaw(rec.cgroupPath);
     return this.info(rec);
   }
+}
+
+/** What callers see of a restart policy's bookkeeping (ContainerInfo). */
+function restartInfo(st: RestartState): Pick<ContainerInfo, "restartCount" | "stoppedByUser" | "lastExit"> {
+  return {
+    restartCount: st.count,
+    ...(st.stoppedByUser ? { stoppedByUser: true } : {}),
+    ...(st.forExit && st.exitCode !== undefined ? { lastExit: { exitCode: st.exitCode, oomKilled: st.oomKilled ?? false, finishedAt: st.forExit } } : {}),
+  };
 }

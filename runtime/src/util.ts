@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { type RequestSchema, parseOrThrow } from "@paas/shared/agent-api";
 
 export class RuntimeError extends Error {
   constructor(
@@ -12,6 +13,14 @@ export class RuntimeError extends Error {
     super(message);
     this.name = "RuntimeError";
   }
+}
+
+/**
+ * A caller's value parsed with the agent contract's schema (the one place each rule lives): a
+ * 400 naming the wrong field otherwise, for in-process callers as for the agent's.
+ */
+export function parseInput<S extends RequestSchema>(schema: S, value: unknown, where: string) {
+  return parseOrThrow(schema, value, where, (message) => new RuntimeError(message, 400));
 }
 
 /** Runs a command; resolves with its output, rejects with its stderr when it fails. */

@@ -15,13 +15,12 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { VolumeInfo, VolumeMount } from "@paas/shared/agent-api";
+import { PathParams, type VolumeInfo, type VolumeMount, VolumeSpecSchema } from "@paas/shared/agent-api";
 import type { HelperServer } from "./helper.ts";
 import { createQuotaDir, isMountPoint, mountInfo, releaseQuotaDir } from "./limits/disk.ts";
 import type { Layout } from "./paths.ts";
-import { RuntimeError, exists, helperPath, readJson, writeJson } from "./util.ts";
+import { RuntimeError, exists, helperPath, parseInput, readJson, writeJson } from "./util.ts";
 
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
 interface VolumeMeta {
   name: string;
@@ -53,7 +52,8 @@ export class VolumeStore {
   }
 
   private meta(name: string): VolumeMeta | undefined {
-    if (!NAME_RE.test(name)) return undefined;
+    // a lookup by any string must not reach outside volumes/
+    if (!PathParams.volume.safeParse(name).success) return undefined;
     return readJson<VolumeMeta>(path.join(this.dir(name), "meta.json"));
   }
 
@@ -66,11 +66,8 @@ export class VolumeStore {
   }
 
   async create(name: string, opts: { sizeBytes?: number; labels?: Record<string, string> } = {}): Promise<VolumeInfo> {
-    if (typeof name !== "string" || !NAME_RE.test(name)) throw new RuntimeError(`bad volume name "${name}": letters, digits, _ . - (at most 128)`, 400);
+    parseInput(VolumeSpecSchema, { name, ...opts }, "volume");
     if (this.meta(name)) throw new RuntimeError(`a volume named "${name}" exists; remove it or pick another name`, 409);
-    if (opts.sizeBytes !== undefined && (!Number.isInteger(opts.sizeBytes) || opts.sizeBytes <= 0)) {
-      throw new RuntimeError("sizeBytes must be a positive whole number of bytes", 400);
-    }
     const data = this.dataDir(name);
     fs.mkdirSync(data, { recursive: true });
     if (opts.sizeBytes !== undefined) {
@@ -95,9 +92,8 @@ export class VolumeStore {
     return data;
   }
 
-  /** A volume without quota, made on the fly for a container spec that names it. */
+  /** A volume without quota, made on the fly for a container spec that names it (parsed: the name is good). */
   createPlain(name: string): VolumeInfo {
-    if (!NAME_RE.test(name)) throw new RuntimeError(`bad volume name "${name}"`, 400);
     fs.mkdirSync(this.dataDir(name), { recursive: true });
     const m: VolumeMeta = { name, createdAt: new Date().toISOString(), labels: {} };
     writeJson(path.join(this.dir(name), "meta.json"), m);
@@ -132,14 +128,13 @@ export class VolumeStore {
   }
 }
 
-/** Validates and normalizes a spec's volume list (paths absolute, no "/", no duplicates). */
-export function normalizeMounts(mounts: unknown): VolumeMount[] {
-  if (mounts === undefined) return [];
-  if (!Array.isArray(mounts)) throw new RuntimeError("spec.volumes must be a list of { name, path, readOnly? }", 400);
+/**
+ * Normalizes a spec's volume list, parsed already (names, absolute paths): no "/", nothing
+ * under /proc, /sys or /dev, no two on one path.
+ */
+export function normalizeMounts(mounts: VolumeMount[] | undefined): VolumeMount[] {
   const out: VolumeMount[] = [];
-  for (const m of mounts as VolumeMount[]) {
-    if (!m || typeof m.name !== "string" || !NAME_RE.test(m.name)) throw new RuntimeError(`bad volume name in spec.volumes: ${JSON.stringify(m?.name)}`, 400);
-    if (typeof m.path !== "string" || !m.path.startsWith("/")) throw new RuntimeError(`volume ${m.name}: path must be absolute, got ${JSON.stringify(m.path)}`, 400);
+  for (const m of mounts ?? []) {
     const p = path.posix.normalize(m.path).replace(/\/+$/, "");
     if (!p || p === "/" || p.split("/").includes("..")) throw new RuntimeError(`volume ${m.name}: cannot mount on "${m.path}"`, 400);
     if (["/proc", "/sys", "/dev"].some((x) => p === x || p.startsWith(`${x}/`))) throw new RuntimeError(`volume ${m.name}: ${p} is reserved`, 400);

@@ -11,13 +11,16 @@ import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import { after, before, test } from "node:test";
 import { AgentClient, AgentError } from "@paas/shared/agent-api";
-import { makeTar, testAgent } from "./helpers.ts";
+import { cgroups, makeTar, testAgent } from "./helpers.ts";
 
 let client: AgentClient;
 let close: () => Promise<void>;
+let cgroupRoot: string;
 
 before(async () => {
-  ({ client, close } = await testAgent("b", 2, { keepaliveMs: 100 }));
+  let rt;
+  ({ client, close, rt } = await testAgent("b", 2, { keepaliveMs: 100 }));
+  cgroupRoot = rt.opts.cgroupRoot;
 });
 after(async () => close());
 
@@ -26,7 +29,8 @@ test("health and images", async () => {
   assert.equal(h.ok, true);
   assert.equal(h.cgroupDriver, "v1");
   const names = (await client.images()).flatMap((i) => i.names).sort();
-  assert.deepEqual(names, ["stack/busybox:latest", "stack/node:latest", "stack/python:latest"]);
+  // the stacks the test data dir was made with, and Docker's official names on the same layers
+  for (const n of ["stack/busybox:latest", "stack/node:latest", "stack/python:latest", "node:20-slim", "python:3.11-slim", "debian:bookworm-slim"]) assert.ok(names.includes(n), `${n} in ${names.join(" ")}`);
   assert.equal((await client.image("stack/node")).config.workdir, "/app");
   await assert.rejects(client.image("nope/nope"), (e: AgentError) => e.status === 404 && /no image/.test(e.message));
 });
@@ -228,4 +232,19 @@ test("putArchive with an owner: files belong to it; a name is refused", async ()
   assert.equal(res.status, 400);
   assert.match((await res.json()).error, /query\.uid: must be a numeric id/);
   await client.remove(c.id);
+});
+
+test("an app's cgroup node: refused while a container is under it, removed with what is below it after", async () => {
+  const c = await client.createContainer({ image: "stack/busybox", cmd: ["sleep", "100"], memoryBytes: 32 << 20, cgroupParent: "tg/gone/web", network: "none" });
+  await client.start(c.id);
+  await assert.rejects(client.removeAppCgroup("tg", "gone"), (e: AgentError) => e.status === 409 && e.message.includes(c.name) && /tg\/gone .*remove them first/.test(e.message));
+  await client.remove(c.id, true);
+  // A node the container's removal could not prune (an agent that died mid-removal): made here.
+  const app = `${cgroupRoot}/tg/gone`;
+  cgroups.setLimits(`${app}/web/left`, {});
+  assert.deepEqual(await client.removeAppCgroup("tg", "gone"), { removed: true });
+  assert.ok(!cgroups.exists(app), "the app's node and what was below it are gone");
+  assert.ok(cgroups.exists(`${cgroupRoot}/tg`), "the team's node stays (its caps live there)");
+  assert.deepEqual(await client.removeAppCgroup("tg", "gone"), { removed: false });
+  await assert.rejects(client.removeAppCgroup("tg", "a b"), (e: AgentError) => e.status === 400);
 });

@@ -1,8 +1,10 @@
 /**
  * The operator CLI, run as the real bin (runtime/bin/paas-runtime) against its own data
- * dir, bridge, subnet and cgroup root: every test twice, in the operator's own process (no
- * agent) and through an agent on that data dir (its socket; native/client.c), with the
- * same expectations. Then what only the agent's path has: signals, hang-ups, fallbacks.
+ * dir, bridge, subnet and cgroup root: every test twice, in the operator's own process with
+ * --local (PAAS_RUNTIME_LOCAL=1: recovery, no agent) and through an agent on that data dir
+ * (its socket, native/client.c; exec, cp, export, import, save and load over its HTTP API),
+ * with the same expectations. Then what only the agent's path has: signals, hang-ups, a
+ * terminal for exec -it, --local refused while the agent runs, and no agent at all.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -30,7 +32,7 @@ function cli(args: string[], input?: Buffer | string) {
 }
 
 before(async () => {
-  await rt.ensureStacks();
+  await rt.images.ensureStacks();
 });
 after(async () => {
   await cleanupRuntime(rt);
@@ -276,12 +278,40 @@ function agentTests(agent: () => ChildProcess) {
     assert.equal(cli(["rm", "-f", id, crash]).code, 0);
   });
 
-  test("with the agent gone (SIGKILL; its socket file left behind), the bin runs commands in its own process", async () => {
+  test("exec -it from a real terminal (script's pty): the shell gets a terminal of the container's, keys as typed, its exit code; -i from a pipe", async () => {
+    const id = cli(["run", "-d", "--network", "none", "stack/busybox", "sleep", "600"]).out;
+    // script -qec CMD: CMD on a pty of script's, with our input typed into it
+    const term = spawnSync("script", ["-qec", `${bin} exec -it ${id} sh`, "/dev/null"], { env: binEnv(), input: "tty; echo in-$((6*7)); exit 5\n", encoding: "utf8", timeout: 20_000 });
+    assert.equal(term.status, 5, term.stdout + term.stderr);
+    assert.match(term.stdout, /^\/dev\/pts\/\d+\r?$/m, "a terminal inside");
+    assert.match(term.stdout, /^in-42\r?$/m);
+    // the same command from a pipe: -t falls back to pipes (no terminal to give), -i passes the input
+    const piped = cli(["exec", "-it", id, "sh", "-c", "tty; read l; echo got-$l; exit 6"], "line\n");
+    assert.equal(piped.code, 6, piped.err);
+    assert.deepEqual(piped.out.split("\n"), ["not a tty", "got-line"]);
+    assert.equal(cli(["rm", "-f", id]).code, 0);
+  });
+
+  test("--local is refused while the agent runs, naming its pid and address, and changes nothing", () => {
+    const r = cli(["--local", "run", "--rm", "--network", "none", "stack/busybox", "true"]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, new RegExp(`an agent runs on this data dir \\(pid ${agent().pid}, http://127\\.0\\.0\\.1:\\d+\\)`));
+    const env1 = spawnSync(bin, ["ps"], { env: { ...env, PAAS_RUNTIME_LOCAL: "1" }, encoding: "utf8" });
+    assert.equal(env1.status, 1);
+    assert.match(env1.stderr, /--local is refused while it runs/);
+    assert.deepEqual(rt.list(), [], "nothing was made");
+  });
+
+  test("with the agent gone (SIGKILL; its socket file left behind), the bin says so and points to --local, which works", async () => {
     agent().kill("SIGKILL");
     await exitOf(agent());
     assert.ok(fs.existsSync(rt.cliSocket), "the socket file is still there");
     const r = cli(["run", "--rm", "--network", "none", "stack/busybox", "echo", "still here"]);
-    assert.equal(r.code, 0, r.err);
-    assert.equal(r.out, "still here");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /no agent runs on this data dir .*paas-runtime --local run --rm/);
+    assert.deepEqual(rt.list(), [], "nothing was made");
+    const l = cli(["--local", "run", "--rm", "--network", "none", "stack/busybox", "echo", "still here"]);
+    assert.equal(l.code, 0, l.err);
+    assert.equal(l.out, "still here");
   });
 }

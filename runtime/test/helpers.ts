@@ -34,7 +34,7 @@ export async function testRuntime(tag: string, subnetOctet: number) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `paas-rt-${tag}-`));
   const rt = new Runtime({ dataDir, bridge: `paast${tag}0`.slice(0, 15), subnet: `10.99.${subnetOctet}.0/24`, cgroupRoot: `paas-test-${tag}` });
   await rt.init();
-  await rt.ensureStacks();
+  await rt.images.ensureStacks();
   const cleanup = () => cleanupRuntime(rt);
   // where the runtime keeps its files, and its cgroup driver: for tests that look at them
   return { rt, dataDir, cleanup, layout: new Layout(dataDir), cgroups };

@@ -1,5 +1,5 @@
 /**
- * Images: stacks (python), tag/history/rmi/prune, OCI layout and docker save/load
+ * Images: stack/python with a wheel, tag/history/rmi/prune, OCI layout and docker save/load
  * round trips, import of a rootfs tarball, commit and diff. Real containers, as root.
  */
 import assert from "node:assert/strict";
@@ -8,6 +8,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import type { AddressInfo } from "node:net";
+import { AgentClient, AgentError } from "@paas/shared/agent-api";
+import { createAgentServer } from "../src/agent/server.ts";
 import type { Runtime } from "../src/containers.ts";
 import { Layout } from "../src/paths.ts";
 import { testRuntime } from "./helpers.ts";
@@ -58,15 +61,6 @@ z.close()
     await rt.remove(c.id);
     assert.deepEqual({ code: w.exitCode, out }, { code: 0, out: ["1", "2", "hi from wheel"] });
   });
-
-  test("stacks carry their source's version and are not rebuilt when it did not change", async () => {
-    const { ensureStacks } = await import("../src/stacks.ts");
-    const before = rt.resolveImage("stack/python").id;
-    assert.match(rt.resolveImage("stack/python").config.labels?.["paas.stack.source"] ?? "", /python3\.\d+ 3\.\d+\.\d+ /);
-    assert.match(rt.resolveImage("stack/node").config.labels?.["paas.stack.source"] ?? "", / v\d+\.\d+\.\d+ /);
-    assert.deepEqual(await rt.ensureStacks(), []);
-    assert.equal(rt.resolveImage("stack/python").id, before);
-  });
 });
 
 describe("image store", () => {
@@ -76,28 +70,28 @@ describe("image store", () => {
     await rt.wait(c.id);
     const img = await rt.commit(c.id, "test/hist:v1");
     await rt.remove(c.id);
-    rt.tagImage("test/hist:v1", "test/hist:other");
-    assert.deepEqual(rt.resolveImage("test/hist:other").id, img.id);
-    assert.deepEqual(rt.resolveImage(img.id.slice(7, 19)).names.sort(), ["test/hist:other", "test/hist:v1"]);
-    const h = rt.imageHistory("test/hist:v1");
+    rt.images.tag("test/hist:v1", "test/hist:other");
+    assert.deepEqual(rt.images.resolve("test/hist:other").id, img.id);
+    assert.deepEqual(rt.images.resolve(img.id.slice(7, 19)).names.sort(), ["test/hist:other", "test/hist:v1"]);
+    const h = rt.images.history("test/hist:v1");
     assert.equal(h.length, 2);
     assert.match(h[0].created_by ?? "", /^commit .*echo hi > \/hello/);
     assert.equal(h[0].layer, img.layers[1]);
     assert.ok(h[0].sizeBytes > 0 && h[1].sizeBytes > 1_000_000);
-    assert.throws(() => rt.tagImage("test/hist:v1", "Bad Name"), /bad image name/);
+    assert.throws(() => rt.images.tag("test/hist:v1", "Bad Name"), /bad image name/);
 
     const user = rt.create({ image: "test/hist:v1", cmd: ["true"], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
-    assert.deepEqual(rt.removeImage("test/hist:other"), ["test/hist:other"]); // another name is left: just untagged
-    assert.throws(() => rt.removeImage("test/hist:v1"), (e: Error & { status?: number }) => e.status === 409 && new RegExp(user.name).test(e.message));
-    assert.deepEqual(rt.removeImage("test/hist:v1", true), ["test/hist:v1"]); // forced: untagged, image kept for its container
-    assert.ok(rt.findImage(img.id));
-    assert.deepEqual(rt.pruneImages().images, []); // still used
+    assert.deepEqual(rt.images.remove("test/hist:other"), ["test/hist:other"]); // another name is left: just untagged
+    assert.throws(() => rt.images.remove("test/hist:v1"), (e: Error & { status?: number }) => e.status === 409 && new RegExp(user.name).test(e.message));
+    assert.deepEqual(rt.images.remove("test/hist:v1", true), ["test/hist:v1"]); // forced: untagged, image kept for its container
+    assert.ok(rt.images.find(img.id));
+    assert.deepEqual(rt.images.prune().images, []); // still used
     await rt.remove(user.id);
-    const pruned = rt.pruneImages();
+    const pruned = rt.images.prune();
     assert.deepEqual(pruned.images, [img.id]);
     assert.deepEqual(pruned.layers, [img.layers[1]]);
     assert.equal(fs.existsSync(new Layout(rt.opts.dataDir).layer(img.layers[1])), false);
-    assert.ok(rt.findImage("stack/busybox"), "the base stays");
+    assert.ok(rt.images.find("stack/busybox"), "the base stays");
   });
 
   test("OCI layout and docker save round trips keep the image id (plain and gzip layers, whiteouts)", async () => {
@@ -108,7 +102,7 @@ describe("image store", () => {
     await rt.remove(c.id);
     for (const gzip of [false, true]) {
       const file = path.join(scratch, `save-${gzip}.tar`);
-      await rt.saveImages(["test/rt:v1"], fs.createWriteStream(file), { gzip });
+      await rt.images.save(["test/rt:v1"], fs.createWriteStream(file), { gzip });
       const entries = spawnSync("tar", ["-tf", file], { encoding: "utf8" }).stdout.split("\n");
       for (const e of ["oci-layout", "index.json", "manifest.json"]) assert.ok(entries.includes(e), e);
       const dir = path.join(scratch, `layout-${gzip}`);
@@ -124,9 +118,9 @@ describe("image store", () => {
       // into a fresh store: same id, and it runs
       const { rt: other, cleanup: cleanOther } = await testRuntime(`m${gzip ? "g" : "p"}`, gzip ? 42 : 41);
       try {
-        other.removeImage("stack/busybox");
-        other.pruneImages();
-        const [loaded] = await other.loadImages(gzip ? dir : file); // a layout dir, and a tar
+        other.images.remove("stack/busybox");
+        other.images.prune();
+        const [loaded] = await other.images.load(gzip ? dir : file); // a layout dir, and a tar
         assert.deepEqual(loaded.layers, img.layers);
         assert.equal(loaded.id, img.id);
         assert.deepEqual(loaded.names, ["test/rt:v1"]);
@@ -163,7 +157,7 @@ describe("image store", () => {
     fs.writeFileSync(path.join(save, "manifest.json"), JSON.stringify([{ Config: "deadbeef.json", RepoTags: ["docker.io/library/fromdocker:1"], Layers: ["abc123/layer.tar"] }]));
     const tarFile = path.join(scratch, "docker-save.tar");
     assert.equal(spawnSync("tar", ["-C", save, "-cf", tarFile, "."]).status, 0);
-    const [img] = await rt.loadImages(tarFile);
+    const [img] = await rt.images.load(tarFile);
     assert.deepEqual(img.names, ["fromdocker:1"]);
     assert.equal(img.config.env.GREETING, "hey");
     const r = await (async () => {
@@ -176,7 +170,7 @@ describe("image store", () => {
       return { code: w.exitCode, out };
     })();
     assert.deepEqual(r, { code: 0, out: ["hey", "from docker"] });
-    await assert.rejects(rt.loadImages(path.join(root, "msg")), /not .*tar|neither/);
+    await assert.rejects(rt.images.load(path.join(root, "msg")), /not .*tar|neither/);
   });
 
   test("diff lists what a container added, changed and deleted", async () => {
@@ -186,5 +180,54 @@ describe("image store", () => {
     const d = (await rt.diff(c.id)).map((e) => `${e.kind} ${e.path}`);
     await rt.remove(c.id);
     for (const want of ["C /bin", "D /bin/vi", "C /etc", "C /etc/passwd", "A /new.txt"]) assert.ok(d.includes(want), `${want} in ${JSON.stringify(d)}`);
+  });
+
+  test("rebase through the agent: an image built on one base runs on another; one not built on `from` is a 400 that changes nothing", async () => {
+    const commitOf = async (image: string, script: string, name: string, cmd?: string[]) => {
+      const c = rt.create({ image, cmd: ["sh", "-c", script], memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
+      await rt.start(c.id);
+      await rt.wait(c.id);
+      const img = await rt.commit(c.id, name, cmd ? { cmd } : undefined);
+      await rt.remove(c.id);
+      return img;
+    };
+    // A "build" base and a "run" base on busybox, and an app built on the first (its cmd set by the build).
+    const build = await commitOf("stack/busybox", "echo build > /base; echo cc > /usr/bin/cc", "test/rb-build:1");
+    const run = await commitOf("stack/busybox", "echo run > /base", "test/rb-run:1");
+    const app = await commitOf("test/rb-build:1", "mkdir -p /app && echo v1 > /app/out", "test/rb-app:1", ["sh", "-c", "cat /base /app/out; test -e /usr/bin/cc && echo has-cc || echo no-cc"]);
+
+    const server = createAgentServer(rt);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const client = new AgentClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const moved = await client.rebaseImage({ image: "test/rb-app:1", from: "test/rb-build:1", onto: "test/rb-run:1", name: "test/rb-app:1-run" });
+      assert.deepEqual(moved.layers, [...run.layers, app.layers.at(-1)]);
+      assert.deepEqual(moved.config, app.config);
+      assert.deepEqual(moved.names, ["test/rb-app:1-run"]);
+      // history: the run base's steps, then the app's own (not the build base's)
+      assert.deepEqual(moved.history?.map((h) => h.created_by), [...run.history!.map((h) => h.created_by), app.history!.at(-1)!.created_by]);
+      assert.deepEqual(await runIn("test/rb-app:1-run", "cat /base /app/out; test -e /usr/bin/cc && echo has-cc || echo no-cc"), { code: 0, out: ["run", "v1", "no-cc"] });
+      const c = rt.create({ image: "test/rb-app:1-run", memoryBytes: 32 * MiB, cgroupParent: "t/img", network: "none" });
+      await rt.start(c.id);
+      assert.equal((await rt.wait(c.id)).exitCode, 0, "the app's own cmd runs");
+      await rt.remove(c.id);
+
+      const before = (await client.images()).map((i) => [i.id, i.names]);
+      const refused = async (req: Parameters<AgentClient["rebaseImage"]>[0], says: RegExp, status = 400) => {
+        const err = await client.rebaseImage(req).then(() => undefined, (e: unknown) => e);
+        assert.ok(err instanceof AgentError && err.status === status && says.test(err.message), `${JSON.stringify(req)}: ${err}`);
+      };
+      // built on rb-build, not rb-run: the layers above rb-run's would be another base's changes
+      await refused({ image: "test/rb-app:1", from: "test/rb-run:1", onto: "stack/busybox", name: "test/rb-bad:1" }, /^cannot rebase test\/rb-app:1 from test\/rb-run:1: it was not built on test\/rb-run:1 \(its layer 2 is not test\/rb-run:1's layer 2; .*name the image it was built on as "from"$/);
+      // from has more layers than the image
+      await refused({ image: "stack/busybox", from: "test/rb-build:1", onto: "test/rb-run:1", name: "test/rb-bad:1" }, /it was not built on test\/rb-build:1 \(its layer 2 .*stack\/busybox 1\)/);
+      await refused({ image: "test/rb-app:1", from: "test/rb-build:1", onto: "test/nope:1", name: "test/rb-bad:1" }, /no image "test\/nope:1"/, 404);
+      await refused({ image: "test/rb-app:1", from: "test/rb-build:1", onto: "test/rb-run:1", name: "Bad Name" }, /bad image name "Bad Name"/);
+      await refused({ image: "test/rb-app:1", from: "test/rb-build:1", onto: "test/rb-run:1" } as never, /^body\.name: expected string, got nothing$/);
+      assert.deepEqual((await client.images()).map((i) => [i.id, i.names]), before, "a refused rebase changes nothing");
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -124,6 +124,20 @@ describe("limits", () => {
     await removeClean(c.id);
   });
 
+  test("cpu startup boost: no quota for cpuBoostSeconds after the start, then the quota; a busy loop runs past it meanwhile", async () => {
+    const c = rt.create(box("while :; do :; done", { cpuMillis: 200, cpuBoostSeconds: 2 }));
+    await rt.start(c.id);
+    const cg = rt.inspect(c.id).cgroup;
+    assert.equal(cgroups.readLimits(cg).cpuMillis, undefined, "no quota while booting");
+    const u0 = cgroups.cpuUsageNs(cg)!;
+    await sleep(1000);
+    const boosted = (cgroups.cpuUsageNs(cg)! - u0) / 1e9;
+    report(`cpu boost: a busy loop used ${boosted.toFixed(2)} s of CPU in its first second (quota 0.2)`);
+    assert.ok(boosted > 0.3, `used ${boosted} s of CPU in 1 s: held to the quota during the boost`);
+    await until("the quota after the boost", () => cgroups.readLimits(cg).cpuMillis === 200, 5000);
+    await removeClean(c.id);
+  });
+
   test("pids: a fork bomb is held at pidsLimit and the host stays responsive", async () => {
     const c = rt.create(box("b(){ b|b& }; b; sleep 30", { pidsLimit: 64, memoryBytes: 64 * MiB }));
     await rt.start(c.id);
@@ -164,8 +178,8 @@ describe("limits", () => {
     // control: without a team cap both fit
     const free = await pair("tfree");
     assert.deepEqual(free.map((r) => r.oomKilled), [false, false]);
-    assert.deepEqual(rt.setTeamLimits("tcap", { memoryBytes: 64 * MiB }), { memoryBytes: 64 * MiB, cpuMillis: undefined, pids: undefined });
-    assert.throws(() => rt.setTeamLimits("tcap", { memoryBytes: "64m" as unknown as number }), /team\.memoryBytes must be a whole number/);
+    assert.deepEqual(rt.setTeamLimits("tcap", { memoryBytes: 64 * MiB }), { memoryBytes: 64 * MiB });
+    assert.throws(() => rt.setTeamLimits("tcap", { memoryBytes: "64m" as unknown as number }), /team\.memoryBytes: expected number, got "64m"/);
     const capped = await pair("tcap");
     report(`team cap 64 MB, two 40 MB containers: oomKilled ${capped.map((r) => r.oomKilled).join(",")}`);
     assert.equal(capped.filter((r) => r.oomKilled).length >= 1, true);
@@ -219,7 +233,7 @@ describe("limits", () => {
     const img = await rt.commit(c.id, "test/quota:v1");
     assert.equal(fs.statSync(path.join(layout.layer(img.layers.at(-1)!), "big")).size, written);
     await removeClean(c.id);
-    rt.removeImage("test/quota:v1");
+    rt.images.remove("test/quota:v1");
   });
 
   test("disk: createQuotaDir / releaseQuotaDir (for volumes)", async () => {
@@ -434,8 +448,8 @@ describe("limits", () => {
   });
 
   test("limits that are not numbers are refused with the field's name", () => {
-    assert.throws(() => rt.create(box("true", { cpuMillis: "half" as unknown as number })), /spec\.cpuMillis must be a whole number/);
-    assert.throws(() => rt.create(box("true", { diskBytes: 100 })), /spec\.diskBytes must be a whole number, at least 8388608/);
+    assert.throws(() => rt.create(box("true", { cpuMillis: "half" as unknown as number })), /spec\.cpuMillis: expected number, got "half"/);
+    assert.throws(() => rt.create(box("true", { diskBytes: 100 })), /spec\.diskBytes: must be a whole number, at least 8388608, got 100/);
     assert.throws(() => rt.create(box("true", { netRateKbit: -1 })), /spec\.netRateKbit/);
     assert.throws(() => rt.create(box("true", { ioWriteBps: "5m" as unknown as number })), /spec\.ioWriteBps/);
   });

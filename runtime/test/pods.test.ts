@@ -114,7 +114,7 @@ test("a volume mount that would follow a symlink out of the root is refused", { 
   const notDir = rt.create(busybox("true", { volumes: [{ name: "v2", path: "/bin/sh/x" }] }));
   await assert.rejects(rt.start(notDir.id), /not a directory in the image|symlink/);
   await rt.remove(notDir.id);
-  rt.removeImage("test/with-link:1");
+  rt.images.remove("test/with-link:1");
   await rt.removeVolume("v2");
 });
 

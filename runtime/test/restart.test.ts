@@ -44,6 +44,7 @@ test("on-failure: restarts with growing delays, up to restartMaxRetries", { time
   assert.equal(info.restartCount, 5);
   assert.equal(info.state, "exited");
   assert.equal(info.exitCode, 1);
+  assert.equal(info.lastExit?.exitCode, 1, "the exit it restarted after is kept for callers (the reconcile loop)");
   const t = await runStarts(c.id);
   assert.equal(t.length, 6, "the first run and 5 restarts");
   const gaps = t.slice(1).map((x, i) => x - t[i]);
@@ -79,12 +80,16 @@ test("a user's stop is not undone; a user's start resets the count", { timeout: 
   assert.equal(await rt.afterExit(c.id), undefined, "a user's stop: no restart planned");
   assert.equal(rt.get(c.id).state, "exited");
   assert.equal(rt.get(c.id).restartCount, 0);
+  assert.equal(rt.get(c.id).stoppedByUser, true, "callers see it stays down");
   assert.equal((await runStarts(c.id)).length, 1);
   await rt.start(c.id);
   assert.equal(rt.get(c.id).state, "running");
+  assert.equal(rt.get(c.id).stoppedByUser, undefined);
   // killed from outside (not by the user): restarted
   process.kill(rt.get(c.id).pid!, "SIGKILL");
   await until("a restart after the kill", () => rt.get(c.id).restartCount === 1 && rt.get(c.id).state === "running");
+  // running again, the exit it came back from is still told
+  assert.equal(rt.get(c.id).lastExit?.exitCode, 137);
   await rt.remove(c.id, { force: true });
 });
 

@@ -66,9 +66,9 @@ describe("runtime", () => {
     await rt.start(c.id);
     // runs as app (uid 1000): it could write into /app, which putArchive filled
     assert.deepEqual(await rt.wait(c.id), { exitCode: 1, oomKilled: false }); // rm /etc/group: no permission as app
-    assert.deepEqual(await logs(c.id), ["hello from tar", "rm: can't remove '/etc/group': Permission denied"]);
+    assert.deepEqual(await logs(c.id), ["hello from tar", "rm: cannot remove '/etc/group': Permission denied"]);
     const img = await rt.commit(c.id, "test/app:v1", { cmd: ["node", "src/index.js"] });
-    const base = rt.resolveImage("stack/node");
+    const base = rt.images.resolve("stack/node");
     assert.equal(img.layers.length, base.layers.length + 1);
     assert.deepEqual(img.layers.slice(0, -1), base.layers);
     assert.deepEqual(img.config.cmd, ["node", "src/index.js"]);
@@ -85,7 +85,7 @@ describe("runtime", () => {
     assert.equal((await rt.wait(d.id)).exitCode, 0);
     assert.deepEqual(await logs(d.id), ["1"]);
     await rt.remove(d.id);
-    assert.deepEqual(rt.removeImage("test/app:v1").includes("test/app:v1"), true);
+    assert.deepEqual(rt.images.remove("test/app:v1").includes("test/app:v1"), true);
     assert.equal(fs.existsSync(top), false, "the unused layer is collected");
   });
 

@@ -146,3 +146,48 @@ test("containers outlive the agent and are re-adopted", { timeout: 120_000 }, as
     await cleanupRuntime(new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot: env.PAAS_CGROUP_ROOT }));
   }
 });
+
+test("a monitor that dies without recording the exit: the agent's scan records it (255) and frees the container; with no agent up, the next agent's adoption does", { timeout: 120_000 }, async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-rt-lost-"));
+  const port = await freePort();
+  const env = { PAAS_DATA_DIR: dataDir, PAAS_AGENT_PORT: String(port), PAAS_BRIDGE: "paastl0", PAAS_SUBNET: "10.99.76.0/24", PAAS_CGROUP_ROOT: "paas-test-lost" };
+  const client = new AgentClient(`http://127.0.0.1:${port}`);
+  const dir = (id: string) => path.join(dataDir, "runtime/containers", id);
+  // the monitor first (so nobody writes status.json), then the container's init
+  const killBoth = (id: string, pid: number) => {
+    process.kill(Number(fs.readFileSync(path.join(dir(id), "monitor.pid"), "utf8")), "SIGKILL");
+    process.kill(pid, "SIGKILL");
+  };
+  const exitedLost = async (id: string, ms: number) => {
+    for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 50))) {
+      const c = await client.container(id);
+      if (c.state === "exited") return c;
+      if (Date.now() > end) throw new Error(`container ${id} still reads ${c.state} ${ms} ms after its monitor died`);
+    }
+  };
+  let agent = await startAgent(env);
+  try {
+    const spec = { image: "stack/busybox", cmd: ["sleep", "600"], memoryBytes: 32 << 20, cgroupParent: "t/a", network: "none" as const };
+    const [a, b] = [await client.start((await client.createContainer(spec)).id), await client.start((await client.createContainer(spec)).id)];
+    killBoth(a.id, a.pid!);
+    // the scan runs every second; its check reads the pid once, then the exit watch fires
+    const lost = await exitedLost(a.id, 5000);
+    assert.equal(lost.exitCode, 255);
+    assert.equal(cgroups.exists(`paas-test-lost/t/a/${a.id}`), false, "its cgroup freed");
+
+    agent.kill("SIGKILL");
+    await new Promise((r) => agent.once("exit", r));
+    killBoth(b.id, b.pid!);
+    assert.equal(fs.existsSync(path.join(dir(b.id), "status.json")), false, "nothing recorded the exit");
+    agent = await startAgent(env);
+    // adopted at start, before the agent answers: exited at its first answer
+    const adopted = await client.container(b.id);
+    assert.equal(adopted.state, "exited");
+    assert.equal(adopted.exitCode, 255);
+    assert.equal(cgroups.exists(`paas-test-lost/t/a/${b.id}`), false, "its cgroup freed");
+  } finally {
+    agent.kill("SIGTERM");
+    await new Promise((r) => (agent.exitCode !== null || agent.signalCode !== null ? r(null) : agent.once("exit", r)));
+    await cleanupRuntime(new Runtime({ dataDir, bridge: env.PAAS_BRIDGE, subnet: env.PAAS_SUBNET, cgroupRoot: env.PAAS_CGROUP_ROOT }));
+  }
+});

@@ -43,7 +43,8 @@ function hostUid(pid: number): number {
 function cli(args: string[]) {
   const bin = path.resolve(import.meta.dirname, "../bin/paas-runtime");
   const env = { ...process.env, PAAS_DATA_DIR: dataDir, PAAS_BRIDGE: rt.opts.bridge, PAAS_SUBNET: rt.opts.subnet, PAAS_CGROUP_ROOT: rt.opts.cgroupRoot };
-  return spawnSync(bin, args, { env, encoding: "utf8" });
+  // no agent here: the test's own Runtime holds the state, so the CLI reads it with --local
+  return spawnSync(bin, ["--local", ...args], { env, encoding: "utf8" });
 }
 
 test("root in a container is an unprivileged host uid, and each team has its own range", async () => {

@@ -43,7 +43,7 @@ test("an unauthenticated visitor is sent to /login, and a wrong token shows an e
   await page.goto(`${web.url}/apps/${APP}`);
   await page.waitForURL(/\/login$/);
   await page.fill("#token", "paas_this-is-not-a-token");
-  await page.click("button[type=submit]");
+  await page.click("#token-submit");
   const alert = page.getByTestId("login-error");
   await alert.waitFor();
   await page.screenshot({ path: "/tmp/dashboard-login.png" });
@@ -56,9 +56,9 @@ test("sign in, see the app, open it and its build log", async () => {
   const page = await newPage();
   await page.goto(`${web.url}/login`);
   await page.fill("#token", token);
-  await page.click("button[type=submit]");
+  await page.click("#token-submit");
   await page.waitForURL(`${web.url}/`);
-  assert.equal(await page.getByTestId("whoami").innerText(), "admin@localhost");
+  assert.equal(await page.getByTestId("whoami").innerText(), "admin@paas.localhost");
 
   const row = page.getByTestId("app-row").filter({ hasText: APP });
   await page.screenshot({ path: "/tmp/dashboard-apps.png" });
@@ -98,7 +98,7 @@ test("an unknown app is a 404 page, not an error", async () => {
   const page = await newPage();
   await page.goto(`${web.url}/login`);
   await page.fill("#token", token);
-  await page.click("button[type=submit]");
+  await page.click("#token-submit");
   await page.waitForURL(`${web.url}/`);
   const res = await page.goto(`${web.url}/apps/no-such-app`);
   assert.equal(res?.status(), 404);

@@ -74,7 +74,7 @@ async function signedIn(token: string): Promise<Page> {
   const page = await ctx.newPage();
   await page.goto(`${p.webUrl}/login`);
   await page.fill("#token", token);
-  await page.click("button[type=submit]");
+  await page.click("#token-submit");
   await page.waitForURL(`${p.webUrl}/`);
   return page;
 }

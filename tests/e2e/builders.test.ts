@@ -119,7 +119,7 @@ describe("builders", { timeout: 15 * 60_000 }, () => {
     assert.equal((await get("site", "/missing")).status, 404);
   });
 
-  test("Procfile with web and worker: both declared, only web runs", async () => {
+  test("Procfile with web and worker: both run, only web is routed", async () => {
     await createApp("multi");
     const repo = await fixtureRepo("procfile-multi");
     const r = await push(repo, "multi");
@@ -132,7 +132,8 @@ describe("builders", { timeout: 15 * 60_000 }, () => {
     assert.deepEqual(JSON.parse(release.processTypes), { web: "node web.js", worker: "node worker.js" });
     const agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
     const running = (await agent.containers()).filter((c) => c.labels["paas.app"] === "multi" && c.state === "running");
-    assert.deepEqual(running.map((c) => c.labels["paas.process"]), ["web"]);
+    assert.deepEqual(running.map((c) => c.labels["paas.process"]).sort(), ["web", "worker"]);
+    assert.match(r.out, /Starting 1 web replica, 1 worker replica of v1/);
   });
 
   test("an app of no known type is refused with the list of what is supported", async () => {
@@ -186,10 +187,10 @@ describe("builders", { timeout: 15 * 60_000 }, () => {
     assert.equal((await json("docker")).version, "v2");
 
     await sh("git", ["reset", "-q", "--hard", "HEAD~1"], { cwd: repo });
-    await commitChange(repo, "Dockerfile", text.replace("FROM stack/node\n", "FROM node:20\n"), "bad FROM");
+    await commitChange(repo, "Dockerfile", text.replace("FROM stack/node\n", "FROM ruby:3.3\n"), "bad FROM");
     const bad = await push(repo, "docker");
     assert.notEqual(bad.code, 0, bad.out);
     const fromLine = text.split("\n").findIndex((l) => l === "FROM stack/node") + 1;
-    assert.match(bad.out, new RegExp(`Dockerfile line ${fromLine}: FROM node:20: no such image here`));
+    assert.match(bad.out, new RegExp(`Dockerfile line ${fromLine}: FROM ruby:3.3: no such image here; use debian:.*, node:.*, python:.*, stack/node:latest, `));
   });
 });

@@ -206,7 +206,7 @@ describe("release and deploy edge cases", { timeout: 20 * 60_000 }, () => {
     assert.notEqual(refused.code, 0);
     assert.match(refused.out, /\[remote rejected\]/);
     assert.match(refused.out, new RegExp(`quota of ${count} apps? \\(it has ${count} apps?, preview apps included\\)`));
-    assert.match(refused.out, /destroy an app it no longer needs .*or ask the platform's operator to raise the team's quota \(no command sets quotas yet\)/);
+    assert.match(refused.out, /destroy an app it no longer needs .*or ask the platform's operator to raise the team's quota \(paas quotas:set\)/);
     assert.equal(await db.app.count({ where: { name: `${APP}--feature-q` } }), 0, "no preview app was made");
 
     await db.quota.update({ where: { teamId: app.teamId }, data: { apps: count + 1 } });

@@ -11,7 +11,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { AgentClient } from "@paas/shared";
-import { ROOT, addTeamWithToken, commitChange, fixtureRepo, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, addTeamWithToken, commitChange, fixtureRepo, sh, startPlatform, stopService, viaRouter, type Platform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /** A small push limit, so a test can go over it. */
@@ -139,9 +139,16 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
     assert.match(releases.stdout, /"version":\s*2/);
   });
 
+  test("a finished build's source tarball is removed from the web app's data dir", async () => {
+    // Four builds so far (two deployed, two rejected): the worker drops each source once the
+    // build is final, just after the pusher has its answer.
+    const sources = path.join(p.dataDir, "sources");
+    const left = async () => (await fs.readdir(sources)).filter((f) => f.endsWith(".tar")); // throws (and so waits) while the dir is absent
+    await waitFor(async () => (await left()).length === 0, `no source tarball left in ${sources}`, 10_000);
+  });
+
   test("a build queued while no worker runs is built once a worker is back", async () => {
-    const pid = Number(await fs.readFile(path.join(p.dataDir, "run/worker.pid"), "utf8"));
-    process.kill(-pid, "SIGKILL");
+    await stopService(p, "worker");
     const server = await fs.readFile(path.join(repo, "server.js"), "utf8");
     await commitChange(repo, "server.js", server.replace("hello from v2", "hello from v3"), "v3");
     const head = (await sh("git", ["rev-parse", "HEAD"], { cwd: repo })).stdout.trim();
@@ -149,6 +156,17 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
     // The build is queued (its row pending) with no worker to take it: nothing is deployed meanwhile.
     await waitFor(async () => (await builds()).some((b) => b.commit === head && b.status === "pending"), "the v3 build is queued", 60_000);
     assert.equal((await answer()).message, "hello from v2", "nothing deployed without a worker");
+    // Its source is served as stored, not gzipped on the fly for a client that would take it
+    // (a 150 MB push took minutes, and the worker held the undecoded rest in memory).
+    const pending = (await builds()).find((b) => b.commit === head)!;
+    const workerToken = (await fs.readFile(path.join(p.dataDir, "worker-token"), "utf8")).trim();
+    const source = await fetch(`${p.webUrl}/internal/builds/${pending.id}/source`, {
+      headers: { "x-paas-worker-token": workerToken, "accept-encoding": "gzip, deflate, br" },
+    });
+    assert.equal(source.status, 200);
+    assert.equal(source.headers.get("content-encoding"), null);
+    const stored = (await fs.stat(path.join(p.dataDir, "sources", `${pending.id}.tar`))).size;
+    assert.equal((await source.arrayBuffer()).byteLength, stored);
     const up = await sh(path.join(ROOT, "infra/up"), ["--detach"], { cwd: ROOT, env: p.env });
     assert.equal(up.code, 0, up.stderr);
     const r = await pushing;
@@ -217,9 +235,8 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
   });
 
   test("the worker runs with its own data directory, apart from the web app's, and a push still deploys", async () => {
-    // Stop the platform's worker: only ours can take the build.
-    const pid = Number(await fs.readFile(path.join(p.dataDir, "run/worker.pid"), "utf8"));
-    process.kill(-pid, "SIGKILL");
+    // Stop the platform's worker (its supervisor told first): only ours can take the build.
+    await stopService(p, "worker");
     const own = await fs.mkdtemp(path.join(os.tmpdir(), "paas-own-worker-"));
     const worker = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["worker/src/main.ts"], {
       cwd: ROOT,

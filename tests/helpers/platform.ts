@@ -32,8 +32,12 @@ export async function startPlatform(name: string, base: number, overrides: NodeJ
     PAAS_DATA_DIR: dataDir,
     PAAS_WEB_PORT: String(base),
     PAAS_HTTP_PORT: String(base + 80),
+    PAAS_HTTPS_PORT: String(base + 43),
     PAAS_AGENT_PORT: String(base + 91),
     PAAS_REDIS_PORT: String(base + 79),
+    // (base + 95 would be 4045 for base 3950: a port fetch refuses to dial, as 6000 and others)
+    PAAS_PROMETHEUS_PORT: String(base + 97),
+    PAAS_ROUTER_METRICS_PORT: String(base + 96),
     PAAS_BRIDGE: `paas${name.slice(0, 6)}0`,
     // One subnet per base port (bases 10 apart never share one): two platforms up at once
     // with one subnet would clash.
@@ -69,6 +73,16 @@ async function stopPlatform(env: NodeJS.ProcessEnv, ownDataDir: boolean): Promis
   if (down.code !== 0) throw new Error(`infra/down failed:\n${down.stdout}\n${down.stderr}`);
   // --one-file-system: were a container's mount left behind, its files are not ours to delete.
   if (ownDataDir) await run("rm", ["-rf", "--one-file-system", env.PAAS_DATA_DIR!]);
+}
+
+/**
+ * Stops one of the platform's services until the next `infra/up`: the supervisor is told not
+ * to restart it (its file in run/supervise/ goes first), then its session is killed.
+ */
+export async function stopService(p: Platform, name: string): Promise<void> {
+  await fs.rm(path.join(p.dataDir, "run/supervise", name), { force: true });
+  const pid = Number(await fs.readFile(path.join(p.dataDir, `run/${name}.pid`), "utf8"));
+  process.kill(-pid, "SIGKILL");
 }
 
 /** Runs a command, returning its output and exit code without throwing. */

@@ -1,12 +1,13 @@
 /**
  * infra/up and infra/down as a user meets them: up refuses ports another process holds (it
  * had health-checked that process and printed "PaaS is up"), a foreground up ends when down
- * is run from another terminal, and down leaves no bridge, cgroup node, firewall rule or ipset
- * of its platform behind.
+ * is run from another terminal, down leaves no bridge, cgroup node, firewall rule or ipset
+ * of its platform behind, and both find an agent that listens on one non-loopback address.
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -45,14 +46,16 @@ function hostTraces(env: NodeJS.ProcessEnv) {
   const cgroups = [path.join("/sys/fs/cgroup", cgroupRoot)]
     .concat(fs.readdirSync("/sys/fs/cgroup").map((c) => path.join("/sys/fs/cgroup", c, cgroupRoot)))
     .filter((d) => fs.existsSync(d));
-  const rules = ["filter", "nat"].flatMap((table) =>
-    sh("iptables", ["-w", "-t", table, "-S"]).then((r) => r.stdout.split("\n").filter((l) => l.includes(bridge))),
-  );
+  const rules = [
+    ...["filter", "nat"].map((table) => sh("iptables", ["-w", "-t", table, "-S"]).then((r) => r.stdout.split("\n").filter((l) => l.includes(bridge)))),
+    // IPv6 from the bridge is dropped (network.ts): those rules go too.
+    sh("ip6tables", ["-w", "-S"]).then((r) => r.stdout.split("\n").filter((l) => l.includes(bridge))),
+  ];
   return Promise.all(rules).then(async (lists) => ({
     bridge: fs.existsSync(`/sys/class/net/${bridge}`),
     cgroups,
     rules: lists.flat(),
-    ipsets: (await sh("ipset", ["list", "-n"])).stdout.split("\n").filter((s) => s === `pe-${bridge}` || s.startsWith(`pt-${bridge}-`)),
+    ipsets: (await sh("ipset", ["list", "-n"])).stdout.split("\n").filter((s) => s === `pe-${bridge}` || s === `pl-${bridge}` || s.startsWith(`pt-${bridge}-`)),
   }));
 }
 
@@ -106,6 +109,34 @@ describe("infra/up and infra/down", { timeout: 10 * 60_000 }, () => {
     assert.equal(fs.existsSync(p.dataDir), false, "the data dir goes too");
   });
 
+  test("up and down reach an agent that listens on one non-loopback address (PAAS_AGENT_HOST)", async () => {
+    // A bridge of our own (no ports) gives the host an address that is not loopback, ours to remove.
+    const ifname = "paasagt0";
+    const addr = "10.231.250.1";
+    cleanups.push(() => sh("ip", ["link", "del", ifname]));
+    for (const args of [["link", "add", ifname, "type", "bridge"], ["addr", "add", `${addr}/32`, "dev", ifname], ["link", "set", ifname, "up"]]) {
+      const r = await sh("ip", args);
+      assert.equal(r.code, 0, `ip ${args.join(" ")}: ${r.stderr}`);
+    }
+    const token = randomBytes(16).toString("hex");
+    // Before the fix up health-checked 127.0.0.1 and gave up after 300 s; down's removal of the
+    // containers failed quietly, and their cgroup nodes stayed.
+    const p = await startPlatform("agenthost", 4450, { PAAS_AGENT_HOST: addr, PAAS_AGENT_TOKEN: token });
+    cleanups.push(() => p.stop());
+    const port = p.env.PAAS_AGENT_PORT!;
+    const listening = (await sh("ss", ["-Hltn", `sport = :${port}`])).stdout;
+    assert.match(listening, new RegExp(`${addr.replaceAll(".", "\\.")}:${port}\\b`), "the agent listens on that address");
+    assert.doesNotMatch(listening, /127\.0\.0\.1:/, "and not on loopback");
+
+    const agent = new AgentClient(`http://${addr}:${port}`, token);
+    const { id } = await agent.createContainer({ image: "stack/busybox", cmd: ["sleep", "600"], memoryBytes: 32 << 20, cgroupParent: "someteam/someapp", network: "none" });
+    await agent.start(id);
+    assert.ok((await hostTraces(p.env)).cgroups.length > 0, "the running container has its cgroup nodes");
+
+    await p.stop();
+    assert.deepEqual(await hostTraces(p.env), { bridge: false, cgroups: [], rules: [], ipsets: [] });
+  });
+
   test("a foreground up ends when ./infra/down is run from another terminal", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-fg-"));
     const env = {
@@ -113,6 +144,7 @@ describe("infra/up and infra/down", { timeout: 10 * 60_000 }, () => {
       PAAS_DATA_DIR: dataDir,
       PAAS_WEB_PORT: "4250",
       PAAS_HTTP_PORT: "4330",
+      PAAS_HTTPS_PORT: "4343",
       PAAS_AGENT_PORT: "4341",
       PAAS_REDIS_PORT: "4329",
       PAAS_BRIDGE: "paasfg0",

@@ -1,111 +1,135 @@
 /**
- * The router against real parts: Redis carrying the routing table, real HTTP
- * backends, and the router's own server.
+ * The router against real parts: Redis carrying the routing table, HAProxy run by the router's
+ * own process, real HTTP backends.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { Redis } from "ioredis";
-import { RoutingTable } from "../../apps/router/src/table.ts";
-import { createRouterServer } from "../../apps/router/src/server.ts";
-import { followRoutes } from "../../apps/router/src/redis-source.ts";
-import { publishRoutes } from "../../worker/src/pipeline/route.ts";
-import { freePort, startRedis } from "../helpers/redis.ts";
+import path from "node:path";
+import { ROUTER_FIGURES_KEY } from "@paas/shared";
+import type { AppFigures } from "../../apps/router/src/figures.ts";
+import { freePort } from "../helpers/redis.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { answers, backend, get, serverStates, startRouter, type Backend, type TestRouter } from "./helpers.ts";
 
-let redis: Awaited<ReturnType<typeof startRedis>>;
-let client: Redis;
-let stopFollowing: () => Promise<void>;
-let router: http.Server;
-let routerPort: number;
-const backends: http.Server[] = [];
+let router: TestRouter;
+const backends: Backend[] = [];
 
-async function backend(name: string): Promise<string> {
-  const s = http.createServer((req, res) => res.end(`${name} ${req.headers["x-forwarded-for"] ?? ""}`));
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  backends.push(s);
-  return `127.0.0.1:${(s.address() as AddressInfo).port}`;
-}
-
-function get(host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port: routerPort, path: "/", headers: { host }, agent: false }, (res) => {
-        let body = "";
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on("error", reject);
+/** A replica that answers with its name and the headers the router added. */
+async function named(name: string): Promise<Backend> {
+  const b = await backend((req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ name, headers: req.headers }));
   });
+  backends.push(b);
+  return b;
 }
-
-async function eventually(check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met within 5s");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const nameOf = (body: string) => (JSON.parse(body) as { name: string }).name;
 
 before(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
-  const table = new RoutingTable("localhost");
-  stopFollowing = await followRoutes(table, redis.url);
-  router = createRouterServer(table).server;
-  routerPort = await freePort();
-  await new Promise<void>((r) => router.listen(routerPort, "127.0.0.1", r));
+  router = await startRouter({ PAAS_ROUTER_TIMEOUT: "1", PAAS_ROUTER_MAX_BODY_BYTES: String(1 << 20) });
 });
 
 after(async () => {
-  router?.close();
-  for (const b of backends) b.close();
-  await stopFollowing?.();
-  client?.disconnect();
-  await redis?.stop();
+  await router?.stop();
+  for (const b of backends) await b.kill();
 });
 
-test("routes by host name, balances over replicas, and follows changes published in Redis", async () => {
-  const a = await backend("a");
-  const b = await backend("b");
-  await publishRoutes(client, "hello", [a, b]);
-  await eventually(async () => (await get("hello.localhost:8080")).status === 200);
+test("routes by host name over the app's replicas, with X-Forwarded-* and an X-Request-Id the app, the client and the access log share", async () => {
+  const a = await named("a");
+  const b = await named("b");
+  await router.publish("hello", [a.addr, b.addr]);
+  await answers(router.port, "hello.localhost:8080", (r) => r.status === 200, "hello to be routed");
   const seen = new Set<string>();
-  for (let i = 0; i < 4; i++) seen.add((await get("hello.localhost")).body.split(" ")[0]);
+  for (let i = 0; i < 10; i++) seen.add(nameOf((await get(router.port, "Hello.LocalHost")).body));
   assert.deepEqual([...seen].sort(), ["a", "b"]);
-  assert.match((await get("hello.localhost")).body, /127\.0\.0\.1/, "X-Forwarded-For is set");
 
-  // A deploy switches to a new replica: the old one stops getting traffic.
-  const c = await backend("c");
-  await publishRoutes(client, "hello", [c]);
-  await eventually(async () => (await get("hello.localhost")).body.startsWith("c"));
-  for (let i = 0; i < 3; i++) assert.ok((await get("hello.localhost")).body.startsWith("c"));
+  const r = await get(router.port, "hello.localhost:8080", { path: "/some/path?q=1" });
+  const headers = (JSON.parse(r.body) as { headers: http.IncomingHttpHeaders }).headers;
+  assert.equal(headers["x-forwarded-for"], "127.0.0.1");
+  assert.equal(headers["x-forwarded-proto"], "http");
+  assert.equal(headers["x-forwarded-host"], "hello.localhost:8080");
+  const id = headers["x-request-id"] as string;
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  assert.equal(r.headers["x-request-id"], id, "the client gets the id the app saw");
+  const log = path.join(router.dataDir, "logs/router-access.log");
+  await waitFor(() => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes(id), "the request's line in the access log", 5000);
+  assert.match(fs.readFileSync(log, "utf8"), new RegExp(`${id} hello r\\d+ 200 \\d+ms .* GET /some/path\\?q=1`));
+
+  // A client cannot choose the id the app and the log see.
+  const forged = await get(router.port, "hello.localhost", { headers: { "x-request-id": "mine" } });
+  assert.notEqual((JSON.parse(forged.body) as { headers: http.IncomingHttpHeaders }).headers["x-request-id"], "mine");
 });
 
-test("an unknown app gets 404, an app without replicas 503, a dead replica 502", async () => {
-  const none = await get("nope.localhost");
+test("a deploy's switch: the new replica takes the traffic, the old one gets none, and its server is deleted (HAProxy holds only replicas)", async () => {
+  const c = await named("c");
+  await router.publish("switch", [c.addr]);
+  await answers(router.port, "switch.localhost", (r) => r.status === 200 && nameOf(r.body) === "c", "switch to be routed to c");
+  const d = await named("d");
+  await router.publish("switch", [d.addr]);
+  await answers(router.port, "switch.localhost", (r) => r.status === 200 && nameOf(r.body) === "d", "switch to move to d");
+  for (let i = 0; i < 5; i++) assert.equal(nameOf((await get(router.port, "switch.localhost")).body), "d");
+  // Once it carries nothing (the router's idle connections to it go within seconds).
+  await waitFor(async () => !(await serverStates(router)).some((s) => s.addr === c.addr), "c's server to be deleted", 20_000, 200);
+  assert.deepEqual((await serverStates(router)).filter((s) => s.addr === d.addr).map((s) => s.slot[0]).sort(), ["p", "r"], "d: its checked server and its twin");
+});
+
+test("pages that say what failed: no such app (404), no replica (503), a replica that refuses (503), one that never answers (504), a body too large (413)", async () => {
+  const none = await get(router.port, "nope.localhost");
   assert.equal(none.status, 404);
   assert.match(none.body, /No such app/);
 
-  await publishRoutes(client, "empty", []);
-  await eventually(async () => (await get("empty.localhost")).status === 503);
-  assert.match((await get("empty.localhost")).body, /No healthy replica/);
+  await router.publish("empty", []);
+  await answers(router.port, "empty.localhost", (r) => r.status === 503, "empty to answer 503");
+  assert.match((await get(router.port, "empty.localhost")).body, /<code>empty<\/code> has no replica that takes requests/);
 
-  const dead = `127.0.0.1:${await freePort()}`;
-  await publishRoutes(client, "dead", [dead]);
-  await eventually(async () => (await get("dead.localhost")).status === 502);
-  assert.match((await get("dead.localhost")).body, /ECONNREFUSED/);
+  await router.publish("dead", [`127.0.0.1:${await freePort()}`]);
+  await answers(router.port, "dead.localhost", (r) => r.status === 503 && /No healthy replica/.test(r.body), "dead to answer 503");
+
+  // Healthy (it answers its checks), but one path takes the request and never answers.
+  const silent = await backend((req, res) => {
+    if (req.url !== "/hang") res.end("ok");
+  });
+  backends.push(silent);
+  await router.publish("silent", [silent.addr]);
+  await answers(router.port, "silent.localhost", (r) => r.status === 200, "silent to be routed");
+  const slow = await get(router.port, "silent.localhost", { path: "/hang" });
+  assert.equal(slow.status, 504);
+  assert.match(slow.body, /sent no response within 1 s/);
+
+  const big = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port: router.port, method: "POST", path: "/", headers: { host: "hello.localhost", "content-length": String(2 << 20) } }, resolve);
+    req.on("error", reject);
+    req.write("x"); // the headers alone are refused
+  });
+  assert.equal(big.statusCode, 413);
+  big.destroy();
 });
 
-test("the table is reloaded from Redis when the router starts", async () => {
-  const d = await backend("d");
-  await publishRoutes(client, "late", [d]);
-  const table = new RoutingTable("localhost");
-  const stop = await followRoutes(table, redis.url);
-  try {
-    const r = table.resolve("late.localhost");
-    assert.equal(r.kind, "backend");
-  } finally {
-    await stop();
-  }
+test("per-app figures: requests by status class, bytes and a latency histogram, in Redis", async () => {
+  const figures = async (app: string) => JSON.parse((await router.redis.hget(ROUTER_FIGURES_KEY, app)) ?? "null") as AppFigures | null;
+  await waitFor(async () => ((await figures("hello"))?.requests["2xx"] ?? 0) >= 13 && ((await figures("silent"))?.requests["5xx"] ?? 0) >= 1, "hello's and silent's figures in Redis", 15_000, 200);
+  const hello = (await figures("hello"))!;
+  assert.ok(hello.bytesOut > 13 * 100, `bytes out ${hello.bytesOut}`);
+  assert.equal(
+    hello.latencyMs.counts.reduce((a, b) => a + b, 0),
+    hello.latencyMs.count,
+  );
+  assert.equal(hello.latencyMs.count, Object.values(hello.requests).reduce((a, b) => a + b, 0));
+  assert.equal((await figures("silent"))!.requests["5xx"], 1, "silent's one 504");
+});
+
+test("a router killed with SIGKILL and started again rebuilds its table from Redis", async () => {
+  const e = await named("e");
+  await router.publish("late", [e.addr]);
+  await answers(router.port, "late.localhost", (r) => r.status === 200, "late to be routed");
+  const gone = new Promise((r) => router.proc.once("exit", r));
+  router.proc.kill("SIGKILL");
+  await gone;
+  await router.restart(); // its HAProxy, left running on the port, is replaced
+  const r = await get(router.port, "late.localhost");
+  assert.equal(r.status, 200);
+  assert.equal(nameOf(r.body), "e");
+  assert.equal(nameOf((await get(router.port, "hello.localhost")).body).length, 1);
 });

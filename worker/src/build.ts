@@ -44,7 +44,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `paas-build-${app.name}-`));
   try {
     await steps.run(receive, { buildId, dir, log });
-    const { detection, vars } = await steps.run(detect, { appId: app.id, buildId, dir, log });
+    const { detection, vars, checks } = await steps.run(detect, { appId: app.id, buildId, dir, log });
     const timeoutMs = buildTimeoutMs(app); // per app, else PAAS_BUILD_TIMEOUT_SECONDS, else 15 min
     const ctx = {
       agent: agentFor(await pickHost()),
@@ -66,6 +66,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
         commit: build.commit,
         imageRef: image.imageRef,
         processTypes: image.processTypes,
+        checks,
         log,
       });
       return { version: made.version, retireOld: await goLive(steps, { redis, releaseId: made.id, log, lease }) };

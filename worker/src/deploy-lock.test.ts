@@ -91,3 +91,19 @@ test("tickets stay above the last committed deploy when Redis lost its data", as
   await db.$transaction((tx) => claimFence(tx, lease));
   await lease.release();
 });
+
+test("noWait (the reconcile loop): the lease when the lock is free, null while a deploy holds it, leaving no place in the queue", async () => {
+  const free = await acquireDeployLock(redis, appId, "the reconcile loop", undefined, { noWait: true });
+  assert.ok(free, "a free lock is taken");
+  await free.release();
+  const deploy = await acquireDeployLock(redis, appId, "build one");
+  try {
+    assert.equal(await acquireDeployLock(redis, appId, "the reconcile loop", undefined, { noWait: true }), null);
+    assert.equal(await redis.zcard(`paas:deploylock:${appId}:queue`), 1, "only the deploy is queued");
+  } finally {
+    await deploy.release();
+  }
+  const after = await acquireDeployLock(redis, appId, "the reconcile loop", undefined, { noWait: true });
+  assert.ok(after && after.ticket > deploy.ticket, "taken again once the deploy is done, with a newer ticket");
+  await after.release();
+});

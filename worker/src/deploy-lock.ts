@@ -21,6 +21,7 @@
  */
 import type { Redis } from "ioredis";
 import { db, type Prisma } from "@paas/db";
+import { releaseDeployQuota } from "@paas/db/quotas";
 import { PushError } from "./pipeline/push-error.ts";
 
 const queueKey = (appId: string) => `paas:deploylock:${appId}:queue`;
@@ -95,7 +96,10 @@ export interface LockWaitLog {
  * Waits for the app's turn and returns the lease. `holder` says who holds it,
  * for those waiting behind ("build c1x2", "a config change").
  */
-export async function acquireDeployLock(redis: Redis, appId: string, holder: string, log?: LockWaitLog): Promise<DeployLease> {
+export async function acquireDeployLock(redis: Redis, appId: string, holder: string, log?: LockWaitLog): Promise<DeployLease>;
+/** `noWait`: the lease only if nobody holds or waits for the lock now, else null (the reconcile loop comes back later). */
+export async function acquireDeployLock(redis: Redis, appId: string, holder: string, log: LockWaitLog | undefined, opts: { noWait: true }): Promise<DeployLease | null>;
+export async function acquireDeployLock(redis: Redis, appId: string, holder: string, log?: LockWaitLog, opts: { noWait?: boolean } = {}): Promise<DeployLease | null> {
   const app = await db.app.findUnique({ where: { id: appId }, select: { deployFence: true } });
   const prefix = alivePrefix(appId);
   // The floor keeps tickets above what already committed, even after Redis lost its data.
@@ -126,6 +130,10 @@ export async function acquireDeployLock(redis: Redis, appId: string, holder: str
     for (;;) {
       const [rank, head] = (await redis.eval(TURN, 1, queueKey(appId), prefix, String(ticket))) as [number, string];
       if (rank === 0) return lease;
+      if (opts.noWait && rank > 0) {
+        await lease.release();
+        return null;
+      }
       if (rank < 0 || lost) throw new LeaseLostError("this deploy lost its place in the app's deploy queue (the worker stalled); try again");
       if (log && `${head}/${rank}` !== said) log.waiting(head, rank);
       said = `${head}/${rank}`;
@@ -149,13 +157,20 @@ export async function withDeployLock<T>(
   try {
     return await fn(lease);
   } finally {
+    // A deploy's quota hold (@paas/db/quotas) lasts while it holds the lock: its Formation rows say the rest.
+    await releaseDeployQuota(db, appId).catch((err) => console.error(`quota hold of app ${appId}: releasing failed: ${(err as Error).message}`));
     await lease.release().catch((err) => console.error(`deploy lock of app ${appId}: releasing failed: ${(err as Error).message}`));
   }
 }
 
-/** Drops the lock's counter of an app that no longer exists (a removed preview). */
+/**
+ * Drops the lock's keys of an app that no longer exists (jobs/destroy.ts): its counter, and
+ * its queue, so a deploy still waiting there gives up (LeaseLostError) rather than deploy it.
+ */
 export async function forgetDeployLock(redis: Redis, appId: string): Promise<void> {
-  await redis.del(seqKey(appId));
+  const alive: string[] = [];
+  for await (const keys of redis.scanStream({ match: `${alivePrefix(appId)}*`, count: 500 })) alive.push(...(keys as string[]));
+  await redis.del(seqKey(appId), queueKey(appId), ...alive);
 }
 
 /**

@@ -1,14 +1,43 @@
 /**
- * Health checks of a new replica: it is healthy once it answers HTTP on its port. Its host's
- * agent makes the check (AgentClient.healthCheck), so the worker, which may run on another
- * host, never dials a bridge address; this module turns the outcome into the pusher's words.
+ * Health checks of a new replica: it is healthy once it answers HTTP on its port and passes the
+ * checks its release declares (app.json / CHECKS, builders/checks.ts). Its host's agent makes
+ * the checks (AgentClient.healthCheck), so the worker, which may run on another host, never
+ * dials a bridge address; this module turns the outcome into the pusher's words.
  */
-import type { AgentClient } from "@paas/shared";
+import { z } from "zod";
+import { HttpCheckSchema, type AgentClient, type HttpCheck } from "@paas/shared/agent-api";
 
-/** Null when the replica answered within `timeoutMs`, else the reason it did not. */
-export async function replicaProblem(agent: AgentClient, replica: { runtimeId: string; address: string }, port: number, timeoutMs: number): Promise<string | null> {
-  const r = await agent.healthCheck(replica.runtimeId, { port, timeoutMs });
+/** Why a replica is not healthy: it never answered ("start") or answered and failed a check ("check"). */
+export interface ReplicaProblem {
+  failed: "start" | "check";
+  /** In the pusher's words, e.g. "GET /health answered 500, expected 200 (3 attempts)". */
+  problem: string;
+}
+
+/** Null when the replica answered within `timeoutMs` and passed `checks`, else why not. */
+export async function checkReplica(
+  agent: AgentClient,
+  replica: { runtimeId: string; address: string },
+  port: number,
+  timeoutMs: number,
+  checks: HttpCheck[] = [],
+): Promise<ReplicaProblem | null> {
+  const r = await agent.healthCheck(replica.runtimeId, { port, timeoutMs, ...(checks.length ? { checks } : {}) });
   if (r.healthy) return null;
-  if (r.reason === "exited") return `the process exited before answering on $PORT${r.exitCode === undefined ? "" : ` (exit code ${r.exitCode})`}`;
-  return `no answer on $PORT (${replica.address}) within ${Math.round(timeoutMs / 1000)}s`;
+  if (r.reason === "exited") return { failed: "start", problem: `the process exited before answering on $PORT${r.exitCode === undefined ? "" : ` (exit code ${r.exitCode})`}` };
+  if (r.reason === "check") return { failed: "check", problem: `${r.problem} (${r.attempts} attempt${r.attempts === 1 ? "" : "s"})` };
+  return { failed: "start", problem: `no answer on $PORT (${replica.address}) within ${Math.round(timeoutMs / 1000)}s` };
+}
+
+/** checkReplica's reason as one line (null: healthy). */
+export async function replicaProblem(agent: AgentClient, replica: { runtimeId: string; address: string }, port: number, timeoutMs: number, checks: HttpCheck[] = []): Promise<string | null> {
+  const p = await checkReplica(agent, replica, port, timeoutMs, checks);
+  return p && (p.failed === "check" ? `its check failed: ${p.problem}` : p.problem);
+}
+
+const StoredChecks = z.array(HttpCheckSchema);
+
+/** A release's checks as stored (Release.checks); none: the port answering is the check. */
+export function releaseChecks(release: { checks: string | null }): HttpCheck[] {
+  return release.checks ? StoredChecks.parse(JSON.parse(release.checks)) : [];
 }

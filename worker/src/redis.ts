@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { config } from "@paas/shared";
+import { config } from "@paas/shared/config";
 
 /** BullMQ's blocking connections need maxRetriesPerRequest: null. */
 export function createRedis(): Redis {

@@ -47,7 +47,7 @@ test("login verifies the token and stores it mode 600; a wrong token is refused"
 
   const ok = paas(["login", "--url", web.url, "--token", token]);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /Logged in to http:\/\/127\.0\.0\.1:\d+ as admin@localhost/);
+  assert.match(ok.stdout, /Logged in to http:\/\/127\.0\.0\.1:\d+ as admin@paas.localhost/);
   const file = path.join(home, ".config/paas/credentials.json");
   assert.equal(statSync(file).mode & 0o777, 0o600);
   assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { url: web.url, token });

@@ -12,7 +12,16 @@ import { CliError, normalizeUrl, readStored, resolveCredentials, writeStored, ty
 import { isGitRepo, remoteUrlFor, resolveApp, setCredentialHelper, setRemote } from "./git.ts";
 import { heading, json, pc, short, status, table, when } from "./output.ts";
 import { parseAssignments } from "@paas/shared/config-vars";
+import { formatCpus, formatMemory, parseCpuMillis, parseMemoryMb, parseScaleArgs, SizeError } from "@paas/shared/sizes";
 import { followBuildLog, shellQuote } from "./follow.ts";
+import { domainCommands } from "./domains.ts";
+import { sidecarCommands } from "./sidecars.ts";
+import { volumeCommands } from "./volumes.ts";
+import { runCommands } from "./run.ts";
+import { quotaCommands } from "./quotas.ts";
+import { logCommands } from "./logs.ts";
+import { teamCommands } from "./teams.ts";
+import { backupCommands } from "./backups.ts";
 
 let currentUrl: string | undefined;
 
@@ -162,6 +171,7 @@ program
         ["URL", info.url],
         ["Git", remoteUrlFor(currentUrl!, info.name)],
         ["Branch", info.deployBranch],
+        ["Outbound", info.settings.egress === "limited" ? `limited to ${info.settings.egressAllow}` : info.settings.egress],
         ["Release", info.latestRelease ? `v${info.latestRelease.version} ${status(info.latestRelease.status)} (${info.latestRelease.imageRef})` : "none"],
         ["Build", info.latestBuild ? `${short(info.latestBuild.commit)} ${status(info.latestBuild.status)} ${when(info.latestBuild.createdAt)}` : "none"],
         ["Formation", info.formation.map((f) => `${f.processType}=${f.quantity}`).join(" ") || "none"],
@@ -171,6 +181,24 @@ program
         console.log();
         console.log(table(["PROCESS", "STATE", "RELEASE", "HOST", "ADDRESS"], info.containers.map((c) => [c.processType, status(c.state), `v${c.release}`, c.host, c.address ?? ""])));
       }
+    }),
+  );
+
+program
+  .command("apps:destroy")
+  .description("destroy an app and everything it has (replicas, routes, images, build cache, repository, preview apps)")
+  .argument("[name]", "the app (same as -a; never taken from the git remote)")
+  .option("-a, --app <app>", "the app")
+  .option("--confirm <name>", "the app's name again: nothing is destroyed without it")
+  .addOption(jsonOption())
+  .action(
+    run(async (arg: string | undefined, opts: { app?: string; confirm?: string; json?: boolean }) => {
+      const name = arg ?? opts.app;
+      if (!name) throw new CliError("name the app to destroy: paas apps:destroy APP --confirm APP");
+      if (opts.confirm === undefined) throw new CliError(`this destroys ${name} and everything it has for good: run again with --confirm ${name}`);
+      const r = await api().apps.destroy.mutate({ name, confirm: opts.confirm });
+      if (opts.json) return json(r);
+      console.log(`Destroyed ${pc.bold(r.name)}.`);
     }),
   );
 
@@ -376,16 +404,27 @@ program
 
 program
   .command("apps:update")
-  .description("an app's settings: preview apps, what a push does during a build, the build time limit")
+  .description("an app's settings: preview apps, what a push does during a build, the build time limit, outbound network")
   .addOption(appOption())
   .addOption(remoteOption())
   .addOption(new Option("--previews <on|off>", "pushes of other branches deploy <branch>.<app>.<domain>").choices(["on", "off"]))
   .addOption(new Option("--build-mode <mode>", "a push during a build: wait for it, or cancel it").choices(["queue", "supersede"]))
   .option("--build-timeout <seconds>", "build time limit in seconds (\"default\" for the platform's)")
+  .addOption(new Option("--egress <on|off>", "outbound network beyond the host (a new release applies it)").choices(["on", "off"]).conflicts("egressAllow"))
+  .option("--egress-allow <list>", "outbound network only to DEST:PORT[/udp],... (DEST an address, a.b.c.d/n, or a host name resolved at deploy)")
   .addOption(jsonOption())
   .action(
-    run(async (opts: { app?: string; remote: string; json?: boolean; previews?: string; buildMode?: "queue" | "supersede"; buildTimeout?: string }) => {
+    run(async (opts: { app?: string; remote: string; json?: boolean; previews?: string; buildMode?: "queue" | "supersede"; buildTimeout?: string; egress?: "on" | "off"; egressAllow?: string }) => {
       const name = resolveApp(opts.app, opts.remote);
+      // The outbound network deploys (a new release), so it has its own call; the rest are settings.
+      if (opts.egress !== undefined || opts.egressAllow !== undefined) {
+        const e = await api().apps.egress.mutate({ name, egress: opts.egress, allow: opts.egressAllow });
+        if (opts.previews === undefined && opts.buildMode === undefined && opts.buildTimeout === undefined) {
+          if (opts.json) return json(e);
+          return console.log(`${pc.bold(e.name)}: ${e.message}`);
+        }
+        if (!opts.json) console.log(`${pc.bold(e.name)}: ${e.message}`);
+      }
       let buildTimeoutSeconds: number | null | undefined;
       if (opts.buildTimeout === "default") buildTimeoutSeconds = null;
       else if (opts.buildTimeout !== undefined) {
@@ -403,16 +442,138 @@ program
     }),
   );
 
+/** "3m", "2h5m", "4d3h": how long a replica has run. */
+function uptime(seconds: number | null): string {
+  if (seconds === null) return "";
+  const d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600), m = Math.floor((seconds % 3600) / 60);
+  if (d) return `${d}d${h}h`;
+  if (h) return `${h}h${m}m`;
+  return m ? `${m}m${seconds % 60}s` : `${seconds}s`;
+}
+
+const mib = (bytes: number | null) => (bytes === null ? "" : `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)}M`);
+
 program
-  .command("teams")
-  .description("your teams")
+  .command("ps")
+  .description("an app's replicas: type.number, state, release, uptime, host, ip:port, memory use")
+  .addOption(appOption())
+  .addOption(remoteOption())
   .addOption(jsonOption())
   .action(
-    run(async (opts: { json?: boolean }) => {
-      const teams = await api().teams.list.query();
-      if (opts.json) return json(teams);
-      console.log(table(["NAME", "ROLE", "APPS", "MEMBERS"], teams.map((t) => [t.name, t.role ?? "", `${t.apps}/${t.quota.apps}`, String(t.members)])));
+    run(async (opts: { app?: string; remote: string; json?: boolean }) => {
+      const app = resolveApp(opts.app, opts.remote);
+      const ps = await api().ps.list.query({ app });
+      if (opts.json) return json(ps);
+      if (!ps.formation.length) return console.log(`${app} runs nothing yet: git push paas main`);
+      for (const f of ps.formation) {
+        console.log(heading(`${f.type}: ${f.quantity} x ${formatMemory(f.memoryMb)}, ${formatCpus(f.cpuMillis)} CPU`));
+      }
+      if (!ps.replicas.length) return console.log(`No replicas run: paas ps:scale web=1 -a ${app}`);
+      console.log();
+      console.log(
+        table(
+          ["NAME", "STATE", "RELEASE", "UPTIME", "HOST", "ADDRESS", "MEMORY"],
+          ps.replicas.map((r) => {
+            const why = r.state === "crashed" ? ` (exit ${r.exitCode ?? "?"}${r.oomKilled ? ", OOM" : ""})` : r.restarts ? ` (${r.restarts} restarts)` : "";
+            const mem = r.memoryBytes === null ? "" : `${mib(r.memoryBytes)}${r.memoryLimitBytes ? `/${mib(r.memoryLimitBytes)}` : ""}`;
+            return [r.name, status(r.state) + why, `v${r.release}`, uptime(r.uptimeSeconds), r.host, r.address ?? "", mem];
+          }),
+        ),
+      );
     }),
   );
+
+/** A ps change: says what it does, waits for the worker, prints what changed. */
+async function psChange(doing: string, asJson: boolean | undefined, change: () => Promise<{ version: number | null; log: string[] }>) {
+  if (!asJson) process.stderr.write(`${doing}... `);
+  const r = await change();
+  if (asJson) return json(r);
+  process.stderr.write("done\n");
+  // The worker's summary lines ("web: 3 replicas, 256 MB, 0.25 CPU each (2 started)").
+  for (const line of r.log) if (/^\s+\S+: \d+ replicas?, /.test(line)) console.log(line.trim());
+}
+
+/** Bad input as the CLI's one-line error, before anything is sent. */
+function parsed<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SizeError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+program
+  .command("ps:scale")
+  .description("run N replicas of each process type named: ps:scale web=3 worker=2 (a scale-down drains first)")
+  .argument("<type=N...>", "process type and replica count")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (args: string[], opts: { app?: string; remote: string; json?: boolean }) => {
+      const quantities = parsed(() => parseScaleArgs(args));
+      const app = resolveApp(opts.app, opts.remote);
+      const what = Object.entries(quantities).map(([t, n]) => `${t} to ${n}`).join(", ");
+      await psChange(`Scaling ${app}: ${what}`, opts.json, () => api().ps.scale.mutate({ app, quantities }));
+    }),
+  );
+
+program
+  .command("ps:restart")
+  .description("replace the replicas of a process type (all when none is named): new ones serve before the old ones stop")
+  .argument("[type]", "process type, e.g. web")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (type: string | undefined, opts: { app?: string; remote: string; json?: boolean }) => {
+      const app = resolveApp(opts.app, opts.remote);
+      await psChange(`Restarting ${type ?? "every process"} of ${app}`, opts.json, () => api().ps.restart.mutate({ app, type }));
+    }),
+  );
+
+program
+  .command("ps:stop")
+  .description("stop every replica of a process type (scaled to 0; ps:scale brings it back)")
+  .argument("<type>", "process type, e.g. worker")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (type: string, opts: { app?: string; remote: string; json?: boolean }) => {
+      const app = resolveApp(opts.app, opts.remote);
+      await psChange(`Stopping ${type} of ${app}`, opts.json, () => api().ps.stop.mutate({ app, type }));
+    }),
+  );
+
+program
+  .command("ps:resize")
+  .description("change the memory and CPU of each replica of a process type (replaced, without downtime)")
+  .argument("<type>", "process type, e.g. web")
+  .option("--memory <size>", "memory limit per replica, e.g. 512M or 1G")
+  .option("--cpus <n>", "CPUs per replica, e.g. 0.5")
+  .addOption(appOption())
+  .addOption(remoteOption())
+  .addOption(jsonOption())
+  .action(
+    run(async (type: string, opts: { app?: string; remote: string; json?: boolean; memory?: string; cpus?: string }) => {
+      if (opts.memory === undefined && opts.cpus === undefined) throw new CliError("give --memory (e.g. 512M), --cpus (e.g. 0.5) or both");
+      const memoryMb = opts.memory === undefined ? undefined : parsed(() => parseMemoryMb(opts.memory!));
+      const cpuMillis = opts.cpus === undefined ? undefined : parsed(() => parseCpuMillis(opts.cpus!));
+      const app = resolveApp(opts.app, opts.remote);
+      const what = [opts.memory && `memory ${formatMemory(memoryMb!)}`, opts.cpus && `${formatCpus(cpuMillis!)} CPU`].filter(Boolean).join(", ");
+      await psChange(`Resizing ${type} of ${app} to ${what}`, opts.json, () => api().ps.resize.mutate({ app, type, memoryMb, cpuMillis }));
+    }),
+  );
+
+domainCommands(program, { api, run, appOption, remoteOption, jsonOption });
+sidecarCommands(program, { api, run, appOption, remoteOption, jsonOption });
+volumeCommands(program, { api, run, appOption, remoteOption, jsonOption });
+runCommands(program, { api, run, appOption, remoteOption, jsonOption });
+quotaCommands(program, { api, run, appOption, remoteOption, jsonOption });
+logCommands(program, { api, run, appOption, remoteOption, jsonOption });
+teamCommands(program, { api, run, appOption, remoteOption, jsonOption });
+backupCommands(program, { api, run, appOption, remoteOption, jsonOption });
 
 await program.parseAsync(process.argv);

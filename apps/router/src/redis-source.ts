@@ -1,6 +1,7 @@
 /**
- * Feeds the routing table from what the control plane publishes in Redis:
- * the whole hash at start (and on reconnect), then one host per change message.
+ * Feeds the routing table from what the control plane publishes in Redis (route.ts): the whole
+ * hash at start and on every reconnect (messages may have been missed), then one host per change
+ * message. `onChange` runs after each change to the table.
  */
 import { Redis } from "ioredis";
 import { ROUTES_CHANNEL, ROUTES_KEY, type RouteEntry } from "@paas/shared";
@@ -15,22 +16,23 @@ function parse(raw: string | null): RouteEntry | null {
   }
 }
 
-export async function followRoutes(table: RoutingTable, redisUrl: string): Promise<() => Promise<void>> {
+export async function followRoutes(table: RoutingTable, redisUrl: string, onChange: () => void = () => {}): Promise<() => Promise<void>> {
   const data = new Redis(redisUrl, { lazyConnect: true });
   const sub = new Redis(redisUrl, { lazyConnect: true });
   const loadAll = async () => {
     const all = await data.hgetall(ROUTES_KEY);
-    table.replaceAll(
-      Object.entries(all).flatMap(([host, raw]) => {
-        const e = parse(raw);
-        return e ? [[host, e] as [string, RouteEntry]] : [];
-      }),
-    );
+    const refused = table.replaceAll(Object.entries(all).flatMap(([host, raw]) => [[host, parse(raw)] as [string, RouteEntry]]));
+    for (const why of refused) console.error(`router: ${why}`);
+    onChange();
   };
   sub.on("message", async (_channel: string, host: string) => {
-    table.set(host, parse(await data.hget(ROUTES_KEY, host)));
+    try {
+      table.set(host, parse(await data.hget(ROUTES_KEY, host)));
+      onChange();
+    } catch (err) {
+      console.error(`router: ${(err as Error).message}`); // a bad entry changes nothing
+    }
   });
-  // After a reconnect we may have missed messages: reload everything.
   sub.on("ready", () => void loadAll().catch(() => {}));
   await data.connect();
   await sub.connect();

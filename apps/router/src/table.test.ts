@@ -9,32 +9,48 @@ test("normalizeHost strips port, case and trailing dot", () => {
   assert.equal(normalizeHost(undefined), "");
 });
 
-test("unknown host resolves to no-app", () => {
-  const t = new RoutingTable("localhost");
-  assert.deepEqual(t.resolve("nope.localhost:8080"), { kind: "no-app", host: "nope.localhost" });
+test("apps() groups hosts by app, with the union of their replicas", () => {
+  const t = new RoutingTable();
+  t.set("web.localhost", { app: "web", backends: ["10.0.0.2:5000", "10.0.0.3:5000"] });
+  t.set("main.web.localhost", { app: "web", backends: ["10.0.0.3:5000"] });
+  t.set("API.localhost", { app: "api", backends: [] });
+  assert.deepEqual(t.apps(), [
+    { app: "api", hosts: ["api.localhost"], backends: [] },
+    { app: "web", hosts: ["main.web.localhost", "web.localhost"], backends: ["10.0.0.2:5000", "10.0.0.3:5000"] },
+  ]);
 });
 
-test("an app without replicas resolves to no-replica", () => {
-  const t = new RoutingTable("localhost");
-  t.set("hello.localhost", { app: "hello", backends: [] });
-  assert.deepEqual(t.resolve("hello.localhost"), { kind: "no-replica", app: "hello" });
+test("a route that is not an app's is refused and changes nothing", () => {
+  const t = new RoutingTable();
+  t.set("a.localhost", { app: "a", backends: ["10.0.0.2:5000"] });
+  assert.throws(() => t.set("a.localhost", { app: "a", backends: ["10.0.0.2"] }), /"10.0.0.2" is not host:port/);
+  assert.throws(() => t.set("a.localhost", { app: "a b", backends: [] }), /is not an app name/);
+  assert.throws(() => t.set("a.localhost", { app: "a", backends: ["10.0.0.2:70000"] }), /not host:port/);
+  assert.throws(() => t.set("a b.localhost", { app: "a", backends: [] }), /is not a host name/);
+  assert.deepEqual(t.apps(), [{ app: "a", hosts: ["a.localhost"], backends: ["10.0.0.2:5000"] }]);
 });
 
-test("replicas are chosen round-robin", () => {
-  const t = new RoutingTable("localhost");
-  t.set("hello.localhost", { app: "hello", backends: ["10.0.0.2:5000", "10.0.0.3:5000"] });
-  const picks = [1, 2, 3, 4].map(() => {
-    const r = t.resolve("HELLO.localhost:8080");
-    assert.equal(r.kind, "backend");
-    return r.kind === "backend" ? r.backend : "";
-  });
-  assert.deepEqual(picks, ["10.0.0.2:5000", "10.0.0.3:5000", "10.0.0.2:5000", "10.0.0.3:5000"]);
+test("replaceAll drops routes that are gone and reports the refused ones", () => {
+  const t = new RoutingTable();
+  t.set("a.localhost", { app: "a", backends: ["10.0.0.1:1"] });
+  const refused = t.replaceAll([
+    ["b.localhost", { app: "b", backends: ["10.0.0.2:2"] }],
+    ["c.localhost", { app: "c", backends: ["nope"] }],
+  ]);
+  assert.equal(refused.length, 1);
+  assert.deepEqual(
+    t.apps().map((a) => a.app),
+    ["b"],
+  );
 });
 
-test("replaceAll drops routes that are gone", () => {
-  const t = new RoutingTable("localhost");
-  t.set("a.localhost", { app: "a", backends: ["1.1.1.1:1"] });
-  t.replaceAll([["b.localhost", { app: "b", backends: ["2.2.2.2:2"] }]]);
-  assert.equal(t.resolve("a.localhost").kind, "no-app");
-  assert.equal(t.resolve("b.localhost").kind, "backend");
+test("a host's certificate is its file's sha256; anything else is refused", () => {
+  const t = new RoutingTable();
+  const sha = "a".repeat(64);
+  t.set("www.example.com", { app: "a", backends: ["10.0.0.2:5000"], cert: sha });
+  t.set("a.localhost", { app: "a", backends: ["10.0.0.2:5000"] });
+  assert.deepEqual([...t.certs()], [["www.example.com", sha]]);
+  assert.throws(() => t.set("x.example.com", { app: "a", backends: [], cert: "../../etc/shadow" }), /is not a sha256/);
+  t.set("www.example.com", null);
+  assert.equal(t.certs().size, 0);
 });

@@ -21,7 +21,7 @@ test("bootstrap is idempotent and writes the admin token once, mode 600", async 
   assert.equal(second.token, null, "an existing token file is kept");
   assert.equal(readFileSync(file, "utf8").trim(), first.token);
 
-  const user = await db.user.findUniqueOrThrow({ where: { email: "admin@localhost" }, include: { memberships: { include: { team: true } } } });
+  const user = await db.user.findUniqueOrThrow({ where: { email: "admin@paas.localhost" }, include: { memberships: { include: { team: true } } } });
   assert.equal(user.isOperator, true);
   assert.deepEqual(user.memberships.map((m) => [m.team.name, m.role]), [["main", "admin"]]);
   assert.equal(await db.team.count(), 1);

@@ -7,19 +7,54 @@
  * The token is written to $PAAS_DATA_DIR/admin-token (mode 600) only when
  * that file does not exist yet; delete the file to mint a new one.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDb } from "@paas/db";
-import { config, generateToken } from "@paas/shared";
+import { config, generateToken, hashToken } from "@paas/shared";
 
-export const OPERATOR_EMAIL = "admin@localhost";
+// A domain with a dot: Better Auth's sign-in accepts only such addresses.
+export const OPERATOR_EMAIL = "admin@paas.localhost";
+/** Its name before sign-in by password (renamed on the next bootstrap). */
+const OLD_OPERATOR_EMAIL = "admin@localhost";
 export const DEFAULT_TEAM = "main";
 
-export async function bootstrap(): Promise<{ tokenFile: string; token: string | null; dashboardUrl: string }> {
+/**
+ * The operator signs in to the dashboard once they have set a password: until then a link
+ * (an invitation to team main, 7 days) is kept in $PAAS_DATA_DIR/admin-invite, made anew
+ * when the last one expired. `infra/up` prints it.
+ */
+async function operatorInvite(db: ReturnType<typeof createDb>, userId: string, teamId: string, email: string): Promise<string | null> {
+  const cfg = config();
+  const file = path.join(cfg.dataDir, "admin-invite");
+  const hasPassword = (await db.account.count({ where: { userId, providerId: "credential", password: { not: null } } })) > 0;
+  if (hasPassword) {
+    // Used: the link must not be printed again.
+    rmSync(file, { force: true });
+    return null;
+  }
+  const base = (process.env.PAAS_PUBLIC_URL || `http://localhost:${cfg.webPort}`).replace(/\/+$/, "");
+  if (existsSync(file)) {
+    const secret = readFileSync(file, "utf8").trim().split("/").pop() ?? "";
+    const inv = await db.invitation.findUnique({ where: { hash: hashToken(secret) } });
+    if (inv && !inv.acceptedAt && inv.expiresAt.getTime() > Date.now() + 3600_000) return `${base}/invite/${secret}`;
+  }
+  const t = generateToken();
+  await db.invitation.create({
+    data: { teamId, email, role: "admin", hash: t.hash, expiresAt: new Date(Date.now() + 7 * 24 * 3600_000) },
+  });
+  mkdirSync(cfg.dataDir, { recursive: true });
+  writeFileSync(file, `${base}/invite/${t.token}\n`, { mode: 0o600 });
+  return `${base}/invite/${t.token}`;
+}
+
+export async function bootstrap(): Promise<{ tokenFile: string; token: string | null; dashboardUrl: string; inviteLink: string | null }> {
   const cfg = config();
   const db = createDb();
   try {
+    if (!(await db.user.findUnique({ where: { email: OPERATOR_EMAIL } }))) {
+      await db.user.updateMany({ where: { email: OLD_OPERATOR_EMAIL }, data: { email: OPERATOR_EMAIL } });
+    }
     const user = await db.user.upsert({
       where: { email: OPERATOR_EMAIL },
       update: { isOperator: true },
@@ -45,7 +80,8 @@ export async function bootstrap(): Promise<{ tokenFile: string; token: string | 
       writeFileSync(tokenFile, t.token + "\n", { mode: 0o600, flag: "wx" });
       token = t.token;
     }
-    return { tokenFile, token, dashboardUrl: `http://localhost:${cfg.webPort}/` };
+    const inviteLink = await operatorInvite(db, user.id, team.id, OPERATOR_EMAIL);
+    return { tokenFile, token, dashboardUrl: `http://localhost:${cfg.webPort}/`, inviteLink };
   } finally {
     await db.$disconnect();
   }
@@ -54,8 +90,9 @@ export async function bootstrap(): Promise<{ tokenFile: string; token: string | 
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   bootstrap().then(
-    ({ tokenFile, token, dashboardUrl }) => {
+    ({ tokenFile, token, dashboardUrl, inviteLink }) => {
       console.log(`Dashboard:   ${dashboardUrl}`);
+      if (inviteLink) console.log(`Sign-in:     set ${OPERATOR_EMAIL}'s password at ${inviteLink}`);
       console.log(`Admin token: ${tokenFile}${token ? " (new)" : " (kept)"}`);
       if (token) console.log(`             ${token}`);
       else console.log(`             read it with: cat ${tokenFile}`);

@@ -37,6 +37,15 @@ function agentListen(env: NodeJS.ProcessEnv): { agentHost: string; agentToken?: 
   return { agentHost, agentToken };
 }
 
+/** A whole number of seconds (0 to an hour) from `name`, else `fallback`. */
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 3600) throw new Error(`${name} must be a whole number of seconds from 0 to 3600, got "${raw}"`);
+  return n;
+}
+
 /** A positive whole number of bytes from `name`, else `fallback`. */
 function bytes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -51,6 +60,13 @@ export interface PaasConfig {
   dataDir: string;
   webPort: number;
   httpPort: number;
+  /** The router's TLS port (PAAS_HTTPS_PORT, default 8443): SNI picks a domain's certificate. */
+  httpsPort: number;
+  /**
+   * Certificates: `default.pem`, the router's self-signed one for *.<domain>, and
+   * `domains/<host>.pem` per custom domain (certificate chain and key, mode 600).
+   */
+  tlsDir: string;
   agentPort: number;
   /** Address the agent listens on (PAAS_AGENT_HOST); 127.0.0.1 unless set. */
   agentHost: string;
@@ -71,12 +87,24 @@ export interface PaasConfig {
   cgroupRoot: string;
   /** A push whose source tree (the tar of the pushed commit) is larger is refused (PAAS_MAX_PUSH_BYTES). */
   maxPushBytes: number;
+  /**
+   * Seconds a replica that left the route keeps running before its SIGTERM (PAAS_DRAIN_SECONDS,
+   * default 5): the router stops sending it requests and those it has finish.
+   */
+  drainSeconds: number;
+  /** Seconds between a replica's SIGTERM and its SIGKILL (PAAS_STOP_GRACE_SECONDS, default 10). */
+  stopGraceSeconds: number;
+  /** Prometheus, on loopback (PAAS_PROMETHEUS_PORT, default 9390): the metrics' history. */
+  prometheusUrl: string;
+  /** The router's per-app figures for Prometheus, on loopback (PAAS_ROUTER_METRICS_PORT, default 9391). */
+  routerMetricsPort: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): PaasConfig {
   const dataDir = path.resolve(env.PAAS_DATA_DIR || path.join(/* turbopackIgnore: true */ process.cwd(), ".paas"));
   const webPort = port(env, "PAAS_WEB_PORT", 3000);
   const httpPort = port(env, "PAAS_HTTP_PORT", 8080);
+  const httpsPort = port(env, "PAAS_HTTPS_PORT", 8443);
   const agentPort = port(env, "PAAS_AGENT_PORT", 3101);
   const redisPort = port(env, "PAAS_REDIS_PORT", 6379);
   const domain = env.PAAS_DOMAIN || "localhost";
@@ -87,6 +115,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PaasConfig {
     dataDir,
     webPort,
     httpPort,
+    httpsPort,
+    tlsDir: path.join(dataDir, "tls"),
     agentPort,
     agentHost,
     agentToken,
@@ -102,6 +132,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PaasConfig {
     cgroupRoot: env.PAAS_CGROUP_ROOT || "paas",
     // Heroku refuses a slug over 500 MB; our limit is on the pushed tree, before any build.
     maxPushBytes: bytes(env, "PAAS_MAX_PUSH_BYTES", 512 * 2 ** 20),
+    drainSeconds: seconds(env, "PAAS_DRAIN_SECONDS", 5),
+    stopGraceSeconds: seconds(env, "PAAS_STOP_GRACE_SECONDS", 10),
+    prometheusUrl: `http://127.0.0.1:${port(env, "PAAS_PROMETHEUS_PORT", 9390)}`,
+    routerMetricsPort: port(env, "PAAS_ROUTER_METRICS_PORT", 9391),
   };
 }
 

@@ -39,3 +39,28 @@ test("the longest parent and branch: the preview's name and both hosts fit DNS l
   assert.deepEqual(hosts, [`${name}.apps.example.com`, `${label}.${parent}.apps.example.com`]);
   for (const h of hosts) for (const l of h.split(".")) assert.ok(l.length >= 1 && l.length <= DNS_LABEL_MAX && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(l), l);
 });
+
+test("custom domains: lower-cased DNS names of two labels or more; no wildcards, IPs or bad labels", async () => {
+  const { customDomainName, platformDomainProblem } = await import("./naming.ts");
+  for (const [input, host] of [
+    ["www.example.com", "www.example.com"],
+    ["  WWW.Example.COM. ", "www.example.com"],
+    ["xn--bcher-kva.example", "xn--bcher-kva.example"],
+    ["a-b.c-d.example.co.uk", "a-b.c-d.example.co.uk"],
+    ["1.example.com", "1.example.com"],
+  ]) assert.equal(customDomainName.parse(input), host, input);
+  const why = (h: string) => {
+    const r = customDomainName.safeParse(h);
+    return r.success ? null : r.error.issues.map((i) => i.message).join("; ");
+  };
+  assert.match(why("*.example.com")!, /wildcard domains are not supported: add each host name \(e\.g\. www\.example\.com\)/);
+  assert.match(why("localhost")!, /not a full domain name/);
+  assert.match(why("10.0.0.1")!, /IP address/);
+  for (const bad of ["-a.example.com", "a-.example.com", "a..example.com", "a_b.example.com", "a b.example.com", "é.example.com", `${"a".repeat(64)}.com`, `${"a.".repeat(127)}com`, "example.com/x", ""]) {
+    assert.ok(why(bad), `${JSON.stringify(bad)} is refused`);
+  }
+  assert.equal(platformDomainProblem("www.example.com", "apps.example.com"), null);
+  assert.equal(platformDomainProblem("myapps.example.com", "apps.example.com"), null);
+  assert.match(platformDomainProblem("apps.example.com", "apps.example.com")!, /platform's own domain \(\*\.apps\.example\.com\)/);
+  assert.match(platformDomainProblem("x.y.apps.example.com", "apps.example.com")!, /add a domain of your own/);
+});

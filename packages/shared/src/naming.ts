@@ -61,3 +61,45 @@ export const appHostName = (app: string, domain: string): string => `${app}.${do
 
 /** The host a preview app answers at besides its own: `<label>.<parent>.<domain>`. */
 export const previewHostName = (label: string, parent: string, domain: string): string => `${label}.${appHostName(parent, domain)}`;
+
+/** RFC 1035: a host name has at most 253 characters. */
+export const HOSTNAME_MAX = 253;
+const HOST_LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Why `host` (lower-cased, no trailing dot) cannot be a custom domain, or null. Wildcards
+ * (`*.example.com`) are refused: the router finds an app by an exact lookup of the Host
+ * header (one map lookup per request), so each host name is added on its own.
+ */
+export function customDomainProblem(host: string): string | null {
+  if (host.startsWith("*.")) return `wildcard domains are not supported: add each host name (e.g. www.${host.slice(2)}) on its own`;
+  if (host.length > HOSTNAME_MAX) return `a host name has at most ${HOSTNAME_MAX} characters`;
+  const labels = host.split(".");
+  if (labels.length < 2) return `"${host}" is not a full domain name: give one like www.example.com`;
+  const bad = labels.find((l) => !HOST_LABEL_RE.test(l));
+  if (bad !== undefined) {
+    return `"${host}" is not a domain name: each dot-separated part has 1-63 letters, digits or dashes and neither starts nor ends with a dash`;
+  }
+  if (/^\d+$/.test(labels[labels.length - 1])) return `"${host}" is an IP address, not a domain name`;
+  return null;
+}
+
+/** A custom domain as people type it (any case, a trailing dot allowed), lower-cased. */
+export const customDomainName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((h) => (h.endsWith(".") ? h.slice(0, -1) : h))
+  .superRefine((h, ctx) => {
+    const why = customDomainProblem(h);
+    if (why) ctx.addIssue({ code: "custom", message: why });
+  });
+
+/**
+ * Why `host` is the platform's own (`<domain>` or under it: apps' and previews' hosts), or
+ * null: those hosts belong to the platform's apps and its default certificate.
+ */
+export function platformDomainProblem(host: string, domain: string): string | null {
+  if (host !== domain && !host.endsWith(`.${domain}`)) return null;
+  return `${host} is in the platform's own domain (*.${domain}), where apps answer at <app>.${domain} already: add a domain of your own`;
+}

@@ -5,7 +5,8 @@
 const char *dir, *rootfs, *lower, *upper, *work, *netns, *ipcidr, *gw, *hostname_, *cwd = "/", *oomfile;
 const char *cgroups[16];
 int ncgroups;
-const char *binds[16];
+const char *binds[MAXBINDS];
+int bind_rw[MAXBINDS];
 int nbinds;
 char *envv[MAXV];
 int nenv;
@@ -78,6 +79,7 @@ void say(int syncfd, const char *status, const char *fmt, ...) {
 }
 
 pid_t exec_target;
+int exec_tty;
 
 int parse_opts(int argc, char **argv, int exec_mode) {
   int i;
@@ -94,6 +96,7 @@ int parse_opts(int argc, char **argv, int exec_mode) {
     else if (!strcmp(a, "--env") && nenv < MAXV - 1) envv[nenv++] = (char *)v;
     /* exec */
     else if (exec_mode && !strcmp(a, "--pid")) exec_target = (pid_t)atoi(v);
+    else if (exec_mode && !strcmp(a, "--tty")) exec_tty = !strcmp(v, "1");
     else if (exec_mode) { fprintf(stderr, "paas-run exec: unknown option %s\n", a); return -1; }
     /* run */
     else if (!strcmp(a, "--dir")) dir = v;
@@ -107,7 +110,11 @@ int parse_opts(int argc, char **argv, int exec_mode) {
     else if (!strcmp(a, "--hostname")) hostname_ = v;
     else if (!strcmp(a, "--oom-file")) oomfile = v;
     else if (!strcmp(a, "--userns")) userns_base = atol(v);
-    else if (!strcmp(a, "--bind") && nbinds < 16) binds[nbinds++] = v;
+    else if (!strcmp(a, "--bind") || !strcmp(a, "--bind-rw")) {
+      if (nbinds == MAXBINDS) { fprintf(stderr, "paas-run: more than %d binds\n", MAXBINDS); return -1; }
+      bind_rw[nbinds] = !strcmp(a, "--bind-rw");
+      binds[nbinds++] = v;
+    }
     else { fprintf(stderr, "paas-run: unknown option %s\n", a); return -1; }
   }
   return -1;

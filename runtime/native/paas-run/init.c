@@ -154,15 +154,20 @@ static void container_main(void) {
     if (!colon) { errno = 0; die("bad --bind %s", binds[i]); }
     *colon = 0;
     snprintf(dst, sizeof dst, ".%s", colon + 1);
-    struct stat st;
+    struct stat st, sst;
     if (stat(dst, &st) < 0) {
       for (char *q = dst + 2; *q; q++) /* parents, for images without /etc */
         if (*q == '/') { *q = 0; mkdir(dst, 0755); *q = '/'; }
-      int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-      if (fd >= 0) close(fd);
+      if (stat(src, &sst) == 0 && S_ISDIR(sst.st_mode)) mkdir(dst, 0755);
+      else {
+        int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd >= 0) close(fd);
+      }
     }
     mnt(src, dst, NULL, MS_BIND, NULL);
-    mnt(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+    /* by host root, in a mount namespace the container's root never holds CAP_SYS_ADMIN over:
+     * it cannot remount the bind writable, with or without a user namespace */
+    mnt(NULL, dst, NULL, MS_BIND | MS_REMOUNT | (bind_rw[i] ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV, NULL);
   }
 
   for (int i = 0; masked[i]; i++) {

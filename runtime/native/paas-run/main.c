@@ -14,7 +14,9 @@
  *     --cgroup DIR         join this cgroup (repeatable; the container's process joins it
  *                          before anything else: join_cgroups)
  *     --oom-file FILE      file with an "oom_kill N" line (v1 memory.oom_control, v2 memory.events)
- *     --bind SRC:DST       bind-mount a host file read-only into the container (resolv.conf...)
+ *     --bind SRC:DST       bind-mount a host file or directory read-only into the container
+ *                          (resolv.conf..., a build's package indexes); DST is made when missing
+ *     --bind-rw SRC:DST    the same, writable
  *     --hostname H --cwd D --uid N --gid N --env K=V (repeatable)
  *   Prints "ok PID\n" or "error MESSAGE\n" on fd 3 when the container has exec'd
  *   (or failed to), then the monitor lives on, detached, until the container exits.

@@ -55,7 +55,9 @@
 extern const char *dir, *rootfs, *lower, *upper, *work, *netns, *ipcidr, *gw, *hostname_, *cwd, *oomfile;
 extern const char *cgroups[16];
 extern int ncgroups;
-extern const char *binds[16];
+#define MAXBINDS 64
+extern const char *binds[MAXBINDS];
+extern int bind_rw[MAXBINDS];
 extern int nbinds;
 extern char *envv[MAXV];
 extern int nenv;
@@ -66,6 +68,7 @@ extern char **cmd;
 extern long userns_base;
 extern int userns_fd;
 extern pid_t exec_target; /* exec's --pid */
+extern int exec_tty;       /* exec's --tty 1 */
 /* Options into the globals; returns the index of the command, or -1. */
 int parse_opts(int argc, char **argv, int exec_mode);
 

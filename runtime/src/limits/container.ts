@@ -1,31 +1,17 @@
 /**
- * The limits of one container beyond what cgroups.ts sets by itself: the spec's checks, the
- * quota'd writable layer, the I/O device, team limits kept on disk. Runtime (containers.ts)
- * calls these; bandwidth.ts shapes the veth, disk.ts makes quota dirs.
+ * The limits of one container beyond what cgroups.ts sets by itself: the quota'd writable
+ * layer, the I/O device, team limits kept on disk. Their rules (ranges, required fields) are
+ * the agent contract's schemas, parsed in tasks.ts. Runtime (containers.ts) calls these;
+ * bandwidth.ts shapes the veth, disk.ts makes quota dirs.
  */
 import fs from "node:fs";
 import path from "node:path";
 import type { ContainerSpec, TeamLimits } from "@paas/shared/agent-api";
-import { type CgroupLimits, type IoLimit, validateLimits } from "../cgroups.ts";
-import { RuntimeError, readJson, writeJson } from "../util.ts";
+import type { CgroupLimits, IoLimit } from "../cgroups.ts";
+import { readJson, writeJson } from "../util.ts";
 import type { HelperServer } from "../helper.ts";
-import { MIN_QUOTA_BYTES, blockDevice, createQuotaDir, isMountPoint, releaseQuotaDir } from "./disk.ts";
+import { blockDevice, createQuotaDir, isMountPoint, releaseQuotaDir } from "./disk.ts";
 import { diskPoolDir } from "./diskpool.ts";
-
-/** 400 with the field's name for a limit that is not a (sane) number. */
-export function validateSpecLimits(spec: ContainerSpec) {
-  const s = spec as unknown as Record<string, unknown>;
-  validateLimits(s);
-  const int = (k: string, min: number) => {
-    const v = s[k];
-    if (v === undefined || v === null) return;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw new RuntimeError(`spec.${k} must be a whole number, at least ${min}, got ${JSON.stringify(v)}`, 400);
-  };
-  int("diskBytes", MIN_QUOTA_BYTES);
-  int("ioReadBps", 1024);
-  int("ioWriteBps", 1024);
-  int("netRateKbit", 8);
-}
 
 /** The cgroup limits of a container's leaf, with the I/O rule on the device under its writable layer. */
 export function leafLimits(spec: ContainerSpec, containerDir: string): CgroupLimits {
@@ -72,17 +58,6 @@ export async function releaseContainerDisk(helper: HelperServer, containerDir: s
 
 function teamsFile(runtimeRoot: string) {
   return path.join(runtimeRoot, "cgroup-teams.json");
-}
-
-export function validateTeamLimits(team: string, limits: TeamLimits): CgroupLimits {
-  if (!/^[a-zA-Z0-9_.-]+$/.test(team) || team === "." || team === "..") throw new RuntimeError(`bad team name "${team}"`, 400);
-  if (!limits || typeof limits !== "object") throw new RuntimeError("team limits need a body { memoryBytes?, cpuMillis?, pids? }", 400);
-  const l = limits as unknown as Record<string, unknown>;
-  for (const k of Object.keys(l)) {
-    if (!["memoryBytes", "cpuMillis", "pids"].includes(k)) throw new RuntimeError(`unknown team limit "${k}" (memoryBytes, cpuMillis, pids)`, 400);
-  }
-  validateLimits({ memoryBytes: l.memoryBytes, cpuMillis: l.cpuMillis, pidsLimit: l.pids }, "team");
-  return { memoryBytes: limits.memoryBytes, cpuMillis: limits.cpuMillis, pidsLimit: limits.pids };
 }
 
 export function readTeamLimits(runtimeRoot: string): Record<string, TeamLimits> {

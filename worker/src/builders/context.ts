@@ -11,12 +11,14 @@ import fs from "node:fs";
 import { Readable } from "node:stream";
 import * as tar from "tar";
 import { type AgentClient, type ArchiveOwner, type ImageConfig, type ImageInfo, type LogLine, unlessAbsent } from "@paas/shared";
+import { BUILD_MEMORY_MB, BUILD_PIDS } from "@paas/shared/sizes";
 import type { BuildLog } from "../build-log.ts";
 import { PushError } from "../pipeline/push-error.ts";
 import type { ProcessTypes } from "./procfile.ts";
 import { describeDuration } from "../jobs/build-slots.ts";
+import { INDEXES_DIR, type PackageIndexes, readPackageIndexes } from "./package-indexes.ts";
 
-export const BUILD_MEMORY_BYTES = 1024 * 2 ** 20;
+export const BUILD_MEMORY_BYTES = BUILD_MEMORY_MB * 2 ** 20;
 /** The port every web process listens on inside its container ($PORT; deploy.ts sets it). */
 export const APP_PORT = 5000;
 
@@ -123,7 +125,20 @@ export interface ContainerStep {
   onLine?: (l: LogLine) => void;
   /** Extra label for the container (the instruction it runs, for operators). */
   purpose?: string;
+  /** The host's package indexes (package-indexes.ts), for a step that installs packages. */
+  indexes?: PackageIndexes;
 }
+
+const indexesOfBuild = new WeakMap<BuildContext, PackageIndexes>();
+/** The host's package indexes, read once per build (package-indexes.ts). */
+export function packageIndexes(ctx: BuildContext): PackageIndexes {
+  let ix = indexesOfBuild.get(ctx);
+  if (!ix) indexesOfBuild.set(ctx, (ix = readPackageIndexes()));
+  return ix;
+}
+
+/** A line as the log may show it: the indexes' secrets masked. */
+const masked = (line: string, secrets: string[]) => secrets.reduce((l, s) => l.split(s).join("****"), line);
 
 /**
  * One container: create, fill, run (output streams into the build log live), commit,
@@ -132,15 +147,25 @@ export interface ContainerStep {
 export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<ImageInfo | undefined> {
   const { agent, log } = ctx;
   if (ctx.deadline.aborted) throw timeoutFailure(ctx);
+  const ix = step.indexes;
+  // The indexes' npmrc (names and ${VAR} references only) is written by the step's own user
+  // (so it may remove it from sticky /tmp) and goes when the command ends, whatever its end.
+  const npmrc = ix?.npmrc !== undefined && step.cmd ? ix.npmrc : undefined;
+  const cmd =
+    npmrc !== undefined && step.cmd
+      ? ["/bin/sh", "-c", `mkdir -p ${INDEXES_DIR} && printf '%s' "$PAAS_NPMRC" > ${INDEXES_DIR}/npmrc && trap 'rm -rf ${INDEXES_DIR}' EXIT && "$@"`, "sh", ...step.cmd]
+      : step.cmd;
+  const secrets = ix?.secrets ?? [];
   const container = await agent.createContainer({
     name: `build-${ctx.app.name}-${ctx.buildId}-${Math.random().toString(36).slice(2, 8)}`,
     image: step.image,
-    cmd: step.cmd,
-    env: step.env,
+    cmd,
+    env: ix ? { ...ix.env, ...(npmrc !== undefined ? { PAAS_NPMRC: npmrc } : {}), ...step.env } : step.env,
+    ...(ix?.binds.length ? { binds: ix.binds } : {}),
     workdir: step.workdir,
     hostname: `build-${ctx.app.name}`,
     memoryBytes: BUILD_MEMORY_BYTES,
-    pidsLimit: 1024,
+    pidsLimit: BUILD_PIDS,
     cgroupParent: `${ctx.app.team}/${ctx.app.name}`,
     network: "bridge",
     egress: true,
@@ -148,14 +173,15 @@ export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<I
   });
   try {
     for (const a of step.archives ?? []) await agent.putArchive(container.id, a.dir, toBody(a.tar()), { owner: a.owner });
-    if (step.cmd) {
+    if (cmd) {
       await agent.start(container.id);
       const streaming = (async () => {
         for await (const l of agent.logs(container.id, { follow: true })) {
           step.onLine?.(l);
           if (step.showOutput === false) continue;
-          if (l.line.startsWith("-----> ")) log.step(l.line.slice(7));
-          else log.info(l.line);
+          const line = secrets.length ? masked(l.line, secrets) : l.line;
+          if (line.startsWith("-----> ")) log.step(line.slice(7));
+          else log.info(line);
         }
       })().catch(() => {});
       const result = await agent.wait(container.id, ctx.deadline).catch(async (err) => {

@@ -82,3 +82,13 @@ test("PAAS_BUILDER forces a builder, and a wrong value says which are valid", as
   await assert.rejects(detect(await tree({ "index.html": "" }), "ruby"), /not a builder; use one of dockerfile, node, python, static/);
   await assert.rejects(detect(await tree({ "index.html": "" }), "node"), /no package\.json/);
 });
+
+test("a Node app with a build script and no start is a static build; a start script or a Procfile web makes it a server", async () => {
+  const vite = '{"scripts":{"build":"vite build"}}';
+  const d = await detect(await tree({ "package.json": vite, "index.html": "<h1>x</h1>" }));
+  assert.equal(d.builder, "node");
+  assert.equal(d.staticBuild, true);
+  assert.equal(d.processTypes.web, "node /opt/paas/static-server.mjs");
+  assert.equal((await detect(await tree({ "package.json": '{"scripts":{"build":"tsc","start":"node dist/a.js"}}' }))).staticBuild, undefined);
+  assert.equal((await detect(await tree({ "package.json": vite, Procfile: "web: node serve.js" }))).staticBuild, undefined);
+});

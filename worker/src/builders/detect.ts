@@ -27,6 +27,12 @@ export interface Detection {
   processTypes: ProcessTypes;
   /** Why this builder: the file that decided, or the config var. */
   reason: string;
+  /**
+   * A Node app whose build makes a static site: a "build" script, no "start" script and no
+   * web process in a Procfile (as a Vite or Create React App project). node.ts serves its
+   * output (static.json's root, else dist/, build/, out/ or public/) with the static server.
+   */
+  staticBuild?: boolean;
 }
 
 export const SUPPORTED =
@@ -68,33 +74,42 @@ export async function detect(dir: string, forced?: string): Promise<Detection> {
   if (!builder) throw new DetectError(`could not detect how to build this app; supported: ${SUPPORTED}`);
 
   const processTypes: ProcessTypes = { ...procfile };
+  let staticBuild = false;
   if (!processTypes.web) {
     const web = await defaultWeb(dir, builder);
     if (web) processTypes.web = web;
+    else if (builder === "node" && (await packageScripts(dir)).build) {
+      processTypes.web = STATIC_WEB;
+      staticBuild = true;
+      reason = 'package.json: a static build ("build" script, no "start")';
+    }
   }
   if (!processTypes.web && builder !== "dockerfile") throw new DetectError(noWebMessage(builder));
-  return { builder, processTypes, reason };
+  return { builder, processTypes, reason, ...(staticBuild ? { staticBuild } : {}) };
+}
+
+const STATIC_WEB = "node /opt/paas/static-server.mjs";
+
+async function packageScripts(dir: string): Promise<Record<string, string>> {
+  const text = await readIfExists(path.join(dir, "package.json"));
+  if (text === null) throw new DetectError("PAAS_BUILDER is node but there is no package.json; add one or unset PAAS_BUILDER");
+  try {
+    return (JSON.parse(text) as { scripts?: Record<string, string> }).scripts ?? {};
+  } catch (err) {
+    throw new DetectError(`package.json is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 function noWebMessage(builder: BuilderName): string {
-  if (builder === "node") return 'no web process: add a "start" script to package.json or a "web:" line to a Procfile';
+  if (builder === "node") return 'no web process: add a "start" script to package.json (or a "build" script that makes a static site) or a "web:" line to a Procfile';
   if (builder === "python") return 'no web process: add app.py or main.py, or a "web:" line to a Procfile';
   return 'no web process: add a "web:" line to a Procfile';
 }
 
 async function defaultWeb(dir: string, builder: BuilderName): Promise<string | undefined> {
   switch (builder) {
-    case "node": {
-      const text = await readIfExists(path.join(dir, "package.json"));
-      if (text === null) throw new DetectError("PAAS_BUILDER is node but there is no package.json; add one or unset PAAS_BUILDER");
-      let pkg: { scripts?: Record<string, string> };
-      try {
-        pkg = JSON.parse(text);
-      } catch (err) {
-        throw new DetectError(`package.json is not valid JSON: ${(err as Error).message}`);
-      }
-      return pkg.scripts?.start ? "npm start" : undefined;
-    }
+    case "node":
+      return (await packageScripts(dir)).start ? "npm start" : undefined;
     case "python": {
       const reqs = ((await readIfExists(path.join(dir, "requirements.txt"))) ?? "") + ((await readIfExists(path.join(dir, "pyproject.toml"))) ?? "");
       const hasGunicorn = /(^|["'\s])gunicorn\b/im.test(reqs);
@@ -106,7 +121,7 @@ async function defaultWeb(dir: string, builder: BuilderName): Promise<string | u
       return undefined;
     }
     case "static":
-      return "node /opt/paas/static-server.mjs";
+      return STATIC_WEB;
     case "dockerfile":
       return undefined;
   }

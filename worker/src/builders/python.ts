@@ -1,47 +1,117 @@
 /**
- * Python: a virtualenv in /app/.venv with the app's requirements, in a layer of its own
- * cached by the requirements' hash (like Node's dependencies), then the source on top.
+ * Python: Debian's python3 with a virtualenv in /app/.venv holding the app's requirements,
+ * built in the build image (compilers, python3-dev: C extensions build from their sdists)
+ * in a layer of its own cached by the requirements' hash (like Node's dependencies), then
+ * the source on top; the result runs on the run image, without the compilers.
  *
- *   stack/python + requirements.txt -> python3 -m venv, pip install -r  => cache/<app>/python-venv:<hash>
- *   venv image + source (without .venv)  [-> pip install . for a pyproject-only app]  => app/<app>:<build>
+ *   stack/python-build + requirements.txt (+ the local packages it names)
+ *     -> python3 -m venv, pip install -r                                => cache/<app>/python-venv:<hash>
+ *   venv image + source (without .venv)  [-> pip install . for a pyproject-only app]
+ *     => cache/<app>/python-built:<build>, rebased from stack/python-build onto stack/python
+ *     => app/<app>:<build>
+ *
+ * `.python-version` or `runtime.txt` (python-3.11.2) is checked against the stack's Python
+ * (Debian's, the one version here). Packages come from pip's indexes as the host has them
+ * configured (package-indexes.ts).
  */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
-import { APP_PORT, findImage, finalImageName, pruneCache, readIfExists, runStep, sha256, shellCmd, tarOfDir, tarOfFiles, type BuildContext, type BuildOutput } from "./context.ts";
+import { APP_PORT, BuildFailure, findImage, finalImageName, packageIndexes, pruneCache, readIfExists, runStep, sha256, shellCmd, tarOfDir, tarOfFiles, type BuildContext, type BuildOutput } from "./context.ts";
 import type { Detection } from "./detect.ts";
 
-const STACK = "stack/python";
+export const RUN_STACK = "stack/python";
+export const BUILD_STACK = "stack/python-build";
 const VENV = "/app/.venv";
 /** pip's cache and version check stay out of the image and off the network. */
 const PIP_ENV = { PIP_NO_CACHE_DIR: "1", PIP_DISABLE_PIP_VERSION_CHECK: "1", PYTHONDONTWRITEBYTECODE: "1" };
 const RUN_ENV = { VIRTUAL_ENV: VENV, PATH: `${VENV}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`, PYTHONUNBUFFERED: "1" };
 
+/**
+ * The Python version the app asks for (.python-version, else runtime.txt), checked against
+ * the stack's: "3.11" and "3.11.2" match 3.11.2; anything else is refused naming the one here.
+ */
+export function checkPythonVersion(files: { pythonVersion: string | null; runtimeTxt: string | null }, have: string): string | undefined {
+  const firstLine = (t: string) => t.split("\n").map((l) => l.trim()).find((l) => l && !l.startsWith("#"));
+  const [file, asked] = files.pythonVersion !== null ? [".python-version", firstLine(files.pythonVersion)] : files.runtimeTxt !== null ? ["runtime.txt", firstLine(files.runtimeTxt)] : [];
+  if (!file || !asked) return undefined;
+  const version = asked.replace(/^python-?/i, "");
+  if (!/^\d+(\.\d+){0,2}$/.test(version)) {
+    throw new BuildFailure(`${file} says "${asked}", which is not a Python version; write one like 3.11${file === "runtime.txt" ? " (python-3.11)" : ""}`);
+  }
+  const haveParts = have.split(".");
+  if (!version.split(".").every((p, i) => p === haveParts[i])) {
+    const minor = haveParts.slice(0, 2).join(".");
+    throw new BuildFailure(`${file} asks for Python ${version}, but this platform has Python ${have} only (Debian's); ask for ${minor} or remove ${file}`);
+  }
+  return version;
+}
+
+/** Local paths a requirements file installs from (./vendor/pkg, -e ../lib, file:./x): they go into the venv step too. */
+export function localRequirements(requirements: string): string[] {
+  const out: string[] = [];
+  for (const raw of requirements.split("\n")) {
+    const line = raw.replace(/\s+#.*$/, "").trim();
+    const m = /^(?:-e\s+|--editable[=\s]+)?(?:file:)?(\.{1,2}\/[^\s;\[]*)/.exec(line);
+    if (m) out.push(path.posix.normalize(m[1]).replace(/\/+$/, ""));
+  }
+  return out;
+}
+
+/** A hash of the files below `dir` (names, modes, contents): a change to a local package is a new venv. */
+function hashTree(dir: string): string {
+  const h = createHash("sha256");
+  const st = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!st) return "missing";
+  if (st.isFile()) return h.update(fs.readFileSync(dir)).digest("hex");
+  for (const rel of (fs.readdirSync(dir, { recursive: true }) as string[]).sort()) {
+    const p = path.join(dir, rel);
+    const s = fs.lstatSync(p);
+    h.update(`${rel}\0${s.mode}\0`);
+    if (s.isFile()) h.update(fs.readFileSync(p));
+  }
+  return h.digest("hex");
+}
+
 export async function buildPython(ctx: BuildContext, detection: Detection): Promise<BuildOutput> {
   const { log } = ctx;
-  const stack = await ctx.agent.image(STACK);
+  const stack = await ctx.agent.image(BUILD_STACK);
+  const have = stack.config.env.PYTHON_VERSION;
+  const asked = have
+    ? checkPythonVersion({ pythonVersion: await readIfExists(path.join(ctx.dir, ".python-version")), runtimeTxt: await readIfExists(path.join(ctx.dir, "runtime.txt")) }, have)
+    : undefined;
+  if (have) log.step(`Using Python ${have}${asked ? ` (asked for ${asked})` : ""}`);
+  const indexes = packageIndexes(ctx);
   const requirements = await readIfExists(path.join(ctx.dir, "requirements.txt"));
   const pyproject = await readIfExists(path.join(ctx.dir, "pyproject.toml"));
   const hasReqs = requirements !== null && requirements.split("\n").some((l) => l.trim() && !l.trim().startsWith("#"));
 
-  const hash = sha256(stack.id, requirements ?? "");
+  const local = requirements ? localRequirements(requirements) : [];
+  for (const rel of local) {
+    const abs = path.resolve(ctx.dir, rel);
+    if (!abs.startsWith(ctx.dir + path.sep)) throw new BuildFailure(`requirements.txt installs ${rel}, which is outside the pushed tree; vendor it into the repository`);
+    if (!fs.existsSync(abs)) throw new BuildFailure(`requirements.txt installs ${rel}, which is not in the pushed tree`);
+  }
+  const hash = sha256(stack.id, requirements ?? "", ...local.flatMap((rel) => [rel, hashTree(path.resolve(ctx.dir, rel))]));
   const venvName = `cache/${ctx.app.name}/python-venv:${hash}`;
   if (await findImage(ctx, venvName)) {
     log.step("Reusing the virtualenv (requirements unchanged)");
   } else {
     log.step(hasReqs ? "Installing requirements into a virtualenv" : "Creating a virtualenv (no requirements)");
-    const script = [
-      "set -e",
-      "python3 --version",
-      `python3 -m venv ${VENV}`,
-      hasReqs ? `${VENV}/bin/pip install -r requirements.txt` : "true",
-    ].join("\n");
+    const script = ["set -e", `python3 -m venv ${VENV}`, hasReqs ? `${VENV}/bin/pip install -r requirements.txt` : "true"].join("\n");
     await runStep(ctx, {
-      image: STACK,
+      image: BUILD_STACK,
       cmd: ["/bin/sh", "-c", script],
       env: PIP_ENV,
       workdir: "/app",
-      archives: [{ dir: "/app", tar: () => tarOfFiles({ "requirements.txt": requirements ?? "" }) }],
+      archives: [
+        { dir: "/app", tar: () => tarOfFiles({ "requirements.txt": requirements ?? "" }) },
+        // the local packages it names, at their places (their parents made by the tar)
+        ...local.map((rel) => ({ dir: "/app", tar: () => tarOfDir(ctx.dir, (p) => !(p === rel || p.startsWith(`${rel}/`) || rel.startsWith(`${p}/`))) })),
+      ],
       commit: { name: venvName },
       purpose: "python-venv",
+      indexes,
     });
     await pruneCache(ctx, "python-venv", venvName);
   }
@@ -50,15 +120,23 @@ export async function buildPython(ctx: BuildContext, detection: Detection): Prom
   const installSelf = requirements === null && pyproject !== null;
   const skip = (rel: string) => [".venv", ".git", "__pycache__"].some((d) => rel === d || rel.startsWith(d + "/"));
   log.step(installSelf ? "Installing the app (pip install .)" : "Adding the app");
-  const name = finalImageName(ctx);
-  const image = await runStep(ctx, {
+  const built = `cache/${ctx.app.name}/python-built:${ctx.buildId}`;
+  await runStep(ctx, {
     image: venvName,
     cmd: installSelf ? ["/bin/sh", "-c", `set -e\n${VENV}/bin/pip install .`] : undefined,
     env: { ...PIP_ENV, ...RUN_ENV },
     workdir: "/app",
     archives: [{ dir: "/app", tar: () => tarOfDir(ctx.dir, skip) }],
-    commit: { name, config: { cmd: shellCmd(detection.processTypes.web), workdir: "/app", env: RUN_ENV, exposedPorts: [APP_PORT] } },
+    commit: { name: built, config: { cmd: shellCmd(detection.processTypes.web), workdir: "/app", env: RUN_ENV, exposedPorts: [APP_PORT] } },
     purpose: "python-app",
+    indexes,
   });
-  return { imageRef: name, image: image!, processTypes: detection.processTypes };
+  const name = finalImageName(ctx);
+  try {
+    log.step("Moving the app onto the run image (stack/python: no compilers)");
+    const image = await ctx.agent.rebaseImage({ image: built, from: BUILD_STACK, onto: RUN_STACK, name });
+    return { imageRef: name, image, processTypes: detection.processTypes };
+  } finally {
+    await ctx.agent.removeImage(built).catch(() => {});
+  }
 }

@@ -5,6 +5,8 @@
  *   "supersede");
  * - its team: at most Quota.concurrentBuilds builds of a team at once (the
  *   limit from the quota module, @paas/db/quotas).
+ * A team that used its build minutes of the day (Quota.buildMinutesPerDay) gets no slot:
+ * the build fails with the quota's message (QuotaError).
  * While it waits, the pusher reads why in the build log ("-----> Waiting: ...",
  * "-----> Queued: N builds ahead of yours").
  *
@@ -15,7 +17,7 @@
  */
 import type { Redis } from "ioredis";
 import { db } from "@paas/db";
-import { concurrentBuildLimit } from "@paas/db/quotas";
+import { assertBuildMinutes, concurrentBuildLimit } from "@paas/db/quotas";
 import { buildLogKey } from "@paas/shared";
 import { agentFor, pickHost } from "../hosts.ts";
 
@@ -85,8 +87,9 @@ export class SupersededError extends Error {}
  * Throws SupersededError when a newer push of the app took over meanwhile.
  */
 export async function acquireBuildSlot(redis: Redis, buildId: string, log: SlotLog): Promise<() => Promise<void>> {
-  const build = await db.build.findUniqueOrThrow({ where: { id: buildId }, include: { app: true } });
+  const build = await db.build.findUniqueOrThrow({ where: { id: buildId }, include: { app: { include: { team: true } } } });
   const app = build.app;
+  const team = app.team;
   let said = "";
   const say = (line: string) => {
     if (line !== said) log.step(line, "queue");
@@ -118,6 +121,7 @@ export async function acquireBuildSlot(redis: Redis, buildId: string, log: SlotL
     const teamAhead = await db.build.count({
       where: { app: { teamId: app.teamId }, status: "pending", createdAt: { lt: build.createdAt, gt: since }, id: { not: buildId } },
     });
+    if (teamAhead === 0) await assertBuildMinutes(db, team);
     const res = teamAhead > 0 ? "team" : ((await redis.eval(ACQUIRE, 2, appSlotKey(app.id), teamSlotsKey(app.teamId), buildId, String(limit))) as string);
     if (res === "ok") {
       if (said) log.step("Starting: your build's turn has come", "queue");
@@ -158,6 +162,14 @@ async function supersede(redis: Redis, oldBuildId: string, newCommit: string): P
     const doomed = (await agent.containers().catch(() => [])).filter((c) => c.labels?.["paas.build"] === oldBuildId);
     for (const c of doomed) await agent.remove(c.id, true).catch(() => {});
   }
+}
+
+/** Drops a destroyed app's slot keys and its builds' marks (jobs/destroy.ts). */
+export async function forgetBuildSlots(redis: Redis, appId: string, teamId: string, buildIds: string[]): Promise<void> {
+  await redis.del(appSlotKey(appId));
+  if (!buildIds.length) return;
+  await redis.srem(teamSlotsKey(teamId), ...buildIds);
+  await redis.del(...buildIds.map(supersededKey));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -49,13 +49,16 @@ export function cacheImagesToRemove(app: string, stored: string[], kept: Pick<Im
 /** Image names of an app's builds: `app/<name>:<build id>`. */
 const appImagePrefix = (app: string) => `app/${app}:`;
 
+/** The app's images and its build cache (`cache/<name>/<kind>:<key>`): what goes when it is destroyed. */
+export const isAppImage = (app: string, name: string) => name.startsWith(appImagePrefix(app)) || name.startsWith(`cache/${app}/`);
+
 /** Removes the app's images that retention does not keep; returns their names. */
 export async function collectImages(appId: string): Promise<string[]> {
   const app = await db.app.findUniqueOrThrow({ where: { id: appId } });
   const releases = await db.release.findMany({ where: { appId }, orderBy: { version: "desc" } });
   const live = releases.filter((r) => r.status === "active" || r.status === "deploying").map((r) => r.imageRef);
   const running = await db.container.findMany({
-    where: { appId, state: { in: ["starting", "running", "stopping"] } },
+    where: { appId, state: { in: ["starting", "running", "restarting", "stopping"] } },
     include: { release: { select: { imageRef: true } } },
   });
   // Builds in progress have no release yet; never race them for their fresh image.

@@ -4,6 +4,8 @@
  */
 import { db } from "@paas/db";
 import type { BuildLog } from "../build-log.ts";
+import type { HttpCheck } from "@paas/shared/agent-api";
+import { describeCheck, readChecks } from "../builders/checks.ts";
 import { BUILDER_TITLES, detect as detectBuilder, type Detection } from "../builders/detect.ts";
 import { configVars } from "./release.ts";
 import type { Step } from "./runner.ts";
@@ -15,7 +17,7 @@ export interface DetectInput {
   log: BuildLog;
 }
 
-export const detect: Step<DetectInput, { detection: Detection; vars: Record<string, string> }> = {
+export const detect: Step<DetectInput, { detection: Detection; vars: Record<string, string>; checks: HttpCheck[] }> = {
   name: "detect",
   async run({ appId, buildId, dir, log }) {
     const vars = await configVars(appId);
@@ -25,6 +27,9 @@ export const detect: Step<DetectInput, { detection: Detection; vars: Record<stri
     await db.build.update({ where: { id: buildId }, data: { builder: detection.builder } });
     const types = Object.entries(detection.processTypes).map(([t, c]) => `${t} (${c})`);
     if (types.length) log.info(`Process types: ${types.join(", ")}`);
-    return { detection, vars };
+    // Read before the build, so a malformed file fails the push at once.
+    const { checks, source } = await readChecks(dir);
+    if (source) log.info([`Checks from ${source}:`, ...checks.map((c) => "  " + describeCheck(c))].join("\n"));
+    return { detection, vars, checks };
   },
 };

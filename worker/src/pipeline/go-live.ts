@@ -7,6 +7,7 @@
  */
 import type { Redis } from "ioredis";
 import { db } from "@paas/db";
+import { WEB } from "@paas/db/formation";
 import type { BuildLog } from "../build-log.ts";
 import { LeaseLostError, type DeployLease } from "../deploy-lock.ts";
 import { deploy, removeReplicas, type Replica } from "./deploy.ts";
@@ -14,6 +15,7 @@ import { pusherMessage } from "./push-error.ts";
 import { route, type OnCommit } from "./route.ts";
 import { retire } from "./retire.ts";
 import { StepRunner } from "./runner.ts";
+import { platformEvent } from "../app-events.ts";
 
 export interface GoLiveInput {
   redis: Redis;
@@ -31,15 +33,20 @@ export async function goLive(steps: StepRunner, { redis, releaseId, log, lease, 
     include: { app: { include: { team: true, previewOf: true } } },
   });
   let replicas: Replica[] = [];
+  const said = release.description ? ` (${release.description})` : "";
+  await platformEvent(redis, release.app.name, { type: "deploy", line: `Deploying v${release.version}${said}` });
   try {
     if (lease.lost()) throw new LeaseLostError("this deploy's lease on the app ran out before it started (the worker stalled)");
     await db.release.update({ where: { id: release.id }, data: { status: "deploying" } });
     replicas = await steps.run(deploy, { release, log });
-    await steps.run(route, { redis, release, replicas, lease, log, onCommit });
+    // Only web replicas are routed; the other types run beside them.
+    await steps.run(route, { redis, release, replicas: replicas.filter((c) => c.processType === WEB), lease, log, onCommit });
   } catch (err) {
     await removeReplicas(replicas);
     await db.release.update({ where: { id: release.id }, data: { status: "failed", error: pusherMessage(err).message } });
+    await platformEvent(redis, release.app.name, { type: "deploy", line: `Deploy of v${release.version} failed: ${pusherMessage(err).message}; the running release keeps serving` });
     throw err;
   }
+  await platformEvent(redis, release.app.name, { type: "deploy", line: `Deployed v${release.version}: ${replicas.map((r) => `${r.processType}.${r.number}`).join(", ") || "no replicas"}` });
   return steps.run(retire, { app: release.app, version: release.version, log });
 }

@@ -3,6 +3,7 @@
  * (GET /internal/builds/<id>/source, with the worker token) straight into tar's
  * extractor in the work dir. Nothing is held whole in memory, and the worker
  * needs no access to the web app's data dir, so it can run on any host.
+ * Once the build is final, discardSource tells the web app it may delete it.
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -23,19 +24,24 @@ export interface ReceiveInput {
 export const sourceUrl = (buildId: string, base = config().internalUrl) =>
   new URL(`/internal/builds/${encodeURIComponent(buildId)}/source`, base).toString();
 
+const reasonOf = async (res: Response) => {
+  const body = await res.text().catch(() => "");
+  try {
+    return (JSON.parse(body) as { error?: string }).error ?? (body.trim() || `HTTP ${res.status}`);
+  } catch {
+    return body.trim() || `HTTP ${res.status}`;
+  }
+};
+
 export const receive: Step<ReceiveInput, { bytes: number }> = {
   name: "receive",
   async run({ buildId, dir, log }) {
     log.step("Receiving the source");
-    const res = await fetch(sourceUrl(buildId), { headers: { [WORKER_TOKEN_HEADER]: workerToken() } });
+    // identity: a tar is fetched as stored; decoding a compressed one costs CPU and memory.
+    const res = await fetch(sourceUrl(buildId), { headers: { [WORKER_TOKEN_HEADER]: workerToken(), "accept-encoding": "identity" } });
     if (!res.ok || !res.body) {
-      const body = await res.text().catch(() => "");
-      let reason = body.trim() || `HTTP ${res.status}`;
-      try {
-        reason = (JSON.parse(body) as { error?: string }).error ?? reason;
-      } catch {}
       // Not the pusher's doing: an internal error, with the web app's reason for the operator.
-      throw new Error(`fetching the source of build ${buildId} failed (${res.status}): ${reason}`);
+      throw new Error(`fetching the source of build ${buildId} failed (${res.status}): ${await reasonOf(res)}`);
     }
     let bytes = 0;
     const counted = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
@@ -45,3 +51,12 @@ export const receive: Step<ReceiveInput, { bytes: number }> = {
     return { bytes };
   },
 };
+
+/**
+ * The build is final (succeeded, failed or superseded): its source goes from the web app's
+ * data dir. Called by the job, not by the build, so a build that throws is covered too.
+ */
+export async function discardSource(buildId: string, base?: string): Promise<void> {
+  const res = await fetch(sourceUrl(buildId, base), { method: "DELETE", headers: { [WORKER_TOKEN_HEADER]: workerToken() } });
+  if (!res.ok) throw new Error(`deleting the source of build ${buildId} failed (${res.status}): ${await reasonOf(res)}`);
+}

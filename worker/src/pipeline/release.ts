@@ -5,6 +5,7 @@
  * changes and rollbacks (jobs/deploys.ts) make theirs with createRelease.
  */
 import { db, type Release } from "@paas/db";
+import type { HttpCheck } from "@paas/shared/agent-api";
 import type { BuildLog } from "../build-log.ts";
 import type { Step } from "./runner.ts";
 
@@ -16,6 +17,8 @@ export async function createRelease(input: {
   description: string;
   /** The config to snapshot (a rollback passes the old one); default: the app's config vars now. */
   config?: Record<string, string>;
+  /** The web replicas' checks (health.ts releaseChecks of the release it derives from); none: the port answering. */
+  checks?: HttpCheck[];
 }): Promise<Release> {
   const config = input.config ?? (await configVars(input.appId));
   // Version numbers are unique per app; retry if another release took ours.
@@ -31,6 +34,7 @@ export async function createRelease(input: {
           processTypes: JSON.stringify(input.processTypes),
           config: JSON.stringify(config),
           description: input.description,
+          checks: input.checks?.length ? JSON.stringify(input.checks) : null,
         },
       });
     } catch (err) {
@@ -50,6 +54,7 @@ export interface ReleaseInput {
   commit: string;
   imageRef: string;
   processTypes: Record<string, string>;
+  checks: HttpCheck[];
   log: BuildLog;
 }
 

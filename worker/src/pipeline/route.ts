@@ -38,33 +38,102 @@ export const restoreHost = (redis: Redis, host: string, saved: string | null, le
   writeFenced(redis, host, saved ?? "", lease);
 
 /**
- * Points `host` at `backends`. A deploy passes its lease: the switch happens
+ * Points `host` at `backends` (`cert`: the sha256 of a custom domain's certificate file, which
+ * the router serves for TLS to that host). A deploy passes its lease: the switch happens
  * only while the lease holds (atomically, in Redis), so a deploy that lost its
  * turn cannot switch the router over a newer one.
  */
-export async function publishHost(redis: Redis, host: string, app: string, backends: string[], lease?: DeployLease): Promise<void> {
-  const entry = JSON.stringify({ app, backends } satisfies RouteEntry);
+export async function publishHost(redis: Redis, host: string, app: string, backends: string[], lease?: DeployLease, cert?: string): Promise<void> {
+  const entry = JSON.stringify({ app, backends, ...(cert ? { cert } : {}) } satisfies RouteEntry);
   if (lease) return writeFenced(redis, host, entry, lease);
   await redis.hset(ROUTES_KEY, host, entry);
   await redis.publish(ROUTES_CHANNEL, host);
 }
 
-/** Publishes an app's healthy replicas at its own host name. */
+/** Publishes an app's healthy replicas at its own host name only (publishAppRoutes: all its hosts). */
 export const publishRoutes = (redis: Redis, app: string, backends: string[], lease?: DeployLease) =>
   publishHost(redis, appHost(app), app, backends, lease);
 
+const parseEntry = (raw: string | null): RouteEntry | null => {
+  try {
+    return raw ? (JSON.parse(raw) as RouteEntry) : null;
+  } catch {
+    return null;
+  }
+};
+
+/** The hosts the table points at `app` now. */
+async function publishedHosts(redis: Redis, app: string): Promise<string[]> {
+  const all = await redis.hgetall(ROUTES_KEY);
+  return Object.entries(all).flatMap(([host, raw]) => (parseEntry(raw)?.app === app ? [host] : []));
+}
+
 /** Removes an app's routes (all hosts that point at it): the router answers "no such app" again. */
 export async function unpublishApp(redis: Redis, app: string): Promise<void> {
-  const all = await redis.hgetall(ROUTES_KEY);
-  for (const [host, raw] of Object.entries(all)) {
-    let entry: RouteEntry | null = null;
-    try {
-      entry = JSON.parse(raw) as RouteEntry;
-    } catch {}
-    if (entry?.app !== app) continue;
+  for (const host of await publishedHosts(redis, app)) {
     await redis.hdel(ROUTES_KEY, host);
     await redis.publish(ROUTES_CHANNEL, host);
   }
+}
+
+/** What `publishAppRoutes` is given: the app, and its preview parent when it is a preview. */
+export interface RoutedApp {
+  id: string;
+  name: string;
+  previewBranch?: string | null;
+  previewOf?: { name: string } | null;
+}
+
+export interface HostRoute {
+  host: string;
+  /** The sha256 of the host's certificate file (custom domains with one). */
+  cert?: string;
+}
+
+/** Every host an app answers at: its own, a preview's `<branch>.<parent>` host, its custom domains. */
+export async function appHosts(app: RoutedApp): Promise<HostRoute[]> {
+  const domains = await db.domain.findMany({ where: { appId: app.id }, orderBy: { hostname: "asc" } });
+  return [
+    { host: appHost(app.name) },
+    ...(app.previewOf && app.previewBranch ? [{ host: previewHost(app.previewBranch, app.previewOf.name) }] : []),
+    ...domains.map((d) => ({ host: d.hostname, ...(d.certSha256 ? { cert: d.certSha256 } : {}) })),
+  ];
+}
+
+export interface AppRoutesPlan {
+  hosts: HostRoute[];
+  /** Hosts the table points at the app that are not its any more (a removed domain). */
+  stale: string[];
+}
+
+export async function planAppRoutes(redis: Redis, app: RoutedApp): Promise<AppRoutesPlan> {
+  const hosts = await appHosts(app);
+  const stale = (await publishedHosts(redis, app.name)).filter((h) => !hosts.some((x) => x.host === h));
+  return { hosts, stale };
+}
+
+/** Points every host of `plan` at `backends` and removes its stale ones, while the lease holds. */
+export async function writeAppRoutes(redis: Redis, app: string, plan: AppRoutesPlan, backends: string[], lease: DeployLease): Promise<void> {
+  for (const h of plan.hosts) await publishHost(redis, h.host, app, backends, lease, h.cert);
+  for (const h of plan.stale) await writeFenced(redis, h, "", lease);
+}
+
+/**
+ * The app's custom domains changed (domains:add/remove, certs:add; jobs/deploys.ts runs this
+ * under the app's deploy lock): its hosts are published again at the replicas its own host
+ * serves now, and hosts that are not its any more leave the table. An app not deployed yet
+ * gets its domains with its first deploy. Returns what changed, for the job's log.
+ */
+export async function syncAppRoutes(redis: Redis, app: RoutedApp, lease: DeployLease): Promise<string> {
+  const plan = await planAppRoutes(redis, app);
+  const own = parseEntry(await readHost(redis, appHost(app.name)));
+  const routed = own ? plan : { hosts: [], stale: plan.stale };
+  await writeAppRoutes(redis, app.name, routed, own?.backends ?? [], lease);
+  const parts = [
+    ...(own ? [`routed ${plan.hosts.map((h) => h.host).join(", ")}`] : ["not deployed yet: its domains are routed from its first deploy"]),
+    ...(plan.stale.length ? [`removed ${plan.stale.join(", ")}`] : []),
+  ];
+  return `${app.name}: ${parts.join("; ")}`;
 }
 
 /** Writes that must land only if the release goes live (a config change, a rollback's config). */
@@ -79,21 +148,38 @@ export interface RouteInput {
   onCommit?: OnCommit;
 }
 
+/** The hosts an app answers at: its own, and a preview's also at <branch>.<parent>.<domain>. */
+export const routeHosts = (app: { name: string; previewBranch: string | null; previewOf: { name: string } | null }) => [
+  appHost(app.name),
+  ...(app.previewOf && app.previewBranch ? [previewHost(app.previewBranch, app.previewOf.name)] : []),
+];
+
+/** The backends published for `host` (null: no entry). */
+export async function publishedBackends(redis: Redis, host: string): Promise<string[] | null> {
+  const raw = await readHost(redis, host);
+  if (raw === null) return null;
+  try {
+    return (JSON.parse(raw) as RouteEntry).backends;
+  } catch {
+    return null;
+  }
+}
+
 export const route: Step<RouteInput, void> = {
   name: "route",
   async run({ redis, release, replicas, lease, log, onCommit }) {
     const app = release.app;
-    // The app's host, and a preview's also at <branch>.<parent>.<domain>.
-    const hosts = [appHost(app.name), ...(app.previewOf && app.previewBranch ? [previewHost(app.previewBranch, app.previewOf.name)] : [])];
+    // The app's host, a preview's also at <branch>.<parent>.<domain>, and its custom domains;
+    // hosts that are not the app's any more (a domain removed meanwhile) leave the table.
+    const plan = await planAppRoutes(redis, app);
+    const touched = [...plan.hosts.map((h) => h.host), ...plan.stale];
     const addresses = replicas.map((c) => c.address);
-    log.step(`Routing ${hosts.join(", ")} to ${addresses.join(", ")}`);
-    const before = await Promise.all(hosts.map((h) => readHost(redis, h)));
+    log.step(`Routing ${plan.hosts.map((h) => h.host).join(", ")} to ${addresses.join(", ")}`);
+    const before = await Promise.all(touched.map((h) => readHost(redis, h)));
     let switched = false;
     try {
-      for (const h of hosts) {
-        switched = true;
-        await publishHost(redis, h, app.name, addresses, lease);
-      }
+      switched = true;
+      await writeAppRoutes(redis, app.name, plan, addresses, lease);
       // The commit: fence, statuses and the caller's writes at once, or none of them.
       await db.$transaction(async (tx) => {
         await claimFence(tx, lease);
@@ -104,7 +190,7 @@ export const route: Step<RouteInput, void> = {
     } catch (err) {
       // Switch back, unless the lease went (a newer deploy owns the routes now).
       if (switched && !(err instanceof LeaseLostError)) {
-        for (const [i, h] of hosts.entries()) await restoreHost(redis, h, before[i], lease).catch(() => {});
+        for (const [i, h] of touched.entries()) await restoreHost(redis, h, before[i], lease).catch(() => {});
       }
       throw err;
     }

@@ -1,6 +1,7 @@
 import Link from "next/link";
 import { Card, Empty, Shell } from "@/components/shell.tsx";
 import { StatusBadge } from "@/components/status-badge.tsx";
+import { TeamLinks } from "@/components/people/team-links.tsx";
 import { timeAgo } from "@/lib/format.ts";
 import { requireCaller } from "@/server/caller.ts";
 
@@ -15,7 +16,7 @@ export default async function HomePage() {
           <p className="mt-1 text-sm text-slate-500">
             {me.teams.length === 0
               ? "You are not in a team yet."
-              : `Team${me.teams.length > 1 ? "s" : ""}: ${me.teams.map((t) => `${t.name} (${t.role})`).join(", ")}`}
+              : <TeamLinks teams={me.teams} />}
           </p>
         </div>
         <code className="rounded-lg bg-white px-3 py-1.5 font-mono text-xs text-slate-600 shadow-sm ring-1 ring-slate-200">

@@ -12,7 +12,9 @@ export function SignOutButton() {
       disabled={pending}
       onClick={() =>
         start(async () => {
+          // Both kinds of session: a pasted token's and a password sign-in's (Better Auth).
           await trpc.auth.signOut.mutate();
+          await fetch("/api/auth/sign-out", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).catch(() => {});
           router.replace("/login");
           router.refresh();
         })

@@ -21,13 +21,18 @@ function deployQueue() {
   return { queue: g.__paasDeployQueue, events: g.__paasDeployEvents };
 }
 
-/** Queues the job and waits for its result (or says it still runs after `timeoutMs`). */
-export async function runDeploy(data: DeployJobData, timeoutMs = 120_000): Promise<DeployJobResult> {
+/**
+ * Queues the job and waits for its result (or says it still runs after `timeoutMs`).
+ * `forget`: the job is removed once it succeeded (removing an app keeps nothing naming it).
+ */
+export async function runDeploy(data: DeployJobData, timeoutMs = 120_000, opts: { forget?: boolean } = {}): Promise<DeployJobResult> {
   const { queue, events } = deployQueue();
   await events.waitUntilReady();
   const job = await queue.add(data.kind, data);
   try {
-    return (await job.waitUntilFinished(events, timeoutMs)) as DeployJobResult;
+    const result = (await job.waitUntilFinished(events, timeoutMs)) as DeployJobResult;
+    if (opts.forget && result.ok) await job.remove().catch(() => {});
+    return result;
   } catch (err) {
     const msg = (err as Error).message;
     if (/timed out/i.test(msg)) {

@@ -9,7 +9,7 @@
 import { db } from "@paas/db";
 import { assertAppQuota } from "@paas/db/quotas";
 import { branchLabel, config, previewAppName } from "@paas/shared";
-import { runDeploy } from "./deploys.ts";
+import { destroyApp } from "./destroy-app.ts";
 
 export class PreviewError extends Error {}
 
@@ -50,6 +50,9 @@ export async function ensurePreviewApp(parentId: string, branch: string) {
           previewBranch: label,
           buildMode: parent.buildMode,
           buildTimeoutSeconds: parent.buildTimeoutSeconds,
+          // A preview reaches out no further than its parent.
+          egress: parent.egress,
+          egressAllow: parent.egressAllow,
           // the parent's config as it is now (read only when a preview is made, not on every push)
           configVars: { create: await tx.configVar.findMany({ where: { appId: parent.id }, select: { key: true, value: true } }) },
         },
@@ -69,7 +72,8 @@ export async function destroyPreview(parentId: string, branch: string): Promise<
   const label = labelOf(branch);
   const app = await db.app.findUnique({ where: { name: previewAppName(parent.name, label) } });
   if (!app || app.previewOfId !== parent.id || app.deployBranch !== branch) return `No preview of ${branch} to remove`;
-  const r = await runDeploy({ kind: "destroy-preview", appId: app.id });
-  if (!r.ok) throw new PreviewError(`removing the preview failed: ${r.error}`);
+  await destroyApp(app.id, "destroy-preview").catch((err: Error) => {
+    throw new PreviewError(`removing the preview failed: ${err.message}`);
+  });
   return `Preview ${previewUrl(label, parent.name)} removed`;
 }

@@ -5,44 +5,31 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
-import { authenticateToken, SESSION_COOKIE, tokenFromAuthorization, type Principal } from "./auth.ts";
+import { authenticateRequest, type Principal } from "./auth.ts";
 import { AuthzError } from "./authz.ts";
 import { QuotaError } from "@paas/db/quotas";
+import { auditSubject, clientAddress, recordAudit } from "./audit/record.ts";
 
 export interface Context {
   principal: Principal | null;
-  /** The session token from the cookie, when that is how the caller authenticated. */
+  /** The token-paste session's token (cookie paas_session), when that is how the caller authenticated. */
   sessionToken: string | null;
   /** Response headers (Set-Cookie); absent for server-side callers. */
   resHeaders: Headers | null;
   /** A token was presented but not accepted (for a precise error). */
   rejectedToken: boolean;
-}
-
-export function readCookie(cookieHeader: string | null | undefined, name: string): string | null {
-  if (!cookieHeader) return null;
-  for (const part of cookieHeader.split(";")) {
-    const i = part.indexOf("=");
-    if (i < 0) continue;
-    if (part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
-  }
-  return null;
-}
-
-/** A request's token: the Authorization header wins over the session cookie (scripts and the CLI send the header). */
-export function requestTokens(headers: Headers): { headerToken: string | null; sessionToken: string | null } {
-  const headerToken = tokenFromAuthorization(headers.get("authorization"));
-  return { headerToken, sessionToken: headerToken ? null : readCookie(headers.get("cookie"), SESSION_COOKIE) };
+  /** The caller's address, for the audit log. */
+  address: string | null;
 }
 
 export async function createContext(opts: { headers: Headers; resHeaders?: Headers | null }): Promise<Context> {
-  const { headerToken, sessionToken } = requestTokens(opts.headers);
-  const principal = await authenticateToken(headerToken ?? sessionToken);
+  const { principal, presented, tokenSession } = await authenticateRequest(opts.headers);
   return {
     principal,
-    sessionToken: principal ? sessionToken : null,
+    sessionToken: tokenSession,
     resHeaders: opts.resHeaders ?? null,
-    rejectedToken: !principal && Boolean(headerToken ?? sessionToken),
+    rejectedToken: !principal && presented,
+    address: clientAddress(opts.headers),
   };
 }
 
@@ -72,10 +59,27 @@ const mapErrors = t.middleware(async ({ next }) => {
   return res;
 });
 
+/** Mutations that change nothing of a team or an app: the caller's own session. */
+const NOT_AUDITED = new Set(["auth.signOut"]);
+
+/** Every mutation that succeeded goes in the audit log (audit/record.ts), its input without secrets. */
+const audit = t.middleware(async ({ ctx, type, path, getRawInput, next }) => {
+  if (type !== "mutation" || NOT_AUDITED.has(path)) return next();
+  const input = await getRawInput().catch(() => undefined);
+  // Before the change (a destroyed app is gone after it) and, for what it creates, after.
+  const before = await auditSubject(path, input, undefined);
+  const res = await next();
+  if (res.ok) {
+    const subject = before.app ? before : await auditSubject(path, input, res.data);
+    await recordAudit({ principal: ctx.principal, address: ctx.address, action: path, ...subject, details: input });
+  }
+  return res;
+});
+
 export const createCallerFactory = t.createCallerFactory;
 export const createTRPCRouter = t.router;
 
-export const publicProcedure = t.procedure.use(mapErrors);
+export const publicProcedure = t.procedure.use(mapErrors).use(audit);
 
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.principal) {

@@ -23,9 +23,10 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import { AgentError, unlessAbsent, type ArchiveOwner, type ImageConfig, type ImageInfo } from "@paas/shared";
-import { APP_PORT, BuildFailure, emptyTar, findImage, finalImageName, readIfExists, runStep, sha256, shellCmd, tarOfDir, type BuildContext, type BuildOutput } from "../context.ts";
+import { APP_PORT, BuildFailure, emptyTar, findImage, finalImageName, packageIndexes, readIfExists, runStep, sha256, shellCmd, tarOfDir, type BuildContext, type BuildOutput } from "../context.ts";
 import type { Detection } from "../detect.ts";
-import { addUrlMessage, DockerfileError, expand, isAllowedImage, isUrl, parseChown, planDockerfile, STACKS, type Plan, type Step } from "./plan.ts";
+import { isBaseImage } from "@paas/shared/stacks";
+import { addUrlMessage, DockerfileError, expand, isAllowedImage, isUrl, parseChown, planDockerfile, type Plan, type Step } from "./plan.ts";
 import { loadIgnore, type IgnoreMatcher } from "./ignore.ts";
 import { archiveKind, extractArchive } from "./archive.ts";
 import { destPath, namesDirectory, resolveCopyDest, type CopyDest } from "./copy-dest.ts";
@@ -75,7 +76,8 @@ export async function buildDockerfile(ctx: BuildContext, detection: Detection): 
     if (byName !== undefined) base = stageImages[byName];
     else if (isAllowedImage(from, ctx.app.name)) base = await findImage(ctx, from);
     if (!base) {
-      throw new DockerfileError(stage.line, `FROM ${from}: no such image here; use ${STACKS.join(", ")}, this app's images (app/${ctx.app.name}:...) or an earlier stage (there is no registry to pull from)`);
+      const bases = (await ctx.agent.images()).flatMap((i) => i.names).filter(isBaseImage).sort();
+      throw new DockerfileError(stage.line, `FROM ${from}: no such image here; use ${bases.join(", ")}, this app's images (app/${ctx.app.name}:...) or an earlier stage (there is no registry to pull from)`);
     }
     state = {
       image: base,
@@ -217,6 +219,8 @@ async function runInstruction(ctx: BuildContext, s: State, step: Step, sh: Share
           archives: s.ensureWorkdir ? [{ dir: s.workdir, tar: emptyTar }] : [],
           commit: { name, config: { ...configOf(s), entrypoint: [] } },
           purpose: `line ${step.line}`,
+          // the host's npm/pip indexes (the image's own ENV wins: it is in s.env)
+          indexes: packageIndexes(ctx),
         }))!;
       });
     case "copy":

@@ -4,6 +4,7 @@
  * this file checks what we support and gives every step its line number.
  */
 import { DockerfileParser, type Instruction } from "dockerfile-ast";
+import { isBaseImage } from "@paas/shared/stacks";
 import { PushError } from "../../pipeline/push-error.ts";
 
 export class DockerfileError extends PushError {
@@ -16,7 +17,6 @@ export class DockerfileError extends PushError {
 }
 
 export const SUPPORTED_INSTRUCTIONS = ["FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "EXPOSE", "CMD", "ENTRYPOINT", "LABEL"];
-export const STACKS = ["stack/node", "stack/python", "stack/busybox"];
 
 export type Step =
   | { kind: "run"; line: number; text: string; argv?: string[]; shell?: string }
@@ -202,10 +202,13 @@ export function parseChown(spec: string, line: number): Chown {
   return group === undefined ? { user } : { user, group };
 }
 
-/** Images a FROM may name besides earlier stages: our stacks, and the app's own images. */
+/**
+ * Images a FROM may name besides earlier stages: the hosts' base images (our stacks and the
+ * official names on them: node:20-slim, python:3.11, debian:bookworm, ...), and the app's own.
+ */
 export function isAllowedImage(ref: string, app?: string): boolean {
+  if (isBaseImage(ref)) return true;
   const [repo] = ref.split(":");
-  if (STACKS.includes(repo)) return true;
   return app !== undefined && repo === `app/${app}`;
 }
 

@@ -50,10 +50,11 @@ export function LoginForm() {
       )}
       <button
         type="submit"
+        id="token-submit"
         disabled={pending}
         className="flex w-full justify-center rounded-lg bg-indigo-600 px-3 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600 disabled:opacity-60"
       >
-        {pending ? "Signing in…" : "Sign in"}
+        {pending ? "Signing in…" : "Sign in with the token"}
       </button>
     </form>
   );

@@ -6,14 +6,12 @@
  * ends after the status event.
  */
 import { toSse } from "@paas/shared/build-log";
-import { authenticateToken } from "../auth.ts";
+import { authenticateRequest } from "../auth.ts";
 import { readableBuild } from "../authz.ts";
-import { requestTokens } from "../trpc.ts";
 import { buildLogStream } from "./build-log.ts";
 
 export async function buildEventsResponse(req: Request, buildId: string): Promise<Response> {
-  const { headerToken, sessionToken } = requestTokens(req.headers);
-  const principal = await authenticateToken(headerToken ?? sessionToken);
+  const { principal } = await authenticateRequest(req.headers);
   if (!principal) return Response.json({ error: "not signed in" }, { status: 401 });
   const build = await readableBuild(principal, buildId);
   if (!build) return Response.json({ error: "build not found" }, { status: 404 });

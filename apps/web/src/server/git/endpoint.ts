@@ -13,6 +13,7 @@
 import { appName, config } from "@paas/shared";
 import { authenticateToken, tokenFromAuthorization } from "../auth.ts";
 import { authorizeApp, AuthzError } from "../authz.ts";
+import { clientAddress } from "../audit/record.ts";
 import { runCgi } from "./cgi.ts";
 import { backendEnv, hooksDir } from "./hooks.ts";
 import { createPushToken, revokePushToken } from "./push-tokens.ts";
@@ -75,7 +76,7 @@ export async function handleGitRequest(req: Request, segments: string[]): Promis
     return text(401, "authentication required: use http://<any user>:<API token>@<host>/git/<app>.git", CHALLENGE);
   }
   const principal = await authenticateToken(token);
-  if (!principal) return text(401, "invalid or expired token: use a valid API token as the password (no command creates tokens yet: the operator's bootstrap admin token is in $PAAS_DATA_DIR/admin-token)", CHALLENGE);
+  if (!principal) return text(401, "invalid, revoked or expired token: use a valid API token as the password (`paas tokens:create --team T` makes one)", CHALLENGE);
 
   let app;
   try {
@@ -97,7 +98,7 @@ export async function handleGitRequest(req: Request, segments: string[]): Promis
     return text(500, "the server's git hooks are missing; pushes are disabled until an operator fixes it");
   }
   const pushToken = isPush
-    ? await createPushToken({ appId: app.id, app: app.name, userId: principal.userId })
+    ? await createPushToken({ appId: app.id, app: app.name, userId: principal.userId, tokenId: principal.tokenId ?? undefined, address: clientAddress(req.headers) ?? "" })
     : null;
 
   const env = backendEnv({

@@ -16,6 +16,9 @@
  * GET /internal/builds/<id>/source
  *   header x-paas-worker-token (shared/worker-token.ts) -> 200 application/x-tar, streamed
  *   from the data dir: the worker needs no access to it.
+ * DELETE /internal/builds/<id>/source
+ *   header x-paas-worker-token -> 204: the worker is done with it (the build is final);
+ *   removing one already gone is not an error.
  *
  * GET /internal/builds/<id>/log?follow=1[&after=<stream id>]
  *   header x-paas-push-token (the token that created this build) or an API
@@ -35,10 +38,11 @@ import { authenticateToken, tokenFromAuthorization } from "../auth.ts";
 import { readableBuild } from "../authz.ts";
 import { enqueueBuild } from "../queue.ts";
 import { destroyPreview, ensurePreviewApp, PreviewError, previewUrl } from "../previews.ts";
-import { QuotaError } from "@paas/db/quotas";
+import { assertBuildMinutes, QuotaError } from "@paas/db/quotas";
 import { buildLogStream } from "./build-log.ts";
 import { decidePush, parseUpdates, type RefUpdate } from "./branch-policy.ts";
-import { bindPushToken, claimPushToken, readPushToken, recordDecision } from "./push-tokens.ts";
+import { bindPushToken, claimPushToken, readPushToken, recordDecision, type PushGrant } from "./push-tokens.ts";
+import { recordAudit } from "../audit/record.ts";
 
 export const PUSH_TOKEN_HEADER = "x-paas-push-token";
 
@@ -50,6 +54,22 @@ const createQuery = z.object({ message: z.string().max(2000).default("") });
 
 /** Pre-receive's stdin is a few lines per ref; anything near this is not one. */
 const MAX_UPDATES_BYTES = 64 * 1024;
+
+/** A push's change in the audit log, as its pusher (the push token carries who, with which token, from where). */
+async function auditPush(grant: PushGrant, action: string, appId: string, details: Record<string, unknown>): Promise<void> {
+  const [user, app] = await Promise.all([
+    db.user.findUnique({ where: { id: grant.userId } }),
+    db.app.findUnique({ where: { id: appId }, include: { team: true } }),
+  ]);
+  await recordAudit({
+    principal: user ? { userId: user.id, email: user.email, tokenId: grant.tokenId ?? "" } : null,
+    address: grant.address ?? null,
+    action,
+    team: app?.team ?? null,
+    app: app?.name ?? grant.app,
+    details,
+  });
+}
 
 export async function decidePushFromHook(req: Request): Promise<Response> {
   const token = req.headers.get(PUSH_TOKEN_HEADER);
@@ -113,6 +133,17 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
   if (!req.body) return json(400, { error: "the request body must be the source tarball" });
   if (!(await claimPushToken(token))) return json(409, { error: "this push has already created its build" });
 
+  // The team's build minutes of the day (the worker checks again when the build starts).
+  const pushed = await db.app.findUnique({ where: { id: grant.appId }, include: { team: true } });
+  if (pushed) {
+    try {
+      await assertBuildMinutes(db, pushed.team);
+    } catch (err) {
+      if (err instanceof QuotaError) return json(403, { error: err.message });
+      throw err;
+    }
+  }
+
   // The source first: a push refused for its size leaves no build (and no new preview app) behind.
   const part = buildSourcePath(config().dataDir, `incoming-${randomUUID()}`);
   try {
@@ -148,6 +179,8 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
     },
   });
   const fail = async (status: number, error: string) => {
+    // No worker will fetch this build's source: it must not stay in the data dir.
+    await rm(buildSourcePath(config().dataDir, build.id), { force: true });
     await db.build
       .update({ where: { id: build.id }, data: { status: "failed", error, finishedAt: new Date() } })
       .catch(() => {});
@@ -166,6 +199,7 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
     return fail(503, `could not queue the build (is Redis running?): ${(err as Error).message}`);
   }
   await bindPushToken(token, build.id);
+  await auditPush(grant, "git.push", appId, { branch: decided.branch, commit: decided.update.newSha, build: build.id, ...(preview ? { preview } : {}) });
   return json(201, { buildId: build.id, ...(preview ? { previewUrl: preview } : {}) });
 }
 
@@ -179,6 +213,7 @@ export async function deletePreviewFromPush(req: Request): Promise<Response> {
   }
   try {
     const message = await destroyPreview(grant.appId, grant.decision.branch);
+    await auditPush(grant, "git.push.destroy-preview", grant.appId, { branch: grant.decision.branch });
     return json(200, { message });
   } catch (err) {
     if (err instanceof PreviewError) return json(400, { error: err.message });
@@ -223,12 +258,19 @@ export async function buildLogResponse(req: Request, buildId: string): Promise<R
   });
 }
 
-/** The source tarball of a build, for a worker (which may run on another host, with its own data dir). */
-export async function buildSourceResponse(req: Request, buildId: string): Promise<Response> {
+/** The worker's credential and a well-formed id, or the response refusing them. */
+function workerSourceRequest(req: Request, buildId: string): Response | null {
   if (!isWorkerToken(req.headers.get(WORKER_TOKEN_HEADER))) {
     return json(401, { error: `a worker token is required (header ${WORKER_TOKEN_HEADER}; the web app's <data dir>/worker-token)` });
   }
   if (!/^[A-Za-z0-9_-]+$/.test(buildId)) return json(400, { error: "not a build id" });
+  return null;
+}
+
+/** The source tarball of a build, for a worker (which may run on another host, with its own data dir). */
+export async function buildSourceResponse(req: Request, buildId: string): Promise<Response> {
+  const refused = workerSourceRequest(req, buildId);
+  if (refused) return refused;
   const file = buildSourcePath(config().dataDir, buildId);
   let size: number;
   try {
@@ -238,6 +280,21 @@ export async function buildSourceResponse(req: Request, buildId: string): Promis
   }
   const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
   return new Response(body, {
-    headers: { "content-type": "application/x-tar", "content-length": String(size), "cache-control": "no-store" },
+    // no-transform: Next's server would gzip a tar on the fly for a client that accepts it
+    // (the worker's fetch does): 150 MB took minutes at one core, and the worker's decoder
+    // held what it had not yet unpacked (+300 MB of RSS).
+    headers: { "content-type": "application/x-tar", "content-length": String(size), "cache-control": "no-store, no-transform" },
   });
+}
+
+/**
+ * A worker is done with a build's source (the build is final): it goes from the data dir.
+ * Not at the end of the GET: a worker that dies mid-build leaves the job to be run again,
+ * and that run fetches the source again.
+ */
+export async function deleteBuildSourceResponse(req: Request, buildId: string): Promise<Response> {
+  const refused = workerSourceRequest(req, buildId);
+  if (refused) return refused;
+  await rm(buildSourcePath(config().dataDir, buildId), { force: true });
+  return new Response(null, { status: 204 });
 }

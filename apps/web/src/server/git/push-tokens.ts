@@ -17,6 +17,9 @@ export interface PushGrant {
   appId: string;
   app: string;
   userId: string;
+  /** The API token the pusher used and where the push came from, for the audit log. */
+  tokenId?: string;
+  address?: string;
   /** What the branch policy decided for this push's ref updates (branch-policy.ts), once it has. */
   decision?: PushDecision;
   /** The build this push created, once it has. */
@@ -41,7 +44,7 @@ export async function readPushToken(token: string | null | undefined): Promise<P
   if (!h.appId || !h.userId || !h.app) return null;
   const buildId = h.buildId && h.buildId !== CLAIMING ? h.buildId : undefined;
   const decision = h.decision ? (JSON.parse(h.decision) as PushDecision) : undefined;
-  return { appId: h.appId, app: h.app, userId: h.userId, buildId, decision };
+  return { appId: h.appId, app: h.app, userId: h.userId, buildId, decision, tokenId: h.tokenId || undefined, address: h.address || undefined };
 }
 
 /**
@@ -67,4 +70,12 @@ export async function bindPushToken(token: string, buildId: string): Promise<voi
 
 export async function revokePushToken(token: string): Promise<void> {
   await redis().del(key(token));
+}
+
+/** Revokes the push tokens of these apps (destroyed: a push under way cannot build any more). */
+export async function revokePushTokensOf(appIds: string[]): Promise<void> {
+  const ids = new Set(appIds);
+  for await (const keys of redis().scanStream({ match: "paas:push:*", count: 500 })) {
+    for (const k of keys as string[]) if (ids.has((await redis().hget(k, "appId")) ?? "")) await redis().del(k);
+  }
 }

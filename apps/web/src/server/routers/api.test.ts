@@ -68,7 +68,7 @@ describe("authentication", () => {
   test("basic auth with the token as password works (git-style)", async () => {
     const basic = Buffer.from(`anyone:${admin}`).toString("base64");
     const api = createCaller(await createContext({ headers: new Headers({ authorization: `Basic ${basic}` }) }));
-    assert.equal((await api.auth.whoami()).email, "admin@localhost");
+    assert.equal((await api.auth.whoami()).email, "admin@paas.localhost");
   });
 
   test("signIn exchanges an API token for an httpOnly session cookie; signOut ends it", async () => {
@@ -85,7 +85,7 @@ describe("authentication", () => {
     assert.ok(row.expiresAt && row.expiresAt.getTime() > Date.now());
 
     const viaCookie = await as(null, { cookie: `other=1; paas_session=${encodeURIComponent(session)}` });
-    assert.equal((await viaCookie.api.auth.whoami()).email, "admin@localhost");
+    assert.equal((await viaCookie.api.auth.whoami()).email, "admin@paas.localhost");
     // A session cannot mint further sessions.
     assert.equal(await code((await as(null)).api.auth.signIn({ token: session })), "UNAUTHORIZED");
 
@@ -250,5 +250,84 @@ describe("builds and releases", () => {
     const releases = await api.releases.list({ app: "alpha" });
     assert.deepEqual(releases.map((r) => [r.version, r.status, r.commit]), [[1, "active", "abc1234"]]);
     assert.deepEqual((await api.apps.list()).find((a) => a.name === "alpha")?.latestRelease, { version: 1, status: "active" });
+  });
+});
+
+describe("destroy and outbound network: who may, and bad input changing nothing", () => {
+  test("destroy: another team's member gets not found, a member of the team is forbidden, a wrong confirm is refused", async () => {
+    const { api: admins } = await as(admin);
+    await admins.apps.create({ name: "keepme" });
+    const dana = await userWithToken("dana@example.com", "main", "member");
+    const { api: member } = await as(dana);
+    const { api: outsider } = await as(bob);
+    assert.equal(await code(outsider.apps.destroy({ name: "keepme", confirm: "keepme" })), "NOT_FOUND");
+    await assert.rejects(member.apps.destroy({ name: "keepme", confirm: "keepme" }), /only admins of team "main" may delete apps/);
+    await assert.rejects(admins.apps.destroy({ name: "keepme", confirm: "keep" }), /confirm with --confirm keepme/);
+    assert.equal(await code(admins.apps.destroy({ name: "keepme", confirm: "" })), "BAD_REQUEST");
+    assert.equal(await db.app.count({ where: { name: "keepme" } }), 1);
+    assert.ok(existsSync(path.join(dataDir, "repos", "keepme.git", "HEAD")), "its repository stays");
+  });
+
+  test("outbound network: a bad list, both settings at once, or no access: refused, the setting as it was", async () => {
+    const { api } = await as(admin);
+    await assert.rejects(api.apps.egress({ name: "keepme", allow: "10.1.2.3" }), /10\.1\.2\.3.*no port; write DEST:PORT/);
+    await assert.rejects(api.apps.egress({ name: "keepme", egress: "off", allow: "10.1.2.3:5432" }), /or an allow list, not both/);
+    assert.equal(await code(api.apps.egress({ name: "keepme" })), "BAD_REQUEST");
+    const { api: outsider } = await as(bob);
+    assert.equal(await code(outsider.apps.egress({ name: "keepme", egress: "off" })), "NOT_FOUND");
+    const app = await db.app.findUniqueOrThrow({ where: { name: "keepme" } });
+    assert.deepEqual([app.egress, app.egressAllow], ["on", ""]);
+    assert.deepEqual((await api.apps.egress({ name: "keepme", egress: "on" })).message, "outbound network is on already: nothing to do");
+  });
+});
+
+/** The TRPCError a call was refused with (fails when it was not). */
+async function refusal(p: Promise<unknown>): Promise<InstanceType<typeof TRPCError>> {
+  const err = await p.then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof TRPCError, `expected a refusal, got ${err}`);
+  return err;
+}
+
+describe("processes (ps)", () => {
+  test("ps lists the formation; changes are refused before anything is queued: another team, an unknown type, bad input, a quota", async () => {
+    const token = await userWithToken("pat@example.com", "procs-team", "member");
+    const team = await db.team.findUniqueOrThrow({ where: { name: "procs-team" } });
+    await db.quota.create({ data: { teamId: team.id, replicas: 3, memoryMb: 1024, cpuMillis: 1000 } });
+    const { api } = await as(token);
+    await api.apps.create({ name: "procs" });
+    assert.equal(await code(api.ps.scale({ app: "procs", quantities: { web: 2 } })), "PRECONDITION_FAILED", "no release yet");
+    const app = await db.app.findUniqueOrThrow({ where: { name: "procs" } });
+    await db.release.create({ data: { appId: app.id, version: 1, imageRef: "app/procs:v1", processTypes: JSON.stringify({ worker: "node w.js", web: "node web.js" }), status: "active" } });
+
+    const ps = await api.ps.list({ app: "procs" });
+    assert.equal(ps.release, 1);
+    assert.deepEqual(ps.formation, [
+      { type: "web", quantity: 1, memoryMb: 256, cpuMillis: 250 },
+      { type: "worker", quantity: 1, memoryMb: 256, cpuMillis: 250 },
+    ]);
+    assert.deepEqual(ps.replicas, []);
+
+    const { api: outsider } = await as(bob);
+    assert.equal(await code(outsider.ps.list({ app: "procs" })), "NOT_FOUND");
+    assert.equal(await code(outsider.ps.scale({ app: "procs", quantities: { web: 2 } })), "NOT_FOUND");
+    assert.equal(await code(outsider.ps.restart({ app: "procs" })), "NOT_FOUND");
+
+    const unknown = await refusal(api.ps.scale({ app: "procs", quantities: { clock: 1 } }));
+    assert.equal(unknown.code, "NOT_FOUND");
+    assert.match(unknown.message, /procs has no process type "clock": v1 runs web, worker/);
+    assert.equal(await code(api.ps.stop({ app: "procs", type: "clock" })), "NOT_FOUND");
+    assert.equal(await code(api.ps.scale({ app: "procs", quantities: { web: -1 } })), "BAD_REQUEST");
+    assert.equal(await code(api.ps.scale({ app: "procs", quantities: {} })), "BAD_REQUEST");
+    assert.equal(await code(api.ps.resize({ app: "procs", type: "web" })), "BAD_REQUEST");
+    assert.equal(await code(api.ps.resize({ app: "procs", type: "web", memoryMb: 8 })), "BAD_REQUEST");
+
+    const over = await refusal(api.ps.scale({ app: "procs", quantities: { web: 3 } }));
+    assert.equal(over.code, "FORBIDDEN");
+    assert.match(over.message, /team "procs-team" would exceed its quota of 3 replicas \(its other apps run 0, procs would run 4\)/);
+    const big = await refusal(api.ps.resize({ app: "procs", type: "web", memoryMb: 1024, cpuMillis: 900 }));
+    assert.equal(big.code, "FORBIDDEN");
+    assert.match(big.message, /1024 MB of memory \(its other apps take 0 MB, procs would take 1280 MB\) and 1 CPU \(its other apps take 0 CPUs, procs would take 1\.15 CPUs\)/);
+    // nothing changed
+    assert.deepEqual((await api.ps.list({ app: "procs" })).formation.map((f) => [f.type, f.quantity, f.memoryMb, f.cpuMillis]), [["web", 1, 256, 250], ["worker", 1, 256, 250]]);
   });
 });

@@ -1,11 +1,14 @@
-/** Apps: list, create, info. */
+/** Apps: list, create, info, settings, destroy. */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { db } from "@paas/db";
 import { assertAppQuota } from "@paas/db/quotas";
-import { appName, config, newAppName, teamName } from "@paas/shared";
+import { appName, config, egressAllowText, newAppName, teamName } from "@paas/shared";
+import { runDeploy } from "../deploys.ts";
 import { authorizeApp, authorizeTeam, visibleTeamIds } from "../authz.ts";
 import { ensureRepo } from "../git/repos.ts";
+import { destroyApp, DestroyError } from "../destroy-app.ts";
+import { replicaCrashes } from "../replica-crashes.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 
 export const appsRouter = createTRPCRouter({
@@ -104,7 +107,7 @@ export const appsRouter = createTRPCRouter({
       team: app.team.name,
       url: config().appUrl(app.name),
       deployBranch: app.deployBranch,
-      settings: { previews: app.previews, buildMode: app.buildMode, buildTimeoutSeconds: app.buildTimeoutSeconds },
+      settings: { previews: app.previews, buildMode: app.buildMode, buildTimeoutSeconds: app.buildTimeoutSeconds, egress: app.egress, egressAllow: app.egressAllow },
       previewOf: app.previewOf?.name ?? null,
       createdAt: app.createdAt,
       latestRelease: r
@@ -121,6 +124,7 @@ export const appsRouter = createTRPCRouter({
         release: c.release.version,
         startedAt: c.startedAt,
       })),
+      crashes: await replicaCrashes(app.id),
     };
   }),
 
@@ -141,4 +145,58 @@ export const appsRouter = createTRPCRouter({
       const u = await db.app.update({ where: { id: app.id }, data });
       return { name: u.name, previews: u.previews, buildMode: u.buildMode, buildTimeoutSeconds: u.buildTimeoutSeconds };
     }),
+
+  /**
+   * The app's outbound network: on (anywhere beyond the host), off, or `allow` (limited to
+   * those destinations, @paas/shared egress.ts). A change deploys a new release of the current
+   * image whose replicas start with it, and is kept only if that release serves (zero downtime,
+   * as a config change); with no release yet it applies to the first deploy.
+   */
+  egress: protectedProcedure
+    .input(
+      z
+        .object({ name: appName, egress: z.enum(["on", "off"]).optional(), allow: egressAllowText.optional() })
+        .refine((i) => (i.egress === undefined) !== (i.allow === undefined), { message: "give either egress (on or off) or an allow list, not both" }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const app = await authorizeApp(ctx.principal, input.name, "configure");
+      const next = input.allow !== undefined ? { egress: "limited" as const, egressAllow: input.allow } : { egress: input.egress!, egressAllow: "" };
+      const shown = next.egress === "limited" ? `limited to ${next.egressAllow}` : next.egress;
+      if (app.egress === next.egress && app.egressAllow === next.egressAllow) {
+        return { name: app.name, ...next, release: null, message: `outbound network is ${shown} already: nothing to do` };
+      }
+      const r = await runDeploy({ kind: "egress", appId: app.id, ...next, description: `Outbound network ${shown}` });
+      if (!r.ok) {
+        throw new TRPCError({
+          code: "PRECONDITION_FAILED",
+          message: r.stillRunning
+            ? r.error!
+            : `the outbound network was not changed${r.version ? ` (release v${r.version} failed)` : ""}: ${r.error}. The setting and the running release are as they were`,
+        });
+      }
+      if (!r.version) return { name: app.name, ...next, release: null, message: `outbound network ${shown}: no release yet, it applies from the next push` };
+      return { name: app.name, ...next, release: r.version, message: `outbound network ${shown}: released v${r.version}` };
+    }),
+
+  /**
+   * Destroys the app, its preview apps and all they have (replicas, routes, images, build
+   * cache, repository, cgroups, logs, rows); the name is free again. Team admins and operators
+   * only (authz.ts "delete"); `confirm` must repeat the name, else nothing changes.
+   */
+  destroy: protectedProcedure.input(z.object({ name: appName, confirm: z.string() })).mutation(async ({ ctx, input }) => {
+    const app = await authorizeApp(ctx.principal, input.name, "delete");
+    if (input.confirm !== app.name) {
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: `destroying ${app.name} removes it and everything it has for good: confirm with --confirm ${app.name}`,
+      });
+    }
+    try {
+      await destroyApp(app.id);
+    } catch (err) {
+      if (!(err instanceof DestroyError)) throw err;
+      throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `destroying ${app.name} failed (${err.message}); run it again to finish` });
+    }
+    return { name: app.name, destroyed: true };
+  }),
 });

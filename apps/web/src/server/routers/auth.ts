@@ -3,14 +3,14 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { db } from "@paas/db";
 import { generateToken, hashToken } from "@paas/shared";
-import { authenticateToken, SESSION_COOKIE } from "../auth.ts";
+import { authenticateToken, TOKEN_SESSION_COOKIE } from "../auth.ts";
 import { createTRPCRouter, protectedProcedure, publicProcedure } from "../trpc.ts";
 
 export const SESSION_TTL_SECONDS = 7 * 24 * 3600;
 
 function sessionCookie(value: string, maxAge: number): string {
   // No Secure flag: the platform is served over plain HTTP on localhost by default.
-  return `${SESSION_COOKIE}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}`;
+  return `${TOKEN_SESSION_COOKIE}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}`;
 }
 
 export const authRouter = createTRPCRouter({
@@ -23,7 +23,7 @@ export const authRouter = createTRPCRouter({
       if (!principal || !row || row.kind !== "api") {
         throw new TRPCError({
           code: "UNAUTHORIZED",
-          message: "that token is not valid: check it (the bootstrap admin token is in $PAAS_DATA_DIR/admin-token; no command creates tokens yet)",
+          message: "that token is not valid: check it (the bootstrap admin token is in $PAAS_DATA_DIR/admin-token; `paas tokens:create` makes others)",
         });
       }
       const session = generateToken();
@@ -31,6 +31,8 @@ export const authRouter = createTRPCRouter({
         data: {
           userId: principal.userId,
           teamId: principal.tokenTeamId,
+          // The session keeps the pasted token's limits.
+          role: principal.tokenRole,
           name: "dashboard session",
           hash: session.hash,
           prefix: session.prefix,
@@ -59,6 +61,7 @@ export const authRouter = createTRPCRouter({
       email: user.email,
       name: user.name,
       isOperator: user.isOperator,
+      via: ctx.principal.via,
       teams: user.memberships
         .filter((m) => !ctx.principal.tokenTeamId || m.teamId === ctx.principal.tokenTeamId)
         .map((m) => ({ name: m.team.name, role: m.role })),

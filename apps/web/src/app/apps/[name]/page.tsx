@@ -1,10 +1,16 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import { AppMetrics } from "@/components/app-metrics.tsx";
+import { AppLogs } from "@/components/app-logs.tsx";
 import { AppUrlLink } from "@/components/app-url.tsx";
 import { AutoRefresh } from "@/components/auto-refresh.tsx";
 import { BuildLog } from "@/components/build-log.tsx";
 import { ConfigVars } from "@/components/config-vars.tsx";
+import { CrashWarning } from "@/components/crash-warning.tsx";
 import { LiveBuildLog } from "@/components/live-build-log.tsx";
+import { Processes } from "@/components/processes.tsx";
+import { Sidecars } from "@/components/sidecars.tsx";
+import { Backups } from "@/components/backups.tsx";
 import { Card, Empty, Shell } from "@/components/shell.tsx";
 import { StatusBadge } from "@/components/status-badge.tsx";
 import { buildRunning, duration, shortCommit, timeAgo } from "@/lib/format.ts";
@@ -20,16 +26,19 @@ export default async function AppPage({ params }: Props) {
   const { name } = await params;
   const api = await requireCaller();
   const [me, app] = await Promise.all([api.auth.whoami(), orNotFound(api.apps.info({ name }))]);
-  const [releases, builds, configVars] = await Promise.all([
+  const [releases, builds, configVars, ps] = await Promise.all([
     api.releases.list({ app: name }),
     api.builds.list({ app: name }),
     api.config.get({ app: name }), // masked: values only through "Reveal"
+    api.ps.list({ app: name }),
   ]);
   const latest = builds[0] ? await api.builds.get({ app: name, id: builds[0].id }) : null;
 
   const inProgress =
     builds.some((b) => buildRunning(b.status)) ||
-    releases.some((r) => r.status === "pending" || r.status === "deploying");
+    releases.some((r) => r.status === "pending" || r.status === "deploying") ||
+    app.crashes.some((c) => c.state === "restarting") ||
+    ps.replicas.some((r) => r.state === "starting" || r.state === "stopping");
 
   return (
     <Shell email={me.email}>
@@ -57,6 +66,8 @@ export default async function AppPage({ params }: Props) {
         </div>
         <AppUrlLink url={app.url} />
       </div>
+
+      <CrashWarning crashes={app.crashes} />
 
       <div className="grid gap-6 lg:grid-cols-2">
         <Card title="Releases">
@@ -130,23 +141,24 @@ export default async function AppPage({ params }: Props) {
         </Card>
       </div>
 
-      {app.containers.length > 0 && (
-        <div className="mt-6">
-          <Card title="Processes">
-            <ul className="divide-y divide-slate-100 text-sm">
-              {app.containers.map((c) => (
-                <li key={c.id} className="flex items-center gap-3 px-5 py-2.5">
-                  <StatusBadge status={c.state} />
-                  <span className="font-mono text-xs">{c.processType}</span>
-                  <span className="text-slate-500">v{c.release}</span>
-                  <span className="text-slate-500">on {c.host}</span>
-                  <span className="ml-auto font-mono text-xs text-slate-400">{c.address ?? ""}</span>
-                </li>
-              ))}
-            </ul>
-          </Card>
-        </div>
-      )}
+      <div className="mt-6">
+        <Card title="Processes">
+          <Processes app={app.name} formation={ps.formation} replicas={ps.replicas} />
+        </Card>
+      </div>
+
+      <div className="mt-6">
+        <Card title="Sidecars">
+          <Sidecars app={app.name} />
+        </Card>
+      </div>
+      <div className="mt-6"><Card title="Backups"><Backups app={app.name} /></Card></div>
+
+      <div className="mt-6">
+        <Card title="Logs">
+          <AppLogs app={app.name} types={ps.formation.map((f) => f.type)} />
+        </Card>
+      </div>
 
       {latest && (
         <div className="mt-6">
@@ -169,6 +181,7 @@ export default async function AppPage({ params }: Props) {
           </Card>
         </div>
       )}
+      <AppMetrics app={app.name} />
     </Shell>
   );
 }

@@ -1,15 +1,7 @@
-// git smart HTTP: see src/server/git/endpoint.ts.
-import { handleGitRequest } from "../../../server/git/endpoint.ts";
+// git smart HTTP (server/routes.ts has the table; the handlers are in server/).
+import { httpRoutes } from "@/server/routes.ts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-type Ctx = { params: Promise<{ path: string[] }> };
-
-export async function GET(req: Request, ctx: Ctx): Promise<Response> {
-  return handleGitRequest(req, (await ctx.params).path);
-}
-
-export async function POST(req: Request, ctx: Ctx): Promise<Response> {
-  return handleGitRequest(req, (await ctx.params).path);
-}
+export const { GET, POST } = httpRoutes["/git/[...path]"].handlers;

@@ -1,9 +1,7 @@
-// POST /internal/builds: the pre-receive hook creates a push's build (see server/git/internal-builds.ts).
-import { createBuildFromPush } from "../../../server/git/internal-builds.ts";
+// POST /internal/builds: the pre-receive hook creates a push's build (server/routes.ts has the table; the handlers are in server/).
+import { httpRoutes } from "@/server/routes.ts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-export function POST(req: Request): Promise<Response> {
-  return createBuildFromPush(req);
-}
+export const { POST } = httpRoutes["/internal/builds"].handlers;

@@ -1,9 +1,7 @@
-// DELETE /internal/previews: the pre-receive hook removes a preview app (see server/git/internal-builds.ts).
-import { deletePreviewFromPush } from "../../../server/git/internal-builds.ts";
+// DELETE /internal/previews: the pre-receive hook removes a preview app (server/routes.ts has the table; the handlers are in server/).
+import { httpRoutes } from "@/server/routes.ts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-export function DELETE(req: Request): Promise<Response> {
-  return deletePreviewFromPush(req);
-}
+export const { DELETE } = httpRoutes["/internal/previews"].handlers;

@@ -1,9 +1,7 @@
-// POST /internal/pushes: the pre-receive hook passes a push's ref updates; the branch policy decides (see server/git/internal-builds.ts).
-import { decidePushFromHook } from "../../../server/git/internal-builds.ts";
+// POST /internal/pushes: the pre-receive hook's ref updates (server/routes.ts has the table; the handlers are in server/).
+import { httpRoutes } from "@/server/routes.ts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-export function POST(req: Request): Promise<Response> {
-  return decidePushFromHook(req);
-}
+export const { POST } = httpRoutes["/internal/pushes"].handlers;

@@ -1,17 +1,7 @@
-import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { appRouter } from "@/server/routers/_app.ts";
-import { createContext } from "@/server/trpc.ts";
+// The tRPC API (server/routes.ts has the table; the handlers are in server/).
+import { httpRoutes } from "@/server/routes.ts";
 
-function handler(req: Request) {
-  return fetchRequestHandler({
-    endpoint: "/api/trpc",
-    req,
-    router: appRouter,
-    createContext: ({ req, resHeaders }) => createContext({ headers: req.headers, resHeaders }),
-    onError({ error, path }) {
-      if (error.code === "INTERNAL_SERVER_ERROR") console.error(`tRPC ${path ?? "?"}:`, error.cause ?? error);
-    },
-  });
-}
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
 
-export { handler as GET, handler as POST };
+export const { GET, POST } = httpRoutes["/api/trpc/[trpc]"].handlers;

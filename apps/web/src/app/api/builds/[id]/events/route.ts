@@ -1,9 +1,7 @@
-// GET /api/builds/<id>/events: the build log live, as Server-Sent Events (see server/git/build-events.ts).
-import { buildEventsResponse } from "../../../../../server/git/build-events.ts";
+// GET /api/builds/<id>/events: a build's log live, as Server-Sent Events (server/routes.ts has the table; the handlers are in server/).
+import { httpRoutes } from "@/server/routes.ts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-export async function GET(req: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
-  return buildEventsResponse(req, (await params).id);
-}
+export const { GET } = httpRoutes["/api/builds/[id]/events"].handlers;

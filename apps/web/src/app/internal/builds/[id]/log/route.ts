@@ -1,9 +1,7 @@
-// GET /internal/builds/<id>/log?follow=1: a build's log as NDJSON (see server/git/build-log.ts).
-import { buildLogResponse } from "../../../../../server/git/internal-builds.ts";
+// GET /internal/builds/<id>/log?follow=1: a build's log as NDJSON (server/routes.ts has the table; the handlers are in server/).
+import { httpRoutes } from "@/server/routes.ts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-export async function GET(req: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
-  return buildLogResponse(req, (await ctx.params).id);
-}
+export const { GET } = httpRoutes["/internal/builds/[id]/log"].handlers;

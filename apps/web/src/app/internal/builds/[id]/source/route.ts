@@ -1,9 +1,7 @@
-// GET /internal/builds/<id>/source: a build's source tarball, for workers (see server/git/internal-builds.ts).
-import { buildSourceResponse } from "../../../../../server/git/internal-builds.ts";
+// GET/DELETE /internal/builds/<id>/source: a build's source tarball, for workers (server/routes.ts has the table; the handlers are in server/).
+import { httpRoutes } from "@/server/routes.ts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-export async function GET(req: Request, ctx: { params: Promise<{ id: string }> }): Promise<Response> {
-  return buildSourceResponse(req, (await ctx.params).id);
-}
+export const { GET, DELETE } = httpRoutes["/internal/builds/[id]/source"].handlers;

@@ -1,0 +1,7 @@
+// POST /api/run: paas run and paas run:debug (server/routes.ts has the table; the handlers are in server/run/sessions.ts).
+import { httpRoutes } from "@/server/routes.ts";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+export const { POST } = httpRoutes["/api/run"].handlers;

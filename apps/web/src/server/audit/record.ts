@@ -1,0 +1,91 @@
+/**
+ * The audit log's one writer: every change (who, what, which app or team, when, from which
+ * address, with which token) becomes an AuditEvent row. Called by the tRPC middleware for
+ * each mutation that succeeded (trpc.ts) and by the git endpoint for pushes; the readers are
+ * routers/audit.ts (`paas audit`, the team's page).
+ *
+ * Only changes that happened are written: a refused request changes nothing, so it leaves
+ * nothing here either (the authorization walk checks that refusals leave the database as it was).
+ * Never a secret: the request's input passes through redact() first.
+ */
+import { db } from "@paas/db";
+import type { Principal } from "../auth.ts";
+
+export const REDACTED = "[redacted]";
+
+/** Fields whose values are secrets wherever they appear. */
+const SECRET_FIELD = /pass(word|wd|phrase)?|token|secret|private|credential|^key$|^cert$/i;
+/** Fields that hold a map of config vars: the names are kept, the values are not. */
+const VARS_FIELD = /^(vars|env|config|values)$/i;
+const PEM = /-----BEGIN [A-Z ]+-----/;
+
+/** A copy of a request's input fit for the log: secret values replaced by "[redacted]". */
+export function redact(value: unknown, field = "", depth = 0): unknown {
+  if (depth > 6) return REDACTED;
+  if (typeof value === "string") {
+    if (SECRET_FIELD.test(field) || PEM.test(value)) return REDACTED;
+    return value.length > 500 ? `${value.slice(0, 500)}…` : value;
+  }
+  if (Array.isArray(value)) return value.slice(0, 50).map((v) => redact(v, field, depth + 1));
+  if (value && typeof value === "object") {
+    if (VARS_FIELD.test(field)) return Object.fromEntries(Object.keys(value).map((k) => [k, REDACTED]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_FIELD.test(k) && typeof v !== "boolean" ? REDACTED : redact(v, k, depth + 1)]));
+  }
+  return value;
+}
+
+/** The caller's address: the proxy's X-Forwarded-For (Next.js sets it to the peer), else X-Real-IP. */
+export function clientAddress(headers: Headers): string | null {
+  const xff = headers.get("x-forwarded-for");
+  if (xff) return xff.split(",")[0]!.trim() || null;
+  return headers.get("x-real-ip");
+}
+
+export interface AuditEntry {
+  principal: Pick<Principal, "userId" | "email" | "tokenId"> | null;
+  address: string | null;
+  action: string;
+  team?: { id: string; name: string } | null;
+  app?: string | null;
+  details?: unknown;
+}
+
+/** Writes one event. Best effort: the change it records has happened; a failed write is logged, not thrown. */
+export async function recordAudit(e: AuditEntry): Promise<void> {
+  try {
+    const token = e.principal?.tokenId ? await db.apiToken.findUnique({ where: { id: e.principal.tokenId }, select: { prefix: true } }) : null;
+    await db.auditEvent.create({
+      data: {
+        userId: e.principal?.userId ?? null,
+        actor: e.principal?.email ?? "anonymous",
+        tokenId: e.principal?.tokenId || null,
+        tokenPrefix: token?.prefix ?? null,
+        address: e.address,
+        action: e.action,
+        teamId: e.team?.id ?? null,
+        team: e.team?.name ?? null,
+        app: e.app ?? null,
+        details: JSON.stringify(redact(e.details ?? {})),
+      },
+    });
+  } catch (err) {
+    console.error(`audit: ${e.action} by ${e.principal?.email ?? "anonymous"} was not recorded: ${(err as Error).message}`);
+  }
+}
+
+/** The team and app a request names: `app` (or `name` for apps.*), else `team`. Looked up before and after the change. */
+export async function auditSubject(path: string, input: unknown, result: unknown): Promise<{ team: { id: string; name: string } | null; app: string | null }> {
+  const i = (input && typeof input === "object" ? input : {}) as Record<string, unknown>;
+  const r = (result && typeof result === "object" ? result : {}) as Record<string, unknown>;
+  const appName = [i.app, i.name, r.name].find((v): v is string => typeof v === "string");
+  if (appName) {
+    const app = await db.app.findUnique({ where: { name: appName }, include: { team: true } });
+    if (app) return { team: { id: app.team.id, name: app.team.name }, app: app.name };
+  }
+  const teamName = [i.team, r.team, ...(path.startsWith("teams.") ? [i.name, r.name] : [])].find((v): v is string => typeof v === "string");
+  if (teamName) {
+    const team = await db.team.findUnique({ where: { name: teamName } });
+    if (team) return { team: { id: team.id, name: team.name }, app: typeof i.app === "string" ? i.app : null };
+  }
+  return { team: null, app: typeof i.app === "string" ? i.app : null };
+}

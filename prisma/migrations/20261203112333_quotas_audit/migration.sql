@@ -1,0 +1,56 @@
+-- CreateTable
+CREATE TABLE "AuditEvent" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "userId" TEXT,
+    "actor" TEXT NOT NULL,
+    "tokenId" TEXT,
+    "tokenPrefix" TEXT,
+    "address" TEXT,
+    "action" TEXT NOT NULL,
+    "teamId" TEXT,
+    "team" TEXT,
+    "app" TEXT,
+    "details" TEXT NOT NULL DEFAULT '{}',
+    "outcome" TEXT NOT NULL DEFAULT 'ok'
+);
+
+-- CreateTable
+CREATE TABLE "QuotaHold" (
+    "appId" TEXT NOT NULL PRIMARY KEY,
+    "teamId" TEXT NOT NULL,
+    "replicas" INTEGER NOT NULL,
+    "memoryMb" INTEGER NOT NULL,
+    "cpuMillis" INTEGER NOT NULL,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+
+-- RedefineTables
+PRAGMA defer_foreign_keys=ON;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_Quota" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "teamId" TEXT NOT NULL,
+    "apps" INTEGER NOT NULL DEFAULT 10,
+    "replicas" INTEGER NOT NULL DEFAULT 20,
+    "memoryMb" INTEGER NOT NULL DEFAULT 4096,
+    "cpuMillis" INTEGER NOT NULL DEFAULT 4000,
+    "storageMb" INTEGER NOT NULL DEFAULT 10240,
+    "concurrentBuilds" INTEGER NOT NULL DEFAULT 2,
+    "customDomains" INTEGER NOT NULL DEFAULT 20,
+    "buildMinutesPerDay" INTEGER NOT NULL DEFAULT 120,
+    "pids" INTEGER NOT NULL DEFAULT 4096,
+    CONSTRAINT "Quota_teamId_fkey" FOREIGN KEY ("teamId") REFERENCES "Team" ("id") ON DELETE CASCADE ON UPDATE CASCADE
+);
+INSERT INTO "new_Quota" ("apps", "concurrentBuilds", "cpuMillis", "customDomains", "id", "memoryMb", "replicas", "storageMb", "teamId") SELECT "apps", "concurrentBuilds", "cpuMillis", "customDomains", "id", "memoryMb", "replicas", "storageMb", "teamId" FROM "Quota";
+DROP TABLE "Quota";
+ALTER TABLE "new_Quota" RENAME TO "Quota";
+CREATE UNIQUE INDEX "Quota_teamId_key" ON "Quota"("teamId");
+PRAGMA foreign_keys=ON;
+PRAGMA defer_foreign_keys=OFF;
+
+-- CreateIndex
+CREATE INDEX "AuditEvent_teamId_createdAt_idx" ON "AuditEvent"("teamId", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "QuotaHold_teamId_idx" ON "QuotaHold"("teamId");

@@ -1,0 +1,91 @@
+/**
+ * The team's page in Debian's Chromium against a whole platform: quotas with usage bars and
+ * the audit log. The operator (admin@paas.localhost, the team's admin too) raises the replica
+ * quota from the page, scales the app up, and sees the use follow on the bars; the raise and
+ * the scale are in the audit log below.
+ *
+ *   /work/wt/itest npx tsx --test tests/browser/quotas.test.ts
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { fixtureRepo, ROOT, sh, startPlatform, type Platform } from "../helpers/platform.ts";
+
+const APP = "barred";
+const SHOTS = process.env.PAAS_SHOTS_DIR || "/work/wt/quotas-shots";
+
+let p: Platform;
+let browser: Browser;
+
+const paas = (args: string[]) => sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken } });
+
+async function signedIn(token: string): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 1100 } });
+  const page = await ctx.newPage();
+  await page.goto(`${p.webUrl}/login`);
+  await page.fill("#token", token);
+  await page.click("#token-submit");
+  await page.waitForURL(`${p.webUrl}/`);
+  return page;
+}
+
+const use = (page: Page, quota: string) => page.locator(`[data-testid=quota][data-quota="${quota}"] [data-testid=quota-use]`).innerText();
+
+describe("quotas on the team's page", { timeout: 15 * 60_000 }, () => {
+  before(async () => {
+    p = await startPlatform("qbars", 6150);
+    assert.equal((await paas(["apps:create", APP])).code, 0);
+    const repo = await fixtureRepo("web-worker");
+    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    assert.equal(push.code, 0, push.stderr + push.stdout);
+    // The team starts at its limit: web and worker run, 2 replicas of 2.
+    assert.equal((await paas(["quotas:set", "replicas=2", "--team", "main"])).code, 0);
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await p?.stop();
+  });
+
+  test("the admin raises the replica quota on the page, scales up, and the bars show the new use", async () => {
+    const page = await signedIn(p.adminToken);
+    await page.goto(`${p.webUrl}/teams/main`);
+    assert.equal(await use(page, "replicas"), "2 / 2");
+    assert.equal(await use(page, "apps"), "1 / 10");
+    assert.equal(await use(page, "memory"), "512M / 4G");
+
+    // At the limit, a scale-up is refused, naming it.
+    const refused = await paas(["ps:scale", "web=3", "-a", APP]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /would exceed its quota of 2 replicas/);
+
+    await page.getByRole("button", { name: "Change the replicas quota" }).click();
+    await page.getByLabel("Replicas limit").fill("6");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForFunction(() => document.querySelector('[data-quota="replicas"] [data-testid=quota-use]')?.textContent === "2 / 6");
+
+    const scaled = await paas(["ps:scale", "web=3", "-a", APP]);
+    assert.equal(scaled.code, 0, scaled.stderr);
+    await page.reload();
+    assert.equal(await use(page, "replicas"), "4 / 6");
+    assert.equal(await use(page, "memory"), "1G / 4G");
+    const actions = await page.getByTestId("audit-event").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-action")));
+    assert.deepEqual(actions.slice(0, 2), ["ps.scale", "quotas.set"]);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, "team-quotas.png"), fullPage: true });
+
+    // Lowered below the use: the page says the team is over its quota.
+    assert.equal((await paas(["quotas:set", "replicas=3", "--team", "main"])).code, 0);
+    await page.reload();
+    assert.match(await page.getByTestId("quota-over").innerText(), /over its quota of replicas/);
+    assert.equal(await use(page, "replicas"), "4 / 3");
+    await page.screenshot({ path: path.join(SHOTS, "team-over-quota.png"), fullPage: true });
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * Ordinary apps build (issue 10): each test a real `git push` of a fixture app that builds
+ * in the build image, deploys and answers through the router. Packages come from the
+ * host's own package indexes (the npm registry; pip's local indexes from its config).
+ * Ports 4400-4491.
+ *
+ * PAAS_PIP_INDEX_URL names a local index: pypi.org is not reachable from this machine, and
+ * pip (the host's too) spends ~15 s a package retrying it otherwise.
+ */
+import { execFile } from "node:child_process";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { AgentClient } from "@paas/shared";
+import { ROOT, fixtureRepo, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+
+let p: Platform;
+/** A token in the host's npm config (a scope nothing here uses): never in a layer, an image's config or the log. */
+const NPM_TOKEN = "npm_h4SecretTokenValue0123456789";
+
+const paas = (args: string[]) =>
+  sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken } });
+
+async function createApp(name: string) {
+  const r = await paas(["apps:create", name]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+}
+
+async function push(fixture: string, app: string) {
+  await createApp(app);
+  const repo = await fixtureRepo(fixture);
+  const t0 = Date.now();
+  const url = `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${app}.git`;
+  const r = await sh("git", ["push", url, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+  const out = r.stderr + r.stdout;
+  console.log(`${fixture}: push ${r.code === 0 ? "deployed" : "rejected"} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return { ...r, out, repo };
+}
+
+async function answer(app: string, urlPath = "/") {
+  const r = await viaRouter(p, app, urlPath);
+  assert.equal(r.status, 200, `router answered ${r.status}: ${r.body.slice(0, 300)}`);
+  return r.body;
+}
+
+describe("stacks: ordinary apps build", { timeout: 30 * 60_000 }, () => {
+  let npmrcDir = "";
+  before(async () => {
+    npmrcDir = await fs.mkdtemp(path.join(os.tmpdir(), "paas-stacks-npmrc-"));
+    const npmrc = path.join(npmrcDir, "npmrc");
+    await fs.writeFile(npmrc, `@h4-unused:registry=http://127.0.0.1:9/\n//127.0.0.1:9/:_authToken=${NPM_TOKEN}\n`);
+    // (lower case: npx exports npm_config_userconfig to what it runs, this test included)
+    p = await startPlatform("stacks", 4400, { PAAS_PIP_INDEX_URL: "file:///opt/pypi/simple", npm_config_userconfig: npmrc });
+  });
+  after(async () => {
+    await p?.stop();
+    if (npmrcDir) await fs.rm(npmrcDir, { recursive: true, force: true });
+  });
+
+  /** The app's image runs on the run stack: stack/<x>'s layers first, none of the build stack's own. */
+  async function assertOnRunStack(app: string, stack: "node" | "python") {
+    const agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
+    const img = (await agent.images()).find((i) => i.names.some((n) => n.startsWith(`app/${app}:`)));
+    assert.ok(img, `an image of ${app}`);
+    const run = await agent.image(`stack/${stack}`);
+    const build = await agent.image(`stack/${stack}-build`);
+    assert.deepEqual(img.layers.slice(0, run.layers.length), run.layers, "built on the run stack");
+    const compilers = build.layers.filter((l) => !run.layers.includes(l));
+    assert.ok(compilers.length > 0 && compilers.every((l) => !img.layers.includes(l)), "no layer of the build stack's own");
+  }
+
+  test("Express + TypeScript: tsc from devDependencies in the build image, pruned, served on stack/node", async () => {
+    const r = await push("node-ts-express", "tsx");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Using Node 20\.\d+\.\d+ \(engines\.node ">=20"\)/);
+    assert.match(r.out, /Running build script \(npm run build\)/);
+    assert.match(r.out, /Pruning devDependencies/);
+    assert.deepEqual(JSON.parse(await answer("tsx")), { message: "express + typescript", typescript: true });
+    await assertOnRunStack("tsx", "node");
+  });
+
+  test("Vite: npm run build to dist/, served as a static site without node_modules", async () => {
+    const r = await push("vite-static", "vite");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /A static build \("build" script, no "start"\)/);
+    assert.match(r.out, /Serving dist\/ as a static site/);
+    const html = await answer("vite");
+    assert.match(html, /built by vite/);
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(script, `a bundled script in: ${html}`);
+    assert.match(await answer("vite", script), /hello from a vite bundle/);
+    assert.equal((await viaRouter(p, "vite", "/node_modules/vite/package.json")).status, 404);
+  });
+
+  test("a Dockerfile FROM node:20-slim installs curl with apt-get through the host's apt sources", async () => {
+    const r = await push("dockerfile-apt", "aptcurl");
+    assert.equal(r.code, 0, r.out);
+    assert.match(JSON.parse(await answer("aptcurl")).curl, /^curl \d+\.\d+/);
+  });
+
+  test("better-sqlite3 built from source by node-gyp (.npmrc build_from_source) against the host's Node headers", async () => {
+    const r = await push("node-sqlite", "sqlite");
+    assert.equal(r.code, 0, r.out);
+    assert.doesNotMatch(r.out, /prebuild-install.*(Downloading|downloaded)/i);
+    const body = JSON.parse(await answer("sqlite"));
+    assert.equal(body.total, 42);
+    assert.match(body.sqlite, /^3\.\d+/);
+    await assertOnRunStack("sqlite", "node");
+  });
+
+  test("a Python C extension built from its source tree (requirements: ./vendor/fastsum) in the build image", async () => {
+    const r = await push("python-cext", "cext");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Successfully installed fastsum/);
+    assert.deepEqual(JSON.parse(await answer("cext")), { fastsum: 499500, compiled: true });
+    await assertOnRunStack("cext", "python");
+  });
+
+  test("Flask + gunicorn from requirements.txt, through the host's pip indexes", async () => {
+    const r = await push("python-flask", "flask");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Successfully installed .*flask/i);
+    const body = JSON.parse(await answer("flask"));
+    assert.equal(body.message, "flask on gunicorn");
+    await assertOnRunStack("flask", "python");
+  });
+
+  test("no secret of the host's package config reaches a layer, an image's config or the build log", async () => {
+    // node-deps installs from the registry with the host's npm config, which holds a token
+    const r = await push("node-deps", "secrets");
+    assert.equal(r.code, 0, r.out);
+    assert.ok(!r.out.includes(NPM_TOKEN), "the token is not in the build log");
+    // every file of the runtime: layers, image configs and manifests, what containers left
+    const grep = await promisify(execFile)("grep", ["-rlF", NPM_TOKEN, path.join(p.dataDir, "runtime")]).catch((e: { code: number; stdout: string }) => e);
+    assert.equal("code" in grep ? grep.code : 0, 1, `files holding the token: ${grep.stdout}`);
+    const logs = await paas(["builds:logs", "-a", "secrets"]);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.ok(!logs.stdout.includes(NPM_TOKEN));
+  });
+});

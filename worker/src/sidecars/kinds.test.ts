@@ -1,0 +1,30 @@
+/** The kinds registry: a registered kind resolves its own spec; any other name is a custom sidecar needing --image. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { customKind, DEFAULT_SIDECAR_MEMORY_MB, KINDS, kindOf, resolveSidecar, SidecarKindError } from "./kinds.ts";
+
+test("a custom sidecar: the image as given, net app and 64 MB by default", () => {
+  assert.deepEqual(resolveSidecar({ kind: "probe", image: "stack/busybox", cmd: ["sleep", "1"] }, { name: "a" }), {
+    image: "stack/busybox",
+    cmd: ["sleep", "1"],
+    env: {},
+    volumes: [],
+    net: "app",
+    memoryMb: DEFAULT_SIDECAR_MEMORY_MB,
+  });
+  assert.equal(resolveSidecar({ kind: "p", image: "x", net: "none", memoryMb: 32 }, { name: "a" }).net, "none");
+});
+
+test("a name that is no kind and no --image is refused, naming what to give", () => {
+  assert.throws(() => resolveSidecar({ kind: "nosuch" }, { name: "a" }), (e: Error) => e instanceof SidecarKindError && /--image IMAGE/.test(e.message));
+});
+
+test("a registered kind wins over the custom one", () => {
+  KINDS.test = { description: "t", resolve: () => ({ image: "stack/debug", env: {}, volumes: [], net: "app", memoryMb: 16 }) };
+  try {
+    assert.notEqual(kindOf("test"), customKind);
+    assert.equal(resolveSidecar({ kind: "test" }, { name: "a" }).image, "stack/debug");
+  } finally {
+    delete KINDS.test;
+  }
+});
