@@ -54,8 +54,11 @@ async function run(s: ContainerSpec): Promise<{ id: string; exitCode: number; ou
   return { id: c.id, exitCode, out: lines.join("\n") };
 }
 
-// Each attempt to write prints what happened; `|| echo refused` keeps the script going.
+// Each attempt to write prints what happened; `|| echo refused` keeps the script going. stderr
+// joins stdout first: a refused redirection is the shell's own message, on its own stderr, and
+// the two streams reach the log in no set order.
 const tryWrites = [
+  "exec 2>&1",
   "cat /opt/pypi/simple/pkg/a.whl /etc/xdg/pip/constraints.txt",
   "touch /opt/pypi/simple/new 2>&1 || echo refused-create",
   "echo x >> /etc/xdg/pip/constraints.txt 2>&1 || echo refused-append",

@@ -142,7 +142,7 @@ describe("metrics", { timeout: 15 * 60_000 }, () => {
 
   test("another Prometheus scrapes both endpoints with a bearer token", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "metrics-outside-"));
-    const port = BASE + 97;
+    const port = BASE + 98; // (base + 97 is the platform's own Prometheus: tests/helpers/platform.ts)
     await fs.writeFile(path.join(dir, "token"), p.adminToken, { mode: 0o600 });
     await fs.writeFile(
       path.join(dir, "prometheus.yml"),
@@ -158,16 +158,23 @@ scrape_configs:
     static_configs: [{ targets: ["127.0.0.1:${BASE}"] }]
 `,
     );
-    const outside: ChildProcess = spawn("prometheus", [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"], { stdio: "ignore" });
+    const outside: ChildProcess = spawn("prometheus", [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"], { stdio: ["ignore", "ignore", "pipe"] });
+    // What it says, for the failure message: an outside Prometheus that stopped says why there.
+    let said = "";
+    outside.stderr!.on("data", (d: Buffer) => (said = (said + d.toString()).slice(-4000)));
+    const exited = new Promise<string>((r) => outside.once("exit", (code, signal) => r(`exited (${code ?? signal})`)));
     try {
       const url = `http://127.0.0.1:${port}`;
       await eventually(`fixture_requests_total{app="${APP}",path="/slow"}`, (v) => v === 10, url, 60_000);
       await eventually(`paas_router_requests_total{app="${APP}",code="2xx"}`, (v) => v >= 20, url, 60_000);
       // The outside Prometheus's own "up" of each job (the federated ones carry exported_job).
       for (const job of ["app", "platform"]) await eventually(`up{instance="127.0.0.1:${BASE}",job="${job}",exported_job=""}`, (v) => v === 1, url, 30_000);
+    } catch (err) {
+      const state = outside.exitCode ?? outside.signalCode;
+      throw new Error(`${(err as Error).message}\nthe outside Prometheus ${state === null ? "still runs" : `exited (${state})`}; its stderr:\n${said}`);
     } finally {
       outside.kill("SIGTERM");
-      await new Promise((r) => outside.once("exit", r));
+      await exited;
       await fs.rm(dir, { recursive: true, force: true });
     }
   });
