@@ -10,9 +10,9 @@ import https from "node:https";
 import type { Command } from "commander";
 import { pipeline } from "node:stream/promises";
 import { CliError, resolveCredentials } from "./credentials.ts";
-import type { CommandKit } from "./domains.ts";
 import { resolveApp } from "./git.ts";
 import { heading, json, pc, table, when } from "./output.ts";
+import { appCommand, type CommandKit } from "./kit.ts";
 
 type AppOpts = { app?: string; remote: string; json?: boolean };
 
@@ -58,12 +58,8 @@ function download(app: string, id: string, out: NodeJS.WritableStream): Promise<
 export function backupCommands(program: Command, kit: CommandKit): void {
   const { api, run } = kit;
 
-  program
-    .command("backups")
+  appCommand(program, "backups", { json: true })
     .description("an app's backups (restic snapshots of its volumes), newest first, and its schedule")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (opts: AppOpts) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -83,13 +79,9 @@ export function backupCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("backups:capture")
+  appCommand(program, "backups:capture", { json: true })
     .description("back up a volume now (the app's replicas are paused while it is read); prints the backup's id")
     .option("--volume <name>", "the volume (needed when the app has several)")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (opts: AppOpts & { volume?: string }) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -100,14 +92,10 @@ export function backupCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("backups:restore")
+  appCommand(program, "backups:restore", { json: true })
     .description("restore a backup into its volume (the app's replicas paused meanwhile), or into a new volume with --to")
     .argument("<id>", "the backup, as `paas backups` lists it")
     .option("--to <volume>", "a new volume to restore into (then mount it: paas volumes:add NAME PATH)")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (id: string, opts: AppOpts & { to?: string }) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -117,13 +105,10 @@ export function backupCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("backups:download")
+  appCommand(program, "backups:download")
     .description("the backup's files as a tar stream (to stdout, or -o FILE)")
     .argument("<id>", "the backup, as `paas backups` lists it")
     .option("-o, --output <file>", "write the tar here instead of stdout")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
     .action(
       run(async (id: string, opts: AppOpts & { output?: string }) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -143,15 +128,11 @@ export function backupCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("backups:schedule")
+  appCommand(program, "backups:schedule", { json: true })
     .description('back up on a cron schedule (UTC), e.g. "0 3 * * *"; --keep N keeps the last N (restic forget --prune)')
     .argument("<cron>", 'five cron fields, e.g. "0 3 * * *"')
     .option("--keep <n>", "how many backups of the volume to keep")
     .option("--volume <name>", "the volume (needed when the app has several)")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (cron: string, opts: AppOpts & { keep?: string; volume?: string }) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -163,12 +144,8 @@ export function backupCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("backups:unschedule")
+  appCommand(program, "backups:unschedule", { json: true })
     .description("stop the app's scheduled backups (the backups made are kept)")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (opts: AppOpts) => {
         const app = resolveApp(opts.app, opts.remote);

@@ -1,19 +1,10 @@
 /** `paas domains`, `domains:add HOST`, `domains:remove HOST`, `certs:add CERT KEY`. */
 import fs from "node:fs";
-import type { Command, Option } from "commander";
-import type { Api } from "./client.ts";
+import type { Command } from "commander";
 import { CliError } from "./credentials.ts";
 import { resolveApp } from "./git.ts";
 import { heading, json, pc, table, when } from "./output.ts";
-
-/** What main.ts shares with the commands registered here. */
-export interface CommandKit {
-  api(): Api;
-  run<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void>;
-  appOption(): Option;
-  remoteOption(): Option;
-  jsonOption(): Option;
-}
+import { appCommand, type CommandKit } from "./kit.ts";
 
 type AppOpts = { app?: string; remote: string; json?: boolean };
 
@@ -28,12 +19,8 @@ function readPem(file: string, what: string): string {
 export function domainCommands(program: Command, kit: CommandKit): void {
   const { api, run } = kit;
 
-  program
-    .command("domains")
+  appCommand(program, "domains", { json: true })
     .description("an app's custom domains and their certificates")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (opts: AppOpts) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -50,13 +37,9 @@ export function domainCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("domains:add")
+  appCommand(program, "domains:add", { json: true })
     .description("serve the app at a domain of yours too (point its DNS at the platform's router)")
     .argument("<host>", "a host name, e.g. www.example.com (no wildcards)")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (host: string, opts: AppOpts) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -67,13 +50,9 @@ export function domainCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("domains:remove")
+  appCommand(program, "domains:remove", { json: true })
     .description("stop serving the app at a custom domain (its certificate goes too)")
     .argument("<host>", "the domain, as `paas domains` lists it")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (host: string, opts: AppOpts) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -83,14 +62,10 @@ export function domainCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("certs:add")
+  appCommand(program, "certs:add", { json: true })
     .description("a TLS certificate and its key (PEM files) for the app's domains it covers; replaces an older one")
     .argument("<cert>", "the certificate file (the domain's certificate first, then any intermediates)")
     .argument("<key>", "its private key file (unencrypted)")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (certFile: string, keyFile: string, opts: AppOpts) => {
         const app = resolveApp(opts.app, opts.remote);

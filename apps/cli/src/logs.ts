@@ -3,9 +3,9 @@ import { Option, type Command } from "commander";
 import { formatLine, parseSince, speaker, type AppLogEntry } from "@paas/shared/app-log";
 import { LineSplitter } from "@paas/shared/build-log";
 import { CliError, resolveCredentials } from "./credentials.ts";
-import type { CommandKit } from "./domains.ts";
 import { resolveApp } from "./git.ts";
 import { pc } from "./output.ts";
+import { appCommand, type CommandKit } from "./kit.ts";
 
 type LogsOpts = { app?: string; remote: string; json?: boolean; tail?: boolean; since?: string; type?: string; grep?: string; num: string; source?: "app" | "platform" };
 
@@ -58,12 +58,8 @@ async function follow(app: string, params: URLSearchParams, json: boolean): Prom
 }
 
 export function logCommands(program: Command, kit: CommandKit): void {
-  program
-    .command("logs")
+  appCommand(program, "logs", { json: true })
     .description("an app's log: its replicas' output and the platform's events (deploys, scaling, crashes)")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .option("-t, --tail", "keep printing new lines as they come (all replicas, in time order)")
     .option("-n, --num <n>", "how many recent lines", "100")
     .option("--since <duration>", "only lines of the last 30s, 10m, 2h, 1d")

@@ -22,6 +22,7 @@ import { quotaCommands } from "./quotas.ts";
 import { logCommands } from "./logs.ts";
 import { teamCommands } from "./teams.ts";
 import { backupCommands } from "./backups.ts";
+import { appCommand, appOption, jsonOption, type CommandKit } from "./kit.ts";
 
 let currentUrl: string | undefined;
 
@@ -49,9 +50,6 @@ function run<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
   };
 }
 
-const appOption = () => new Option("-a, --app <app>", "the app (default: from the git remote)");
-const remoteOption = () => new Option("-r, --remote <remote>", "the git remote naming the app").default("paas");
-const jsonOption = () => new Option("--json", "print JSON for scripts");
 
 async function ask(question: string, { secret = false } = {}): Promise<string> {
   // Muted output for secrets: the prompt is written, the typed characters are not.
@@ -155,12 +153,8 @@ program
     }),
   );
 
-program
-  .command("apps:info")
+appCommand(program, "apps:info", { json: true })
   .description("an app's URL, latest release and build, processes")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (opts: { app?: string; remote: string; json?: boolean }) => {
       const info = await api().apps.info.query({ name: resolveApp(opts.app, opts.remote) });
@@ -241,12 +235,8 @@ program
     }),
   );
 
-program
-  .command("builds")
+appCommand(program, "builds", { json: true })
   .description("an app's builds, newest first")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (opts: { app?: string; remote: string; json?: boolean }) => {
       const builds = await api().builds.list.query({ app: resolveApp(opts.app, opts.remote) });
@@ -256,14 +246,10 @@ program
     }),
   );
 
-program
-  .command("builds:logs")
+appCommand(program, "builds:logs", { json: true })
   .description("the log of a build (default: the latest); -f follows it live until the build ends")
   .argument("[id]", "the build id (see paas builds)")
-  .addOption(appOption())
-  .addOption(remoteOption())
   .option("-f, --follow", "stream the log until the build ends; exits non-zero if it failed")
-  .addOption(jsonOption())
   .action(
     run(async (id: string | undefined, opts: { app?: string; remote: string; json?: boolean; follow?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
@@ -282,12 +268,8 @@ program
     }),
   );
 
-program
-  .command("releases")
+appCommand(program, "releases", { json: true })
   .description("an app's releases, newest first")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (opts: { app?: string; remote: string; json?: boolean }) => {
       const releases = await api().releases.list.query({ app: resolveApp(opts.app, opts.remote) });
@@ -297,13 +279,9 @@ program
     }),
   );
 
-program
-  .command("releases:info")
+appCommand(program, "releases:info", { json: true })
   .description("one release: image, process types, config var names")
   .argument("<version>", "vN")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (version: string, opts: { app?: string; remote: string; json?: boolean }) => {
       const r = await api().releases.info.query({ app: resolveApp(opts.app, opts.remote), version });
@@ -323,13 +301,9 @@ program
     }),
   );
 
-program
-  .command("rollback")
+appCommand(program, "rollback", { json: true })
   .description("deploy the image and config of an earlier release, as a new release")
   .argument("<version>", "vN")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (version: string, opts: { app?: string; remote: string; json?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
@@ -340,13 +314,9 @@ program
     }),
   );
 
-program
-  .command("config")
+appCommand(program, "config", { json: true })
   .description("an app's config vars (values shown, as heroku does; the dashboard masks them)")
-  .addOption(appOption())
-  .addOption(remoteOption())
   .option("-s, --shell", "print KEY=VALUE lines for a shell")
-  .addOption(jsonOption())
   .action(
     run(async (opts: { app?: string; remote: string; json?: boolean; shell?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
@@ -369,13 +339,9 @@ async function restartWith(doing: string, asJson: boolean | undefined, change: (
   process.stderr.write(`done${r.release ? `, ${pc.bold(`v${r.release}`)}` : ` (${r.message})`}\n`);
 }
 
-program
-  .command("config:set")
+appCommand(program, "config:set", { json: true })
   .description("set config vars and restart the app with them (a new release, no rebuild)")
   .argument("<assignments...>", "KEY=VALUE ...")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (assignments: string[], opts: { app?: string; remote: string; json?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
@@ -386,13 +352,9 @@ program
     }),
   );
 
-program
-  .command("config:unset")
+appCommand(program, "config:unset", { json: true })
   .description("remove config vars and restart the app without them")
   .argument("<keys...>", "KEY ...")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (keys: string[], opts: { app?: string; remote: string; json?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
@@ -402,17 +364,13 @@ program
     }),
   );
 
-program
-  .command("apps:update")
+appCommand(program, "apps:update", { json: true })
   .description("an app's settings: preview apps, what a push does during a build, the build time limit, outbound network")
-  .addOption(appOption())
-  .addOption(remoteOption())
   .addOption(new Option("--previews <on|off>", "pushes of other branches deploy <branch>.<app>.<domain>").choices(["on", "off"]))
   .addOption(new Option("--build-mode <mode>", "a push during a build: wait for it, or cancel it").choices(["queue", "supersede"]))
   .option("--build-timeout <seconds>", "build time limit in seconds (\"default\" for the platform's)")
   .addOption(new Option("--egress <on|off>", "outbound network beyond the host (a new release applies it)").choices(["on", "off"]).conflicts("egressAllow"))
   .option("--egress-allow <list>", "outbound network only to DEST:PORT[/udp],... (DEST an address, a.b.c.d/n, or a host name resolved at deploy)")
-  .addOption(jsonOption())
   .action(
     run(async (opts: { app?: string; remote: string; json?: boolean; previews?: string; buildMode?: "queue" | "supersede"; buildTimeout?: string; egress?: "on" | "off"; egressAllow?: string }) => {
       const name = resolveApp(opts.app, opts.remote);
@@ -453,12 +411,8 @@ function uptime(seconds: number | null): string {
 
 const mib = (bytes: number | null) => (bytes === null ? "" : `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)}M`);
 
-program
-  .command("ps")
+appCommand(program, "ps", { json: true })
   .description("an app's replicas: type.number, state, release, uptime, host, ip:port, memory use")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (opts: { app?: string; remote: string; json?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
@@ -503,13 +457,9 @@ function parsed<T>(fn: () => T): T {
   }
 }
 
-program
-  .command("ps:scale")
+appCommand(program, "ps:scale", { json: true })
   .description("run N replicas of each process type named: ps:scale web=3 worker=2 (a scale-down drains first)")
   .argument("<type=N...>", "process type and replica count")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (args: string[], opts: { app?: string; remote: string; json?: boolean }) => {
       const quantities = parsed(() => parseScaleArgs(args));
@@ -519,13 +469,9 @@ program
     }),
   );
 
-program
-  .command("ps:restart")
+appCommand(program, "ps:restart", { json: true })
   .description("replace the replicas of a process type (all when none is named): new ones serve before the old ones stop")
   .argument("[type]", "process type, e.g. web")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (type: string | undefined, opts: { app?: string; remote: string; json?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
@@ -533,13 +479,9 @@ program
     }),
   );
 
-program
-  .command("ps:stop")
+appCommand(program, "ps:stop", { json: true })
   .description("stop every replica of a process type (scaled to 0; ps:scale brings it back)")
   .argument("<type>", "process type, e.g. worker")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (type: string, opts: { app?: string; remote: string; json?: boolean }) => {
       const app = resolveApp(opts.app, opts.remote);
@@ -547,15 +489,11 @@ program
     }),
   );
 
-program
-  .command("ps:resize")
+appCommand(program, "ps:resize", { json: true })
   .description("change the memory and CPU of each replica of a process type (replaced, without downtime)")
   .argument("<type>", "process type, e.g. web")
   .option("--memory <size>", "memory limit per replica, e.g. 512M or 1G")
   .option("--cpus <n>", "CPUs per replica, e.g. 0.5")
-  .addOption(appOption())
-  .addOption(remoteOption())
-  .addOption(jsonOption())
   .action(
     run(async (type: string, opts: { app?: string; remote: string; json?: boolean; memory?: string; cpus?: string }) => {
       if (opts.memory === undefined && opts.cpus === undefined) throw new CliError("give --memory (e.g. 512M), --cpus (e.g. 0.5) or both");
@@ -567,13 +505,14 @@ program
     }),
   );
 
-domainCommands(program, { api, run, appOption, remoteOption, jsonOption });
-sidecarCommands(program, { api, run, appOption, remoteOption, jsonOption });
-volumeCommands(program, { api, run, appOption, remoteOption, jsonOption });
-runCommands(program, { api, run, appOption, remoteOption, jsonOption });
-quotaCommands(program, { api, run, appOption, remoteOption, jsonOption });
-logCommands(program, { api, run, appOption, remoteOption, jsonOption });
-teamCommands(program, { api, run, appOption, remoteOption, jsonOption });
-backupCommands(program, { api, run, appOption, remoteOption, jsonOption });
+const kit: CommandKit = { api, run };
+domainCommands(program, kit);
+sidecarCommands(program, kit);
+volumeCommands(program, kit);
+runCommands(program, kit);
+quotaCommands(program, kit);
+logCommands(program, kit);
+teamCommands(program, kit);
+backupCommands(program, kit);
 
 await program.parseAsync(process.argv);

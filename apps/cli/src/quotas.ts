@@ -2,8 +2,8 @@
 import type { Command } from "commander";
 import { formatCpus, formatMemory, parseQuotaArgs, SizeError } from "@paas/shared/sizes";
 import { CliError } from "./credentials.ts";
-import type { CommandKit } from "./domains.ts";
 import { heading, json, pc, table, when } from "./output.ts";
+import { jsonOption, type CommandKit } from "./kit.ts";
 
 type Limits = Record<"apps" | "replicas" | "memoryMb" | "cpuMillis" | "storageMb" | "concurrentBuilds" | "buildMinutesPerDay" | "customDomains" | "pids", number>;
 
@@ -41,7 +41,7 @@ export function quotaCommands(program: Command, kit: CommandKit): void {
     .command("quotas")
     .description("a team's quotas with its current use")
     .requiredOption("-t, --team <team>", "the team")
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (opts: { team: string; json?: boolean }) => {
         const q = await api().quotas.get.query({ team: opts.team });
@@ -55,7 +55,7 @@ export function quotaCommands(program: Command, kit: CommandKit): void {
     .description("set a team's quotas (platform operators): apps=5 replicas=10 memory=4G cpus=4 storage=10G builds=2 build-minutes=120 domains=20 pids=4096")
     .argument("<limits...>", "NAME=VALUE pairs")
     .requiredOption("-t, --team <team>", "the team")
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (args: string[], opts: { team: string; json?: boolean }) => {
         let limits;
@@ -78,7 +78,7 @@ export function quotaCommands(program: Command, kit: CommandKit): void {
     .description("a team's audit log: who changed what, when, from where (team admins)")
     .requiredOption("-t, --team <team>", "the team")
     .option("-n, --num <n>", "how many events, newest first", "50")
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (opts: { team: string; num: string; json?: boolean }) => {
         if (!/^\d+$/.test(opts.num) || Number(opts.num) < 1 || Number(opts.num) > 1000) throw new CliError(`-n ${opts.num}: give a whole number from 1 to 1000`);

@@ -11,8 +11,8 @@ import https from "node:https";
 import type { Command } from "commander";
 import { encodeFrame, frameReader } from "@paas/shared/agent-api";
 import { CliError, resolveCredentials } from "./credentials.ts";
-import type { CommandKit } from "./domains.ts";
 import { resolveApp } from "./git.ts";
+import { appCommand, type CommandKit } from "./kit.ts";
 
 type Body = { app: string; mode: "run" | "debug"; cmd?: string[]; replica?: string };
 
@@ -114,12 +114,9 @@ function exitWith(code: number): void {
 }
 
 export function runCommands(program: Command, kit: CommandKit): void {
-  program
-    .command("run")
+  appCommand(program, "run")
     .description("run a one-off command in a new container of the app's current release (its image, config vars and volumes); exits with its code")
     .argument("<cmd...>", "the command (put it after --; one quoted string runs in sh -c)")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
     .action(
       kit.run(async (cmd: string[], opts: { app?: string; remote: string }) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -127,13 +124,10 @@ export function runCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("run:debug")
+  appCommand(program, "run:debug")
     .description("a shell (or CMD) with curl, dig, ss and tcpdump in a replica's network namespace and volumes; nothing is installed in the app, and the container goes when the shell exits")
     .argument("[cmd...]", "a command instead of the shell (after --)")
     .option("--replica <replica>", "the replica, as ps names it (web.1, worker.2) or a web replica's number", "web.1")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
     .action(
       kit.run(async (cmd: string[], opts: { app?: string; remote: string; replica: string }) => {
         const app = resolveApp(opts.app, opts.remote);

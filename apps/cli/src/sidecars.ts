@@ -2,9 +2,9 @@
 import type { Command } from "commander";
 import { parseMemoryMb } from "@paas/shared/sizes";
 import { CliError } from "./credentials.ts";
-import type { CommandKit } from "./domains.ts";
 import { resolveApp } from "./git.ts";
 import { heading, json, pc, table, when } from "./output.ts";
+import { appCommand, type CommandKit } from "./kit.ts";
 
 type AppOpts = { app?: string; remote: string; json?: boolean };
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -12,12 +12,8 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 export function sidecarCommands(program: Command, kit: CommandKit): void {
   const { api, run } = kit;
 
-  program
-    .command("sidecars")
+  appCommand(program, "sidecars", { json: true })
     .description("an app's sidecars and their container on each replica")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (opts: AppOpts) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -42,8 +38,7 @@ export function sidecarCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("sidecars:attach")
+  appCommand(program, "sidecars:attach", { json: true })
     .description("run a sidecar beside every replica (in its network namespace, sharing the volumes named); the app is not restarted. Attaching a kind again swaps it")
     .argument("<kind>", "a kind of the platform (logging, metrics, backup, when installed) or a name of yours with --image")
     .argument("[cmd...]", "the command (after --), instead of the image's")
@@ -52,9 +47,6 @@ export function sidecarCommands(program: Command, kit: CommandKit): void {
     .option("--net <net>", "app: join the replica's network namespace (default); none: loopback only")
     .option("-e, --env <K=V>", "an environment variable (repeatable)", collect)
     .option("--memory <size>", "its memory limit per replica, e.g. 64M (counts toward the team's memory quota)")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (kind: string, cmd: string[], opts: AppOpts & { image?: string; volume?: string[]; net?: string; env?: string[]; memory?: string }) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -85,13 +77,9 @@ export function sidecarCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("sidecars:detach")
+  appCommand(program, "sidecars:detach", { json: true })
     .description("remove a sidecar from every replica; the app is not restarted")
     .argument("<kind>", "the sidecar, as `paas sidecars` lists it")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (kind: string, opts: AppOpts) => {
         const app = resolveApp(opts.app, opts.remote);

@@ -6,10 +6,10 @@
  * `tokens:revoke ID`.
  */
 import { Option, type Command } from "commander";
-import type { CommandKit } from "./domains.ts";
 import { resolveCredentials } from "./credentials.ts";
 import { resolveApp } from "./git.ts";
 import { heading, json, pc, status, table, when } from "./output.ts";
+import { appCommand, jsonOption, type CommandKit } from "./kit.ts";
 
 const teamOption = () => new Option("-t, --team <team>", "the team").makeOptionMandatory();
 const roleChoices = ["admin", "member", "viewer"];
@@ -20,7 +20,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
   program
     .command("teams")
     .description("the teams you belong to, with your role")
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (opts: { json?: boolean }) => {
         const teams = await api().teams.list.query();
@@ -34,7 +34,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
     .command("teams:create")
     .description("create a team (operators); you become its first admin")
     .argument("<name>", "lowercase letters, digits and dashes")
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (name: string, opts: { json?: boolean }) => {
         const t = await api().teams.create.mutate({ team: name });
@@ -47,7 +47,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
     .command("members")
     .description("a team's members and their roles")
     .addOption(teamOption())
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (opts: { team: string; json?: boolean }) => {
         const ms = await api().teams.members.query({ team: opts.team });
@@ -64,7 +64,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
     .addOption(new Option("--role <role>", "admin, member (deploys, scales, reads) or viewer (reads)").choices(roleChoices).default("member"))
     .addOption(new Option("--expires-hours <n>", "how long the link is valid").default("168"))
     .addOption(teamOption())
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (email: string, opts: { role: "admin" | "member" | "viewer"; team: string; expiresHours: string; json?: boolean }) => {
         const r = await api().teams.addMember.mutate({ team: opts.team, email, role: opts.role, expiresInHours: Number(opts.expiresHours) });
@@ -82,7 +82,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
     .description("remove someone from a team (or leave it: your own email); the last admin cannot")
     .argument("<email>", "their email address")
     .addOption(teamOption())
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (email: string, opts: { team: string; json?: boolean }) => {
         const r = await api().teams.removeMember.mutate({ team: opts.team, email });
@@ -97,7 +97,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
     .argument("<email>", "their email address")
     .argument("<role>", "admin, member or viewer")
     .addOption(teamOption())
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (email: string, role: string, opts: { team: string; json?: boolean }) => {
         const r = await api().teams.setRole.mutate({ team: opts.team, email, role: role as "admin" });
@@ -110,7 +110,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
     .command("invitations")
     .description("a team's pending invitations (admins)")
     .addOption(teamOption())
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (opts: { team: string; json?: boolean }) => {
         const rows = await api().teams.invitations.query({ team: opts.team });
@@ -120,13 +120,9 @@ export function teamCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("apps:transfer")
+  appCommand(program, "apps:transfer", { json: true })
     .description("move an app to another team (platform operators)")
     .argument("<team>", "the team to move it to")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (team: string, opts: { app?: string; remote: string; json?: boolean }) => {
         const r = await api().teams.moveApp.mutate({ app: resolveApp(opts.app, opts.remote), team });
@@ -138,7 +134,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
   program
     .command("tokens")
     .description("your API tokens (and, for team admins, their teams' tokens)")
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (opts: { json?: boolean }) => {
         const rows = await api().tokens.list.query();
@@ -160,7 +156,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
     .option("--name <name>", "a name to tell it apart", "cli")
     .option("--expires <duration>", "e.g. 30d, 12h, 1w (default: never)")
     .addOption(new Option("--role <role>", "at most your own role").choices(["member", "viewer"]).default("member"))
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (opts: { team: string; name: string; expires?: string; role: "member" | "viewer"; json?: boolean }) => {
         const t = await api().tokens.create.mutate({ team: opts.team, name: opts.name, expires: opts.expires, role: opts.role });
@@ -174,7 +170,7 @@ export function teamCommands(program: Command, kit: CommandKit): void {
     .command("tokens:revoke")
     .description("revoke an API token at once")
     .argument("<id>", "the token's ID (paas tokens)")
-    .addOption(kit.jsonOption())
+    .addOption(jsonOption())
     .action(
       run(async (id: string, opts: { json?: boolean }) => {
         const r = await api().tokens.revoke.mutate({ id });

@@ -1,9 +1,9 @@
 /** `paas volumes`, `volumes:add NAME PATH [--size 1G]`, `volumes:remove NAME [--force]`. */
 import type { Command } from "commander";
 import { SizeError } from "@paas/shared/sizes";
-import type { CommandKit } from "./domains.ts";
 import { resolveApp } from "./git.ts";
 import { heading, json, pc, table, when } from "./output.ts";
+import { appCommand, type CommandKit } from "./kit.ts";
 
 type AppOpts = { app?: string; remote: string; json?: boolean };
 
@@ -21,12 +21,8 @@ export function parseVolumeSize(text: string): number {
 export function volumeCommands(program: Command, kit: CommandKit): void {
   const { api, run } = kit;
 
-  program
-    .command("volumes")
+  appCommand(program, "volumes", { json: true })
     .description("an app's persistent volumes")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (opts: AppOpts) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -38,15 +34,11 @@ export function volumeCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("volumes:add")
+  appCommand(program, "volumes:add", { json: true })
     .description("a persistent volume mounted at PATH in every replica (kept across deploys, restarts and rollbacks); the replicas are replaced without downtime")
     .argument("<name>", "its name, e.g. data")
     .argument("<path>", "where the replicas see it, e.g. /data")
     .option("--size <size>", "its size cap, e.g. 512M or 10G (counts toward the team's storage quota)", "1G")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (name: string, path: string, opts: AppOpts & { size: string }) => {
         const app = resolveApp(opts.app, opts.remote);
@@ -56,14 +48,10 @@ export function volumeCommands(program: Command, kit: CommandKit): void {
       }),
     );
 
-  program
-    .command("volumes:remove")
+  appCommand(program, "volumes:remove", { json: true })
     .description("remove a volume and its data (refused while replicas mount it, unless --force replaces them without it)")
     .argument("<name>", "the volume, as `paas volumes` lists it")
     .option("--force", "replace the replicas that mount it, then delete it with its data")
-    .addOption(kit.appOption())
-    .addOption(kit.remoteOption())
-    .addOption(kit.jsonOption())
     .action(
       run(async (name: string, opts: AppOpts & { force?: boolean }) => {
         const app = resolveApp(opts.app, opts.remote);
