@@ -4,7 +4,7 @@
  * (followed with XREAD while the flood runs, so retention's trimming cannot hide a loss) and
  * prints lines lost, duplicated, the lag after the flood's end, and the agent's CPU and RSS
  * (the collector runs in it) idle and under the flood.
- *   /work/wt/itest npx tsx bench/logs.ts [--rate 10000] [--secs 60]
+ *   npx tsx bench/logs.ts [--rate 10000] [--secs 60]
  * Starts a platform of its own (base port PAAS_WEB_PORT, default 5100).
  */
 import fs from "node:fs";

@@ -9,6 +9,7 @@ import { after, before, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { bootstrappedDataDir, repoRoot } from "../../apps/web/src/server/testing/platform.ts";
 import { startWeb, type WebServer } from "../../apps/web/src/server/testing/server.ts";
+import { shotPath, signIn } from "./helpers.ts";
 
 const APP = "hello-web";
 const { dataDir, token } = bootstrappedDataDir("paas-browser-");
@@ -46,7 +47,7 @@ test("an unauthenticated visitor is sent to /login, and a wrong token shows an e
   await page.click("#token-submit");
   const alert = page.getByTestId("login-error");
   await alert.waitFor();
-  await page.screenshot({ path: "/tmp/dashboard-login.png" });
+  await page.screenshot({ path: shotPath("dashboard-login.png") });
   assert.match(await alert.innerText(), /not valid/);
   assert.match(page.url(), /\/login$/);
   await page.context().close();
@@ -54,14 +55,11 @@ test("an unauthenticated visitor is sent to /login, and a wrong token shows an e
 
 test("sign in, see the app, open it and its build log", async () => {
   const page = await newPage();
-  await page.goto(`${web.url}/login`);
-  await page.fill("#token", token);
-  await page.click("#token-submit");
-  await page.waitForURL(`${web.url}/`);
+  await signIn(page, web.url, token);
   assert.equal(await page.getByTestId("whoami").innerText(), "admin@paas.localhost");
 
   const row = page.getByTestId("app-row").filter({ hasText: APP });
-  await page.screenshot({ path: "/tmp/dashboard-apps.png" });
+  await page.screenshot({ path: shotPath("dashboard-apps.png") });
   assert.equal(await row.count(), 1);
   assert.match(await row.innerText(), /main/);
   assert.match(await row.innerText(), /active/);
@@ -77,14 +75,14 @@ test("sign in, see the app, open it and its build log", async () => {
   const latestLog = await page.getByTestId("build-log").innerText();
   assert.match(latestLog, /npm ERR! code EJSONPARSE/);
   assert.ok(FAILED_LOG.includes("EJSONPARSE"));
-  await page.screenshot({ path: "/tmp/dashboard.png", fullPage: true });
+  await page.screenshot({ path: shotPath("dashboard.png"), fullPage: true });
 
   await page.getByTestId("build-row").filter({ hasText: "Add health check" }).getByRole("link").click();
   await page.waitForURL(`${web.url}/apps/${APP}/builds/${seeded.succeeded.id}`);
   const log = await page.getByTestId("build-log").innerText();
   assert.match(log, /Procfile declares types -> web/);
   for (const line of SUCCEEDED_LOG.trim().split("\n")) assert.ok(log.includes(line.trim()), `log shows: ${line}`);
-  await page.screenshot({ path: "/tmp/dashboard-build.png", fullPage: true });
+  await page.screenshot({ path: shotPath("dashboard-build.png"), fullPage: true });
 
   // Signing out ends the session.
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -96,10 +94,7 @@ test("sign in, see the app, open it and its build log", async () => {
 
 test("an unknown app is a 404 page, not an error", async () => {
   const page = await newPage();
-  await page.goto(`${web.url}/login`);
-  await page.fill("#token", token);
-  await page.click("#token-submit");
-  await page.waitForURL(`${web.url}/`);
+  await signIn(page, web.url, token);
   const res = await page.goto(`${web.url}/apps/no-such-app`);
   assert.equal(res?.status(), 404);
   await page.getByText("Not found").waitFor();

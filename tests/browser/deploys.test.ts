@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { addTeamWithToken, commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { shotPath, signIn } from "./helpers.ts";
 
 const APP = "live";
 const SECRET = `s3cr3t-${Math.random().toString(36).slice(2, 10)}`;
@@ -72,11 +73,7 @@ async function answer(): Promise<{ release: string; greeting: string | null }> {
 async function signedIn(token: string): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
-  await page.goto(`${p.webUrl}/login`);
-  await page.fill("#token", token);
-  await page.click("#token-submit");
-  await page.waitForURL(`${p.webUrl}/`);
-  return page;
+  return signIn(page, p.webUrl, token);
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
@@ -128,7 +125,7 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     assert.equal(now.status, "building", "the build is still running when its first line shows");
     assert.ok(!early.includes("slow-build: step two done"), `the second line is not there yet:\n${early}`);
     assert.match(early, /-----> Running build script/);
-    await page.screenshot({ path: "/tmp/dashboard-live-build.png", fullPage: true });
+    await page.screenshot({ path: shotPath("dashboard-live-build.png"), fullPage: true });
 
     // The app's page follows the same log in its "latest build" panel (the stored log is written only at the end).
     const appPage = await page.context().newPage();
@@ -148,7 +145,7 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     assert.match(final, new RegExp(`Deployed v1 to http://${APP}\\.localhost:${p.routerPort}/`));
     assert.ok(final.indexOf("step one done") < final.indexOf("step two done"));
     assert.ok(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), "the log grew in place: no reload");
-    await page.screenshot({ path: "/tmp/dashboard-build-done.png", fullPage: true });
+    await page.screenshot({ path: shotPath("dashboard-build-done.png"), fullPage: true });
 
     const pushed = await pushing;
     assert.equal(pushed.code, 0, pushed.stderr + pushed.stdout);
@@ -182,7 +179,7 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     assert.ok(!(await page.content()).includes(SECRET), "the server never puts the value in the page");
     await row.getByRole("button", { name: "Reveal" }).click();
     await row.getByTestId("config-value").filter({ hasText: SECRET }).waitFor();
-    await page.screenshot({ path: "/tmp/dashboard-config.png", fullPage: true });
+    await page.screenshot({ path: shotPath("dashboard-config.png"), fullPage: true });
     await row.getByRole("button", { name: "Hide" }).click();
     assert.equal(await row.getByTestId("config-value").innerText(), MASK);
     // Nor do the platform's own logs (web, worker, router, agent, Redis).
@@ -210,7 +207,7 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
       await form.getByRole("button", { name: "Set" }).click();
       await error.filter({ hasText: message }).waitFor({ timeout: 5000 });
     }
-    await page.screenshot({ path: "/tmp/dashboard-config-error.png", fullPage: true });
+    await page.screenshot({ path: shotPath("dashboard-config-error.png"), fullPage: true });
     // A value the server refuses (over 32 KB): its reason, in words, and nothing saved.
     await form.getByLabel("Name").fill("BIG");
     await form.getByLabel("Value").fill("x".repeat(33 * 1024));
@@ -271,7 +268,7 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
       (await releases()).map((r) => r.version),
       [3, 2, 1],
     );
-    await page.screenshot({ path: "/tmp/dashboard-releases.png", fullPage: true });
+    await page.screenshot({ path: shotPath("dashboard-releases.png"), fullPage: true });
     await page.context().close();
   });
 
@@ -306,7 +303,7 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     assert.match(log, /compiling[\s\S]*error TS2322: boom/);
     assert.match(await page.getByTestId("build-error").innerText(), /the build failed \(exit code 2\)/);
     assert.equal(await page.getByTestId("app-url").count(), 0, "no URL for a build that deployed nothing");
-    await page.screenshot({ path: "/tmp/dashboard-build-failed.png", fullPage: true });
+    await page.screenshot({ path: shotPath("dashboard-build-failed.png"), fullPage: true });
     const pushed = await pushing;
     assert.notEqual(pushed.code, 0, "the push is rejected");
     assert.match(pushed.stderr, /\[remote rejected\]/);

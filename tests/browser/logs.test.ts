@@ -2,19 +2,18 @@
  * The app page's live log view, in Debian's Chromium against a whole platform: the pushed
  * app's lines and the deploy's events are there; a line the app writes afterwards appears
  * without a reload (SSE); the type and text filters narrow what is shown. Screenshot:
- * /work/wt/logs-shots/live-logs.png (PAAS_SHOTS_DIR overrides the dir).
+ * test-results/screenshots/live-logs.png (PAAS_SHOTS_DIR overrides the dir).
  *
- *   /work/wt/itest npx tsx --test tests/browser/logs.test.ts
+ *   npx tsx --test tests/browser/logs.test.ts
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { shotPath, signIn } from "./helpers.ts";
 
 const APP = "watched";
-const SHOTS = process.env.PAAS_SHOTS_DIR ?? "/work/wt/logs-shots";
 
 let p: Platform;
 let browser: Browser;
@@ -24,11 +23,7 @@ const paas = (args: string[]) => sh(path.join(ROOT, "apps/cli/bin/paas"), args, 
 async function signedIn(token: string): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
   const page = await ctx.newPage();
-  await page.goto(`${p.webUrl}/login`);
-  await page.fill("#token", token);
-  await page.click("#token-submit");
-  await page.waitForURL(`${p.webUrl}/`);
-  return page;
+  return signIn(page, p.webUrl, token);
 }
 
 const shown = (page: Page) => page.getByTestId("app-log-line").allInnerTexts();
@@ -64,9 +59,8 @@ describe("the live log view", { timeout: 15 * 60_000 }, () => {
     await page.getByTestId("app-log-line").filter({ hasText: "app[web.1]: hello from the browser test" }).waitFor({ timeout: 20_000 });
     await viaRouter(p, APP, `/say?text=${encodeURIComponent("an error line")}&err=1`);
     await page.getByTestId("app-log-line").filter({ hasText: "an error line" }).waitFor({ timeout: 20_000 });
-    fs.mkdirSync(SHOTS, { recursive: true });
     await page.getByTestId("app-logs").scrollIntoViewIfNeeded();
-    await page.screenshot({ path: path.join(SHOTS, "live-logs.png"), fullPage: true });
+    await page.screenshot({ path: shotPath("live-logs.png"), fullPage: true });
 
     // the type filter: only the worker's lines
     await page.getByLabel("Process type").selectOption("worker");
@@ -81,6 +75,6 @@ describe("the live log view", { timeout: 15 * 60_000 }, () => {
       const lines = [...document.querySelectorAll("[data-testid=app-log-line]")].map((e) => e.textContent ?? "");
       return lines.length === 1 && lines[0].includes("hello from the browser test");
     }, undefined, { timeout: 20_000 });
-    await page.screenshot({ path: path.join(SHOTS, "live-logs-filtered.png"), fullPage: true });
+    await page.screenshot({ path: shotPath("live-logs-filtered.png"), fullPage: true });
   });
 });

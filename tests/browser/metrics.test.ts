@@ -2,19 +2,18 @@
  * The app page's charts, in Debian's Chromium against a whole platform: an app with two web
  * replicas under a light load (some slow requests, some errors) shows requests, p50/p99
  * latency, errors, and CPU and memory per replica, drawn from Prometheus's data; the page is
- * saved as a screenshot (METRICS_SHOTS_DIR, default /work/wt/metrics-shots).
+ * saved as a screenshot (test-results/screenshots; PAAS_SHOTS_DIR overrides the dir).
  *
- *   /work/wt/itest npx tsx --test tests/browser/metrics.test.ts
+ *   npx tsx --test tests/browser/metrics.test.ts
  */
 import assert from "node:assert/strict";
-import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser } from "playwright-core";
 import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { explained, shotPath, signIn } from "./helpers.ts";
 
 const APP = "charted";
-const SHOTS = process.env.METRICS_SHOTS_DIR || "/work/wt/metrics-shots";
 
 let p: Platform;
 let browser: Browser;
@@ -56,34 +55,32 @@ describe("metrics charts on the app's page", { timeout: 15 * 60_000 }, () => {
     await load(75);
     const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const page = await ctx.newPage();
-    await page.goto(`${p.webUrl}/login`);
-    await page.fill("#token", p.adminToken);
-    await page.click("#token-submit");
-    await page.waitForURL(`${p.webUrl}/`);
-    await page.goto(`${p.webUrl}/apps/${APP}`);
-    const metrics = page.getByTestId("app-metrics");
-    await metrics.getByRole("button", { name: "15m" }).click();
-    for (const title of ["Requests", "Latency p50 / p99", "Errors (5xx)", "CPU per replica", "Memory per replica"]) {
-      // uPlot draws on a canvas once the chart has a point: "No data" otherwise.
-      await metrics.locator(`[data-chart="${title}"] canvas`).first().waitFor({ timeout: 60_000 });
-    }
-    // The legends name what is drawn: status classes, quantiles, and each replica.
-    const legend = (title: string) => metrics.locator(`[data-chart="${title}"] .u-legend`).innerText();
-    assert.match(await legend("Requests"), /2xx[\s\S]*5xx/);
-    assert.match(await legend("Latency p50 / p99"), /p50[\s\S]*p99/);
-    assert.match(await legend("CPU per replica"), /web\.1[\s\S]*web\.2/);
-    assert.match(await legend("Memory per replica"), /web\.1[\s\S]*web\.2/);
-    // Data, not an empty frame: the latest values read as figures beside each title.
-    const latest = (title: string) => metrics.locator(`[data-chart="${title}"] [data-testid=chart-latest]`).innerText();
-    assert.match(await latest("Memory per replica"), /^web\.1 \d+(\.\d)? MB · web\.2 \d+(\.\d)? MB$/);
-    assert.match(await latest("Requests"), /2xx \d+(\.\d+)?\/s/);
-    assert.match(await latest("Latency p50 / p99"), /p50 \d+(\.\d)? ms · p99 \d+(\.\d)? ms/);
-    await fs.mkdir(SHOTS, { recursive: true });
-    const shot = path.join(SHOTS, "app-metrics.png");
-    await metrics.scrollIntoViewIfNeeded();
-    await page.screenshot({ path: shot, fullPage: true });
-    await metrics.screenshot({ path: path.join(SHOTS, "app-metrics-charts.png") });
-    console.log(`screenshots: ${shot}, ${path.join(SHOTS, "app-metrics-charts.png")}`);
+    await signIn(page, p.webUrl, p.adminToken);
+    await explained(page, "metrics", async () => {
+      await page.goto(`${p.webUrl}/apps/${APP}`);
+      const metrics = page.getByTestId("app-metrics");
+      await metrics.getByRole("button", { name: "15m" }).click();
+      for (const title of ["Requests", "Latency p50 / p99", "Errors (5xx)", "CPU per replica", "Memory per replica"]) {
+        // uPlot draws on a canvas once the chart has a point: "No data" otherwise.
+        await metrics.locator(`[data-chart="${title}"] canvas`).first().waitFor({ timeout: 60_000 });
+      }
+      // The legends name what is drawn: status classes, quantiles, and each replica.
+      const legend = (title: string) => metrics.locator(`[data-chart="${title}"] .u-legend`).innerText();
+      assert.match(await legend("Requests"), /2xx[\s\S]*5xx/);
+      assert.match(await legend("Latency p50 / p99"), /p50[\s\S]*p99/);
+      assert.match(await legend("CPU per replica"), /web\.1[\s\S]*web\.2/);
+      assert.match(await legend("Memory per replica"), /web\.1[\s\S]*web\.2/);
+      // Data, not an empty frame: the latest values read as figures beside each title.
+      const latest = (title: string) => metrics.locator(`[data-chart="${title}"] [data-testid=chart-latest]`).innerText();
+      assert.match(await latest("Memory per replica"), /^web\.1 \d+(\.\d)? MB · web\.2 \d+(\.\d)? MB$/);
+      assert.match(await latest("Requests"), /2xx \d+(\.\d+)?\/s/);
+      assert.match(await latest("Latency p50 / p99"), /p50 \d+(\.\d)? ms · p99 \d+(\.\d)? ms/);
+      const shot = shotPath("app-metrics.png");
+      await metrics.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: shot, fullPage: true });
+      await metrics.screenshot({ path: shotPath("app-metrics-charts.png") });
+      console.log(`screenshots: ${shot}, ${shotPath("app-metrics-charts.png")}`);
+    });
     await ctx.close();
   });
 });

@@ -5,14 +5,14 @@
  * sees only the team's apps. The admin makes a token (shown once) and revokes it.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { bootstrappedDataDir } from "../../apps/web/src/server/testing/platform.ts";
 import { startWeb, type WebServer } from "../../apps/web/src/server/testing/server.ts";
+import { shotPath } from "./helpers.ts";
 
-const SHOTS = "/work/wt/people-shots";
 const { dataDir } = bootstrappedDataDir("paas-people-browser-");
 const { seedApp } = await import("./seed.ts");
 const { createDb } = await import("@paas/db");
@@ -34,7 +34,6 @@ before(async () => {
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
   });
-  mkdirSync(SHOTS, { recursive: true });
 });
 
 after(async () => {
@@ -87,7 +86,7 @@ test("an admin invites a member, who sets a password, signs in and sees only the
   const link = (await admin.getByTestId("invite-link").textContent())!.trim();
   assert.match(link, /\/invite\/paas_/);
   await admin.getByTestId("invitation-row").filter({ hasText: "mia@example.com" }).waitFor();
-  await admin.screenshot({ path: `${SHOTS}/team-invite.png`, fullPage: true });
+  await admin.screenshot({ path: shotPath("team-invite.png"), fullPage: true });
 
   const member = await newPage();
   await acceptAndSignIn(member, link, "mia@example.com", "mia-password-123");
@@ -95,7 +94,7 @@ test("an admin invites a member, who sets a password, signs in and sees only the
   const body = (await member.textContent("body")) ?? "";
   assert.ok(!body.includes("main-secret-app"), "the member must not see another team's app");
   assert.match(body, /blue \(member\)/);
-  await member.screenshot({ path: `${SHOTS}/member-home.png`, fullPage: true });
+  await member.screenshot({ path: shotPath("member-home.png"), fullPage: true });
   // Another team's app page is a 404 for them.
   const res = await member.goto(`${web.url}/apps/main-secret-app`);
   assert.equal(res?.status(), 404);
@@ -121,7 +120,7 @@ test("a token is shown once and can be revoked from the team's page", { timeout:
   assert.match(token, /^paas_/);
   const who = await fetch(`${web.url}/api/trpc/auth.whoami`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(who.status, 200);
-  await page.screenshot({ path: `${SHOTS}/team-token.png`, fullPage: true });
+  await page.screenshot({ path: shotPath("team-token.png"), fullPage: true });
   await page.reload();
   // Shown once: not on the page any more.
   assert.equal(await page.getByTestId("new-token").count(), 0);

@@ -4,17 +4,16 @@
  * quota from the page, scales the app up, and sees the use follow on the bars; the raise and
  * the scale are in the audit log below.
  *
- *   /work/wt/itest npx tsx --test tests/browser/quotas.test.ts
+ *   npx tsx --test tests/browser/quotas.test.ts
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { fixtureRepo, ROOT, sh, startPlatform, type Platform } from "../helpers/platform.ts";
+import { shotPath, signIn } from "./helpers.ts";
 
 const APP = "barred";
-const SHOTS = process.env.PAAS_SHOTS_DIR || "/work/wt/quotas-shots";
 
 let p: Platform;
 let browser: Browser;
@@ -24,11 +23,7 @@ const paas = (args: string[]) => sh(path.join(ROOT, "apps/cli/bin/paas"), args, 
 async function signedIn(token: string): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 1100 } });
   const page = await ctx.newPage();
-  await page.goto(`${p.webUrl}/login`);
-  await page.fill("#token", token);
-  await page.click("#token-submit");
-  await page.waitForURL(`${p.webUrl}/`);
-  return page;
+  return signIn(page, p.webUrl, token);
 }
 
 const use = (page: Page, quota: string) => page.locator(`[data-testid=quota][data-quota="${quota}"] [data-testid=quota-use]`).innerText();
@@ -78,14 +73,13 @@ describe("quotas on the team's page", { timeout: 15 * 60_000 }, () => {
     assert.equal(await use(page, "memory"), "1G / 4G");
     const actions = await page.getByTestId("audit-event").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-action")));
     assert.deepEqual(actions.slice(0, 2), ["ps.scale", "quotas.set"]);
-    fs.mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SHOTS, "team-quotas.png"), fullPage: true });
+    await page.screenshot({ path: shotPath("team-quotas.png"), fullPage: true });
 
     // Lowered below the use: the page says the team is over its quota.
     assert.equal((await paas(["quotas:set", "replicas=3", "--team", "main"])).code, 0);
     await page.reload();
     assert.match(await page.getByTestId("quota-over").innerText(), /over its quota of replicas/);
     assert.equal(await use(page, "replicas"), "4 / 3");
-    await page.screenshot({ path: path.join(SHOTS, "team-over-quota.png"), fullPage: true });
+    await page.screenshot({ path: shotPath("team-over-quota.png"), fullPage: true });
   });
 });

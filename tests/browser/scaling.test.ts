@@ -10,6 +10,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { shotPath, signIn } from "./helpers.ts";
 
 const APP = "scaled";
 
@@ -27,11 +28,7 @@ async function psNames(): Promise<string[]> {
 async function signedIn(token: string): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
-  await page.goto(`${p.webUrl}/login`);
-  await page.fill("#token", token);
-  await page.click("#token-submit");
-  await page.waitForURL(`${p.webUrl}/`);
-  return page;
+  return signIn(page, p.webUrl, token);
 }
 
 const rowNames = async (page: Page) => (await page.getByTestId("replica-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-name") ?? ""))).sort();
@@ -69,7 +66,7 @@ describe("scaling from the dashboard", { timeout: 15 * 60_000 }, () => {
     await page.locator('[data-testid=replica-row][data-name="web.3"]').waitFor({ timeout: 30_000 });
     assert.deepEqual(await rowNames(page), ["web.1", "web.2", "web.3", "worker.1"]);
     assert.equal(await page.locator('[data-testid=scale-control][data-type="web"]').getByLabel("web replicas").inputValue(), "3");
-    await page.screenshot({ path: "/tmp/dashboard-scaled.png", fullPage: true });
+    await page.screenshot({ path: shotPath("dashboard-scaled.png"), fullPage: true });
     assert.deepEqual(await psNames(), ["web.1", "web.2", "web.3", "worker.1"]);
     const seen = new Set<string>();
     for (let i = 0; i < 60 && seen.size < 3; i++) {

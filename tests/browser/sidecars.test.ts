@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { chromium, type Browser } from "playwright-core";
 import { AgentClient } from "@paas/shared";
 import { fixtureRepo, ROOT, sh, startPlatform, type Platform } from "../helpers/platform.ts";
+import { shotPath, signIn } from "./helpers.ts";
 
 const APP = "paneled";
 
@@ -47,10 +48,7 @@ describe("the sidecars panel", { timeout: 15 * 60_000 }, () => {
     const before = await appIdentity();
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await ctx.newPage();
-    await page.goto(`${p.webUrl}/login`);
-    await page.fill("#token", p.adminToken);
-    await page.click("#token-submit");
-    await page.waitForURL(`${p.webUrl}/`);
+    await signIn(page, p.webUrl, p.adminToken);
     await page.goto(`${p.webUrl}/apps/${APP}`);
     const panel = page.getByTestId("sidecars");
     await panel.getByText("No sidecars").waitFor();
@@ -65,7 +63,7 @@ describe("the sidecars panel", { timeout: 15 * 60_000 }, () => {
     const row = page.locator('[data-testid=sidecar-row][data-kind="probe"]');
     await row.waitFor();
     assert.match(await row.innerText(), /probe[\s\S]*stack\/busybox[\s\S]*app[\s\S]*32M[\s\S]*web\.1[\s\S]*running/);
-    await page.screenshot({ path: "/tmp/dashboard-sidecars.png", fullPage: true });
+    await page.screenshot({ path: shotPath("dashboard-sidecars.png"), fullPage: true });
     const [sc] = (await agent.containers()).filter((c) => c.labels["paas.app"] === APP && c.labels["paas.sidecar"] === "probe");
     assert.equal(sc?.state, "running");
     assert.equal(sc?.networkOf, before.id);
