@@ -34,7 +34,7 @@ export function redact(value: unknown, field = "", depth = 0): unknown {
   return value;
 }
 
-/** The caller's address: the proxy's X-Forwarded-For (Next.js sets it to the peer), else X-Real-IP. */
+/** The caller's address, as the web server's edge decided it (apps/web/edge/client-address.mjs: never one the client named). */
 export function clientAddress(headers: Headers): string | null {
   const xff = headers.get("x-forwarded-for");
   if (xff) return xff.split(",")[0]!.trim() || null;

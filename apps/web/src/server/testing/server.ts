@@ -39,7 +39,7 @@ export async function startWeb(dataDir: string, port?: number): Promise<WebServe
   ensureBuilt();
   const p = port ?? (await freePort());
   let out = "";
-  const child: ChildProcess = spawn(process.execPath, [nextBin, "start", "-p", String(p), "-H", "127.0.0.1"], {
+  const child: ChildProcess = spawn(process.execPath, ["--import", path.join(webDir, "edge/preload.mjs"), nextBin, "start", "-p", String(p), "-H", "127.0.0.1"], {
     cwd: webDir,
     env: { ...process.env, PAAS_DATA_DIR: dataDir, PAAS_WEB_PORT: String(p), NEXT_TELEMETRY_DISABLED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
