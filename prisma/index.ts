@@ -1,16 +1,16 @@
 /**
  * The control plane's database client. SQLite through the better-sqlite3
- * driver adapter by default; the URL comes from the shared config.
+ * driver adapter by default (sqlite-adapter.ts: no query runs inside another request's
+ * transaction); the URL comes from the shared config.
  */
-import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { config } from "@paas/shared";
 import { PrismaClient } from "./generated/client/client.ts";
+import { SerializedSqliteAdapter } from "./sqlite-adapter.ts";
 
 export * from "./generated/client/client.ts";
 
 export function createDb(url: string = config().databaseUrl): PrismaClient {
-  const adapter = new PrismaBetterSqlite3({ url });
-  return new PrismaClient({ adapter });
+  return new PrismaClient({ adapter: new SerializedSqliteAdapter(url) });
 }
 
 const globalForDb = globalThis as unknown as { __paasDb?: PrismaClient };
