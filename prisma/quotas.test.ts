@@ -20,6 +20,8 @@ import {
   buildMinutesToday,
   buildMinutesViolation,
   HOLD_TTL_MS,
+  moveApps,
+  moveQuotaViolation,
   quotaDayStart,
   releaseDeployQuota,
   reserveDeployQuota,
@@ -212,4 +214,38 @@ test("teamCgroupLimits: the quota's memory, CPU and pids, with room for the team
     cpuMillis: 4000,
     pids: 4096 + 2 * 1024,
   });
+});
+
+test("moveApps: an app and its previews move when the team's quotas hold with them; else nothing moves and the refusal names each limit", async () => {
+  const from = await db.team.create({ data: { name: "q-move-from" } });
+  const to = await db.team.create({ data: { name: "q-move-to" } });
+  const app = await db.app.create({ data: { name: "q-mover", teamId: from.id } });
+  await db.app.create({ data: { name: "q-mover--feature", teamId: from.id, previewOfId: app.id, previewBranch: "feature" } });
+  await db.release.create({ data: { appId: app.id, version: 1, imageRef: "x", status: "active", processTypes: JSON.stringify({ web: "x" }) } });
+  await formationFor(db, app.id, ["web"]);
+  await db.formation.update({ where: { appId_processType: { appId: app.id, processType: "web" } }, data: { quantity: 3 } });
+  const stay = await db.app.create({ data: { name: "q-stayer", teamId: to.id } });
+
+  await setQuota(db, to.id, { apps: 2, replicas: 2 });
+  const refused = await moveApps(db, app, to).then(() => null, (e: Error) => e);
+  assert.ok(refused instanceof QuotaError, String(refused));
+  assert.equal(
+    refused.message,
+    `team "q-move-to" cannot take q-mover: it would exceed its quota of 2 apps (it has 1 app, q-mover brings 2 apps) and 2 replicas (it has 0 replicas, q-mover brings 3 replicas); raise the team's quota first (paas quotas:set), or scale q-mover down`,
+  );
+  assert.equal(await db.app.count({ where: { teamId: from.id } }), 2, "nothing moved");
+
+  await setQuota(db, to.id, { apps: 3, replicas: 3 });
+  await moveApps(db, app, to);
+  assert.deepEqual((await db.app.findMany({ where: { teamId: to.id }, orderBy: { name: "asc" } })).map((a) => a.name), ["q-mover", "q-mover--feature", stay.name]);
+  assert.equal(await db.app.count({ where: { teamId: from.id } }), 0);
+});
+
+test("moveQuotaViolation: a limit the team was over already and the move does not add to is no refusal", () => {
+  const use = { apps: 5, replicas: 4, memoryMb: 1024, cpuMillis: 1000, storageMb: 0, concurrentBuilds: 0, buildMinutesPerDay: 0, customDomains: 0 };
+  const quota = { apps: 3, replicas: 10, memoryMb: 4096, cpuMillis: 4000, storageMb: 1024, customDomains: 5 };
+  // over its apps already; the moved app is counted in `after` (6 > 5): refused
+  assert.match(moveQuotaViolation("t", "a", use, { ...use, apps: 6 }, quota) ?? "", /quota of 3 apps \(it has 5 apps, a brings 1 app\)/);
+  // over its replicas already (4 of 3), an app scaled to 0 adds none: allowed
+  assert.equal(moveQuotaViolation("t", "a", use, { ...use, apps: 6 }, { ...quota, apps: 10, replicas: 3 }), null);
 });

@@ -10,7 +10,8 @@
  * scheduler), buildMinutesPerDay (a push, and a build's start), replicas, memoryMb and
  * cpuMillis (a deploy, ps:scale, ps:resize or sidecars:attach that would exceed them is refused
  * before anything starts; memory counts sidecars per replica), customDomains (domains:add),
- * storageMb (volumes:add: assertStorageQuota).
+ * storageMb (volumes:add: assertStorageQuota); all of those when an operator moves an app into
+ * another team (moveApps).
  * memoryMb, cpuMillis and pids are also the kernel's caps on the team's cgroup
  * (teamCgroupLimits; the worker sets them on every host).
  *
@@ -283,6 +284,45 @@ export async function teamUsage(client: Client, teamId: string): Promise<Omit<Qu
     buildMinutesPerDay: Math.ceil(minutes * 10) / 10,
     customDomains: domains,
   };
+}
+
+/** The limits a move of apps into a team must hold (the rest are the team's own doing: builds, build minutes). */
+const MOVE_FIELDS = ["apps", "replicas", "memoryMb", "cpuMillis", "storageMb", "customDomains"] as const;
+const MOVE_UNITS: Record<(typeof MOVE_FIELDS)[number], (n: number) => string> = {
+  apps: (n) => plural(n, "app"),
+  replicas: (n) => plural(n, "replica"),
+  memoryMb: (n) => `${n} MB of memory`,
+  cpuMillis: cpus,
+  storageMb: (n) => `${n} MB of volume storage`,
+  customDomains: (n) => plural(n, "custom domain"),
+};
+
+/**
+ * The move rule, apart from the database: `before` and `after` are the team's use without and
+ * with the apps moved in. Null when it fits, else why not. A limit the team was over already
+ * and the move does not add to is no reason to refuse (as a lowered quota stops growth only).
+ */
+export function moveQuotaViolation(team: string, app: string, before: Omit<QuotaLimits, "pids">, after: Omit<QuotaLimits, "pids">, quota: Pick<Quota, (typeof MOVE_FIELDS)[number]>): string | null {
+  const over = MOVE_FIELDS.filter((f) => after[f] > quota[f] && after[f] > before[f]).map(
+    (f) => `${MOVE_UNITS[f](quota[f])} (it has ${MOVE_UNITS[f](before[f])}, ${app} brings ${MOVE_UNITS[f](after[f] - before[f])})`,
+  );
+  if (!over.length) return null;
+  return `team "${team}" cannot take ${app}: it would exceed its quota of ${over.join(" and ")}; raise the team's quota first (paas quotas:set), or scale ${app} down`;
+}
+
+/**
+ * Moves an app and its preview apps into `team` in one transaction, refused with QuotaError
+ * (and nothing moved) when the team's quotas would not hold with them: the same counting as
+ * everywhere else (teamUsage), before and after the move inside the transaction.
+ */
+export async function moveApps(client: PrismaClient, app: { id: string; name: string }, team: { id: string; name: string }): Promise<void> {
+  await client.$transaction(async (tx) => {
+    const quota = await lockTeam(tx, team.id);
+    const before = await teamUsage(tx, team.id);
+    await tx.app.updateMany({ where: { OR: [{ id: app.id }, { previewOfId: app.id }] }, data: { teamId: team.id } });
+    const why = moveQuotaViolation(team.name, app.name, before, await teamUsage(tx, team.id), quota);
+    if (why) throw new QuotaError(why);
+  });
 }
 
 /**

@@ -233,4 +233,34 @@ describe("team quotas, audit and the kernel's caps", { timeout: 25 * 60_000 }, (
     await waitFor(() => Number(fs.readFileSync(cg("pids", "pids.current"), "utf8")) < 100, "the bomb's processes to go", 30_000, 200);
     assert.ok(await answers(5));
   });
+
+  test("apps:transfer: refused while the other team's quotas would not hold; once moved, the replicas run in that team's cgroup", async () => {
+    // qrace has 20 apps of its 20 (the creates above) and runs its replicas' quota.
+    assert.equal((await paas(["quotas:set", "apps=20", "replicas=1", "--team", "qrace"])).code, 0);
+    const refused = await paas(["apps:transfer", "qrace", "-a", "qcalm"]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /team "qrace" cannot take qcalm: it would exceed its quota of 20 apps \(it has 20 apps, qcalm brings 1 app\) and 1 replica \(it has \d+ replicas, qcalm brings 2 replicas\)/);
+    assert.equal((await db.app.findUniqueOrThrow({ where: { name: "qcalm" }, include: { team: true } })).team.name, "qteam", "nothing moved");
+
+    assert.equal((await paas(["quotas:set", "apps=21", "replicas=10", "--team", "qrace"])).code, 0);
+    const moved = await paas(["apps:transfer", "qrace", "-a", "qcalm"]);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, /Moved qcalm from qteam to qrace \(its replicas restarted in qrace's cgroup\)/);
+    // The old replicas go once drained: then qcalm's web and worker run only in qrace's cgroup.
+    const cgroupOf = (team: string, id: string) => path.join("/sys/fs/cgroup/memory", p.env.PAAS_CGROUP_ROOT!, team, "qcalm", id);
+    let where: string[] = [];
+    await waitFor(
+      async () => {
+        const running = (await agent.containers()).filter((c) => c.labels["paas.app"] === "qcalm" && c.state === "running");
+        where = running.map((c) => `${c.labels["paas.process"] ?? "?"}:${fs.existsSync(cgroupOf("qrace", c.id)) ? "qrace" : fs.existsSync(cgroupOf("qteam", c.id)) ? "qteam" : "neither"}`);
+        return running.length === 2 && where.every((w) => w.endsWith(":qrace"));
+      },
+      "qcalm's replicas to run in qrace's cgroup only",
+      60_000,
+      500,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; now: ${where.join(", ")}`);
+    });
+    for (let i = 0; i < 5; i++) assert.equal((await viaRouter(p, "qcalm")).status, 200, "qcalm answers after the move");
+  });
 });

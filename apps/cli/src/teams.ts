@@ -127,7 +127,9 @@ export function teamCommands(program: Command, kit: CommandKit): void {
       run(async (team: string, opts: { app?: string; remote: string; json?: boolean }) => {
         const r = await api().teams.moveApp.mutate({ app: resolveApp(opts.app, opts.remote), team });
         if (opts.json) return json(r);
-        console.log(`Moved ${pc.bold(r.app)} from ${r.from} to ${r.to}.`);
+        console.log(`Moved ${pc.bold(r.app)} from ${r.from} to ${r.to}${r.restarted ? ` (its replicas restarted in ${r.to}'s cgroup)` : ""}.`);
+        // The move stands; a replica not replaced runs in the old team's cgroup until its next restart.
+        for (const n of r.notRestarted) console.error(`${pc.yellow("warning")} ${n.app} was not restarted (${n.error}): its replicas count to ${r.from}'s cgroup until you run paas ps:restart -a ${n.app}`);
       }),
     );
 

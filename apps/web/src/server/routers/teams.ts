@@ -8,7 +8,8 @@ import { z } from "zod";
 import { db } from "@paas/db";
 import { appName } from "@paas/shared";
 import { authorizeApp, authorizeOperator, authorizeTeam, visibleTeamIds } from "../authz.ts";
-import { quotaOf } from "@paas/db/quotas";
+import { moveApps, quotaOf } from "@paas/db/quotas";
+import { runDeploy } from "../deploys.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 import { roleSchema } from "../people/roles.ts";
 import { createInvitation, hasPassword, INVITE_TTL_HOURS } from "../people/invitations.ts";
@@ -142,8 +143,16 @@ export const teamsRouter = createTRPCRouter({
     const app = await authorizeApp(ctx.principal, input.app, "read");
     const team = await authorizeTeam(ctx.principal, input.team, "read");
     if (app.teamId === team.id) throw new TRPCError({ code: "CONFLICT", message: `${app.name} is in team "${team.name}" already` });
-    // Its preview apps belong with it.
-    await db.app.updateMany({ where: { OR: [{ id: app.id }, { previewOfId: app.id }] }, data: { teamId: team.id } });
-    return { app: app.name, from: app.team.name, to: team.name };
+    // With its preview apps, refused (a QuotaError) when the team's quotas would not hold.
+    await moveApps(db, app, team);
+    // Replicas run in their team's cgroup (`<team>/<app>`, under its kernel caps): replaced one
+    // by one as ps:restart does, they come up in the new team's and stop counting to the old one.
+    const moved = await db.app.findMany({ where: { OR: [{ id: app.id }, { previewOfId: app.id }], containers: { some: { stoppedAt: null } } }, select: { id: true, name: true } });
+    const notRestarted: { app: string; error: string }[] = [];
+    for (const m of moved) {
+      const r = await runDeploy({ kind: "formation", appId: m.id, change: { restart: [] } });
+      if (!r.ok) notRestarted.push({ app: m.name, error: r.error ?? "the restart failed" });
+    }
+    return { app: app.name, from: app.team.name, to: team.name, restarted: moved.length - notRestarted.length, notRestarted };
   }),
 });
