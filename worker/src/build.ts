@@ -30,6 +30,7 @@ import { build as buildImage } from "./pipeline/build.ts";
 import { release as makeRelease } from "./pipeline/release.ts";
 import { goLive } from "./pipeline/go-live.ts";
 import { pusherMessage } from "./pipeline/push-error.ts";
+import { watchBuildMinutes, type MinutesWatch } from "./jobs/build-minutes.ts";
 
 export async function runBuild(redis: Redis, buildId: string): Promise<"succeeded" | "failed"> {
   const build = await db.build.findUnique({ where: { id: buildId }, include: { app: { include: { team: true } } } });
@@ -42,10 +43,12 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
   await db.build.update({ where: { id: buildId }, data: { status: "building", startedAt: new Date() } });
 
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `paas-build-${app.name}-`));
+  let minutes: MinutesWatch | undefined;
   try {
     await steps.run(receive, { buildId, dir, log });
     const { detection, vars, checks } = await steps.run(detect, { appId: app.id, buildId, dir, log });
     const timeoutMs = buildTimeoutMs(app); // per app, else PAAS_BUILD_TIMEOUT_SECONDS, else 15 min
+    minutes = watchBuildMinutes(app.team);
     const ctx = {
       agent: agentFor(await pickHost()),
       app: { name: app.name, team: app.team.name },
@@ -53,10 +56,11 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
       log,
       dir,
       configVars: vars,
-      deadline: AbortSignal.timeout(timeoutMs),
+      deadline: AbortSignal.any([AbortSignal.timeout(timeoutMs), minutes.signal]),
       timeoutMs,
     };
     const image = await steps.run(buildImage, { ctx, detection });
+    minutes.stop();
 
     // One deploy of the app at a time, in turn: the release is made once it is ours.
     const { version, retireOld } = await withDeployLock(redis, app.id, `build ${buildId}`, lockWaitLog(log, app.name), async (lease) => {
@@ -98,6 +102,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     await log.finish("failed", { error: message });
     return "failed";
   } finally {
+    minutes?.stop();
     await fsp.rm(dir, { recursive: true, force: true });
   }
 }

@@ -16,6 +16,7 @@ import type { BuildLog } from "../build-log.ts";
 import { PushError } from "../pipeline/push-error.ts";
 import type { ProcessTypes } from "./procfile.ts";
 import { describeDuration } from "../jobs/build-slots.ts";
+import { BuildStopped } from "../jobs/build-minutes.ts";
 import { INDEXES_DIR, type PackageIndexes, readPackageIndexes } from "./package-indexes.ts";
 
 export const BUILD_MEMORY_BYTES = BUILD_MEMORY_MB * 2 ** 20;
@@ -37,7 +38,7 @@ export interface BuildContext {
    * them (Heroku's build-time config). Secrets: never put them in the log.
    */
   configVars: Record<string, string>;
-  /** Aborts when the whole build has taken `timeoutMs`. */
+  /** Aborts when the whole build has taken `timeoutMs`, or the team used its build minutes (reason: BuildStopped). */
   deadline: AbortSignal;
   timeoutMs: number;
 }
@@ -199,8 +200,9 @@ export async function runStep(ctx: BuildContext, step: ContainerStep): Promise<I
   }
 }
 
+/** The deadline's end as the pusher reads it: the team's build minutes used up (its reason), else the time limit. */
 const timeoutFailure = (ctx: BuildContext) =>
-  new BuildFailure(`the build took longer than ${describeDuration(ctx.timeoutMs)} and was stopped`);
+  new BuildFailure(ctx.deadline.reason instanceof BuildStopped ? ctx.deadline.reason.message : `the build took longer than ${describeDuration(ctx.timeoutMs)} and was stopped`);
 
 /**
  * Drops the names of older cache images of this kind (`cache/<app>/<kind>:*`) but `keep`.
