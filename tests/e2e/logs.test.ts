@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { appLogKey, type AppLogEntry } from "@paas/shared/app-log";
+import { AgentClient } from "@paas/shared";
 import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -164,5 +165,48 @@ describe("app logs", { timeout: 15 * 60_000 }, () => {
     await waitFor(async () => (await countFlood(id)).distinct === rate * secs, `all ${rate * secs} lines of the flood in the store`, 60_000, 500);
     const c = await countFlood(id);
     assert.deepEqual(c, { lines: rate * secs, distinct: rate * secs, max: rate * secs });
+  });
+
+  test("the logging sidecar ships the files the app writes under /var/log/app as its replicas' lines; attaching it restarts nothing", async () => {
+    const agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`, p.env.PAAS_AGENT_TOKEN);
+    // The app containers' host pid and start time: the same before and after.
+    const identity = async () => {
+      const webs = (await agent.containers()).filter((c) => c.labels["paas.app"] === APP && c.labels["paas.process"] && c.state === "running");
+      return (await Promise.all(webs.map(async (c) => ((i) => `${c.id} ${i.pid} ${i.startedAt}`)(await agent.container(c.id))))).sort();
+    };
+    const before = await identity();
+    // There before the sidecar: read from its end, so this line is not shipped.
+    assert.equal((await viaRouter(p, APP, "/write?file=app.log&text=before-the-sidecar")).body, "written");
+    const attach = await paas(["sidecars:attach", "logging", "-a", APP]);
+    assert.equal(attach.code, 0, attach.stderr);
+    const t0 = Date.now();
+    const shipped = async (text: string) => (await logs(["--grep", text])).filter((e) => e.stream.startsWith("file:"));
+    let n = 0;
+    // Its tails start a moment after it does: write until a line arrives.
+    await waitFor(
+      async () => {
+        await viaRouter(p, APP, `/write?file=app.log&text=after-the-sidecar-${++n}`);
+        return (await shipped("after-the-sidecar")).length > 0;
+      },
+      "a line of app.log in the app's log",
+      60_000,
+      1000,
+    );
+    console.log(`logging sidecar: attached and its first line shipped in ${Date.now() - t0} ms`);
+    const [line] = await shipped("after-the-sidecar");
+    assert.equal(line!.stream, "file:/var/log/app/app.log");
+    assert.equal(line!.src, "app");
+    assert.equal(line!.type, "web");
+    assert.match(line!.replica, /^[12]$/);
+    // A file that appears later is read from its first line.
+    await viaRouter(p, APP, "/write?file=jobs.log&text=a-new-file-line");
+    await waitFor(async () => (await shipped("a-new-file-line")).some((e) => e.stream === "file:/var/log/app/jobs.log"), "jobs.log's first line", 30_000, 500);
+    assert.deepEqual(await shipped("before-the-sidecar"), []);
+    const text = await paas(["logs", "-a", APP, "--grep", "a-new-file-line"]);
+    assert.match(text.stdout, /app\[web\.[12] \/var\/log\/app\/jobs\.log\]: a-new-file-line/);
+    assert.deepEqual(await identity(), before, "the app's containers were not restarted");
+    const detach = await paas(["sidecars:detach", "logging", "-a", APP]);
+    assert.equal(detach.code, 0, detach.stderr);
+    assert.deepEqual(await identity(), before);
   });
 });

@@ -28,3 +28,12 @@ test("a registered kind wins over the custom one", () => {
     delete KINDS.test;
   }
 });
+
+test("logging: busybox reading the replica's own log volume, read-only, on no network", () => {
+  const spec = resolveSidecar({ kind: "logging" }, { name: "shop" });
+  assert.equal(spec.image, "stack/busybox");
+  assert.equal(spec.net, "none");
+  assert.deepEqual(spec.volumes, [], "no app volume: the log directory is the replica's own");
+  const replica = { app: { name: "shop", team: { name: "t" } }, processType: "web", number: 2, runtimeId: "c1", release: 3 };
+  assert.deepEqual(kindOf("logging").perReplica!(spec, replica), { volumes: [{ name: "shop_log_web.2", path: "/var/log/app", readOnly: true }] });
+});

@@ -13,6 +13,7 @@
  * logging kind mounts it in `perReplica`, so attaching it restarts nothing.
  */
 import type { BindMount, ContainerSpec } from "@paas/shared";
+import { loggingKind } from "./logging.ts";
 
 /** What the user asked for (validated at the API's edge; kinds may refuse more). */
 export interface SidecarRequest {
@@ -80,8 +81,8 @@ export const customKind: SidecarKind = {
   },
 };
 
-/** The platform's kinds by name (logging, metrics, backup are added here by their modules). */
-export const KINDS: Record<string, SidecarKind> = {};
+/** The platform's kinds by name, each in a module of its own. */
+export const KINDS: Record<string, SidecarKind> = { logging: loggingKind };
 
 /** The kind for `req`: a registered one, else the custom kind (which needs --image). */
 export function kindOf(name: string): SidecarKind {
