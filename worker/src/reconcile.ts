@@ -66,6 +66,10 @@ export interface AppReport {
 /** One pass over every app; then replicas of apps that are gone go, and what the pass left is kept for the watch. */
 export async function reconcileAll(redis: Redis): Promise<AppReport[]> {
   const apps = await db.app.findMany({ select: { id: true, name: true } });
+  // The sidecars up before the pass, not after: one removed while the pass ran (after it made
+  // the app's ones match) would be missing from both what runs and what the pass left, and no
+  // watch would ever see it gone. One the pass makes is new to the watch: one more pass.
+  const sidecars = await sidecarsRunning();
   const reports: AppReport[] = [];
   const queue = [...apps];
   await Promise.all(
@@ -90,7 +94,7 @@ export async function reconcileAll(redis: Redis): Promise<AppReport[]> {
   // Apps under a deploy (or a destroy) are left out: their replicas are in flux; the watch sees them as new next time.
   const busy = apps.filter((a) => reports.find((r) => r.app === a.name)?.skipped === "busy").map((a) => a.id);
   const due = reports.flatMap((r) => (r.dueAt ? [r.dueAt] : []));
-  await redis.set(RECONCILE_EXPECTED_KEY, JSON.stringify(await expectedState(redis, busy, due.length ? Math.min(...due) : undefined)));
+  await redis.set(RECONCILE_EXPECTED_KEY, JSON.stringify(await expectedState(redis, busy, sidecars, due.length ? Math.min(...due) : undefined)));
   return reports;
 }
 
@@ -113,13 +117,14 @@ async function removeOrphans(apps: Set<string>): Promise<void> {
  * What the pass leaves, for the watch (reconcile-watch.ts) to compare with: the replicas the
  * database has as running or on their way (or being stopped) on every host, and the routing table.
  */
-async function expectedState(redis: Redis, exceptApps: string[], dueAt?: number): Promise<ReconcileExpected> {
-  const [hosts, rows, table, sidecars] = await Promise.all([
+async function expectedState(redis: Redis, exceptApps: string[], sidecars: Map<string, { id: string; app: string }[]>, dueAt?: number): Promise<ReconcileExpected> {
+  const [hosts, rows, table, skipped] = await Promise.all([
     db.host.findMany(),
     db.container.findMany({ where: { state: { in: [...LIVE, "stopping"] }, runtimeId: { not: null }, appId: { notIn: exceptApps } } }),
     redis.hgetall(ROUTES_KEY),
-    sidecarsRunning(exceptApps),
+    db.app.findMany({ where: { id: { in: exceptApps } }, select: { name: true } }),
   ]);
+  const skip = new Set(skipped.map((a) => a.name));
   const routes: Record<string, string[]> = {};
   for (const [host, raw] of Object.entries(table)) {
     try {
@@ -130,22 +135,23 @@ async function expectedState(redis: Redis, exceptApps: string[], dueAt?: number)
     hosts: hosts.map((h) => ({
       agentUrl: h.agentUrl,
       replicas: rows.filter((r) => r.hostId === h.id).map((r) => ({ id: r.runtimeId!, address: r.address, restartCount: r.restartCount })),
-      sidecars: sidecars.get(h.id) ?? [],
+      sidecars: (sidecars.get(h.id) ?? []).filter((c) => !skip.has(c.app)).map((c) => c.id),
     })),
     routes,
     ...(dueAt ? { dueAt } : {}),
   };
 }
 
-/** Per host: the ids of the sidecar containers up (or to be restarted by their policy), apps under a deploy left out. */
-async function sidecarsRunning(exceptApps: string[]): Promise<Map<string, string[]>> {
-  const skip = new Set((await db.app.findMany({ where: { id: { in: exceptApps } }, select: { name: true } })).map((a) => a.name));
-  const out = new Map<string, string[]>();
+/** Per host: the sidecar containers up (or to be restarted by their policy), with their app. */
+async function sidecarsRunning(): Promise<Map<string, { id: string; app: string }[]>> {
+  const out = new Map<string, { id: string; app: string }[]>();
   for (const h of await db.host.findMany()) {
     const list = await agentFor(h).containers().catch(() => [] as ContainerInfo[]);
     out.set(
       h.id,
-      list.filter((c) => isSidecar(c) && !skip.has(c.labels["paas.app"] ?? "") && (c.state === "running" || (c.state === "exited" && c.restartCount !== undefined && !c.stoppedByUser))).map((c) => c.id),
+      list
+        .filter((c) => isSidecar(c) && (c.state === "running" || (c.state === "exited" && c.restartCount !== undefined && !c.stoppedByUser)))
+        .map((c) => ({ id: c.id, app: c.labels["paas.app"] ?? "" })),
     );
   }
   return out;
