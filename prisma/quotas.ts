@@ -11,7 +11,8 @@
  * cpuMillis (a deploy, ps:scale, ps:resize or sidecars:attach that would exceed them is refused
  * before anything starts; memory counts sidecars per replica), customDomains (domains:add),
  * storageMb (volumes:add: assertStorageQuota); all of those when an operator moves an app into
- * another team (moveApps).
+ * another team (moveApps). Log drains: a fixed number per app (drains:add: assertDrainQuota;
+ * MAX_DRAINS_PER_APP, one limit for every team).
  * memoryMb, cpuMillis and pids are also the kernel's caps on the team's cgroup
  * (teamCgroupLimits; the worker sets them on every host).
  *
@@ -23,6 +24,7 @@
  */
 import type { Prisma, PrismaClient, Quota } from "./index.ts";
 import { BUILD_MEMORY_MB, BUILD_PIDS } from "@paas/shared/sizes";
+import { MAX_DRAINS_PER_APP } from "@paas/shared/drains";
 import { teamUse, teamUseByApp, useOf, type FormationUse } from "./formation.ts";
 
 export class QuotaError extends Error {
@@ -167,6 +169,15 @@ export async function assertStorageQuota(tx: Prisma.TransactionClient, team: { i
   const used = (await tx.appVolume.aggregate({ where: { app: { teamId: team.id } }, _sum: { sizeMb: true } }))._sum.sizeMb ?? 0;
   const why = storageQuotaViolation(team.name, used, wantedMb, quota.storageMb);
   if (why) throw new QuotaError(why);
+}
+
+/** Throws QuotaError when the app has its most drains already; in the transaction that adds one. */
+export async function assertDrainQuota(tx: Prisma.TransactionClient, app: { id: string; name: string; teamId: string }): Promise<void> {
+  await lockTeam(tx, app.teamId);
+  const n = await tx.drain.count({ where: { appId: app.id } });
+  if (n >= MAX_DRAINS_PER_APP) {
+    throw new QuotaError(`${app.name} has ${plural(n, "drain")}, the most an app may have (${MAX_DRAINS_PER_APP}): remove one first (paas drains:remove URL -a ${app.name})`);
+  }
 }
 
 /** A hold older than this is from a deploy that died with its worker: no longer counted. */

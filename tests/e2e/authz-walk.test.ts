@@ -156,6 +156,8 @@ function examples(): Record<string, unknown> {
     "tokens.revoke": { id: ids.token },
     "quotas.set": { team: TEAM, limits: { apps: 1 } },
     "volumes.add": { app: APP, name: "walkvol", path: "/data" },
+    "drains.add": { app: APP, url: "syslog+tls://logs.example.com:6514" },
+    "drains.remove": { app: APP, url: "syslog+tls://logs.example.com:6514" },
     "invitations.get": { token: "paas_not-an-invitation-000000000" },
     "invitations.accept": { token: "paas_not-an-invitation-000000000", password: "walk-password-1" },
   };

@@ -12,6 +12,7 @@ import { QUEUE_BUILDS, QUEUE_DEPLOYS, QUEUE_RECONCILE, RECONCILE_EVERY_MS, type 
 import { createRedis } from "./redis.ts";
 import { JobProcess } from "./job-process.ts";
 import { checkReconcile } from "./reconcile-watch.ts";
+import { DrainManager } from "./drains/manager.ts";
 
 /** PAAS_WORKER_LINGER_SECONDS: how long the jobs process outlives its last job (default in job-process.ts). */
 function lingerMs(raw = process.env.PAAS_WORKER_LINGER_SECONDS): number | undefined {
@@ -82,6 +83,10 @@ const watch = setInterval(() => {
 // Once at start: after `up` (or a host's reboot) the apps come back without waiting for a difference.
 void askReconcile("the worker started");
 
+// Log drains: delivered from this process (always up), each by the worker that holds its lease.
+const drains = new DrainManager(createRedis(), createRedis);
+await drains.start();
+
 await worker.waitUntilReady();
 await deployer.waitUntilReady();
 await reconciler.waitUntilReady();
@@ -91,7 +96,7 @@ const shutdown = async () => {
   // close() lets running jobs finish; a second signal exits at once.
   process.once("SIGTERM", () => process.exit(1));
   clearInterval(watch);
-  await Promise.all([worker.close(), deployer.close(), reconciler.close(), reconcileQueue.close()]);
+  await Promise.all([worker.close(), deployer.close(), reconciler.close(), reconcileQueue.close(), drains.stop()]);
   await jobs.stop();
   process.exit(0);
 };

@@ -17,6 +17,7 @@ import { followBuildLog, shellQuote } from "./follow.ts";
 import { domainCommands } from "./domains.ts";
 import { sidecarCommands } from "./sidecars.ts";
 import { volumeCommands } from "./volumes.ts";
+import { drainCommands } from "./drains.ts";
 import { runCommands } from "./run.ts";
 import { quotaCommands } from "./quotas.ts";
 import { logCommands } from "./logs.ts";
@@ -512,6 +513,7 @@ volumeCommands(program, kit);
 runCommands(program, kit);
 quotaCommands(program, kit);
 logCommands(program, kit);
+drainCommands(program, kit);
 teamCommands(program, kit);
 backupCommands(program, kit);
 

@@ -16,13 +16,12 @@
 export const appLogKey = (app: string) => `paas:applog:${app}`;
 /** Per container: how far the collector has shipped its log (hash field = container id, value = JSON LogCursor). */
 export const LOG_OFFSETS_KEY = "paas:applog:offsets";
-/** Drains: hash field = app name, value = JSON DrainSpec[] (the worker's delivery reads it at each batch). */
+/** Drains: hash field = app name, value = JSON PublishedDrain[] (shared/drains.ts: the worker's deliveries follow it). */
 export const DRAINS_KEY = "paas:drains";
-/** Per drain: delivered/dropped/retrying figures (hash `paas:drains:stats:<app>`, fields `<url>:sent` ...). */
+/** Per app: each drain's figures and cursor (hash fields `<drain id>:sent` ..., shared/drains.ts). */
 export const drainStatsKey = (app: string) => `paas:drains:stats:${app}`;
-/** Apps with drains: the delivery loop's list (members = app names). */
-export const DRAIN_APPS_KEY = "paas:drains:apps";
-export const DRAIN_GROUP = "drains";
+/** Published when an app's drains change: the worker's deliveries start or stop at once. */
+export const DRAINS_CHANGED = "paas:drains:changed";
 
 export interface AppLogEntry {
   /** The stream id (ms-seq): resume after it. */

@@ -23,7 +23,7 @@ import { backupScheduleId, buildLogKey, QUEUE_BUILDS, QUEUE_DEPLOYS, RECONCILE_E
 import { removeAppRepo } from "../backups/repo.ts";
 import { agentFor } from "../hosts.ts";
 import { createRedis } from "../redis.ts";
-import { appLogKey, DRAIN_APPS_KEY, DRAINS_KEY, drainStatsKey } from "@paas/shared/app-log";
+import { appLogKey, DRAINS_CHANGED, DRAINS_KEY, drainStatsKey } from "@paas/shared/app-log";
 import { forgetDeployLock, withDeployLock, type LockWaitLog } from "../deploy-lock.ts";
 import { unpublishApp } from "../pipeline/route.ts";
 import { removeAllReplicas } from "../pipeline/retire.ts";
@@ -108,8 +108,9 @@ async function forgetRedisState(redis: Redis, app: { id: string; name: string; t
   await redis.hdel(ROUTER_FIGURES_KEY, app.name);
   // Its log stream and drains: a new app of the same name starts with none of them.
   await redis.del(appLogKey(app.name), drainStatsKey(app.name));
+  // (Its Drain rows go with the app's row.) The deliveries stop at once.
   await redis.hdel(DRAINS_KEY, app.name);
-  await redis.srem(DRAIN_APPS_KEY, app.name);
+  await redis.publish(DRAINS_CHANGED, app.name);
   // What the last reconcile pass left names the app's containers: the next pass writes it again without them.
   await redis.del(RECONCILE_EXPECTED_KEY);
 

@@ -11,8 +11,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
 import { keyProblem } from "@paas/shared/config-vars";
-
-type Notice = { kind: "ok" | "error"; text: string } | null;
+import { NoticeLine, type Notice } from "@/components/notice.tsx";
 
 const button = "text-xs font-medium text-indigo-600 hover:text-indigo-500 disabled:opacity-50";
 
@@ -108,17 +107,7 @@ export function ConfigVars({ app, vars }: { app: string; vars: Record<string, st
           ))}
         </ul>
       )}
-      {notice && (
-        <p
-          role={notice.kind === "error" ? "alert" : "status"}
-          data-testid={notice.kind === "error" ? "config-error" : "config-status"}
-          className={`mx-5 mt-3 rounded-lg px-3 py-2 text-sm ring-1 ring-inset ${
-            notice.kind === "error" ? "bg-rose-50 text-rose-700 ring-rose-600/20" : "bg-emerald-50 text-emerald-700 ring-emerald-600/20"
-          }`}
-        >
-          {notice.text}
-        </p>
-      )}
+      <NoticeLine notice={notice} testId="config" />
       <ConfigVarForm busy={busy} onInvalid={(text) => setNotice({ kind: "error", text })} onSubmit={set} />
     </div>
   );

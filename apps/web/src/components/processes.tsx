@@ -11,6 +11,7 @@ import { useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
 import { StatusBadge } from "@/components/status-badge.tsx";
 import { formatCpus, formatMemory, parseCpuMillis, parseMemoryMb, quantity as quantitySchema, SizeError } from "@paas/shared/sizes";
+import { NoticeLine, type Notice } from "@/components/notice.tsx";
 
 export interface ProcessType {
   type: string;
@@ -34,8 +35,6 @@ export interface ReplicaRow {
   oomKilled: boolean;
   restarts: number;
 }
-
-type Notice = { kind: "ok" | "error"; text: string } | null;
 
 const input = "w-20 rounded-md border-0 px-2 py-1 font-mono text-xs text-slate-900 ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-indigo-600";
 
@@ -136,17 +135,7 @@ export function Processes({ app, formation, replicas }: { app: string; formation
           <TypeControl key={`${f.type}:${f.quantity}:${f.memoryMb}:${f.cpuMillis}`} app={app} f={f} busy={busy} run={run} />
         ))}
       </div>
-      {notice && (
-        <p
-          role={notice.kind === "error" ? "alert" : "status"}
-          data-testid={notice.kind === "error" ? "scale-error" : "scale-status"}
-          className={`mx-5 mt-3 rounded-lg px-3 py-2 text-sm ring-1 ring-inset ${
-            notice.kind === "error" ? "bg-rose-50 text-rose-700 ring-rose-600/20" : "bg-emerald-50 text-emerald-700 ring-emerald-600/20"
-          }`}
-        >
-          {notice.text}
-        </p>
-      )}
+      <NoticeLine notice={notice} testId="scale" />
       {replicas.length === 0 ? (
         <p className="px-5 py-4 text-sm text-slate-500">No replicas run (every process type is scaled to 0).</p>
       ) : (

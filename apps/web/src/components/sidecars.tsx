@@ -10,9 +10,9 @@ import { useCallback, useEffect, useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
 import { StatusBadge } from "@/components/status-badge.tsx";
 import { parseMemoryMb, SizeError } from "@paas/shared/sizes";
+import { NoticeLine, type Notice } from "@/components/notice.tsx";
 
 type Sidecar = Awaited<ReturnType<typeof trpc.sidecars.list.query>>[number];
-type Notice = { kind: "ok" | "error"; text: string } | null;
 
 const field = "rounded-md border-0 px-2 py-1 font-mono text-xs text-slate-900 ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-indigo-600";
 
@@ -149,17 +149,7 @@ export function Sidecars({ app }: { app: string }) {
           {busy ? "Applying…" : "Attach"}
         </button>
       </form>
-      {notice && (
-        <p
-          role={notice.kind === "error" ? "alert" : "status"}
-          data-testid={notice.kind === "error" ? "sidecar-error" : "sidecar-status"}
-          className={`mx-5 mb-3 rounded-lg px-3 py-2 text-sm ring-1 ring-inset ${
-            notice.kind === "error" ? "bg-rose-50 text-rose-700 ring-rose-600/20" : "bg-emerald-50 text-emerald-700 ring-emerald-600/20"
-          }`}
-        >
-          {notice.text}
-        </p>
-      )}
+      <NoticeLine notice={notice} testId="sidecar" className="mx-5 mb-3" />
     </div>
   );
 }

@@ -9,6 +9,7 @@
  * Never a secret: the request's input passes through redact() first.
  */
 import { db } from "@paas/db";
+import { maskDrainUrl } from "@paas/shared/drains";
 import type { Principal } from "../auth.ts";
 
 export const REDACTED = "[redacted]";
@@ -18,13 +19,16 @@ const SECRET_FIELD = /pass(word|wd|phrase)?|token|secret|private|credential|^key
 /** Fields that hold a map of config vars: the names are kept, the values are not. */
 const VARS_FIELD = /^(vars|env|config|values)$/i;
 const PEM = /-----BEGIN [A-Z ]+-----/;
+/** A URL: its password, tokens and query values are masked (a drain's URL carries them). */
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /** A copy of a request's input fit for the log: secret values replaced by "[redacted]". */
 export function redact(value: unknown, field = "", depth = 0): unknown {
   if (depth > 6) return REDACTED;
   if (typeof value === "string") {
     if (SECRET_FIELD.test(field) || PEM.test(value)) return REDACTED;
-    return value.length > 500 ? `${value.slice(0, 500)}…` : value;
+    const text = URL_LIKE.test(value) ? maskDrainUrl(value) : value;
+    return text.length > 500 ? `${text.slice(0, 500)}…` : text;
   }
   if (Array.isArray(value)) return value.slice(0, 50).map((v) => redact(v, field, depth + 1));
   if (value && typeof value === "object") {

@@ -5,6 +5,7 @@ import { authRouter } from "./auth.ts";
 import { buildsRouter } from "./builds.ts";
 import { configRouter } from "./config.ts";
 import { domainsRouter } from "./domains.ts";
+import { drainsRouter } from "./drains.ts";
 import { metricsRouter } from "./metrics.ts";
 import { logsRouter } from "./logs.ts";
 import { psRouter } from "./ps.ts";
@@ -26,6 +27,7 @@ export const appRouter = createTRPCRouter({
   builds: buildsRouter,
   config: configRouter,
   domains: domainsRouter,
+  drains: drainsRouter,
   metrics: metricsRouter,
   logs: logsRouter,
   ps: psRouter,

@@ -115,9 +115,11 @@ test("every change is in the audit log (who, what, team, app, address, token), r
   assert.equal(await code((await as(outsider)).audit.list({ team: "acme" })), "NOT_FOUND");
 });
 
-test("redact keeps names and drops secret values: config vars, tokens, passwords, keys and certificates", () => {
+test("redact keeps names and drops secret values: config vars, tokens, passwords, keys, certificates and URLs' credentials", () => {
   assert.deepEqual(redact({ app: "a", vars: { DATABASE_URL: "postgres://u:pw@h/db", GREETING: "hi" } }), { app: "a", vars: { DATABASE_URL: REDACTED, GREETING: REDACTED } });
   assert.deepEqual(redact({ token: "paas_x", password: "hunter2", name: "n" }), { token: REDACTED, password: REDACTED, name: "n" });
   assert.deepEqual(redact({ app: "a", cert: "-----BEGIN CERTIFICATE-----\nx", key: "-----BEGIN PRIVATE KEY-----\ny" }), { app: "a", cert: REDACTED, key: REDACTED });
   assert.deepEqual(redact({ keys: ["A", "B"], note: "-----BEGIN RSA PRIVATE KEY-----" }), { keys: ["A", "B"], note: REDACTED });
+  // A drain's URL: its credentials and query values masked, the rest kept to tell drains apart.
+  assert.deepEqual(redact({ app: "a", url: "https://u:pw@logs.example.com/in?token=t0k" }), { app: "a", url: "https://u:***@logs.example.com/in?token=***" });
 });

@@ -10,6 +10,7 @@ import { CrashWarning } from "@/components/crash-warning.tsx";
 import { LiveBuildLog } from "@/components/live-build-log.tsx";
 import { Processes } from "@/components/processes.tsx";
 import { Sidecars } from "@/components/sidecars.tsx";
+import { Drains } from "@/components/drains.tsx";
 import { Backups } from "@/components/backups.tsx";
 import { Card, Empty, Shell } from "@/components/shell.tsx";
 import { StatusBadge } from "@/components/status-badge.tsx";
@@ -153,6 +154,12 @@ export default async function AppPage({ params }: Props) {
         </Card>
       </div>
       <div className="mt-6"><Card title="Backups"><Backups app={app.name} /></Card></div>
+
+      <div className="mt-6">
+        <Card title="Log drains">
+          <Drains app={app.name} />
+        </Card>
+      </div>
 
       <div className="mt-6">
         <Card title="Logs">

@@ -1,0 +1,212 @@
+/**
+ * One drain's delivery: reads the app's log stream from the drain's own cursor into a bounded
+ * buffer (buffer.ts) and sends it in batches (transport.ts), retrying with exponential backoff
+ * while the drain is down. Its figures (sent, dropped, queued, state, last error) and its cursor
+ * go to drainStatsKey(app) a few times a second, so `paas drains` shows them and a restarted
+ * worker reads on from where this one was (re-sending at most what waited in the buffer).
+ *
+ * Reading: XINFO STREAM and XREAD in one MULTI (what the stream trimmed after the cursor is
+ * counted as dropped: buffer.ts missedLines), then, when there is nothing new, a blocking XREAD
+ * only to wait for the next line. While the drain is up and the buffer full, reading waits for
+ * the sender (no drop while it keeps up); while it is down, reading goes on and the oldest
+ * waiting lines are dropped past the buffer's capacity.
+ */
+import type { Redis } from "ioredis";
+import { appLogKey, drainStatsKey, entryFromFields } from "@paas/shared/app-log";
+import { DRAIN_STAT_FIELDS, drainStatField, parseDrainUrl, parseStreamInfo, type DrainState, type PublishedDrain } from "@paas/shared/drains";
+import { DrainBuffer, missedLines, type Cursor, type Item } from "./buffer.ts";
+import { syslogMessage } from "./framing.ts";
+import { describeError, transportFor, type Transport } from "./transport.ts";
+
+export interface DeliveryOptions {
+  bufferLines: number;
+  batchLines: number;
+  retryMaxMs: number;
+  /** HOSTNAME of the syslog messages. */
+  hostname: string;
+  allowLocal: boolean;
+  extraCa?: string;
+  /** How often figures and the cursor are written while they change. */
+  flushMs?: number;
+  /** The longest a blocking read waits before it looks again (and notices a stop). */
+  blockMs?: number;
+}
+
+const RETRY_MIN_MS = 500;
+
+/** Resolves after `ms` or as soon as `wake` is called. */
+class Wait {
+  private wakeUp: (() => void) | null = null;
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(t);
+        if (self.wakeUp === done) self.wakeUp = null;
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+  wake(): void {
+    this.wakeUp?.();
+  }
+}
+
+export class DrainDelivery {
+  private running = true;
+  private readonly buffer: DrainBuffer;
+  private readonly transport: Transport;
+  private readonly key: string;
+  private state: DrainState = "starting";
+  private sentSinceFlush = 0;
+  private droppedSinceFlush = 0;
+  private error: { text: string; at: string } | null = null;
+  private sentAt: string | null = null;
+  private dirty = true;
+  private readonly senderWait = new Wait();
+  private readonly readerWait = new Wait();
+  private readonly flusher: NodeJS.Timeout;
+  private readonly loops: Promise<void>[];
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly app: string,
+    readonly spec: PublishedDrain,
+    start: Cursor,
+    private readonly redis: Redis,
+    private readonly reader: Redis,
+    private readonly o: DeliveryOptions,
+  ) {
+    this.key = appLogKey(app);
+    this.buffer = new DrainBuffer(o.bufferLines, start);
+    const target = parseDrainUrl(spec.url, { allowLocal: true });
+    this.transport = transportFor(target, { drainToken: `d.${spec.id}`, allowLocal: o.allowLocal, extraCa: o.extraCa });
+    this.flusher = setInterval(() => void this.flush(), o.flushMs ?? 250);
+    this.loops = [this.readLoop(), this.sendLoop()];
+  }
+
+  /** Stops reading and sending; the figures and cursor are written a last time unless `forget` (the drain was removed). */
+  async stop(forget = false): Promise<void> {
+    this.running = false;
+    clearInterval(this.flusher);
+    this.senderWait.wake();
+    this.readerWait.wake();
+    // A blocking read ends when its connection does.
+    this.reader.disconnect();
+    this.transport.close();
+    await Promise.allSettled(this.loops);
+    await this.flushing;
+    if (forget) await this.redis.hdel(drainStatsKey(this.app), ...statFields(this.spec.id)).catch(() => {});
+    else await this.flush();
+  }
+
+  private async readLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        // Up and full: the sender catches up before more is read (nothing is dropped while it keeps up).
+        if (this.buffer.queued >= this.o.bufferLines && this.state !== "retrying") {
+          await this.readerWait.sleep(1000);
+          continue;
+        }
+        const from = this.buffer.readFrom;
+        const count = Math.max(100, Math.min(this.o.batchLines * 4, this.o.bufferLines));
+        const res = (await this.reader.multi().xinfo("STREAM", this.key).xread("COUNT", count, "STREAMS", this.key, from.id).exec()) ?? [];
+        const [infoErr, infoReply] = res[0] ?? [];
+        // No stream yet (the app has logged nothing): an empty one.
+        const info = parseStreamInfo(infoErr ? [] : infoReply);
+        const skip = missedLines(from, info);
+        if (skip.missed) {
+          this.droppedSinceFlush += skip.missed;
+          this.dirty = true;
+          this.buffer.skipTo(skip.cursor);
+        }
+        const [readErr, readReply] = res[1] ?? [];
+        if (readErr) throw readErr;
+        const rows = ((readReply as [string, [string, string[]][]][] | null)?.[0]?.[1] ?? []) as [string, string[]][];
+        let ord = this.buffer.readFrom.ord;
+        const items: Item[] = rows.map(([id, fields]) => ({ id, ord: ++ord, entry: entryFromFields(id, fields) }));
+        if (items.length) {
+          const dropped = this.buffer.add(items);
+          this.droppedSinceFlush += dropped;
+          this.dirty = true;
+          this.senderWait.wake();
+          continue;
+        }
+        // Nothing new: wait for the next line (what it returns is read again by the MULTI above).
+        await this.reader.xread("COUNT", 1, "BLOCK", this.o.blockMs ?? 5000, "STREAMS", this.key, this.buffer.readFrom.id);
+      } catch (err) {
+        if (!this.running) return;
+        console.error(`drains: reading ${this.app}'s log for drain ${this.spec.id}: ${(err as Error).message}`);
+        await this.readerWait.sleep(1000);
+      }
+    }
+  }
+
+  private async sendLoop(): Promise<void> {
+    let backoff = RETRY_MIN_MS;
+    while (this.running) {
+      const batch = this.buffer.take(this.o.batchLines);
+      if (!batch.length) {
+        await this.senderWait.sleep(1000);
+        continue;
+      }
+      try {
+        await this.transport.send(batch.map((i) => syslogMessage(i.entry, this.app, this.o.hostname)));
+        this.sentSinceFlush += this.buffer.delivered();
+        this.sentAt = new Date().toISOString();
+        this.state = "delivering";
+        this.dirty = true;
+        backoff = RETRY_MIN_MS;
+        this.readerWait.wake();
+      } catch (err) {
+        this.buffer.failed();
+        if (!this.running) return;
+        const target = parseDrainUrl(this.spec.url, { allowLocal: true });
+        this.error = { text: describeError(err as Error & { code?: string }, target), at: new Date().toISOString() };
+        this.state = "retrying";
+        this.dirty = true;
+        // While it is down the reader goes on (and drops past the buffer).
+        this.readerWait.wake();
+        await this.senderWait.sleep(backoff);
+        backoff = Math.min(backoff * 2, this.o.retryMaxMs);
+      }
+    }
+  }
+
+  /** Writes what changed: counters as increments (a worker taking over adds to them), the rest as values. */
+  private flush(): Promise<void> {
+    if (!this.dirty) return this.flushing;
+    this.dirty = false;
+    const sent = this.sentSinceFlush;
+    const dropped = this.droppedSinceFlush;
+    this.sentSinceFlush = 0;
+    this.droppedSinceFlush = 0;
+    const id = this.spec.id;
+    const values: Record<string, string> = {
+      [drainStatField(id, "queued")]: String(this.buffer.queued),
+      [drainStatField(id, "state")]: this.state,
+      [drainStatField(id, "cursor")]: JSON.stringify(this.buffer.done()),
+    };
+    if (this.error) Object.assign(values, { [drainStatField(id, "error")]: this.error.text, [drainStatField(id, "errorAt")]: this.error.at });
+    if (this.sentAt) values[drainStatField(id, "sentAt")] = this.sentAt;
+    const key = drainStatsKey(this.app);
+    const m = this.redis.multi().hset(key, values);
+    if (sent) m.hincrby(key, drainStatField(id, "sent"), sent);
+    if (dropped) m.hincrby(key, drainStatField(id, "dropped"), dropped);
+    this.flushing = this.flushing
+      .then(() => m.exec())
+      .then(() => undefined)
+      .catch((err: Error) => {
+        // Counted again at the next flush.
+        this.sentSinceFlush += sent;
+        this.droppedSinceFlush += dropped;
+        this.dirty = true;
+        console.error(`drains: figures of drain ${id} not written: ${err.message}`);
+      });
+    return this.flushing;
+  }
+}
+
+export const statFields = (id: string) => DRAIN_STAT_FIELDS.map((n) => drainStatField(id, n));
