@@ -111,7 +111,9 @@ export class DrainDelivery {
           continue;
         }
         const from = this.buffer.readFrom;
-        const count = Math.max(100, Math.min(this.o.batchLines * 4, this.o.bufferLines));
+        // While the drain is up, no more than there is room for: a drop is for a drain that is down.
+        const most = Math.max(100, Math.min(this.o.batchLines * 4, this.o.bufferLines));
+        const count = this.state === "retrying" ? most : Math.min(most, this.o.bufferLines - this.buffer.queued);
         const res = (await this.reader.multi().xinfo("STREAM", this.key).xread("COUNT", count, "STREAMS", this.key, from.id).exec()) ?? [];
         const [infoErr, infoReply] = res[0] ?? [];
         // No stream yet (the app has logged nothing): an empty one.

@@ -1,0 +1,171 @@
+/**
+ * The deliveries on a real (throwaway) Redis with a local syslog sink: every line once while the
+ * drain keeps up, retries and counted drops while it is down, a restart that reads on from the
+ * kept cursor, lines the stream's retention trimmed counted as dropped, a removal that stops at once.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { Redis } from "ioredis";
+import { appLogKey, DRAINS_CHANGED, DRAINS_KEY, drainStatsKey, xaddArgs } from "@paas/shared/app-log";
+import { drainStatus, type PublishedDrain } from "@paas/shared/drains";
+import { freePort, startRedis } from "../../../tests/helpers/redis.ts";
+import { parseOctetFrames } from "./framing.ts";
+import { DrainManager } from "./manager.ts";
+
+let server: Awaited<ReturnType<typeof startRedis>>;
+let redis: Redis;
+const conns: Redis[] = [];
+const connect = () => {
+  const r = new Redis(server.url, { maxRetriesPerRequest: null });
+  conns.push(r);
+  return r;
+};
+const BUFFER = 50;
+const options = { allowLocal: true, hostname: "h", bufferLines: BUFFER, batchLines: 20, retryMaxMs: 200, flushMs: 50, blockMs: 500 };
+
+before(async () => {
+  server = await startRedis();
+  redis = connect();
+});
+after(async () => {
+  for (const c of conns) c.disconnect();
+  await server.stop();
+});
+
+/** A syslog sink on `port`: the line texts it got, in order. */
+async function sink(port: number) {
+  const lines: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((s) => {
+    sockets.add(s);
+    let buf = Buffer.alloc(0);
+    s.on("data", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const sp = buf.indexOf(0x20);
+        const len = Number(buf.subarray(0, sp).toString());
+        if (sp < 0 || buf.length < sp + 1 + len) break;
+        for (const m of parseOctetFrames(buf.subarray(0, sp + 1 + len))) lines.push(m.slice(m.indexOf(" - - ") + 5));
+        buf = buf.subarray(sp + 1 + len);
+      }
+    });
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => srv.listen(port, "127.0.0.1", () => r()));
+  return {
+    lines,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => srv.close(() => r()));
+    },
+  };
+}
+
+async function log(app: string, from: number, to: number): Promise<void> {
+  const p = redis.pipeline();
+  for (let i = from; i <= to; i++) p.xadd(appLogKey(app), ...(xaddArgs({ t: new Date().toISOString(), src: "app", type: "web", replica: "1", stream: "stdout", line: `n ${i}` }, { maxLines: 100_000, maxAgeSeconds: 3600 }) as [string]));
+  await p.exec();
+}
+
+async function publish(app: string, drains: PublishedDrain[]): Promise<void> {
+  if (drains.length) await redis.hset(DRAINS_KEY, app, JSON.stringify(drains));
+  else await redis.hdel(DRAINS_KEY, app);
+  await redis.publish(DRAINS_CHANGED, app);
+}
+
+const status = async (app: string, id: string) => drainStatus(await redis.hgetall(drainStatsKey(app)), id);
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test("a drain that keeps up gets every line once, in order, with none dropped (more lines waiting than its buffer holds)", async () => {
+  const port = await freePort();
+  const s = await sink(port);
+  await log("a1", 1, 500);
+  const m = new DrainManager(redis, connect, options);
+  await m.start();
+  await publish("a1", [{ id: "d1", url: `syslog+tcp://127.0.0.1:${port}`, start: { id: "0-0", ord: 0 } }]);
+  await until(() => s.lines.length >= 500, "500 lines at the sink");
+  assert.deepEqual(s.lines, Array.from({ length: 500 }, (_, i) => `n ${i + 1}`));
+  await until(async () => (await status("a1", "d1")).sent === 500, "the figures written");
+  assert.equal((await status("a1", "d1")).dropped, 0);
+  await m.stop();
+  await s.close();
+});
+
+test("a drain that is down: its state and error shown, past the buffer the oldest lines dropped and counted, the rest delivered once it is back", async () => {
+  const port = await freePort();
+  const m = new DrainManager(redis, connect, options);
+  await m.start();
+  await publish("a2", [{ id: "d2", url: `syslog+tcp://127.0.0.1:${port}`, start: { id: "0-0", ord: 0 } }]);
+  await log("a2", 1, 300);
+  await until(async () => (await status("a2", "d2")).dropped >= 300 - BUFFER - 20, "the drops counted");
+  const down = await status("a2", "d2");
+  assert.equal(down.state, "retrying");
+  assert.match(down.lastError ?? "", /connection refused by 127\.0\.0\.1:\d+/);
+  assert.ok(down.queued <= BUFFER + 20, JSON.stringify(down));
+  const s = await sink(port);
+  await until(() => s.lines.includes("n 300"), "the newest line once the drain is back");
+  await until(async () => (await status("a2", "d2")).queued === 0, "nothing left waiting");
+  const st = await status("a2", "d2");
+  assert.equal(st.state, "delivering");
+  assert.equal(st.sent, s.lines.length);
+  assert.equal(st.sent + st.dropped, 300, `every line delivered or counted: ${JSON.stringify(st)}`);
+  assert.equal(new Set(s.lines).size, s.lines.length, "none twice");
+  await m.stop();
+  await s.close();
+});
+
+test("a restarted worker reads on from the kept cursor; lines the retention trimmed meanwhile are counted as dropped", async () => {
+  const port = await freePort();
+  const s = await sink(port);
+  await log("a3", 1, 10);
+  let m = new DrainManager(redis, connect, options);
+  await m.start();
+  await publish("a3", [{ id: "d3", url: `syslog+tcp://127.0.0.1:${port}`, start: { id: "0-0", ord: 0 } }]);
+  await until(() => s.lines.length === 10, "the first 10 lines");
+  await m.stop();
+
+  // While no worker runs: 20 lines, then the retention keeps only the last 5 of the stream.
+  await log("a3", 11, 30);
+  await redis.xtrim(appLogKey("a3"), "MAXLEN", 5);
+  m = new DrainManager(redis, connect, options);
+  await m.start();
+  await until(() => s.lines.includes("n 30"), "the lines the stream still has");
+  await until(async () => (await status("a3", "d3")).sent === 15, "the figures");
+  assert.deepEqual(s.lines, [...Array.from({ length: 10 }, (_, i) => `n ${i + 1}`), "n 26", "n 27", "n 28", "n 29", "n 30"]);
+  assert.equal((await status("a3", "d3")).dropped, 15, "n 11 to n 25 trimmed before they were read");
+  await m.stop();
+  await s.close();
+});
+
+test("a drain removed (or swapped) stops at once, its figures and lease gone", async () => {
+  const [p1, p2] = [await freePort(), await freePort()];
+  const [s1, s2] = [await sink(p1), await sink(p2)];
+  const m = new DrainManager(redis, connect, options);
+  await m.start();
+  const start = { id: "0-0", ord: 0 };
+  await publish("a4", [{ id: "d4", url: `syslog+tcp://127.0.0.1:${p1}`, start }]);
+  await log("a4", 1, 1);
+  await until(() => s1.lines.length === 1, "the first line at the first drain");
+  // The new drain starts at the stream's end, as the API makes it.
+  const end = (await redis.xrevrange(appLogKey("a4"), "+", "-", "COUNT", 1))[0]![0];
+  const t0 = Date.now();
+  await publish("a4", [{ id: "d5", url: `syslog+tcp://127.0.0.1:${p2}`, start: { id: end, ord: 1 } }]);
+  await until(() => !m.delivering.has("d4") && m.delivering.has("d5"), "the swap");
+  const took = Date.now() - t0;
+  assert.ok(took < 2000, `swapped in ${took} ms`);
+  await log("a4", 2, 2);
+  await until(() => s2.lines.includes("n 2"), "the next line at the new drain");
+  assert.deepEqual(s1.lines, ["n 1"]);
+  await until(async () => !(await redis.hexists(drainStatsKey("a4"), "d4:sent")), "the removed drain's figures gone");
+  assert.equal(await redis.exists("paas:drains:lease:d4"), 0);
+  await m.stop();
+  await Promise.all([s1.close(), s2.close()]);
+});
