@@ -100,12 +100,12 @@ export async function sh(
   }
 }
 
-/** GET through the router with the app's Host header. */
-export async function viaRouter(p: Platform, app: string, urlPath = "/"): Promise<{ status: number; body: string }> {
+/** A GET through the router as `<app>.localhost` asks for it, or with `host` as the Host header (a custom domain). */
+export async function viaRouter(p: Platform, app: string, urlPath = "/", host = `${app}.localhost:${p.routerPort}`): Promise<{ status: number; body: string }> {
   const http = await import("node:http");
   return new Promise((resolve, reject) => {
     const req = http.get(
-      { host: "127.0.0.1", port: p.routerPort, path: urlPath, headers: { host: `${app}.localhost:${p.routerPort}` }, agent: false },
+      { host: "127.0.0.1", port: p.routerPort, path: urlPath, headers: { host }, agent: false },
       (res) => {
         let body = "";
         res.setEncoding("utf8");

@@ -1,22 +1,11 @@
 /** `paas volumes`, `volumes:add NAME PATH [--size 1G]`, `volumes:remove NAME [--force]`. */
 import type { Command } from "commander";
-import { SizeError } from "@paas/shared/sizes";
+import { parseVolumeSize } from "@paas/shared/sizes";
 import { resolveApp } from "./git.ts";
 import { heading, json, pc, table, when } from "./output.ts";
 import { appCommand, type CommandKit } from "./kit.ts";
 
 type AppOpts = { app?: string; remote: string; json?: boolean };
-
-const UNITS: Record<string, number> = { M: 1, G: 1024, T: 1024 * 1024 };
-
-/** "512M", "1G", "1.5G" -> whole MB. */
-export function parseVolumeSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([mgt])(?:ib?|b)?\s*$/i.exec(text);
-  if (!m) throw new SizeError(`--size ${text}: write a size with its unit, e.g. 512M or 1G`);
-  const mb = Number(m[1]) * UNITS[m[2]!.toUpperCase()]!;
-  if (!Number.isInteger(mb)) throw new SizeError(`--size ${text}: give a whole number of MB, e.g. ${Math.round(mb)}M`);
-  return mb;
-}
 
 export function volumeCommands(program: Command, kit: CommandKit): void {
   const { api, run } = kit;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatCpus, formatMemory, parseCpuMillis, parseMemoryMb, parseScaleArgs, SizeError } from "./sizes.ts";
+import { formatCpus, formatMemory, parseCpuMillis, parseMemoryMb, parseScaleArgs, parseVolumeSize, SizeError } from "./sizes.ts";
 
 test("memory sizes as Docker writes them, in whole MB, within bounds", () => {
   assert.equal(parseMemoryMb("512M"), 512);
@@ -67,4 +67,12 @@ test("parseQuotaArgs: quotas:set names, sizes with units, CPUs, counts; bad inpu
   assert.throws(() => parseQuotaArgs(["apps=five"]), /a whole number, e.g. apps=5/);
   assert.throws(() => parseQuotaArgs(["apps=1", "apps=2"]), /named twice/);
   assert.throws(() => parseQuotaArgs(["cpus=0.0001"]), /at most 3 decimals/);
+});
+
+test("volume sizes: M, G and T to whole MB; no unit or a part of a MB is refused, saying what to write", () => {
+  assert.equal(parseVolumeSize("64M"), 64);
+  assert.equal(parseVolumeSize(" 1.5G "), 1536);
+  assert.equal(parseVolumeSize("1TiB"), 1024 * 1024);
+  assert.throws(() => parseVolumeSize("512"), /--size 512: write a size with its unit, e.g. 512M or 1G/);
+  assert.throws(() => parseVolumeSize("1.0001G"), /give a whole number of MB/);
 });

@@ -68,6 +68,17 @@ export function parseCpuMillis(text: string): number {
   return checked(cpuMillis, Math.round(millis), `--cpus ${text}`);
 }
 
+const VOLUME_UNITS: Record<string, number> = { M: 1, G: 1024, T: 1024 * 1024 };
+
+/** A volume's size cap, "512M", "1G", "1.5G" -> whole MB (the API checks its bounds). */
+export function parseVolumeSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([mgt])(?:ib?|b)?\s*$/i.exec(text);
+  if (!m) throw new SizeError(`--size ${text}: write a size with its unit, e.g. 512M or 1G`);
+  const mb = Number(m[1]) * VOLUME_UNITS[m[2]!.toUpperCase()]!;
+  if (!Number.isInteger(mb)) throw new SizeError(`--size ${text}: give a whole number of MB, e.g. ${Math.round(mb)}M`);
+  return mb;
+}
+
 /** MB as --memory takes it: "512M", "1G", "1.5G". */
 export const formatMemory = (mb: number) => (mb >= 1024 && (mb / 1024) * 100 === Math.round((mb / 1024) * 100) ? `${mb / 1024}G` : `${mb}M`);
 

@@ -101,6 +101,16 @@ export async function authorizeApp(p: Principal | null, appName: string, action:
   return app;
 }
 
+/**
+ * What `p` may do on an app it can read, by the same rules as authorizeApp and moveApp: for
+ * pages that offer only what the server will allow (a viewer gets no forms).
+ */
+export async function appAbilities(p: Principal, app: { teamId: string }) {
+  const role = await roleIn(p, app.teamId);
+  const may = (action: AppAction) => role !== null && atLeast(role, NEEDS[action]);
+  return { role, deploy: may("deploy"), configure: may("configure"), delete: may("delete"), transfer: isPlatformOperator(p) };
+}
+
 /** Whether `p` may read the app: for messages that name an app only to those who may see it. */
 export async function mayReadApp(p: Principal, appName: string): Promise<boolean> {
   try {

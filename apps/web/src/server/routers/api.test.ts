@@ -34,7 +34,7 @@ async function code(p: Promise<unknown>): Promise<string> {
   return "OK";
 }
 
-async function userWithToken(email: string, team: string, role: "admin" | "member", opts: { restrictTo?: string } = {}) {
+async function userWithToken(email: string, team: string, role: "admin" | "member" | "viewer", opts: { restrictTo?: string } = {}) {
   const t = await db.team.upsert({ where: { name: team }, update: {}, create: { name: team } });
   const user = await db.user.upsert({ where: { email }, update: {}, create: { email } });
   await db.membership.upsert({
@@ -266,6 +266,13 @@ describe("destroy and outbound network: who may, and bad input changing nothing"
     assert.equal(await code(admins.apps.destroy({ name: "keepme", confirm: "" })), "BAD_REQUEST");
     assert.equal(await db.app.count({ where: { name: "keepme" } }), 1);
     assert.ok(existsSync(path.join(dataDir, "repos", "keepme.git", "HEAD")), "its repository stays");
+  });
+
+  test("apps.info says what the caller may change (authz.ts's rules), so pages offer only that", async () => {
+    const can = async (token: string) => (await (await as(token)).api.apps.info({ name: "keepme" })).can;
+    assert.deepEqual(await can(admin), { role: "admin", deploy: true, configure: true, delete: true, transfer: true });
+    assert.deepEqual(await can(await userWithToken("dana@example.com", "main", "member")), { role: "member", deploy: true, configure: true, delete: false, transfer: false });
+    assert.deepEqual(await can(await userWithToken("vic@example.com", "main", "viewer")), { role: "viewer", deploy: false, configure: false, delete: false, transfer: false });
   });
 
   test("outbound network: a bad list, both settings at once, or no access: refused, the setting as it was", async () => {

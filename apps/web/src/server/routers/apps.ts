@@ -5,7 +5,7 @@ import { db } from "@paas/db";
 import { assertAppQuota } from "@paas/db/quotas";
 import { appName, config, egressAllowText, newAppName, teamName } from "@paas/shared";
 import { runDeploy } from "../deploys.ts";
-import { authorizeApp, authorizeTeam, visibleTeamIds } from "../authz.ts";
+import { appAbilities, authorizeApp, authorizeTeam, visibleTeamIds } from "../authz.ts";
 import { ensureRepo } from "../git/repos.ts";
 import { destroyApp, DestroyError } from "../destroy-app.ts";
 import { replicaCrashes } from "../replica-crashes.ts";
@@ -125,6 +125,8 @@ export const appsRouter = createTRPCRouter({
         startedAt: c.startedAt,
       })),
       crashes: await replicaCrashes(app.id),
+      // What the caller may change here (authz.ts), so pages offer no form the server refuses.
+      can: await appAbilities(ctx.principal, app),
     };
   }),
 

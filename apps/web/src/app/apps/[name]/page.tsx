@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { AppMetrics } from "@/components/app-metrics.tsx";
 import { AppLogs } from "@/components/app-logs.tsx";
-import { AppUrlLink } from "@/components/app-url.tsx";
+import { AppHeader } from "@/components/app-header.tsx";
 import { AutoRefresh } from "@/components/auto-refresh.tsx";
 import { BuildLog } from "@/components/build-log.tsx";
 import { ConfigVars } from "@/components/config-vars.tsx";
@@ -44,29 +44,7 @@ export default async function AppPage({ params }: Props) {
   return (
     <Shell email={me.email}>
       <AutoRefresh active={inProgress} />
-      <nav className="mb-3 text-sm text-slate-500">
-        <Link href="/" className="hover:text-slate-700">
-          Apps
-        </Link>{" "}
-        / <span className="text-slate-700">{app.name}</span>
-      </nav>
-      <div className="mb-8 flex flex-wrap items-start justify-between gap-4">
-        <div>
-          <div className="flex items-center gap-3">
-            <h1 className="text-2xl font-semibold tracking-tight">{app.name}</h1>
-            {app.latestRelease ? (
-              <StatusBadge status={app.latestRelease.status} label={`v${app.latestRelease.version} ${app.latestRelease.status}`} />
-            ) : (
-              <StatusBadge status="pending" label="not deployed" />
-            )}
-          </div>
-          <p className="mt-1 text-sm text-slate-500">
-            Team <span className="font-medium text-slate-700">{app.team}</span> · deploys from{" "}
-            <code className="font-mono text-xs">{app.deployBranch}</code> · created {timeAgo(app.createdAt)}
-          </p>
-        </div>
-        <AppUrlLink url={app.url} />
-      </div>
+      <AppHeader app={app} tab="overview" />
 
       <CrashWarning crashes={app.crashes} />
 
