@@ -2,8 +2,8 @@
  * The app's Settings tab, in Debian's Chromium against a whole platform with a pushed app:
  * a custom domain added (the router answers it), given a certificate and removed; a bad
  * domain and a bad volume path refused inline with nothing changed; a volume added, refused
- * removal while mounted, then forced; previews and the outbound network changed (seen through
- * the CLI); the app moved to another team and back; a viewer sees the settings and no form;
+ * removal while mounted, then forced; the deploy branch (a push of another refused), previews
+ * and the outbound network changed (seen through the CLI); the app moved to another team and back; a viewer sees the settings and no form;
  * the app destroyed by typing its name (gone from the list, its URL the router's 404).
  *
  *   /work/wt/itest npx tsx --test tests/browser/settings.test.ts
@@ -27,6 +27,9 @@ const shotPath = (name: string) => path.join(SHOTS, name);
 
 let p: Platform;
 let browser: Browser;
+let repo: string;
+
+const gitPush = () => sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${BASE}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
 
 async function paas(args: string[], token = p.adminToken) {
   return sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: token } });
@@ -56,8 +59,8 @@ describe("the app's settings page", { timeout: 15 * 60_000 }, () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     p = await startPlatform("settings", BASE);
     assert.equal((await paas(["apps:create", APP])).code, 0);
-    const repo = await fixtureRepo("node-hello");
-    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${BASE}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    repo = await fixtureRepo("node-hello");
+    const push = await gitPush();
     assert.equal(push.code, 0, push.stderr + push.stdout);
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
@@ -157,16 +160,29 @@ describe("the app's settings page", { timeout: 15 * 60_000 }, () => {
     await page.context().close();
   });
 
-  test("app settings: previews and the outbound network change, as the CLI sees; a bad allow list changes nothing", async () => {
+  test("app settings: the deploy branch, previews and the outbound network change, as the CLI and git see; bad input changes nothing", async () => {
     const page = await signedIn(p.adminToken);
     await page.goto(settingsUrl());
+    const save = page.getByTestId("build-settings-form").getByRole("button", { name: "Save" });
+    await page.fill("#settings-deploy-branch", "bad..branch");
+    await save.click();
+    await page.getByTestId("build-settings-error").filter({ hasText: "deployBranch: a branch name does not start with" }).waitFor({ timeout: 30_000 });
+    await page.fill("#settings-deploy-branch", "prod");
+    await save.click();
+    await page.getByTestId("build-settings-status").filter({ hasText: "deploys from prod" }).waitFor({ timeout: 30_000 });
+    assert.equal((await paasJson<{ deployBranch: string }>(["apps:info", "-a", APP])).deployBranch, "prod");
+    const refused = await gitPush();
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /only the "prod" branch deploys; to deploy "main" run: git push paas main:prod/);
+    await page.fill("#settings-deploy-branch", "main");
+
     assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).settings.previews, false);
     await page.check("#settings-previews");
     await page.selectOption("#settings-build-mode", "supersede");
-    await page.getByTestId("build-settings-form").getByRole("button", { name: "Save" }).click();
-    await page.getByTestId("build-settings-status").filter({ hasText: "previews on, build mode supersede" }).waitFor({ timeout: 30_000 });
-    const info = await paasJson<Info & { settings: { buildMode: string } }>(["apps:info", "-a", APP]);
-    assert.deepEqual([info.settings.previews, info.settings.buildMode], [true, "supersede"]);
+    await save.click();
+    await page.getByTestId("build-settings-status").filter({ hasText: "deploys from main, previews on, build mode supersede" }).waitFor({ timeout: 30_000 });
+    const info = await paasJson<Info & { deployBranch: string; settings: { buildMode: string } }>(["apps:info", "-a", APP]);
+    assert.deepEqual([info.deployBranch, info.settings.previews, info.settings.buildMode], ["main", true, "supersede"]);
 
     await page.getByLabel("outbound network limited").check();
     await page.fill("#settings-egress-allow", "10.1.2.3");

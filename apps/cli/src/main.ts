@@ -366,19 +366,20 @@ appCommand(program, "config:unset", { json: true })
   );
 
 appCommand(program, "apps:update", { json: true })
-  .description("an app's settings: preview apps, what a push does during a build, the build time limit, outbound network")
+  .description("an app's settings: the deploy branch, preview apps, what a push does during a build, the build time limit, outbound network")
+  .option("--deploy-branch <branch>", "the branch whose pushes deploy the app (from its next push)")
   .addOption(new Option("--previews <on|off>", "pushes of other branches deploy <branch>.<app>.<domain>").choices(["on", "off"]))
   .addOption(new Option("--build-mode <mode>", "a push during a build: wait for it, or cancel it").choices(["queue", "supersede"]))
   .option("--build-timeout <seconds>", "build time limit in seconds (\"default\" for the platform's)")
   .addOption(new Option("--egress <on|off>", "outbound network beyond the host (a new release applies it)").choices(["on", "off"]).conflicts("egressAllow"))
   .option("--egress-allow <list>", "outbound network only to DEST:PORT[/udp],... (DEST an address, a.b.c.d/n, or a host name resolved at deploy)")
   .action(
-    run(async (opts: { app?: string; remote: string; json?: boolean; previews?: string; buildMode?: "queue" | "supersede"; buildTimeout?: string; egress?: "on" | "off"; egressAllow?: string }) => {
+    run(async (opts: { app?: string; remote: string; json?: boolean; deployBranch?: string; previews?: string; buildMode?: "queue" | "supersede"; buildTimeout?: string; egress?: "on" | "off"; egressAllow?: string }) => {
       const name = resolveApp(opts.app, opts.remote);
       // The outbound network deploys (a new release), so it has its own call; the rest are settings.
       if (opts.egress !== undefined || opts.egressAllow !== undefined) {
         const e = await api().apps.egress.mutate({ name, egress: opts.egress, allow: opts.egressAllow });
-        if (opts.previews === undefined && opts.buildMode === undefined && opts.buildTimeout === undefined) {
+        if (opts.deployBranch === undefined && opts.previews === undefined && opts.buildMode === undefined && opts.buildTimeout === undefined) {
           if (opts.json) return json(e);
           return console.log(`${pc.bold(e.name)}: ${e.message}`);
         }
@@ -392,12 +393,13 @@ appCommand(program, "apps:update", { json: true })
       }
       const r = await api().apps.update.mutate({
         name,
+        deployBranch: opts.deployBranch,
         previews: opts.previews === undefined ? undefined : opts.previews === "on",
         buildMode: opts.buildMode,
         buildTimeoutSeconds,
       });
       if (opts.json) return json(r);
-      console.log(`${pc.bold(r.name)}: previews ${r.previews ? "on" : "off"}, build mode ${r.buildMode}, build timeout ${r.buildTimeoutSeconds ? `${r.buildTimeoutSeconds}s` : "default"}`);
+      console.log(`${pc.bold(r.name)}: deploys from ${r.deployBranch}, previews ${r.previews ? "on" : "off"}, build mode ${r.buildMode}, build timeout ${r.buildTimeoutSeconds ? `${r.buildTimeoutSeconds}s` : "default"}`);
     }),
   );
 

@@ -37,6 +37,20 @@ export const appName = z
 export const teamName = newAppName.describe("team name");
 
 /**
+ * A branch an app deploys from, as git allows one (git check-ref-format, kept to the usual
+ * characters): no "..", "//", "@{", no part starting with "." or ending with ".lock".
+ */
+export const branchName = z
+  .string()
+  .trim()
+  .min(1, "name a branch, e.g. main")
+  .max(200, "a branch name has at most 200 characters")
+  .regex(/^[A-Za-z0-9._\/-]+$/, "a branch name uses letters, digits and . _ - / (e.g. main, release/2026)")
+  .refine((b) => !b.startsWith("-") && !b.startsWith("/") && !b.endsWith("/") && !b.endsWith(".") && !b.includes("..") && !b.includes("//"), "a branch name does not start with - or /, end with / or ., or hold .. or //")
+  .refine((b) => b.split("/").every((part) => !part.startsWith(".") && !part.endsWith(".lock")), "no part of a branch name starts with . or ends with .lock")
+  .refine((b) => b !== "HEAD", "HEAD is not a branch");
+
+/**
  * The host label of a branch: lowercase letters, digits and dashes, at most PREVIEW_LABEL_MAX.
  * A longer one is cut and ends in 6 hex digits of the branch's hash, so two long branches
  * sharing a beginning still get labels of their own, and a branch always gets the same one.

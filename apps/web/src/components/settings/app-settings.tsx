@@ -23,6 +23,7 @@ const help = "mt-1 text-xs text-slate-500";
 export function AppSettings({ app, deployBranch, domain, settings, canEdit }: { app: string; deployBranch: string; domain: string; settings: AppSettingsValues; canEdit: boolean }) {
   const build = useAction();
   const egress = useAction();
+  const [branch, setBranch] = useState(deployBranch);
   const [previews, setPreviews] = useState(settings.previews);
   const [buildMode, setBuildMode] = useState(settings.buildMode);
   const [timeout, setTimeoutText] = useState(settings.buildTimeoutSeconds === null ? "" : String(settings.buildTimeoutSeconds));
@@ -35,8 +36,8 @@ export function AppSettings({ app, deployBranch, domain, settings, canEdit }: { 
     const seconds = t === "" ? null : Number(t);
     if (seconds !== null && (!Number.isInteger(seconds) || seconds < 1)) return build.refuse("The build time limit is whole seconds (e.g. 900), or empty for the platform's default.");
     await build.run(async () => {
-      const r = await trpc.apps.update.mutate({ name: app, previews, buildMode: buildMode as "queue" | "supersede", buildTimeoutSeconds: seconds });
-      return `Saved: previews ${r.previews ? "on" : "off"}, build mode ${r.buildMode}, build time limit ${r.buildTimeoutSeconds ? `${r.buildTimeoutSeconds}s` : "the platform's default"}. They apply from the next push.`;
+      const r = await trpc.apps.update.mutate({ name: app, deployBranch: branch, previews, buildMode: buildMode as "queue" | "supersede", buildTimeoutSeconds: seconds });
+      return `Saved: deploys from ${r.deployBranch}, previews ${r.previews ? "on" : "off"}, build mode ${r.buildMode}, build time limit ${r.buildTimeoutSeconds ? `${r.buildTimeoutSeconds}s` : "the platform's default"}. They apply from the next push.`;
     });
   }
 
@@ -54,13 +55,13 @@ export function AppSettings({ app, deployBranch, domain, settings, canEdit }: { 
     <div data-testid="app-settings">
       <form onSubmit={saveBuild} noValidate data-testid="build-settings-form">
         <div className={row}>
-          <div className={labelCls}>Deploy branch</div>
+          <label htmlFor="settings-deploy-branch" className={labelCls}>
+            Deploy branch
+          </label>
           <div>
-            <code className="font-mono text-sm" data-testid="deploy-branch">
-              {deployBranch}
-            </code>
+            <input id="settings-deploy-branch" value={branch} onChange={(e) => setBranch(e.target.value)} autoComplete="off" spellCheck={false} className={`w-64 font-mono ${fieldCls}`} />
             <p className={help}>
-              A push to it deploys the app. To deploy another branch: <code className="font-mono">git push paas BRANCH:{deployBranch}</code>.
+              A push of this branch deploys the app; the running release stays until then. Another branch is refused (or, with previews on, deploys a preview app).
             </p>
           </div>
         </div>

@@ -51,3 +51,9 @@ export async function ensureRepo(app: string, opts: { branch?: string } = {}): P
   }
   return dest;
 }
+
+/** Points the app's repository's HEAD at its deploy branch, so a clone checks that one out. */
+export async function setRepoHead(app: string, branch: string): Promise<void> {
+  const dir = await ensureRepo(app, { branch });
+  await simpleGit(dir).raw(["symbolic-ref", "HEAD", `refs/heads/${branch}`]);
+}

@@ -3,7 +3,7 @@
  * authorization and quota rules, on a migrated SQLite database.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { before, describe, test } from "node:test";
 import { freshDataDir } from "../testing/platform.ts";
@@ -223,6 +223,26 @@ describe("preview apps", () => {
       return true;
     });
     assert.equal(await destroyPreview(parent.id, "fix-login"), "No preview of fix-login to remove");
+  });
+
+  test("the deploy branch: a bad name, a branch with a preview, or a preview app's own: refused and unchanged; a good one moves the repository's HEAD", async () => {
+    const { api } = await as(admin);
+    const headOf = () => readFileSync(path.join(dataDir, "repos", `${parentName}.git`, "HEAD"), "utf8").trim();
+    for (const bad of ["", " ", "-x", "a..b", "a b", "a/", "/a", "x.lock", "a/.b", "HEAD", "a@{1}", "a//b"]) {
+      assert.equal(await code(api.apps.update({ name: parentName, deployBranch: bad })), "BAD_REQUEST", JSON.stringify(bad));
+    }
+    await assert.rejects(api.apps.update({ name: parentName, deployBranch: "fix/login" }), /the branch fix\/login deploys the preview app pa+--fix-login: delete it first \(git push paas :fix\/login\)/);
+    const preview = await db.app.findFirstOrThrow({ where: { deployBranch: "fix/login" } });
+    await assert.rejects(api.apps.update({ name: preview.name, deployBranch: "main" }), /is a preview app: it deploys its branch fix\/login/);
+    assert.equal((await db.app.findUniqueOrThrow({ where: { name: parentName } })).deployBranch, "main");
+    assert.equal(headOf(), "ref: refs/heads/main");
+
+    const r = await api.apps.update({ name: parentName, deployBranch: "release/2026" });
+    assert.equal(r.deployBranch, "release/2026");
+    assert.equal((await api.apps.info({ name: parentName })).deployBranch, "release/2026");
+    assert.equal(headOf(), "ref: refs/heads/release/2026");
+    await api.apps.update({ name: parentName, deployBranch: "main" });
+    assert.equal(headOf(), "ref: refs/heads/main");
   });
 
   test("a name longer than 30 is refused for a new app; one over 63 anywhere", async () => {

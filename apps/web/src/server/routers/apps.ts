@@ -3,10 +3,10 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { db } from "@paas/db";
 import { assertAppQuota } from "@paas/db/quotas";
-import { appName, config, egressAllowText, newAppName, teamName } from "@paas/shared";
+import { appName, branchName, config, egressAllowText, newAppName, teamName } from "@paas/shared";
 import { runDeploy } from "../deploys.ts";
 import { appAbilities, authorizeApp, authorizeTeam, visibleTeamIds } from "../authz.ts";
-import { ensureRepo } from "../git/repos.ts";
+import { ensureRepo, setRepoHead } from "../git/repos.ts";
 import { destroyApp, DestroyError } from "../destroy-app.ts";
 import { replicaCrashes } from "../replica-crashes.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
@@ -130,11 +130,13 @@ export const appsRouter = createTRPCRouter({
     };
   }),
 
-  /** Per-app settings: preview apps, what a push does while a build runs, the build time limit. */
+  /** Per-app settings: the deploy branch, preview apps, what a push does while a build runs, the build time limit. */
   update: protectedProcedure
     .input(
       z.object({
         name: appName,
+        // The branch whose pushes deploy; the running release stays until the next push of it.
+        deployBranch: branchName.optional(),
         previews: z.boolean().optional(),
         buildMode: z.enum(["queue", "supersede"]).optional(),
         // null: back to the platform default (PAAS_BUILD_TIMEOUT_SECONDS, else 15 min).
@@ -144,8 +146,17 @@ export const appsRouter = createTRPCRouter({
     .mutation(async ({ ctx, input }) => {
       const app = await authorizeApp(ctx.principal, input.name, "configure");
       const { name: _n, ...data } = input;
+      const branch = data.deployBranch;
+      if (branch !== undefined && branch !== app.deployBranch) {
+        if (app.previewOfId) throw new TRPCError({ code: "BAD_REQUEST", message: `${app.name} is a preview app: it deploys its branch ${app.deployBranch}; change the deploy branch of the app it previews` });
+        const preview = await db.app.findFirst({ where: { previewOfId: app.id, deployBranch: branch } });
+        if (preview) {
+          throw new TRPCError({ code: "CONFLICT", message: `the branch ${branch} deploys the preview app ${preview.name}: delete it first (git push paas :${branch}), then make ${branch} the deploy branch` });
+        }
+      }
       const u = await db.app.update({ where: { id: app.id }, data });
-      return { name: u.name, previews: u.previews, buildMode: u.buildMode, buildTimeoutSeconds: u.buildTimeoutSeconds };
+      if (branch !== undefined) await setRepoHead(u.name, u.deployBranch);
+      return { name: u.name, deployBranch: u.deployBranch, previews: u.previews, buildMode: u.buildMode, buildTimeoutSeconds: u.buildTimeoutSeconds };
     }),
 
   /**
