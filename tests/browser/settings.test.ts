@@ -9,21 +9,18 @@
  *   /work/wt/itest npx tsx --test tests/browser/settings.test.ts
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { selfSigned } from "../helpers/certs.ts";
 import { addTeamWithToken, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { explained, shotPath, signIn } from "./helpers.ts";
 
 const APP = "settled";
 const HOST = "www.settled-shop.test";
 const BASE = 4850;
 
-/** Screenshots go to test-results/screenshots (ignored by git), or PAAS_SHOTS_DIR. */
-const SHOTS = process.env.PAAS_SHOTS_DIR || path.join(ROOT, "test-results", "screenshots");
-const shotPath = (name: string) => path.join(SHOTS, name);
 
 let p: Platform;
 let browser: Browser;
@@ -43,12 +40,7 @@ async function paasJson<T>(args: string[]): Promise<T> {
 
 async function signedIn(token: string): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await ctx.newPage();
-  await page.goto(`${p.webUrl}/login`);
-  await page.fill("#token", token);
-  await page.click("#token-submit");
-  await page.waitForURL(`${p.webUrl}/`);
-  return page;
+  return signIn(await ctx.newPage(), p.webUrl, token);
 }
 
 const settingsUrl = () => `${p.webUrl}/apps/${APP}/settings`;
@@ -56,7 +48,6 @@ type Info = { team: string; settings: { previews: boolean; egress: string; egres
 
 describe("the app's settings page", { timeout: 15 * 60_000 }, () => {
   before(async () => {
-    fs.mkdirSync(SHOTS, { recursive: true });
     p = await startPlatform("settings", BASE);
     assert.equal((await paas(["apps:create", APP])).code, 0);
     repo = await fixtureRepo("node-hello");
@@ -76,175 +67,187 @@ describe("the app's settings page", { timeout: 15 * 60_000 }, () => {
 
   test("domains: a bad one refused inline; one added serves through the router, takes a certificate, and is removed", async () => {
     const page = await signedIn(p.adminToken);
-    await page.goto(`${p.webUrl}/apps/${APP}`);
-    // The Overview keeps its panels; the Settings tab leads to the new page.
-    await page.getByTestId("release-row").first().waitFor();
-    await page.getByTestId("app-tabs").getByRole("link", { name: "Settings" }).click();
-    await page.waitForURL(settingsUrl());
-    assert.equal(await page.getByTestId("app-tabs").getByRole("link", { name: "Settings" }).getAttribute("aria-current"), "page");
+    await explained(page, "settings-domains", async () => {
+      await page.goto(`${p.webUrl}/apps/${APP}`);
+      // The Overview keeps its panels; the Settings tab leads to the new page.
+      await page.getByTestId("release-row").first().waitFor();
+      await page.getByTestId("app-tabs").getByRole("link", { name: "Settings" }).click();
+      await page.waitForURL(settingsUrl());
+      assert.equal(await page.getByTestId("app-tabs").getByRole("link", { name: "Settings" }).getAttribute("aria-current"), "page");
 
-    await page.fill("#domain-hostname", "*.settled-shop.test");
-    await page.getByRole("button", { name: "Add domain" }).click();
-    await page.getByTestId("domain-error").filter({ hasText: "wildcard domains are not supported" }).waitFor();
-    await page.fill("#domain-hostname", "shop.localhost");
-    await page.getByRole("button", { name: "Add domain" }).click();
-    await page.getByTestId("domain-error").filter({ hasText: "shop.localhost" }).waitFor();
-    assert.equal(await page.getByTestId("domain-row").count(), 0);
-    assert.deepEqual(await paasJson(["domains", "-a", APP]), []);
+      await page.fill("#domain-hostname", "*.settled-shop.test");
+      await page.getByRole("button", { name: "Add domain" }).click();
+      await page.getByTestId("domain-error").filter({ hasText: "wildcard domains are not supported" }).waitFor();
+      await page.fill("#domain-hostname", "shop.localhost");
+      await page.getByRole("button", { name: "Add domain" }).click();
+      await page.getByTestId("domain-error").filter({ hasText: "shop.localhost" }).waitFor();
+      assert.equal(await page.getByTestId("domain-row").count(), 0);
+      assert.deepEqual(await paasJson(["domains", "-a", APP]), []);
 
-    await page.fill("#domain-hostname", HOST);
-    await page.getByRole("button", { name: "Add domain" }).click();
-    await page.getByTestId("domain-status").filter({ hasText: `Added ${HOST}` }).waitFor({ timeout: 60_000 });
-    await page.locator(`[data-testid=domain-row][data-hostname="${HOST}"]`).waitFor();
-    assert.deepEqual((await paasJson<{ hostname: string }[]>(["domains", "-a", APP])).map((d) => d.hostname), [HOST]);
-    const served = await viaRouter(p, APP, "/", HOST);
-    assert.equal(served.status, 200, served.body);
-    assert.equal((JSON.parse(served.body) as { message: string }).message, "hello from v1");
+      await page.fill("#domain-hostname", HOST);
+      await page.getByRole("button", { name: "Add domain" }).click();
+      await page.getByTestId("domain-status").filter({ hasText: `Added ${HOST}` }).waitFor({ timeout: 60_000 });
+      await page.locator(`[data-testid=domain-row][data-hostname="${HOST}"]`).waitFor();
+      assert.deepEqual((await paasJson<{ hostname: string }[]>(["domains", "-a", APP])).map((d) => d.hostname), [HOST]);
+      const served = await viaRouter(p, APP, "/", HOST);
+      assert.equal(served.status, 200, served.body);
+      assert.equal((JSON.parse(served.body) as { message: string }).message, "hello from v1");
 
-    const cert = selfSigned([HOST]);
-    await page.getByText("Add a certificate (HTTPS)").click();
-    await page.fill("#cert-pem", cert.cert);
-    await page.fill("#cert-key", "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
-    await page.getByRole("button", { name: "Add certificate" }).click();
-    await page.getByTestId("domain-error").filter({ hasText: "certificate refused" }).waitFor({ timeout: 30_000 });
-    assert.match(await page.getByTestId("domain-cert").innerText(), /none/);
-    await page.fill("#cert-key", cert.key);
-    await page.getByRole("button", { name: "Add certificate" }).click();
-    await page.getByTestId("domain-status").filter({ hasText: `now serves ${HOST}` }).waitFor({ timeout: 60_000 });
-    await page.getByTestId("domain-cert").filter({ hasText: `${HOST} (self-signed)` }).waitFor();
-    await page.screenshot({ path: shotPath("settings-domains.png"), fullPage: true });
+      const cert = selfSigned([HOST]);
+      await page.getByText("Add a certificate (HTTPS)").click();
+      await page.fill("#cert-pem", cert.cert);
+      await page.fill("#cert-key", "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+      await page.getByRole("button", { name: "Add certificate" }).click();
+      await page.getByTestId("domain-error").filter({ hasText: "certificate refused" }).waitFor({ timeout: 30_000 });
+      assert.match(await page.getByTestId("domain-cert").innerText(), /none/);
+      await page.fill("#cert-key", cert.key);
+      await page.getByRole("button", { name: "Add certificate" }).click();
+      await page.getByTestId("domain-status").filter({ hasText: `now serves ${HOST}` }).waitFor({ timeout: 60_000 });
+      await page.getByTestId("domain-cert").filter({ hasText: `${HOST} (self-signed)` }).waitFor();
+      await page.screenshot({ path: shotPath("settings-domains.png"), fullPage: true });
 
-    const row = page.locator(`[data-testid=domain-row][data-hostname="${HOST}"]`);
-    await row.getByRole("button", { name: "Remove" }).click();
-    await row.getByRole("button", { name: "Confirm removal" }).click();
-    await page.getByTestId("domain-status").filter({ hasText: `Removed ${HOST}` }).waitFor({ timeout: 60_000 });
-    await page.waitForFunction(() => !document.querySelector("[data-testid=domain-row]"));
-    assert.deepEqual(await paasJson(["domains", "-a", APP]), []);
-    await waitFor(async () => (await viaRouter(p, APP, "/", HOST)).status === 404, `the router to let go of ${HOST}`);
+      const row = page.locator(`[data-testid=domain-row][data-hostname="${HOST}"]`);
+      await row.getByRole("button", { name: "Remove" }).click();
+      await row.getByRole("button", { name: "Confirm removal" }).click();
+      await page.getByTestId("domain-status").filter({ hasText: `Removed ${HOST}` }).waitFor({ timeout: 60_000 });
+      await page.waitForFunction(() => !document.querySelector("[data-testid=domain-row]"));
+      assert.deepEqual(await paasJson(["domains", "-a", APP]), []);
+      await waitFor(async () => (await viaRouter(p, APP, "/", HOST)).status === 404, `the router to let go of ${HOST}`);
+    });
     await page.context().close();
   });
 
   test("volumes: bad paths refused inline; one added is listed, its removal refused while mounted, then forced", async () => {
     const page = await signedIn(p.adminToken);
-    await page.goto(settingsUrl());
-    await page.fill("#volume-name", "data");
-    await page.fill("#volume-path", "data");
-    await page.getByRole("button", { name: "Add volume" }).click();
-    await page.getByTestId("volume-error").filter({ hasText: "a path in the container is absolute" }).waitFor();
-    await page.fill("#volume-path", "/etc");
-    await page.getByRole("button", { name: "Add volume" }).click();
-    await page.getByTestId("volume-error").filter({ hasText: "a volume cannot be mounted at" }).waitFor();
-    assert.equal(await page.getByTestId("volume-row").count(), 0);
-    assert.deepEqual(await paasJson(["volumes", "-a", APP]), []);
+    await explained(page, "settings-volumes", async () => {
+      await page.goto(settingsUrl());
+      await page.fill("#volume-name", "data");
+      await page.fill("#volume-path", "data");
+      await page.getByRole("button", { name: "Add volume" }).click();
+      await page.getByTestId("volume-error").filter({ hasText: "a path in the container is absolute" }).waitFor();
+      await page.fill("#volume-path", "/etc");
+      await page.getByRole("button", { name: "Add volume" }).click();
+      await page.getByTestId("volume-error").filter({ hasText: "a volume cannot be mounted at" }).waitFor();
+      assert.equal(await page.getByTestId("volume-row").count(), 0);
+      assert.deepEqual(await paasJson(["volumes", "-a", APP]), []);
 
-    await page.fill("#volume-path", "/data");
-    await page.fill("#volume-size", "64M");
-    await page.getByRole("button", { name: "Add volume" }).click();
-    await page.getByTestId("volume-status").filter({ hasText: "Added volume data (64M) at /data: 1 replica mount it" }).waitFor({ timeout: 180_000 });
-    const row = page.locator("[data-testid=volume-row][data-name=data]");
-    await row.waitFor();
-    assert.match(await row.innerText(), /\/data[\s\S]*64M/);
-    assert.deepEqual((await paasJson<{ name: string; path: string; sizeMb: number }[]>(["volumes", "-a", APP])).map((v) => [v.name, v.path, v.sizeMb]), [["data", "/data", 64]]);
-    await page.screenshot({ path: shotPath("settings-volumes.png"), fullPage: true });
+      await page.fill("#volume-path", "/data");
+      await page.fill("#volume-size", "64M");
+      await page.getByRole("button", { name: "Add volume" }).click();
+      await page.getByTestId("volume-status").filter({ hasText: "Added volume data (64M) at /data: 1 replica mount it" }).waitFor({ timeout: 180_000 });
+      const row = page.locator("[data-testid=volume-row][data-name=data]");
+      await row.waitFor();
+      assert.match(await row.innerText(), /\/data[\s\S]*64M/);
+      assert.deepEqual((await paasJson<{ name: string; path: string; sizeMb: number }[]>(["volumes", "-a", APP])).map((v) => [v.name, v.path, v.sizeMb]), [["data", "/data", 64]]);
+      await page.screenshot({ path: shotPath("settings-volumes.png"), fullPage: true });
 
-    await row.getByRole("button", { name: "Remove" }).click();
-    await row.getByRole("button", { name: "Delete it and its data" }).click();
-    await page.getByTestId("volume-error").filter({ hasText: "volume data is mounted by web.1" }).waitFor({ timeout: 30_000 });
-    assert.equal((await paasJson<unknown[]>(["volumes", "-a", APP])).length, 1);
-    await row.getByLabel("force removal of data").check();
-    await row.getByRole("button", { name: "Delete it and its data" }).click();
-    await page.getByTestId("volume-status").filter({ hasText: "Removed volume data and its data (1 replica replaced without it)" }).waitFor({ timeout: 180_000 });
-    await page.waitForFunction(() => !document.querySelector("[data-testid=volume-row]"));
-    assert.deepEqual(await paasJson(["volumes", "-a", APP]), []);
-    assert.equal((await viaRouter(p, APP)).status, 200);
+      await row.getByRole("button", { name: "Remove" }).click();
+      await row.getByRole("button", { name: "Delete it and its data" }).click();
+      await page.getByTestId("volume-error").filter({ hasText: "volume data is mounted by web.1" }).waitFor({ timeout: 30_000 });
+      assert.equal((await paasJson<unknown[]>(["volumes", "-a", APP])).length, 1);
+      await row.getByLabel("force removal of data").check();
+      await row.getByRole("button", { name: "Delete it and its data" }).click();
+      await page.getByTestId("volume-status").filter({ hasText: "Removed volume data and its data (1 replica replaced without it)" }).waitFor({ timeout: 180_000 });
+      await page.waitForFunction(() => !document.querySelector("[data-testid=volume-row]"));
+      assert.deepEqual(await paasJson(["volumes", "-a", APP]), []);
+      assert.equal((await viaRouter(p, APP)).status, 200);
+    });
     await page.context().close();
   });
 
   test("app settings: the deploy branch, previews and the outbound network change, as the CLI and git see; bad input changes nothing", async () => {
     const page = await signedIn(p.adminToken);
-    await page.goto(settingsUrl());
-    const save = page.getByTestId("build-settings-form").getByRole("button", { name: "Save" });
-    await page.fill("#settings-deploy-branch", "bad..branch");
-    await save.click();
-    await page.getByTestId("build-settings-error").filter({ hasText: "deployBranch: a branch name does not start with" }).waitFor({ timeout: 30_000 });
-    await page.fill("#settings-deploy-branch", "prod");
-    await save.click();
-    await page.getByTestId("build-settings-status").filter({ hasText: "deploys from prod" }).waitFor({ timeout: 30_000 });
-    assert.equal((await paasJson<{ deployBranch: string }>(["apps:info", "-a", APP])).deployBranch, "prod");
-    const refused = await gitPush();
-    assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /only the "prod" branch deploys; to deploy "main" run: git push paas main:prod/);
-    await page.fill("#settings-deploy-branch", "main");
+    await explained(page, "settings-app", async () => {
+      await page.goto(settingsUrl());
+      const save = page.getByTestId("build-settings-form").getByRole("button", { name: "Save" });
+      await page.fill("#settings-deploy-branch", "bad..branch");
+      await save.click();
+      await page.getByTestId("build-settings-error").filter({ hasText: "deployBranch: a branch name does not start with" }).waitFor({ timeout: 30_000 });
+      await page.fill("#settings-deploy-branch", "prod");
+      await save.click();
+      await page.getByTestId("build-settings-status").filter({ hasText: "deploys from prod" }).waitFor({ timeout: 30_000 });
+      assert.equal((await paasJson<{ deployBranch: string }>(["apps:info", "-a", APP])).deployBranch, "prod");
+      const refused = await gitPush();
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /only the "prod" branch deploys; to deploy "main" run: git push paas main:prod/);
+      await page.fill("#settings-deploy-branch", "main");
 
-    assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).settings.previews, false);
-    await page.check("#settings-previews");
-    await page.selectOption("#settings-build-mode", "supersede");
-    await save.click();
-    await page.getByTestId("build-settings-status").filter({ hasText: "deploys from main, previews on, build mode supersede" }).waitFor({ timeout: 30_000 });
-    const info = await paasJson<Info & { deployBranch: string; settings: { buildMode: string } }>(["apps:info", "-a", APP]);
-    assert.deepEqual([info.deployBranch, info.settings.previews, info.settings.buildMode], ["main", true, "supersede"]);
+      assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).settings.previews, false);
+      await page.check("#settings-previews");
+      await page.selectOption("#settings-build-mode", "supersede");
+      await save.click();
+      await page.getByTestId("build-settings-status").filter({ hasText: "deploys from main, previews on, build mode supersede" }).waitFor({ timeout: 30_000 });
+      const info = await paasJson<Info & { deployBranch: string; settings: { buildMode: string } }>(["apps:info", "-a", APP]);
+      assert.deepEqual([info.deployBranch, info.settings.previews, info.settings.buildMode], ["main", true, "supersede"]);
 
-    await page.getByLabel("outbound network limited").check();
-    await page.fill("#settings-egress-allow", "10.1.2.3");
-    await page.getByTestId("egress-form").getByRole("button", { name: "Apply" }).click();
-    await page.getByTestId("egress-error").filter({ hasText: "no port" }).waitFor({ timeout: 30_000 });
-    assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).settings.egress, "on");
+      await page.getByLabel("outbound network limited").check();
+      await page.fill("#settings-egress-allow", "10.1.2.3");
+      await page.getByTestId("egress-form").getByRole("button", { name: "Apply" }).click();
+      await page.getByTestId("egress-error").filter({ hasText: "no port" }).waitFor({ timeout: 30_000 });
+      assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).settings.egress, "on");
 
-    await page.getByLabel("outbound network off").check();
-    await page.getByTestId("egress-form").getByRole("button", { name: "Apply" }).click();
-    await page.getByTestId("egress-status").filter({ hasText: /outbound network off: released v\d+/ }).waitFor({ timeout: 180_000 });
-    await page.getByTestId("egress-now").filter({ hasText: "off" }).waitFor();
-    assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).settings.egress, "off");
-    assert.equal((await viaRouter(p, APP)).status, 200);
-    await page.screenshot({ path: shotPath("settings-app.png"), fullPage: true });
+      await page.getByLabel("outbound network off").check();
+      await page.getByTestId("egress-form").getByRole("button", { name: "Apply" }).click();
+      await page.getByTestId("egress-status").filter({ hasText: /outbound network off: released v\d+/ }).waitFor({ timeout: 180_000 });
+      await page.getByTestId("egress-now").filter({ hasText: "off" }).waitFor();
+      assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).settings.egress, "off");
+      assert.equal((await viaRouter(p, APP)).status, 200);
+      await page.screenshot({ path: shotPath("settings-app.png"), fullPage: true });
+    });
     await page.context().close();
   });
 
   test("transfer: an operator moves the app to another team and back", async () => {
     await addTeamWithToken(p.dataDir, "blue", "blue-admin@example.com");
     const page = await signedIn(p.adminToken);
-    await page.goto(settingsUrl());
-    await page.fill("#transfer-team", "no-such-team");
-    await page.getByRole("button", { name: "Transfer" }).click();
-    await page.getByTestId("transfer-error").filter({ hasText: 'team "no-such-team" not found' }).waitFor({ timeout: 30_000 });
-    assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).team, "main");
-    await page.fill("#transfer-team", "blue");
-    await page.getByRole("button", { name: "Transfer" }).click();
-    await page.getByTestId("transfer-status").filter({ hasText: `Moved ${APP} from main to blue` }).waitFor({ timeout: 30_000 });
-    assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).team, "blue");
-    const back = await paas(["apps:transfer", "main", "-a", APP]);
-    assert.equal(back.code, 0, back.stderr);
+    await explained(page, "settings-transfer", async () => {
+      await page.goto(settingsUrl());
+      await page.fill("#transfer-team", "no-such-team");
+      await page.getByRole("button", { name: "Transfer" }).click();
+      await page.getByTestId("transfer-error").filter({ hasText: 'team "no-such-team" not found' }).waitFor({ timeout: 30_000 });
+      assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).team, "main");
+      await page.fill("#transfer-team", "blue");
+      await page.getByRole("button", { name: "Transfer" }).click();
+      await page.getByTestId("transfer-status").filter({ hasText: `Moved ${APP} from main to blue` }).waitFor({ timeout: 30_000 });
+      assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).team, "blue");
+      const back = await paas(["apps:transfer", "main", "-a", APP]);
+      assert.equal(back.code, 0, back.stderr);
+    });
     await page.context().close();
   });
 
   test("a viewer sees the settings and no form or button", async () => {
     const t = await paasJson<{ token: string }>(["tokens:create", "--team", "main", "--role", "viewer", "--name", "viewer"]);
     const page = await signedIn(t.token);
-    await page.goto(settingsUrl());
-    await page.getByTestId("viewer-note").waitFor();
-    await page.getByTestId("previews-now").filter({ hasText: "on" }).waitFor();
-    assert.equal(await page.getByTestId("egress-now").innerText(), "off");
-    assert.equal(await page.locator("main form").count(), 0);
-    assert.equal(await page.locator("main button, main input, main textarea, main select").count(), 0);
-    assert.equal(await page.getByTestId("danger-zone").count(), 0);
-    await page.screenshot({ path: shotPath("settings-viewer.png"), fullPage: true });
+    await explained(page, "settings-viewer", async () => {
+      await page.goto(settingsUrl());
+      await page.getByTestId("viewer-note").waitFor();
+      await page.getByTestId("previews-now").filter({ hasText: "on" }).waitFor();
+      assert.equal(await page.getByTestId("egress-now").innerText(), "off");
+      assert.equal(await page.locator("main form").count(), 0);
+      assert.equal(await page.locator("main button, main input, main textarea, main select").count(), 0);
+      assert.equal(await page.getByTestId("danger-zone").count(), 0);
+      await page.screenshot({ path: shotPath("settings-viewer.png"), fullPage: true });
+    });
     await page.context().close();
   });
 
   test("destroying the app takes its typed name, then the list no longer has it and its URL is the router's 404", async () => {
     const page = await signedIn(p.adminToken);
-    await page.goto(settingsUrl());
-    const destroy = page.getByRole("button", { name: "Destroy app" });
-    await page.fill("#destroy-confirm", "settle");
-    assert.equal(await destroy.isDisabled(), true);
-    await page.screenshot({ path: shotPath("settings-danger.png"), fullPage: true });
-    await page.fill("#destroy-confirm", APP);
-    await destroy.click();
-    await page.waitForURL(`${p.webUrl}/`, { timeout: 300_000 });
-    await page.getByRole("heading", { level: 1 }).waitFor();
-    assert.equal(await page.getByTestId("app-row").filter({ hasText: APP }).count(), 0);
-    assert.deepEqual(await paasJson(["apps"]), []);
-    await waitFor(async () => (await viaRouter(p, APP)).status === 404, `the router to answer ${APP} with 404`);
+    await explained(page, "settings-destroy", async () => {
+      await page.goto(settingsUrl());
+      const destroy = page.getByRole("button", { name: "Destroy app" });
+      await page.fill("#destroy-confirm", "settle");
+      assert.equal(await destroy.isDisabled(), true);
+      await page.screenshot({ path: shotPath("settings-danger.png"), fullPage: true });
+      await page.fill("#destroy-confirm", APP);
+      await destroy.click();
+      await page.waitForURL(`${p.webUrl}/`, { timeout: 300_000 });
+      await page.getByRole("heading", { level: 1 }).waitFor();
+      assert.equal(await page.getByTestId("app-row").filter({ hasText: APP }).count(), 0);
+      assert.deepEqual(await paasJson(["apps"]), []);
+      await waitFor(async () => (await viaRouter(p, APP)).status === 404, `the router to answer ${APP} with 404`);
+    });
     await page.context().close();
   });
 });
