@@ -13,7 +13,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { selfSigned } from "../helpers/certs.ts";
-import { addTeamWithToken, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { addTeamWithToken, commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { explained, shotPath, signIn } from "./helpers.ts";
 
@@ -167,6 +167,8 @@ describe("the app's settings page", { timeout: 15 * 60_000 }, () => {
       await save.click();
       await page.getByTestId("build-settings-status").filter({ hasText: "deploys from prod" }).waitFor({ timeout: 30_000 });
       assert.equal((await paasJson<{ deployBranch: string }>(["apps:info", "-a", APP])).deployBranch, "prod");
+      // A new commit (pushing what the repository has already sends nothing to refuse).
+      await commitChange(repo, "NOTE.md", "not deployed\n", "a push of main, no longer the deploy branch");
       const refused = await gitPush();
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /only the "prod" branch deploys; to deploy "main" run: git push paas main:prod/);
