@@ -210,8 +210,9 @@ describe("the app's settings page", { timeout: 15 * 60_000 }, () => {
       assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).team, "main");
       await page.fill("#transfer-team", "blue");
       await page.getByRole("button", { name: "Transfer" }).click();
-      await page.getByTestId("transfer-status").filter({ hasText: `Moved ${APP} from main to blue` }).waitFor({ timeout: 30_000 });
+      await page.getByTestId("transfer-status").filter({ hasText: `Moved ${APP} from main to blue (its replicas restarted under blue's limits)` }).waitFor({ timeout: 180_000 });
       assert.equal((await paasJson<Info>(["apps:info", "-a", APP])).team, "blue");
+      assert.equal((await viaRouter(p, APP)).status, 200);
       const back = await paas(["apps:transfer", "main", "-a", APP]);
       assert.equal(back.code, 0, back.stderr);
     });

@@ -1,7 +1,8 @@
 "use client";
 /**
  * Moving the app to another team (`paas apps:transfer TEAM`, platform operators): its builds,
- * releases, settings and preview apps go with it; it keeps serving as it is.
+ * releases, settings and preview apps go with it, and its replicas are restarted in that team's
+ * cgroup; it keeps serving meanwhile.
  */
 import { useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
@@ -16,7 +17,8 @@ export function Transfer({ app, team, teams }: { app: string; team: string; team
     if (!to.trim()) return refuse("Enter the team to move the app to.");
     await run(async () => {
       const r = await trpc.teams.moveApp.mutate({ app, team: to.trim() });
-      return `Moved ${r.app} from ${r.from} to ${r.to}: its members and quotas apply now.`;
+      const left = r.notRestarted.map((n) => ` ${n.app} was not restarted (${n.error}): its replicas count to ${r.from}'s limits until \`paas ps:restart -a ${n.app}\`.`).join("");
+      return `Moved ${r.app} from ${r.from} to ${r.to}${r.restarted ? ` (its replicas restarted under ${r.to}'s limits)` : ""}: its members and quotas apply now.${left}`;
     });
   }
 
@@ -40,7 +42,7 @@ export function Transfer({ app, team, teams }: { app: string; team: string; team
           {busy ? "Moving…" : "Transfer"}
         </button>
         <p className="w-full text-xs text-slate-500">
-          Now in team <span className="font-medium">{team}</span>. Its builds, releases, settings and preview apps move with it; it keeps running. Platform operators only.
+          Now in team <span className="font-medium">{team}</span>. Its builds, releases, settings and preview apps move with it, refused if the team's quotas would not hold; its replicas are replaced one by one (no downtime) to run under that team's limits. Platform operators only.
         </p>
       </form>
       <NoticeLine notice={notice} testId="transfer" />
