@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { AgentClient } from "@paas/shared";
 import { addTeamWithToken, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 const APP = "metered";
@@ -177,5 +178,33 @@ scrape_configs:
       await exited;
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test("the metrics sidecar: attached without a restart, it serves the app's /metrics to Prometheus from the replica's namespace", async () => {
+    const agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`, p.env.PAAS_AGENT_TOKEN);
+    const identity = async () =>
+      Promise.all(
+        (await agent.containers())
+          .filter((c) => c.labels["paas.app"] === APP && c.labels["paas.process"] === "web" && c.state === "running")
+          .map(async (c) => ((i) => `${c.id} ${i.pid} ${i.startedAt}`)(await agent.container(c.id))),
+      );
+    const before = await identity();
+    const bad = await paas(["sidecars:attach", "metrics", "-e", "METRICS_PORT=9102", "-a", APP]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /METRICS_PORT "9102": give the port the app serves its metrics on/);
+    const attach = await paas(["sidecars:attach", "metrics", "-a", APP]);
+    assert.equal(attach.code, 0, attach.stderr);
+    // Through the agent, as Prometheus scrapes it: the app's own series.
+    const [sc] = (await agent.containers()).filter((c) => c.labels["paas.app"] === APP && c.labels["paas.sidecar"] === "metrics");
+    assert.ok(sc, "a metrics container beside the replica");
+    const relayed = await fetch(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}/v1/containers/${sc.id}/metrics`, { headers: p.env.PAAS_AGENT_TOKEN ? { authorization: `Bearer ${p.env.PAAS_AGENT_TOKEN}` } : {} });
+    assert.equal(relayed.status, 200);
+    assert.match(await relayed.text(), /^fixture_requests_total\{/m);
+    // Scraped by the platform's Prometheus, labelled as the replica's, and as the sidecar's.
+    const s = await eventually(`fixture_requests_total{app="${APP}",sidecar="metrics",path="/slow"}`, (v) => v >= 10);
+    assert.deepEqual([s.metric.process, s.metric.replica, s.metric.job], ["web", "1", "app"]);
+    assert.deepEqual(await identity(), before, "the app's container was not restarted");
+    assert.equal((await paas(["sidecars:detach", "metrics", "-a", APP])).code, 0);
+    assert.deepEqual(await identity(), before);
   });
 });

@@ -40,7 +40,7 @@ export function sidecarCommands(program: Command, kit: CommandKit): void {
 
   appCommand(program, "sidecars:attach", { json: true })
     .description("run a sidecar beside every replica (in its network namespace, sharing the volumes named); the app is not restarted. Attaching a kind again swaps it")
-    .argument("<kind>", "a kind of the platform (logging: ships the files under /var/log/app to paas logs) or a name of yours with --image")
+    .argument("<kind>", "a kind of the platform (logging: the files under /var/log/app to paas logs; metrics: the app's /metrics to Prometheus) or a name of yours with --image")
     .argument("[cmd...]", "the command (after --), instead of the image's")
     .option("--image <image>", "the sidecar's image (a custom sidecar)")
     .option("--volume <name:path>", "share the app's volume NAME at PATH (repeatable)", collect)

@@ -37,7 +37,12 @@ function seriesLabels(rt: Runtime, c: ContainerInfo): Record<string, string> {
   } catch {
     /* not placed under a team (no cgroupParent) */
   }
-  if (l["paas.sidecar"]) out.sidecar = l["paas.sidecar"];
+  if (l["paas.sidecar"]) {
+    // A sidecar speaks for its replica (paas.replica "web.1"): the same process and replica labels as the replica's series.
+    const m = /^(.+)\.(\d+)$/.exec(l["paas.replica"] ?? "");
+    if (m) [out.process, out.replica] = [m[1]!, m[2]!];
+    out.sidecar = l["paas.sidecar"];
+  }
   return out;
 }
 

@@ -37,3 +37,16 @@ test("logging: busybox reading the replica's own log volume, read-only, on no ne
   const replica = { app: { name: "shop", team: { name: "t" } }, processType: "web", number: 2, runtimeId: "c1", release: 3 };
   assert.deepEqual(kindOf("logging").perReplica!(spec, replica), { volumes: [{ name: "shop_log_web.2", path: "/var/log/app", readOnly: true }] });
 });
+
+test("metrics: busybox in the replica's network namespace, labelled for the agent's Prometheus targets; bad paths and ports refused", () => {
+  const spec = resolveSidecar({ kind: "metrics" }, { name: "shop" });
+  assert.equal(spec.image, "stack/busybox");
+  assert.equal(spec.net, "app");
+  assert.deepEqual(spec.env, { METRICS_PATH: "/metrics" });
+  assert.deepEqual(resolveSidecar({ kind: "metrics", env: { METRICS_PATH: "/prom/x", METRICS_PORT: "8080" } }, { name: "shop" }).env, { METRICS_PATH: "/prom/x", METRICS_PORT: "8080" });
+  const replica = { app: { name: "shop", team: { name: "t" } }, processType: "web", number: 1, runtimeId: "c1", release: 1 };
+  assert.deepEqual(kindOf("metrics").perReplica!(spec, replica), { labels: { "paas.metrics": "9102/cgi-bin/metrics" } });
+  assert.throws(() => resolveSidecar({ kind: "metrics", env: { METRICS_PATH: "metrics; rm -rf /" } }, { name: "a" }), /give a path like \/metrics/);
+  assert.throws(() => resolveSidecar({ kind: "metrics", env: { METRICS_PORT: "9102" } }, { name: "a" }), /not 9102/);
+  assert.throws(() => resolveSidecar({ kind: "metrics", env: { METRICS_PORT: "http" } }, { name: "a" }), SidecarKindError);
+});

@@ -13,7 +13,9 @@
  * logging kind mounts it in `perReplica`, so attaching it restarts nothing.
  */
 import type { BindMount, ContainerSpec } from "@paas/shared";
+import { SidecarKindError } from "./kind-error.ts";
 import { loggingKind } from "./logging.ts";
+import { metricsKind } from "./metrics.ts";
 
 /** What the user asked for (validated at the API's edge; kinds may refuse more). */
 export interface SidecarRequest {
@@ -57,11 +59,10 @@ export interface SidecarKind {
   /** The spec, or a thrown SidecarKindError saying what to give instead. */
   resolve(req: SidecarRequest, app: { name: string }): SidecarSpec;
   /** Fields added to each replica's container of it (beyond the spec). */
-  perReplica?(spec: SidecarSpec, replica: ReplicaContext): Partial<Pick<ContainerSpec, "env" | "binds" | "volumes">>;
+  perReplica?(spec: SidecarSpec, replica: ReplicaContext): Partial<Pick<ContainerSpec, "env" | "binds" | "volumes" | "labels">>;
 }
 
-/** Bad options for a kind: the message says what to give. */
-export class SidecarKindError extends Error {}
+export { SidecarKindError };
 
 export const DEFAULT_SIDECAR_MEMORY_MB = 64;
 
@@ -82,7 +83,7 @@ export const customKind: SidecarKind = {
 };
 
 /** The platform's kinds by name, each in a module of its own. */
-export const KINDS: Record<string, SidecarKind> = { logging: loggingKind };
+export const KINDS: Record<string, SidecarKind> = { logging: loggingKind, metrics: metricsKind };
 
 /** The kind for `req`: a registered one, else the custom kind (which needs --image). */
 export function kindOf(name: string): SidecarKind {

@@ -63,6 +63,7 @@ export async function startSidecar(agent: AgentClient, sidecar: Sidecar, replica
     volumes: [...volumes, ...(extra.volumes ?? [])],
     ...(spec.binds?.length || extra.binds?.length ? { binds: [...(spec.binds ?? []), ...(extra.binds ?? [])] } : {}),
     labels: {
+      ...extra.labels,
       "paas.app": app.name,
       [SIDECAR_LABEL]: sidecar.kind,
       [SIDECAR_OF_LABEL]: replica.runtimeId,
