@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { bootstrappedDataDir, repoRoot } from "../../apps/web/src/server/testing/platform.ts";
 import { startWeb, type WebServer } from "../../apps/web/src/server/testing/server.ts";
-import { shotPath, signIn } from "./helpers.ts";
+import { shotPath, signIn, launchChromium } from "./helpers.ts";
 
 const APP = "hello-web";
 const { dataDir, token } = bootstrappedDataDir("paas-browser-");
@@ -21,11 +21,7 @@ let browser: Browser;
 
 before(async () => {
   web = await startWeb(dataDir);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -10,9 +10,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { addTeamWithToken, commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
-import { shotPath, signIn } from "./helpers.ts";
+import { shotPath, signIn, launchChromium } from "./helpers.ts";
 
 const APP = "live";
 const SECRET = `s3cr3t-${Math.random().toString(36).slice(2, 10)}`;
@@ -91,11 +91,7 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
     p = await startPlatform("dash", 3950);
     const created = await paas(["apps:create", APP]);
     assert.equal(created.code, 0, created.stderr + created.stdout);
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    });
+    browser = await launchChromium();
     otherToken = await addTeamWithToken(p.dataDir);
   });
 

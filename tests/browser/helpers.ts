@@ -1,12 +1,21 @@
 /** What the browser tests share: signing a page in, and the one directory their screenshots go to. */
 import fs from "node:fs";
 import path from "node:path";
-import type { Page } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { ROOT } from "../helpers/platform.ts";
 
 /** test-results/screenshots in the checkout (ignored by git), or PAAS_SHOTS_DIR. */
 export const SHOTS = process.env.PAAS_SHOTS_DIR || path.join(ROOT, "test-results", "screenshots");
 fs.mkdirSync(SHOTS, { recursive: true });
+
+/** Debian's Chromium (CHROMIUM_PATH to use another), headless, without the background traffic and sandbox a test host cannot give it. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+}
 
 /** The path of a screenshot named `name` (e.g. "live-logs.png"). */
 export const shotPath = (name: string) => path.join(SHOTS, name);

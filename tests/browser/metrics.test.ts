@@ -9,9 +9,9 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
-import { explained, shotPath, signIn } from "./helpers.ts";
+import { explained, shotPath, signIn, launchChromium } from "./helpers.ts";
 
 const APP = "charted";
 
@@ -39,11 +39,7 @@ describe("metrics charts on the app's page", { timeout: 15 * 60_000 }, () => {
     assert.equal(push.code, 0, push.stderr + push.stdout);
     const scale = await paas(["ps:scale", "web=2", "-a", APP]);
     assert.equal(scale.code, 0, scale.stderr);
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { bootstrappedDataDir } from "../../apps/web/src/server/testing/platform.ts";
 import { startWeb, type WebServer } from "../../apps/web/src/server/testing/server.ts";
-import { shotPath } from "./helpers.ts";
+import { shotPath, launchChromium } from "./helpers.ts";
 
 const { dataDir } = bootstrappedDataDir("paas-people-browser-");
 const { seedApp } = await import("./seed.ts");
@@ -29,11 +29,7 @@ before(async () => {
   await seedApp(dbUrl, "main-secret-app", "main");
   await seedApp(dbUrl, "blue-app", "blue");
   web = await startWeb(dataDir);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -9,9 +9,9 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { fixtureRepo, ROOT, sh, startPlatform, type Platform } from "../helpers/platform.ts";
-import { shotPath, signIn } from "./helpers.ts";
+import { shotPath, signIn, launchChromium } from "./helpers.ts";
 
 const APP = "barred";
 
@@ -37,11 +37,7 @@ describe("quotas on the team's page", { timeout: 15 * 60_000 }, () => {
     assert.equal(push.code, 0, push.stderr + push.stdout);
     // The team starts at its limit: web and worker run, 2 replicas of 2.
     assert.equal((await paas(["quotas:set", "replicas=2", "--team", "main"])).code, 0);
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
