@@ -27,6 +27,7 @@
 import type { Redis } from "ioredis";
 import { db, type Host, type Prisma } from "@paas/db";
 import { activeRelease, processTypesOf, WEB } from "@paas/db/formation";
+import { restoreDrains } from "@paas/db/drains";
 import { RECONCILE_EXPECTED_KEY, ROUTES_KEY, type ContainerInfo, type ReconcileExpected, type RouteEntry } from "@paas/shared";
 import { acquireDeployLock, forgetDeployLock } from "./deploy-lock.ts";
 import { agentFor, pickHost } from "./hosts.ts";
@@ -89,6 +90,12 @@ export async function reconcileAll(redis: Redis): Promise<AppReport[]> {
     }
   }
   await removeOrphans(new Set(apps.map((a) => a.name)));
+  // The drains' copy the worker's deliveries follow, where Redis lost it (or an app left one).
+  const restored = await restoreDrains(db, redis).catch((err: Error) => {
+    console.error(`reconcile: drains: ${err.message}`);
+    return [];
+  });
+  for (const app of restored) console.log(`reconcile: ${app}: its drains published again from the database`);
   // Every team's kernel caps, on every host (a host back from a reboot has none).
   for (const line of await applyTeamCaps().catch((err: Error) => [err.message])) console.error(`reconcile: team caps: ${line}`);
   // Apps under a deploy (or a destroy) are left out: their replicas are in flux; the watch sees them as new next time.

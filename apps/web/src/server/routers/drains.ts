@@ -1,49 +1,21 @@
 /**
  * An app's log drains: `paas drains`, `drains:add URL`, `drains:remove URL`. The Drain rows are
- * the desired state; after each change the app's drains are published in Redis (DRAINS_KEY) with
- * a message on DRAINS_CHANGED, and the worker's deliveries (worker/src/drains) follow within a
- * moment. Their figures come back in drainStatsKey(app). URLs are shown masked (passwords,
- * tokens); the audit log masks them too (audit/record.ts).
+ * the desired state; after each change the app's drains are published in Redis (@paas/db/drains)
+ * and the worker's deliveries (worker/src/drains) follow within a moment. Their figures come back
+ * in drainStatsKey(app). URLs are shown masked (passwords, tokens); the audit log masks them too
+ * (audit/record.ts).
  */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { db } from "@paas/db";
+import { publishDrains } from "@paas/db/drains";
 import { assertDrainQuota } from "@paas/db/quotas";
 import { appName } from "@paas/shared";
-import { appLogKey, DRAINS_CHANGED, DRAINS_KEY, drainStatsKey } from "@paas/shared/app-log";
-import { DRAIN_STAT_FIELDS, drainStatField, drainStatus, drainUrl, maskDrainUrl, MAX_DRAIN_URL_LENGTH, parseStreamInfo, type PublishedDrain } from "@paas/shared/drains";
+import { drainStatsKey } from "@paas/shared/app-log";
+import { drainStatus, drainUrl, maskDrainUrl, MAX_DRAIN_URL_LENGTH } from "@paas/shared/drains";
 import { authorizeApp } from "../authz.ts";
 import { redis } from "../redis.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
-
-/** The log stream's end now: a new drain gets the lines from here on. */
-async function streamEnd(app: string): Promise<PublishedDrain["start"]> {
-  const info = await redis()
-    .xinfo("STREAM", appLogKey(app))
-    .catch(() => null);
-  const s = parseStreamInfo(info);
-  return { id: s.lastId, ord: s.entriesAdded };
-}
-
-/** Publishes the app's drains as its rows are now (a drain published before keeps its start). */
-export async function publishDrains(app: { id: string; name: string }): Promise<void> {
-  const rows = await db.drain.findMany({ where: { appId: app.id }, orderBy: { createdAt: "asc" } });
-  const before = new Map<string, PublishedDrain>();
-  try {
-    for (const d of JSON.parse((await redis().hget(DRAINS_KEY, app.name)) ?? "[]") as PublishedDrain[]) before.set(d.id, d);
-  } catch {
-    /* not JSON: made anew */
-  }
-  const published: PublishedDrain[] = [];
-  for (const r of rows) published.push({ id: r.id, url: r.url, start: before.get(r.id)?.start ?? (await streamEnd(app.name)) });
-  const m = redis().multi();
-  if (published.length) m.hset(DRAINS_KEY, app.name, JSON.stringify(published));
-  else m.hdel(DRAINS_KEY, app.name);
-  // Figures of drains that are gone.
-  const gone = [...before.keys()].filter((id) => !rows.some((r) => r.id === id));
-  if (gone.length) m.hdel(drainStatsKey(app.name), ...gone.flatMap((id) => DRAIN_STAT_FIELDS.map((f) => drainStatField(id, f))));
-  await m.publish(DRAINS_CHANGED, app.name).exec();
-}
 
 export const drainsRouter = createTRPCRouter({
   list: protectedProcedure.input(z.object({ app: appName })).query(async ({ ctx, input }) => {
@@ -63,7 +35,7 @@ export const drainsRouter = createTRPCRouter({
       await assertDrainQuota(tx, app);
       return tx.drain.create({ data: { appId: app.id, url: input.url } });
     });
-    await publishDrains(app);
+    await publishDrains(db, redis(), app);
     return { id: row.id, url: maskDrainUrl(row.url), createdAt: row.createdAt };
   }),
 
@@ -78,7 +50,7 @@ export const drainsRouter = createTRPCRouter({
       if (!found.length) throw new TRPCError({ code: "NOT_FOUND", message: `${app.name} has no drain ${maskDrainUrl(input.url)}: see \`paas drains -a ${app.name}\`` });
       if (found.length > 1) throw new TRPCError({ code: "CONFLICT", message: `${found.length} drains of ${app.name} show as ${input.url}: give the whole URL, with its password or token` });
       await db.drain.delete({ where: { id: found[0]!.id } });
-      await publishDrains(app);
+      await publishDrains(db, redis(), app);
       return { id: found[0]!.id, url: maskDrainUrl(found[0]!.url) };
     }),
 });
