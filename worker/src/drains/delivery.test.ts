@@ -169,3 +169,24 @@ test("a drain removed (or swapped) stops at once, its figures and lease gone", a
   await m.stop();
   await Promise.all([s1.close(), s2.close()]);
 });
+
+test("two workers: one delivers each drain (its lease), and the other takes it over when the first stops", async () => {
+  const port = await freePort();
+  const s = await sink(port);
+  const [m1, m2] = [new DrainManager(redis, connect, options), new DrainManager(redis, connect, options)];
+  await Promise.all([m1.start(), m2.start()]);
+  await publish("a5", [{ id: "d6", url: `syslog+tcp://127.0.0.1:${port}`, start: { id: "0-0", ord: 0 } }]);
+  await log("a5", 1, 100);
+  await until(() => s.lines.length >= 100, "100 lines");
+  const holder = m1.delivering.has("d6") ? m1 : m2;
+  const other = holder === m1 ? m2 : m1;
+  assert.equal([m1, m2].filter((m) => m.delivering.has("d6")).length, 1, "one worker delivers the drain");
+  await holder.stop();
+  // The stopped worker gave its lease back: the other takes the drain at its next look (every 5 s).
+  await until(() => other.delivering.has("d6"), "the other worker taking the drain over", 15_000);
+  await log("a5", 101, 150);
+  await until(() => s.lines.length >= 150, "the next 50 lines");
+  assert.deepEqual(s.lines, Array.from({ length: 150 }, (_, i) => `n ${i + 1}`), "each line once, in order, across the takeover");
+  await other.stop();
+  await s.close();
+});
