@@ -49,6 +49,26 @@ test("an unauthenticated visitor is sent to /login, and a wrong token shows an e
   await page.context().close();
 });
 
+test("before the page's script runs, the sign-in forms cannot be sent: a token or password never goes into the URL", async () => {
+  // The state before hydration, kept: the server's HTML without its script.
+  const ctx = await browser.newContext({ javaScriptEnabled: false });
+  const page = await ctx.newPage();
+  const documents: string[] = [];
+  page.on("request", (r) => void (r.resourceType() === "document" && documents.push(r.url())));
+  await page.goto(`${web.url}/login`);
+  assert.equal(await page.locator("#token-submit").isDisabled(), true);
+  assert.equal(await page.getByTestId("password-sign-in").getByRole("button", { name: "Sign in" }).isDisabled(), true);
+  // Enter in a field submits the form unless its default button is disabled; press() waits for a navigation it starts.
+  await page.fill("#token", token);
+  await page.press("#token", "Enter");
+  await page.fill("#email", "admin@paas.localhost");
+  await page.fill("#password", "a-secret-password");
+  await page.press("#password", "Enter");
+  await page.waitForLoadState();
+  assert.deepEqual(documents, [`${web.url}/login`]);
+  await ctx.close();
+});
+
 test("sign in, see the app, open it and its build log", async () => {
   const page = await newPage();
   await signIn(page, web.url, token);

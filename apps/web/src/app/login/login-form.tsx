@@ -3,12 +3,14 @@ import { TRPCClientError } from "@trpc/client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
+import { useHydrated } from "@/lib/use-hydrated.ts";
 
 export function LoginForm() {
   const router = useRouter();
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
+  const hydrated = useHydrated();
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -51,7 +53,7 @@ export function LoginForm() {
       <button
         type="submit"
         id="token-submit"
-        disabled={pending}
+        disabled={pending || !hydrated}
         className="flex w-full justify-center rounded-lg bg-indigo-600 px-3 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600 disabled:opacity-60"
       >
         {pending ? "Signing in…" : "Sign in with the token"}

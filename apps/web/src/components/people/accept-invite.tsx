@@ -3,6 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
+import { useHydrated } from "@/lib/use-hydrated.ts";
 import { buttonCls, ErrorLine, errorText, inputCls } from "./ui.tsx";
 
 export function AcceptInvite({ token, email }: { token: string; email: string }) {
@@ -12,6 +13,7 @@ export function AcceptInvite({ token, email }: { token: string; email: string })
   const [again, setAgain] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
+  const hydrated = useHydrated();
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -33,7 +35,7 @@ export function AcceptInvite({ token, email }: { token: string; email: string })
       <input id="invite-password" type="password" autoComplete="new-password" required minLength={8} placeholder="Password (8 characters or more)" value={password} onChange={(e) => setPassword(e.target.value)} className={inputCls} />
       <input id="invite-password-again" type="password" autoComplete="new-password" required placeholder="The password again" value={again} onChange={(e) => setAgain(e.target.value)} className={inputCls} />
       <ErrorLine error={error} testId="invite-error" />
-      <button type="submit" disabled={pending} className={`w-full ${buttonCls}`}>
+      <button type="submit" disabled={pending || !hydrated} className={`w-full ${buttonCls}`}>
         {pending ? "Joining…" : "Set password and join"}
       </button>
     </form>

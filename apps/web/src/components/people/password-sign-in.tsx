@@ -2,6 +2,7 @@
 /** Email and password sign-in (Better Auth's /api/auth/sign-in/email sets the session cookie). */
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { useHydrated } from "@/lib/use-hydrated.ts";
 import { buttonCls, ErrorLine, inputCls } from "./ui.tsx";
 
 export function PasswordSignIn({ email: initialEmail = "" }: { email?: string }) {
@@ -10,6 +11,7 @@ export function PasswordSignIn({ email: initialEmail = "" }: { email?: string })
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
+  const hydrated = useHydrated();
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -54,7 +56,7 @@ export function PasswordSignIn({ email: initialEmail = "" }: { email?: string })
         <input id="password" name="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} className={`mt-1.5 ${inputCls}`} />
       </div>
       <ErrorLine error={error} testId="password-error" />
-      <button type="submit" disabled={pending} className={`w-full ${buttonCls}`}>
+      <button type="submit" disabled={pending || !hydrated} className={`w-full ${buttonCls}`}>
         {pending ? "Signing in…" : "Sign in"}
       </button>
     </form>
