@@ -11,11 +11,11 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { selfSigned } from "../helpers/certs.ts";
 import { addTeamWithToken, commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { explained, shotPath, signIn } from "./helpers.ts";
+import { explained, launchChromium, shotPath, signIn } from "./helpers.ts";
 
 const APP = "settled";
 const HOST = "www.settled-shop.test";
@@ -53,11 +53,7 @@ describe("the app's settings page", { timeout: 15 * 60_000 }, () => {
     repo = await fixtureRepo("node-hello");
     const push = await gitPush();
     assert.equal(push.code, 0, push.stderr + push.stdout);
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
