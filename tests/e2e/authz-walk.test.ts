@@ -81,8 +81,12 @@ async function snapshotDb(): Promise<Record<string, unknown[]>> {
   return out;
 }
 
-/** Keys that change by themselves while the platform runs (BullMQ's timers and events, heartbeats, router figures). */
-const VOLATILE = /(:events$|:stalled-check$|:meta$|:metrics|heartbeat|:hosts?:|:figures|:id$|:repeat|:marker$|:limiter|reconcile|router:(applied|stats))/;
+/**
+ * Keys that change by themselves while the platform runs (BullMQ's timers and events, heartbeats,
+ * router figures, and the deploy lock's ticket counter: a reconcile pass takes each app's lease
+ * when it is free, deploy-lock.ts). A refused request reaching a deploy would show in the queues.
+ */
+const VOLATILE = /(:events$|:stalled-check$|:meta$|:metrics|heartbeat|:hosts?:|:figures|:id$|:repeat|:marker$|:limiter|reconcile|router:(applied|stats)|^paas:deploylock:[^:]+:seq$)/;
 
 async function snapshotRedis(): Promise<Record<string, string>> {
   const r = new Redis(Number(p.env.PAAS_REDIS_PORT), "127.0.0.1", { lazyConnect: true });
