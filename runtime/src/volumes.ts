@@ -34,6 +34,13 @@ async function sh(helper: HelperServer, cmd: string, args: string[]) {
   if (r.code !== 0) throw new RuntimeError(`${cmd} ${args.join(" ")} failed: ${r.output.trim()}`);
 }
 
+/** A size-capped volume is a filesystem of its own: what it holds is what `df` says of it (one statfs). */
+function usedOf(m: VolumeMeta, data: string): { usedBytes?: number } {
+  if (m.sizeBytes === undefined || !isMountPoint(data)) return {};
+  const st = fs.statfsSync(data);
+  return { usedBytes: (st.blocks - st.bfree) * st.bsize };
+}
+
 export class VolumeStore {
   constructor(
     private readonly layout: Layout,
@@ -58,7 +65,8 @@ export class VolumeStore {
   }
 
   private info(m: VolumeMeta): VolumeInfo {
-    return { name: m.name, createdAt: m.createdAt, sizeBytes: m.sizeBytes, labels: m.labels, path: this.dataDir(m.name) };
+    const data = this.dataDir(m.name);
+    return { name: m.name, createdAt: m.createdAt, sizeBytes: m.sizeBytes, ...usedOf(m, data), labels: m.labels, path: data };
   }
 
   exists(name: string): boolean {

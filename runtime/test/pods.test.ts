@@ -118,12 +118,14 @@ test("a volume mount that would follow a symlink out of the root is refused", { 
   await rt.removeVolume("v2");
 });
 
-test("a volume with a size cap: writes beyond it get ENOSPC", { timeout: 60_000, skip: !fs.existsSync(path.resolve(import.meta.dirname, "../src/limits/disk.ts")) && "no limits/disk.ts" }, async () => {
+test("a volume with a size cap: writes beyond it get ENOSPC; its use is what it holds", { timeout: 60_000, skip: !fs.existsSync(path.resolve(import.meta.dirname, "../src/limits/disk.ts")) && "no limits/disk.ts" }, async () => {
   await rt.createVolume("small", { sizeBytes: 16 << 20 });
   const r = await runToEnd(busybox("dd if=/dev/zero of=/q/big bs=1M count=64 2>&1; ls -l /q/big | awk '{print $5}'", { volumes: [{ name: "small", path: "/q" }] }));
   assert.match(r.out, /No space left on device/);
   const size = Number(r.out.split("\n").pop());
   assert.ok(size < 16 << 20, `wrote ${size} bytes into a 16 MiB volume`);
+  const used = rt.volume("small").usedBytes ?? 0;
+  assert.ok(used >= size && used <= 32 << 20, `usedBytes ${used} for a file of ${size} bytes`);
   await rt.remove(r.id);
   await rt.removeVolume("small");
 });

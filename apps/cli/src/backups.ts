@@ -9,20 +9,13 @@ import http from "node:http";
 import https from "node:https";
 import type { Command } from "commander";
 import { pipeline } from "node:stream/promises";
+import { formatBytes } from "@paas/shared/sizes";
 import { CliError, resolveCredentials } from "./credentials.ts";
 import { resolveApp } from "./git.ts";
 import { heading, json, pc, table, when } from "./output.ts";
 import { appCommand, type CommandKit } from "./kit.ts";
 
 type AppOpts = { app?: string; remote: string; json?: boolean };
-
-export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return "-";
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
-  return `${i ? n.toFixed(1) : n} ${units[i]}`;
-}
 
 /** GET the backup's tar into `out`; rejects with the API's message. */
 function download(app: string, id: string, out: NodeJS.WritableStream): Promise<number> {

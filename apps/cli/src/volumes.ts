@@ -1,6 +1,6 @@
 /** `paas volumes`, `volumes:add NAME PATH [--size 1G]`, `volumes:remove NAME [--force]`. */
 import type { Command } from "commander";
-import { parseVolumeSize } from "@paas/shared/sizes";
+import { formatBytes, parseVolumeSize } from "@paas/shared/sizes";
 import { resolveApp } from "./git.ts";
 import { heading, json, pc, table, when } from "./output.ts";
 import { appCommand, type CommandKit } from "./kit.ts";
@@ -19,7 +19,7 @@ export function volumeCommands(program: Command, kit: CommandKit): void {
         if (opts.json) return json(list);
         if (list.length === 0) return console.log(`${app} has no volumes: paas volumes:add data /data -a ${app}`);
         console.log(heading(`${app} Volumes`));
-        console.log(table(["NAME", "PATH", "SIZE", "SIDECARS", "ADDED"], list.map((v) => [v.name, v.path, `${v.sizeMb}M`, v.sidecars.join(", ") || "-", when(v.createdAt)])));
+        console.log(table(["NAME", "PATH", "SIZE", "USED", "SIDECARS", "ADDED"], list.map((v) => [v.name, v.path, `${v.sizeMb}M`, formatBytes(v.usedBytes), v.sidecars.join(", ") || "-", when(v.createdAt)])));
       }),
     );
 

@@ -424,6 +424,8 @@ export interface VolumeInfo {
   createdAt: string;
   /** Size cap in bytes (own small filesystem: writes beyond it get ENOSPC), when set. */
   sizeBytes?: number;
+  /** What a size-capped volume's filesystem holds (as df counts it), when it is mounted. */
+  usedBytes?: number;
   labels: Record<string, string>;
   /** Host path of its data. */
   path: string;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatCpus, formatMemory, parseCpuMillis, parseMemoryMb, parseScaleArgs, parseVolumeSize, SizeError } from "./sizes.ts";
+import { formatBytes, formatCpus, formatMemory, parseCpuMillis, parseMemoryMb, parseScaleArgs, parseVolumeSize, SizeError } from "./sizes.ts";
 
 test("memory sizes as Docker writes them, in whole MB, within bounds", () => {
   assert.equal(parseMemoryMb("512M"), 512);
@@ -75,4 +75,11 @@ test("volume sizes: M, G and T to whole MB; no unit or a part of a MB is refused
   assert.equal(parseVolumeSize("1TiB"), 1024 * 1024);
   assert.throws(() => parseVolumeSize("512"), /--size 512: write a size with its unit, e.g. 512M or 1G/);
   assert.throws(() => parseVolumeSize("1.0001G"), /give a whole number of MB/);
+});
+
+test("bytes for people: B below a KB, one decimal above; unknown is -", () => {
+  assert.equal(formatBytes(512), "512 B");
+  assert.equal(formatBytes(1536), "1.5 KB");
+  assert.equal(formatBytes(64 * 2 ** 20), "64.0 MB");
+  assert.equal(formatBytes(null), "-");
 });

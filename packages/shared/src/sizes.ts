@@ -79,6 +79,15 @@ export function parseVolumeSize(text: string): number {
   return mb;
 }
 
+/** Bytes for people: "512 B", "1.5 KB", "12.3 MB" ("-" when unknown). */
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return "-";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+}
+
 /** MB as --memory takes it: "512M", "1G", "1.5G". */
 export const formatMemory = (mb: number) => (mb >= 1024 && (mb / 1024) * 100 === Math.round((mb / 1024) * 100) ? `${mb / 1024}G` : `${mb}M`);
 

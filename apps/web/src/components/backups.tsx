@@ -8,16 +8,9 @@
 import { TRPCClientError } from "@trpc/client";
 import { useCallback, useEffect, useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
+import { formatBytes } from "@paas/shared/sizes";
 
 type List = Awaited<ReturnType<typeof trpc.backups.list.query>>;
-
-function bytes(n: number | null): string {
-  if (n === null) return "-";
-  const u = ["B", "KB", "MB", "GB", "TB"];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) (n /= 1024), i++;
-  return `${i ? n.toFixed(1) : n} ${u[i]}`;
-}
 
 export function Backups({ app }: { app: string }) {
   const [list, setList] = useState<List | null>(null);
@@ -84,7 +77,7 @@ export function Backups({ app }: { app: string }) {
                 <td className="px-4 py-2 font-mono text-xs">{b.id}</td>
                 <td className="px-4 py-2">{b.volume}</td>
                 <td className="px-4 py-2">{new Date(b.createdAt).toLocaleString()}</td>
-                <td className="px-4 py-2">{bytes(b.sizeBytes)}</td>
+                <td className="px-4 py-2">{formatBytes(b.sizeBytes)}</td>
                 <td className="px-4 py-2">{b.pausedMs === null ? "-" : `${b.pausedMs} ms`}</td>
                 <td className={`px-4 py-2 ${b.status === "failed" ? "font-semibold text-red-700" : ""}`}>{b.status === "failed" ? `FAILED: ${b.error}` : b.status === "succeeded" ? "ok" : b.status}</td>
               </tr>

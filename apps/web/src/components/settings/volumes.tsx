@@ -6,13 +6,14 @@
  */
 import { useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
-import { formatMemory, parseVolumeSize } from "@paas/shared/sizes";
+import { formatBytes, formatMemory, parseVolumeSize } from "@paas/shared/sizes";
 import { ConfirmRemove, NoticeLine, primaryCls, ReadOnly, TextField, useAction } from "./action.tsx";
 
 export interface VolumeRow {
   name: string;
   path: string;
   sizeMb: number;
+  usedBytes: number | null;
   sidecars: string[];
 }
 
@@ -59,7 +60,7 @@ export function Volumes({ app, volumes, canEdit }: { app: string; volumes: Volum
             <tr>
               <th className="px-5 py-2">Name</th>
               <th className="px-4 py-2">Path</th>
-              <th className="px-4 py-2">Size cap</th>
+              <th className="px-4 py-2">Used / size cap</th>
               <th className="px-4 py-2">Used by sidecars</th>
               {canEdit && <th className="px-4 py-2" />}
             </tr>
@@ -69,7 +70,9 @@ export function Volumes({ app, volumes, canEdit }: { app: string; volumes: Volum
               <tr key={v.name} data-testid="volume-row" data-name={v.name}>
                 <td className="px-5 py-2.5 font-mono text-xs font-medium">{v.name}</td>
                 <td className="px-4 py-2.5 font-mono text-xs text-slate-600">{v.path}</td>
-                <td className="px-4 py-2.5 font-mono text-xs text-slate-600">{formatMemory(v.sizeMb)}</td>
+                <td className="px-4 py-2.5 font-mono text-xs text-slate-600" data-testid="volume-use" title="what its filesystem holds, as df counts it (on every host that has it)">
+                  {v.usedBytes === null ? "—" : formatBytes(v.usedBytes)} / {formatMemory(v.sizeMb)}
+                </td>
                 <td className="px-4 py-2.5 text-xs text-slate-600">{v.sidecars.join(", ") || "—"}</td>
                 {canEdit && (
                   <td className="px-4 py-2.5 text-right whitespace-nowrap">

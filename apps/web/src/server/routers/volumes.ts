@@ -40,15 +40,30 @@ async function replaceReplicas(app: { id: string; name: string }): Promise<strin
   return r.ok ? null : (r.error ?? "the replicas could not be replaced");
 }
 
+/** What the app's runtime volumes hold, by runtime name, over the hosts that answer (one that does not is left out). */
+async function usedBytes(app: string): Promise<Map<string, number>> {
+  const used = new Map<string, number>();
+  for (const h of await db.host.findMany()) {
+    const list = await new AgentClient(h.agentUrl, config().agentToken).volumes().catch(() => []);
+    for (const v of list) {
+      if (v.labels["paas.app"] === app && v.usedBytes !== undefined) used.set(v.name, (used.get(v.name) ?? 0) + v.usedBytes);
+    }
+  }
+  return used;
+}
+
 export const volumesRouter = createTRPCRouter({
   list: protectedProcedure.input(z.object({ app: appName })).query(async ({ ctx, input }) => {
     const app = await authorizeApp(ctx.principal, input.app, "read");
     const rows = await db.appVolume.findMany({ where: { appId: app.id }, orderBy: { createdAt: "asc" } });
     const sidecars = await db.sidecar.findMany({ where: { appId: app.id } });
+    const used = rows.length ? await usedBytes(app.name) : new Map<string, number>();
     return rows.map((v) => ({
       name: v.name,
       path: v.path,
       sizeMb: v.sizeMb,
+      // On every host that has it, summed; null when none said (not made yet: nothing ran with it).
+      usedBytes: used.get(runtimeName(app.name, v.name)) ?? null,
       createdAt: v.createdAt,
       sidecars: sidecars.filter((s) => (JSON.parse(s.spec) as { volumes?: { name: string }[] }).volumes?.some((x) => x.name === v.name)).map((s) => s.kind),
     }));
