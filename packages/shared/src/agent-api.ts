@@ -794,8 +794,8 @@ export class AgentClient {
   removeAppCgroup(team: string, app: string) {
     return this.call<{ removed: boolean }>("DELETE", `/v1/cgroups/${encodeURIComponent(team)}/${encodeURIComponent(app)}`);
   }
-  volumes() {
-    return this.call<VolumeInfo[]>("GET", "/v1/volumes");
+  volumes(init: RequestInit = {}) {
+    return this.call<VolumeInfo[]>("GET", "/v1/volumes", undefined, init);
   }
   volume(name: string) {
     return this.call<VolumeInfo>("GET", `/v1/volumes/${encodeURIComponent(name)}`);

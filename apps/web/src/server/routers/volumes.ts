@@ -40,11 +40,14 @@ async function replaceReplicas(app: { id: string; name: string }): Promise<strin
   return r.ok ? null : (r.error ?? "the replicas could not be replaced");
 }
 
+/** A host that does not answer this fast is left out of a volume's use: the list is for people waiting on a page. */
+const USE_TIMEOUT_MS = 3000;
+
 /** What the app's runtime volumes hold, by runtime name, over the hosts that answer (one that does not is left out). */
 async function usedBytes(app: string): Promise<Map<string, number>> {
   const used = new Map<string, number>();
   for (const h of await db.host.findMany()) {
-    const list = await new AgentClient(h.agentUrl, config().agentToken).volumes().catch(() => []);
+    const list = await new AgentClient(h.agentUrl, config().agentToken).volumes({ signal: AbortSignal.timeout(USE_TIMEOUT_MS) }).catch(() => []);
     for (const v of list) {
       if (v.labels["paas.app"] === app && v.usedBytes !== undefined) used.set(v.name, (used.get(v.name) ?? 0) + v.usedBytes);
     }
