@@ -7,6 +7,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs/promises";
 import path from "node:path";
 import { createDb } from "@paas/db";
 import { AgentClient, type ContainerInfo } from "@paas/shared";
@@ -146,6 +147,10 @@ describe("sidecars", { timeout: 20 * 60_000 }, () => {
     const fresh = await until("a new probe container", async () => {
       const l = (await sidecarsOnAgent("probe")).filter((c) => c.state === "running");
       return l.length === 1 && l[0]!.id !== sc!.id && l[0];
+    }).catch(async (err: Error) => {
+      // What the reconcile loop said meanwhile (it runs in the worker).
+      const log = await fs.readFile(path.join(p.dataDir, "logs/worker.log"), "utf8").catch((e: Error) => e.message);
+      throw new Error(`${err.message}; the worker's log ends:\n${log.split("\n").slice(-40).join("\n")}`);
     });
     assert.equal(fresh.networkOf, identity[0]!.id);
     assert.deepEqual(await appIdentity(), identity);

@@ -55,10 +55,13 @@ deployer.on("error", (err) => console.error("worker: deploy queue error:", err.m
 // for all workers, so one pass is queued at a time however many ask.
 const reconcileQueue = new Queue(QUEUE_RECONCILE, { connection: createRedis() });
 // The job carries nothing (no app's name or ids stay in Redis after it: apps:destroy checks).
-const askReconcile = (_why: string) =>
-  reconcileQueue.add("reconcile", {}, { jobId: "reconcile", removeOnComplete: true, removeOnFail: true }).catch((err: Error) => {
-    console.error(`worker: asking for a reconcile pass: ${err.message}`);
-  });
+const askReconcile = (why: string) =>
+  reconcileQueue.add("reconcile", {}, { jobId: "reconcile", removeOnComplete: true, removeOnFail: true }).then(
+    () => console.log(`worker: reconcile pass asked for: ${why}`),
+    (err: Error) => {
+      console.error(`worker: asking for a reconcile pass: ${err.message}`);
+    },
+  );
 // (The pass logs what it changed.)
 const reconciler = new Worker(
   QUEUE_RECONCILE,

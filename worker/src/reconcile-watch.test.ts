@@ -64,3 +64,14 @@ test("sidecars: a pass when one the last pass left is gone or an unknown one run
   // What an older pass left (no sidecars listed) asks for nothing about them.
   assert.equal(reconcileNeeded(expected, on(replica("c1"), sidecar("s2")), routes), null);
 });
+
+test("sidecars the app has: a pass while a running replica lacks one, until one runs (or its agent is restarting it)", () => {
+  const wants: ReconcileExpected = { ...expected, hosts: [{ agentUrl: AGENT, replicas: [{ ...expected.hosts[0]!.replicas[0]!, sidecars: ["probe"] }], sidecars: [] }] };
+  const sidecar = (id: string, more: Partial<ContainerInfo> = {}) => replica(id, { ip: undefined, labels: { "paas.app": "a", "paas.sidecar": "probe", "paas.sidecar.of": "c1" }, ...more });
+  assert.match(reconcileNeeded(wants, on(replica("c1")), routes) ?? "no pass", /has no probe sidecar/);
+  assert.match(reconcileNeeded(wants, on(replica("c1"), sidecar("s1", { labels: { "paas.app": "a", "paas.sidecar": "probe", "paas.sidecar.of": "c9" } })), routes) ?? "no pass", /has no probe sidecar/, "another replica's");
+  assert.match(reconcileNeeded(wants, on(replica("c1"), sidecar("s1", { state: "exited", stoppedByUser: true })), routes) ?? "no pass", /has no probe sidecar/, "stopped for good");
+  const up = { ...wants, hosts: [{ ...wants.hosts[0]!, sidecars: ["s1"] }] };
+  assert.equal(reconcileNeeded(up, on(replica("c1"), sidecar("s1")), routes), null);
+  assert.equal(reconcileNeeded(up, on(replica("c1"), sidecar("s1", { state: "exited", restartCount: 2 })), routes), null);
+});

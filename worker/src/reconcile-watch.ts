@@ -11,13 +11,18 @@
  *   - a replica the pass counted on is gone, not running (a crash: its exit is recorded),
  *     restarted since, or answers at another address;
  *   - a container labelled as an app's replica is not one of them (a deploy's new ones, strays);
- *   - a sidecar the pass left is gone, or one runs that it did not leave;
+ *   - a sidecar the pass left is gone, or one runs that it did not leave, or a running replica
+ *     lacks a kind of sidecar its app has (asked again at every look until one runs: a request
+ *     made while a pass runs is dropped, one pass being queued at a time);
  *   - the routing table is not as the pass left it;
  *   - the pass said when it wants another look (dueAt), and that time came.
  */
 import type { Redis } from "ioredis";
 import { AgentClient, config, type ContainerInfo } from "@paas/shared";
 import { RECONCILE_EXPECTED_KEY, RECONCILE_REQUEST_KEY, ROUTES_KEY, type ReconcileExpected, type RouteEntry } from "@paas/shared/redis-keys";
+
+/** A sidecar container up, or to be restarted by its policy (its agent does that, not a pass). */
+const sidecarUp = (c: ContainerInfo) => c.state === "running" || c.state === "paused" || (c.state === "exited" && c.restartCount !== undefined && !c.stoppedByUser);
 
 /** Why a pass is needed, or null when what runs is what the last pass left. */
 export function reconcileNeeded(expected: ReconcileExpected, running: Map<string, ContainerInfo[]>, routes: Record<string, string>, now = Date.now()): string | null {
@@ -33,6 +38,9 @@ export function reconcileNeeded(expected: ReconcileExpected, running: Map<string
       if (c.state !== "running" && c.state !== "paused") return `replica ${c.name} is ${c.state}`;
       if ((c.restartCount ?? 0) !== r.restartCount) return `replica ${c.name} was restarted`;
       if (r.address && c.ip && r.address.split(":")[0] !== c.ip) return `replica ${c.name} moved to ${c.ip}`;
+      for (const kind of r.sidecars ?? []) {
+        if (!list.some((s) => s.labels["paas.sidecar.of"] === r.id && s.labels["paas.sidecar"] === kind && sidecarUp(s))) return `replica ${c.name} has no ${kind} sidecar`;
+      }
     }
     for (const c of list) {
       if (c.labels["paas.app"] && c.labels["paas.process"] && !c.labels["paas.build"] && !known.has(c.id)) return `container ${c.name} is not a replica the last pass knew`;

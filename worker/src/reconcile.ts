@@ -125,13 +125,15 @@ async function removeOrphans(apps: Set<string>): Promise<void> {
  * database has as running or on their way (or being stopped) on every host, and the routing table.
  */
 async function expectedState(redis: Redis, exceptApps: string[], sidecars: Map<string, { id: string; app: string }[]>, dueAt?: number): Promise<ReconcileExpected> {
-  const [hosts, rows, table, skipped] = await Promise.all([
+  const [hosts, rows, table, skipped, kinds] = await Promise.all([
     db.host.findMany(),
     db.container.findMany({ where: { state: { in: [...LIVE, "stopping"] }, runtimeId: { not: null }, appId: { notIn: exceptApps } } }),
     redis.hgetall(ROUTES_KEY),
     db.app.findMany({ where: { id: { in: exceptApps } }, select: { name: true } }),
+    db.sidecar.findMany({ where: { appId: { notIn: exceptApps } }, select: { appId: true, kind: true } }),
   ]);
   const skip = new Set(skipped.map((a) => a.name));
+  const kindsOf = (appId: string) => kinds.filter((k) => k.appId === appId).map((k) => k.kind);
   const routes: Record<string, string[]> = {};
   for (const [host, raw] of Object.entries(table)) {
     try {
@@ -141,7 +143,13 @@ async function expectedState(redis: Redis, exceptApps: string[], sidecars: Map<s
   return {
     hosts: hosts.map((h) => ({
       agentUrl: h.agentUrl,
-      replicas: rows.filter((r) => r.hostId === h.id).map((r) => ({ id: r.runtimeId!, address: r.address, restartCount: r.restartCount })),
+      replicas: rows
+        .filter((r) => r.hostId === h.id)
+        .map((r) => {
+          // A running replica has its app's sidecars beside it (one starting gets them at its start).
+          const sidecars = r.state === "running" ? kindsOf(r.appId) : [];
+          return { id: r.runtimeId!, address: r.address, restartCount: r.restartCount, ...(sidecars.length ? { sidecars } : {}) };
+        }),
       sidecars: (sidecars.get(h.id) ?? []).filter((c) => !skip.has(c.app)).map((c) => c.id),
     })),
     routes,

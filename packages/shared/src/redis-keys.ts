@@ -30,7 +30,13 @@ export const RECONCILE_REQUEST_KEY = "paas:reconcile:requested";
 
 export interface ReconcileExpected {
   /** Per host (its agent's URL): the replicas the database has as running or on their way. */
-  hosts: { agentUrl: string; replicas: { id: string; address: string | null; restartCount: number }[]; sidecars?: string[] }[];
+  hosts: {
+    agentUrl: string;
+    /** `sidecars`: the kinds of sidecar the replica must have beside it (the app's Sidecar rows), for a running one. */
+    replicas: { id: string; address: string | null; restartCount: number; sidecars?: string[] }[];
+    /** The sidecar containers up before the pass (a detached or unknown one is told apart). */
+    sidecars?: string[];
+  }[];
   /** The routing table's backends per host name, as the pass left it. */
   routes: Record<string, string[]>;
   /**
