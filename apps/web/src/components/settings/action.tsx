@@ -5,9 +5,10 @@
  */
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { NoticeLine as SharedNoticeLine, type Notice } from "@/components/notice.tsx";
 import { errorText } from "@/components/people/ui.tsx";
 
-export type Notice = { kind: "ok" | "error"; text: string } | null;
+export type { Notice };
 
 export const fieldCls =
   "rounded-lg border-0 px-3 py-1.5 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-400 focus:ring-2 focus:ring-inset focus:ring-indigo-500 focus:outline-none";
@@ -39,19 +40,9 @@ export function useAction() {
   return { busy, notice, run, refuse: (text: string) => setNotice({ kind: "error", text }) };
 }
 
-/** The outcome line; `testId` names it for tests: `${testId}-error` or `${testId}-status`. */
+/** The outcome line (notice.tsx's, with the settings forms' margins): `${testId}-error` or `${testId}-status`. */
 export function NoticeLine({ notice, testId }: { notice: Notice; testId: string }) {
-  if (!notice) return null;
-  const error = notice.kind === "error";
-  return (
-    <p
-      role={error ? "alert" : "status"}
-      data-testid={`${testId}-${error ? "error" : "status"}`}
-      className={`mx-5 my-3 rounded-lg px-3 py-2 text-sm ring-1 ring-inset ${error ? "bg-rose-50 text-rose-700 ring-rose-600/20" : "bg-emerald-50 text-emerald-700 ring-emerald-600/20"}`}
-    >
-      {notice.text}
-    </p>
-  );
+  return <SharedNoticeLine notice={notice} testId={testId} className="mx-5 my-3" />;
 }
 
 /** For viewers: the settings are shown, and who may change them. */
