@@ -24,6 +24,9 @@ export const shotPath = (name: string) => path.join(SHOTS, name);
 export async function signIn(page: Page, webUrl: string, token: string): Promise<Page> {
   await page.goto(`${webUrl}/login`);
   await page.fill("#token", token);
+  // The button is enabled once the page's script runs (use-hydrated.ts): on a fresh platform
+  // the first page's scripts can take long on a loaded machine (CI: over 30 s, once).
+  await page.locator("#token-submit:enabled").waitFor({ timeout: 120_000 });
   await page.click("#token-submit");
   await page.waitForURL(`${webUrl}/`);
   return page;
