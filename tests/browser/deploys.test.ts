@@ -11,7 +11,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { addTeamWithToken, commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { addTeamWithToken, commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform, pushApp } from "../helpers/platform.ts";
 import { shotPath, signIn, launchChromium } from "./helpers.ts";
 
 const APP = "live";
@@ -46,10 +46,7 @@ async function trpc(proc: string, input: unknown, auth: { token?: string; page?:
 }
 
 function push(repo: string) {
-  return sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], {
-    cwd: repo,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
-  });
+  return pushApp(p, APP, repo);
 }
 
 async function builds(): Promise<{ id: string; status: string }[]> {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 import { shotPath, signIn, launchChromium } from "./helpers.ts";
 
 const APP = "scaled";
@@ -38,7 +38,7 @@ describe("scaling from the dashboard", { timeout: 15 * 60_000 }, () => {
     p = await startPlatform("scaling", 4730);
     assert.equal((await paas(["apps:create", APP])).code, 0);
     const repo = await fixtureRepo("web-worker");
-    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const push = await pushApp(p, APP, repo);
     assert.equal(push.code, 0, push.stderr + push.stdout);
     browser = await launchChromium();
   });

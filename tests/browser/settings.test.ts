@@ -13,7 +13,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { selfSigned } from "../helpers/certs.ts";
-import { addTeamWithToken, commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, addTeamWithToken, commitChange, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { explained, launchChromium, shotPath, signIn } from "./helpers.ts";
 
@@ -26,7 +26,7 @@ let p: Platform;
 let browser: Browser;
 let repo: string;
 
-const gitPush = () => sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${BASE}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+const gitPush = () => pushApp(p, APP, repo);
 
 async function paas(args: string[], token = p.adminToken) {
   return sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: token } });

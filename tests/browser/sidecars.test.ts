@@ -8,7 +8,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser } from "playwright-core";
 import { AgentClient } from "@paas/shared";
-import { fixtureRepo, ROOT, sh, startPlatform, type Platform } from "../helpers/platform.ts";
+import { ROOT, fixtureRepo, pushApp, sh, startPlatform, type Platform } from "../helpers/platform.ts";
 import { shotPath, signIn, launchChromium } from "./helpers.ts";
 
 const APP = "paneled";
@@ -30,7 +30,7 @@ describe("the sidecars panel", { timeout: 15 * 60_000 }, () => {
     agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
     assert.equal((await paas(["apps:create", APP])).code, 0);
     const repo = await fixtureRepo("node-hello");
-    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const push = await pushApp(p, APP, repo);
     assert.equal(push.code, 0, push.stderr + push.stdout);
     browser = await launchChromium();
   });

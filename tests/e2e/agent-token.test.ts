@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { AgentClient, AgentError } from "@paas/shared";
-import { ROOT, fixtureRepo, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 const TOKEN = "e2e-agent-token-0123456789abcdef";
 let p: Platform;
@@ -26,7 +26,7 @@ describe("an agent off loopback, with a token", { timeout: 10 * 60_000 }, () => 
     const env = { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken };
     const created = await sh(path.join(ROOT, "apps/cli/bin/paas"), ["apps:create", "hello"], { cwd: ROOT, env });
     assert.equal(created.code, 0, created.stderr + created.stdout);
-    const r = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/hello.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const r = await pushApp(p, "hello", repo);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const answer = await viaRouter(p, "hello");
     assert.equal(answer.status, 200, answer.body.slice(0, 300));

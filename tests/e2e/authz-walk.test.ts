@@ -23,7 +23,7 @@ import { createTRPCUntypedClient, httpLink, TRPCClientError } from "@trpc/client
 import superjson from "superjson";
 import { AgentClient, generateToken } from "@paas/shared";
 import { createDb, type PrismaClient } from "@paas/db";
-import { ROOT, fixtureRepo, sh, startPlatform, type Platform } from "../helpers/platform.ts";
+import { ROOT, fixtureRepo, startPlatform, type Platform, pushApp } from "../helpers/platform.ts";
 
 const TEAM = "walka";
 const OTHER = "walkb";
@@ -243,7 +243,7 @@ before(async () => {
   await op.mutation("config.set", { app: APP, vars: { WALK_VAR: "secret" } });
   // A real deploy: refused scale/stop/restart calls would change running replicas.
   const repo = await fixtureRepo("static-site");
-  const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo });
+  const push = await pushApp(p, APP, repo);
   assert.equal(push.code, 0, push.stderr);
   const builds = (await op.query("builds.list", { app: APP })) as { id: string }[];
   ids.build = builds[0].id;

@@ -14,7 +14,7 @@ import path from "node:path";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { AgentClient, QUEUE_DEPLOYS, type ContainerInfo, type DeployJobData } from "@paas/shared";
-import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 let p: Platform;
 let agent: AgentClient;
@@ -79,7 +79,7 @@ describe("backups", { timeout: 20 * 60_000 }, () => {
     agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
     assert.equal((await paas(["apps:create", APP])).code, 0);
     repo = await fixtureRepo("node-hello");
-    const r = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const r = await pushApp(p, APP, repo);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.equal((await paas(["volumes:add", "data", "/data", "--size", "64M", "-a", APP])).code, 0);
     // Files of random bytes written by the app itself (its user, through its mount).

@@ -11,7 +11,7 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { AgentClient } from "@paas/shared";
-import { commitChange, fixtureRepo, ROOT, sh, startPlatform, type Platform } from "../helpers/platform.ts";
+import { commitChange, fixtureRepo, ROOT, sh, startPlatform, type Platform, pushApp } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const APP = "checked";
@@ -21,10 +21,7 @@ let repo: string;
 const paas = (args: string[]) => sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken } });
 
 async function push() {
-  const r = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], {
-    cwd: repo,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
-  });
+  const r = await pushApp(p, APP, repo);
   return { ...r, out: r.stderr + r.stdout };
 }
 

@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { createDb } from "@paas/db";
 import { AgentClient, generateToken } from "@paas/shared";
-import { commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform, pushApp } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const run = promisify(execFile);
@@ -31,10 +31,7 @@ const paas = async (args: string[], token = p.adminToken) => {
 };
 
 const push = async (ref = "main") => {
-  const r = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, ref], {
-    cwd: repo,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
-  });
+  const r = await pushApp(p, APP, repo, { ref });
   return { ...r, out: r.stderr + r.stdout };
 };
 
@@ -203,10 +200,7 @@ describe("apps:destroy", { timeout: 20 * 60_000 }, () => {
   test("a destroy during a build stops the build: its container, image, job and rows are gone, and the push ends", async () => {
     assert.equal((await paas(["apps:create", "busy"])).code, 0);
     const dir = await fixtureRepo("node-slow-build");
-    const pushing = sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/busy.git`, "main"], {
-      cwd: dir,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
-    });
+    const pushing = pushApp(p, "busy", dir);
     const agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
     const buildContainers = async () => (await agent.containers()).filter((c) => c.labels["paas.app"] === "busy");
     await waitFor(async () => (await buildContainers()).some((c) => c.labels["paas.step"] !== undefined || c.state === "running"), "the build's container to run", 120_000, 200);

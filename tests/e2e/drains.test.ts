@@ -19,7 +19,7 @@ import tls from "node:tls";
 import { createDb } from "@paas/db";
 import { parseOctetFrames } from "../../worker/src/drains/framing.ts";
 import { caSigned } from "../helpers/certs.ts";
-import { addTeamWithToken, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, addTeamWithToken, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const BASE = 6250;
@@ -216,7 +216,7 @@ describe("log drains", { timeout: 15 * 60_000 }, () => {
     });
     const repo = await fixtureRepo("node-logs");
     assert.equal((await paas(["apps:create", APP])).code, 0);
-    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const push = await pushApp(p, APP, repo);
     assert.equal(push.code, 0, push.stderr + push.stdout);
     otherToken = await addTeamWithToken(p.dataDir, "rivals", "rival@example.com");
     await rsyslog.start();

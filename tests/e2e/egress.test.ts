@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { createDb } from "@paas/db";
-import { addTeamWithToken, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { addTeamWithToken, ROOT, sh, startPlatform, viaRouter, type Platform, pushApp } from "../helpers/platform.ts";
 
 const run = promisify(execFile);
 const NS = "paas-eg-out";
@@ -62,11 +62,8 @@ require("node:http").createServer((req, res) => {
   return dir;
 }
 
-async function pushApp(dir: string, app: string, token: string) {
-  const r = await sh("git", ["push", `http://git:${token}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${app}.git`, "main"], {
-    cwd: dir,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
-  });
+async function deployed(dir: string, app: string, token: string) {
+  const r = await pushApp(p, app, dir, { token });
   assert.equal(r.code, 0, r.stderr + r.stdout);
 }
 
@@ -103,10 +100,10 @@ describe("an app's outbound network", { timeout: 20 * 60_000 }, () => {
     db = createDb(`file:${path.join(p.dataDir, "paas.db")}`);
     const dir = await probeRepo();
     assert.equal((await paas(["apps:create", "probe"])).code, 0);
-    await pushApp(dir, "probe", p.adminToken);
+    await deployed(dir, "probe", p.adminToken);
     otherToken = await addTeamWithToken(p.dataDir);
     assert.equal((await paas(["apps:create", "neighbour", "--team", "other"], otherToken)).code, 0);
-    await pushApp(dir, "neighbour", otherToken);
+    await deployed(dir, "neighbour", otherToken);
   });
   after(async () => {
     server?.kill();

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { createDb } from "@paas/db";
 import { AgentClient } from "@paas/shared";
-import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 let p: Platform;
 let db: ReturnType<typeof createDb>;
@@ -99,7 +99,7 @@ describe("process types and scaling", { timeout: 20 * 60_000 }, () => {
     agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
     assert.equal((await paas(["apps:create", APP])).code, 0);
     const repo = await fixtureRepo("web-worker");
-    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const push = await pushApp(p, APP, repo);
     assert.equal(push.code, 0, push.stderr + push.stdout);
     assert.match(push.stderr, /Starting 1 web replica, 1 worker replica of v1/);
   });

@@ -12,7 +12,7 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { appLogKey, type AppLogEntry } from "@paas/shared/app-log";
 import { AgentClient } from "@paas/shared";
-import { fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const APP = "logged";
@@ -67,7 +67,7 @@ describe("app logs", { timeout: 15 * 60_000 }, () => {
     redis = new Redis(`redis://127.0.0.1:${p.env.PAAS_REDIS_PORT}`);
     repo = await fixtureRepo("node-logs");
     assert.equal((await paas(["apps:create", APP])).code, 0);
-    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const push = await pushApp(p, APP, repo);
     assert.equal(push.code, 0, push.stderr + push.stdout);
   });
   after(async () => {

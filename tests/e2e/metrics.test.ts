@@ -13,7 +13,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { AgentClient } from "@paas/shared";
-import { addTeamWithToken, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, addTeamWithToken, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 const APP = "metered";
 const BASE = 5400;
@@ -58,7 +58,7 @@ describe("metrics", { timeout: 15 * 60_000 }, () => {
     const set = await paas(["config:set", "PAAS_METRICS_PATH=/metrics", "-a", APP]);
     assert.equal(set.code, 0, set.stderr);
     const repo = await fixtureRepo("node-metrics");
-    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${BASE}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const push = await pushApp(p, APP, repo);
     assert.equal(push.code, 0, push.stderr + push.stdout);
     for (let i = 0; i < 20; i++) assert.equal((await viaRouter(p, APP, i % 2 ? "/slow" : "/")).status, 200);
     assert.equal((await viaRouter(p, APP, "/fail")).status, 500);

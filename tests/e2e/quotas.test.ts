@@ -16,7 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { createDb } from "@paas/db";
 import { AgentClient } from "@paas/shared";
-import { addTeamWithToken, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, addTeamWithToken, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 let p: Platform;
@@ -52,7 +52,7 @@ describe("team quotas, audit and the kernel's caps", { timeout: 25 * 60_000 }, (
     raceToken = await addTeamWithToken(p.dataDir, "qrace", "r@example.com");
     assert.equal((await paas(["apps:create", "qcalm", "--team", "qteam"], teamToken)).code, 0);
     const repo = await fixtureRepo("web-worker");
-    const push = await sh("git", ["push", `http://git:${teamToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/qcalm.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const push = await pushApp(p, "qcalm", repo, { token: teamToken });
     assert.equal(push.code, 0, push.stderr + push.stdout);
   });
   after(async () => {

@@ -17,7 +17,7 @@ import { Redis } from "ioredis";
 import superjson from "superjson";
 import { createDb } from "@paas/db";
 import { AgentClient, RECONCILE_REQUEST_KEY, ROUTES_KEY, type ContainerInfo, type RouteEntry } from "@paas/shared";
-import { ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, sh, startPlatform, viaRouter, type Platform, pushApp } from "../helpers/platform.ts";
 
 const run = promisify(execFile);
 let p: Platform;
@@ -75,10 +75,7 @@ async function appRepo(name: string, crashAfterMs?: number, hog = false): Promis
 }
 
 async function push(dir: string, app: string) {
-  const r = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${app}.git`, "main"], {
-    cwd: dir,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
-  });
+  const r = await pushApp(p, app, dir);
   assert.equal(r.code, 0, r.stderr + r.stdout);
 }
 

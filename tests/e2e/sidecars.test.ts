@@ -11,7 +11,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { createDb } from "@paas/db";
 import { AgentClient, type ContainerInfo } from "@paas/shared";
-import { fixtureRepo, ROOT, sh, startPlatform, type Platform } from "../helpers/platform.ts";
+import { ROOT, fixtureRepo, pushApp, sh, startPlatform, type Platform } from "../helpers/platform.ts";
 
 let p: Platform;
 let db: ReturnType<typeof createDb>;
@@ -72,7 +72,7 @@ describe("sidecars", { timeout: 20 * 60_000 }, () => {
     agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
     assert.equal((await paas(["apps:create", APP])).code, 0);
     const repo = await fixtureRepo("node-hello");
-    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    const push = await pushApp(p, APP, repo);
     assert.equal(push.code, 0, push.stderr + push.stdout);
     identity = await appIdentity();
     assert.equal(identity.length, 1);

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { AgentClient, type ContainerInfo } from "@paas/shared";
-import { commitChange, fixtureRepo, ROOT, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, commitChange, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 let p: Platform;
 let agent: AgentClient;
@@ -23,7 +23,7 @@ const paas = async (args: string[]) => {
 };
 
 const push = async () => {
-  const r = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+  const r = await pushApp(p, APP, repo);
   assert.equal(r.code, 0, r.stderr + r.stdout);
 };
 

@@ -118,6 +118,11 @@ export async function viaRouter(p: Platform, app: string, urlPath = "/", host = 
   });
 }
 
+/** `git push` of `dir`'s `ref` to `app` on the platform, as its team would: with a token (the operator's by default). */
+export function pushApp(p: Platform, app: string, dir: string, { token = p.adminToken, ref = "main" } = {}) {
+  return sh("git", ["push", `http://git:${token}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${app}.git`, ref], { cwd: dir, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+}
+
 /** A git work tree with the fixture app committed on main. */
 export async function fixtureRepo(fixture: string): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `fixture-${fixture}-`));

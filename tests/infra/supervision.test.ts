@@ -13,7 +13,7 @@ import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
 import { AgentClient } from "@paas/shared";
-import { ROOT, fixtureRepo, sh, startPlatform, type Platform } from "../helpers/platform.ts";
+import { ROOT, fixtureRepo, sh, startPlatform, type Platform, pushApp } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const SERVICES = ["redis", "agent", "web", "router", "worker"] as const;
@@ -78,10 +78,7 @@ describe("supervision of the platform's services", { timeout: 15 * 60_000 }, () 
     const env = { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken };
     const create = await sh(path.join(ROOT, "apps/cli/bin/paas"), ["apps:create", "hello"], { cwd: ROOT, env });
     assert.equal(create.code, 0, create.stderr);
-    const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/hello.git`, "main"], {
-      cwd: repo,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
-    });
+    const push = await pushApp(p, "hello", repo);
     assert.equal(push.code, 0, push.stderr + push.stdout);
     await waitFor(async () => (await get(p.routerPort, `hello.localhost:${p.routerPort}`)) === 200, "hello answers through the router");
   });
