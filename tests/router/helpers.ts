@@ -66,7 +66,9 @@ export async function startRouter(env: Record<string, string> = {}): Promise<Tes
     redisUrl: redisServer.url,
     dataDir,
     redis,
-    publish: (app, backends) => publishRoutes(redis, app, backends),
+    publish: async (app, backends) => {
+      await publishRoutes(redis, app, backends);
+    },
     admin: (cmd) =>
       new Promise((resolve, reject) => {
         const c = net.connect(path.join(dataDir, "router/admin.sock"));

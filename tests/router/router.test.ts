@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { ROUTER_FIGURES_KEY } from "@paas/shared";
+import { ROUTER_FIGURES_KEY, ROUTES_SERIAL_KEY } from "@paas/shared";
+import { publishRoutes, waitForRouter } from "../../worker/src/pipeline/route.ts";
 import type { AppFigures } from "../../apps/router/src/figures.ts";
 import { freePort } from "../helpers/redis.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -73,6 +74,20 @@ test("a deploy's switch: the new replica takes the traffic, the old one gets non
   // Once it carries nothing (the router's idle connections to it go within seconds).
   await waitFor(async () => !(await serverStates(router)).some((s) => s.addr === c.addr), "c's server to be deleted", 20_000, 200);
   assert.deepEqual((await serverStates(router)).filter((s) => s.addr === d.addr).map((s) => s.slot[0]).sort(), ["p", "r"], "d: its checked server and its twin");
+});
+
+test("the router acknowledges a change once HAProxy serves it: right after waitForRouter, the first request goes to the new replica, switch after switch", async () => {
+  const [e, f] = [await named("e"), await named("f")];
+  for (let i = 0; i < 10; i++) {
+    const to = i % 2 ? f : e;
+    const serial = await publishRoutes(router.redis, "acked", [to.addr]);
+    assert.ok(await waitForRouter(router.redis, serial, 10_000), `the router acknowledged change ${serial}`);
+    const r = await get(router.port, "acked.localhost");
+    assert.equal(r.status, 200, `switch ${i}: ${r.status} ${r.body}`);
+    assert.equal(nameOf(r.body), i % 2 ? "f" : "e", `switch ${i} was served at once`);
+  }
+  // A change nobody applies (the serial the router has not seen) is not acknowledged.
+  assert.equal(await waitForRouter(router.redis, Number(await router.redis.get(ROUTES_SERIAL_KEY)) + 1, 300), false);
 });
 
 test("pages that say what failed: no such app (404), no replica (503), a replica that refuses (503), one that never answers (504), a body too large (413)", async () => {

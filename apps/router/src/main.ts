@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { config } from "@paas/shared";
+import { config, ROUTES_APPLIED_KEY } from "@paas/shared";
 import { AccessLog } from "./access-log.ts";
 import { DataPlane } from "./data-plane.ts";
 import { serveFigures } from "./exporter.ts";
@@ -53,11 +53,18 @@ const haproxy = new HAProxy(files(settings.dir), {
 const dataPlane = new DataPlane(settings, haproxy);
 const table = new RoutingTable();
 
+const redis = new Redis(cfg.redisUrl);
 let serving = false;
-const apply = () => {
+let tableSerial = 0;
+const apply = (serial = tableSerial) => {
+  tableSerial = serial;
   figures.retain(new Set(table.apps().map((a) => a.app)));
   if (!serving) return;
-  dataPlane.update(table.apps(), table.certs()).catch((err: Error) => console.error(`router: the table's change was not applied: ${err.message}`));
+  dataPlane
+    .update(table.apps(), table.certs())
+    // Deploys wait for this before they report their app live (route.ts waitForRouter).
+    .then(() => redis.set(ROUTES_APPLIED_KEY, serial))
+    .catch((err: Error) => console.error(`router: the table's change was not applied: ${err.message}`));
 };
 const stopFollowing = await followRoutes(table, cfg.redisUrl, apply);
 await dataPlane.start(table.apps(), table.certs());
@@ -66,7 +73,6 @@ apply(); // changes published while HAProxy started
 console.log(`router: HAProxy serving on :${cfg.httpPort} and TLS on :${cfg.httpsPort} for *.${cfg.domain} (${table.size} routes, ${dataPlane.loadedCerts().size} domain certificates)`);
 
 const exporter = serveFigures(figures, cfg.routerMetricsPort);
-const redis = new Redis(cfg.redisUrl);
 const publishing = setInterval(() => void figures.publish(redis).catch(() => {}), 5000);
 publishing.unref();
 

@@ -119,11 +119,26 @@ export const buildSourcePath = (dataDir: string, buildId: string) => `${dataDir}
 
 /**
  * Routing table published by the control plane: hash field = host name
- * (e.g. "hello.localhost"), value = JSON RouteEntry. Changes are announced
- * on the ROUTES_CHANNEL pub/sub channel (message = host name).
+ * (e.g. "hello.localhost"), value = JSON RouteEntry. Each change takes the next number of
+ * ROUTES_SERIAL_KEY and is announced on the ROUTES_CHANNEL pub/sub channel (message =
+ * routeMessage: that number and the host name).
  */
 export const ROUTES_KEY = "paas:routes";
 export const ROUTES_CHANNEL = "paas:routes:changed";
+export const ROUTES_SERIAL_KEY = "paas:routes:serial";
+/**
+ * The router's acknowledgement: the highest change number whose table HAProxy serves now. A
+ * deploy waits for it before it reports the app live (worker/src/pipeline/route.ts).
+ */
+export const ROUTES_APPLIED_KEY = "paas:router:applied";
+
+export const routeMessage = (serial: number, host: string) => `${serial} ${host}`;
+/** A ROUTES_CHANNEL message's parts (serial 0: a message without one). */
+export function parseRouteMessage(message: string): { serial: number; host: string } {
+  const space = message.indexOf(" ");
+  if (space < 0) return { serial: 0, host: message };
+  return { serial: Number(message.slice(0, space)) || 0, host: message.slice(space + 1) };
+}
 
 /** The router's per-app access figures: hash field = app name, value = JSON (apps/router/src/figures.ts). */
 export const ROUTER_FIGURES_KEY = "paas:router:figures";

@@ -5,7 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import { db, type Prisma } from "@paas/db";
-import { appHostName, config, previewHostName, ROUTES_CHANNEL, ROUTES_KEY, type RouteEntry } from "@paas/shared";
+import { appHostName, config, previewHostName, ROUTES_APPLIED_KEY, ROUTES_CHANNEL, ROUTES_KEY, ROUTES_SERIAL_KEY, type RouteEntry } from "@paas/shared";
 import type { BuildLog } from "../build-log.ts";
 import { claimFence, HOLDS_LUA, LeaseLostError, type DeployLease } from "../deploy-lock.ts";
 import type { ReleaseOfApp, Replica } from "./deploy.ts";
@@ -16,18 +16,44 @@ export const appHost = (app: string) => appHostName(app, config().domain);
 /** The host a preview app answers at besides its own (`label`: its branch's, naming.ts). */
 export const previewHost = (label: string, parent: string) => previewHostName(label, parent, config().domain);
 
-// KEYS: routes hash, lease queue, lease heartbeat. ARGV: host, entry ('' removes it), channel, ticket.
-const PUBLISH_FENCED = `${HOLDS_LUA}
-if not holds(KEYS[2], KEYS[3], ARGV[4]) then return 0 end
+// KEYS: routes hash, serial, and with a lease its queue and heartbeat. ARGV: host, entry ('' removes
+// it), channel, ticket. Returns the change's serial, or 0 when the lease does not hold.
+const WRITE_ROUTE = `${HOLDS_LUA}
+if #KEYS > 2 and not holds(KEYS[3], KEYS[4], ARGV[4]) then return 0 end
 if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-redis.call('PUBLISH', ARGV[3], ARGV[1])
-return 1
+local serial = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[3], serial .. ' ' .. ARGV[1])
+return serial
 `;
 
-async function writeFenced(redis: Redis, host: string, entry: string, lease: DeployLease): Promise<void> {
-  const { queue, alive, ticket } = lease.guard;
-  const ok = await redis.eval(PUBLISH_FENCED, 3, ROUTES_KEY, queue, alive, host, entry, ROUTES_CHANNEL, ticket);
-  if (ok !== 1) throw new LeaseLostError("this deploy's lease on the app ran out before the switch (the worker stalled); nothing was switched");
+/**
+ * Writes `host`'s entry ('' removes it) and announces it to the router, at once; with a lease,
+ * only while it holds (so a deploy that lost its turn cannot switch the router over a newer
+ * one). Returns the change's serial, for waitForRouter.
+ */
+async function writeRoute(redis: Redis, host: string, entry: string, lease?: DeployLease): Promise<number> {
+  const keys = lease ? [ROUTES_KEY, ROUTES_SERIAL_KEY, lease.guard.queue, lease.guard.alive] : [ROUTES_KEY, ROUTES_SERIAL_KEY];
+  const serial = Number(await redis.eval(WRITE_ROUTE, keys.length, ...keys, host, entry, ROUTES_CHANNEL, lease?.guard.ticket ?? ""));
+  if (serial === 0) throw new LeaseLostError("this deploy's lease on the app ran out before the switch (the worker stalled); nothing was switched");
+  return serial;
+}
+
+/** How long a deploy waits for the router to serve its switch (PAAS_ROUTER_APPLY_TIMEOUT_MS). */
+const applyTimeoutMs = () => Number(process.env.PAAS_ROUTER_APPLY_TIMEOUT_MS) || 15_000;
+
+/**
+ * Waits until the router serves the table as of change `serial` (it acknowledges in
+ * ROUTES_APPLIED_KEY), so that "Deployed" means the new release answers. True if it did within
+ * the timeout; false if not (no router running, or one stalled): the change is in the table and
+ * the router applies it when it can.
+ */
+export async function waitForRouter(redis: Redis, serial: number, timeoutMs = applyTimeoutMs()): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (Number(await redis.get(ROUTES_APPLIED_KEY)) >= serial) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** The table's entry for `host` as stored (null: none), to put back with restoreHost. */
@@ -35,19 +61,15 @@ export const readHost = (redis: Redis, host: string): Promise<string | null> => 
 
 /** Puts back what readHost returned, while the lease holds: a deploy that failed after its switch. */
 export const restoreHost = (redis: Redis, host: string, saved: string | null, lease: DeployLease) =>
-  writeFenced(redis, host, saved ?? "", lease);
+  writeRoute(redis, host, saved ?? "", lease);
 
 /**
  * Points `host` at `backends` (`cert`: the sha256 of a custom domain's certificate file, which
- * the router serves for TLS to that host). A deploy passes its lease: the switch happens
- * only while the lease holds (atomically, in Redis), so a deploy that lost its
- * turn cannot switch the router over a newer one.
+ * the router serves for TLS to that host); with a lease, only while it holds. Returns the
+ * change's serial.
  */
-export async function publishHost(redis: Redis, host: string, app: string, backends: string[], lease?: DeployLease, cert?: string): Promise<void> {
-  const entry = JSON.stringify({ app, backends, ...(cert ? { cert } : {}) } satisfies RouteEntry);
-  if (lease) return writeFenced(redis, host, entry, lease);
-  await redis.hset(ROUTES_KEY, host, entry);
-  await redis.publish(ROUTES_CHANNEL, host);
+export function publishHost(redis: Redis, host: string, app: string, backends: string[], lease?: DeployLease, cert?: string): Promise<number> {
+  return writeRoute(redis, host, JSON.stringify({ app, backends, ...(cert ? { cert } : {}) } satisfies RouteEntry), lease);
 }
 
 /** Publishes an app's healthy replicas at its own host name only (publishAppRoutes: all its hosts). */
@@ -70,10 +92,7 @@ async function publishedHosts(redis: Redis, app: string): Promise<string[]> {
 
 /** Removes an app's routes (all hosts that point at it): the router answers "no such app" again. */
 export async function unpublishApp(redis: Redis, app: string): Promise<void> {
-  for (const host of await publishedHosts(redis, app)) {
-    await redis.hdel(ROUTES_KEY, host);
-    await redis.publish(ROUTES_CHANNEL, host);
-  }
+  for (const host of await publishedHosts(redis, app)) await writeRoute(redis, host, "");
 }
 
 /** What `publishAppRoutes` is given: the app, and its preview parent when it is a preview. */
@@ -112,10 +131,12 @@ export async function planAppRoutes(redis: Redis, app: RoutedApp): Promise<AppRo
   return { hosts, stale };
 }
 
-/** Points every host of `plan` at `backends` and removes its stale ones, while the lease holds. */
-export async function writeAppRoutes(redis: Redis, app: string, plan: AppRoutesPlan, backends: string[], lease: DeployLease): Promise<void> {
-  for (const h of plan.hosts) await publishHost(redis, h.host, app, backends, lease, h.cert);
-  for (const h of plan.stale) await writeFenced(redis, h, "", lease);
+/** Points every host of `plan` at `backends` and removes its stale ones, while the lease holds. Returns the last change's serial. */
+export async function writeAppRoutes(redis: Redis, app: string, plan: AppRoutesPlan, backends: string[], lease: DeployLease): Promise<number> {
+  let serial = 0;
+  for (const h of plan.hosts) serial = await publishHost(redis, h.host, app, backends, lease, h.cert);
+  for (const h of plan.stale) serial = await writeRoute(redis, h, "", lease);
+  return serial;
 }
 
 /**
@@ -179,7 +200,11 @@ export const route: Step<RouteInput, void> = {
     let switched = false;
     try {
       switched = true;
-      await writeAppRoutes(redis, app.name, plan, addresses, lease);
+      const serial = await writeAppRoutes(redis, app.name, plan, addresses, lease);
+      // "Deployed" means the new release answers: the router has applied the switch.
+      if (!(await waitForRouter(redis, serial))) {
+        log.info(`The router has not applied the switch within ${applyTimeoutMs() / 1000} s (is it running? ./infra/status); it will serve the new release once it does`);
+      }
       // The commit: fence, statuses and the caller's writes at once, or none of them.
       await db.$transaction(async (tx) => {
         await claimFence(tx, lease);
