@@ -82,6 +82,31 @@ describe("stacks: ordinary apps build", { timeout: 30 * 60_000 }, () => {
     await assertOnRunStack("tsx", "node");
   });
 
+  test("pnpm (pnpm-lock.yaml): installed from the lockfile, its build script run with pnpm, devDependencies pruned with pnpm", async () => {
+    const r = await push("node-pnpm", "pnpm");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Package manager: pnpm 9\.\d+\.\d+ \(pnpm-lock\.yaml\)/);
+    assert.match(r.out, /Installing dependencies \(pnpm install --frozen-lockfile\)/);
+    assert.match(r.out, /Running build script \(pnpm run build\)/);
+    assert.match(r.out, /Pruning devDependencies \(pnpm prune --prod\)/);
+    assert.deepEqual(JSON.parse(await answer("pnpm")), { pm: "pnpm", twoDays: 172800000, builtWithDevDep: true, devDepInImage: false });
+  });
+
+  test("Yarn 1 (yarn.lock) installs from the lockfile, and yarn is in the image for a Procfile's `web: yarn start`", async () => {
+    const r = await push("node-yarn", "yarnone");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Installing dependencies \(yarn install --frozen-lockfile --non-interactive\)/);
+    assert.deepEqual(JSON.parse(await answer("yarnone")), { pm: "yarn", twoDays: 172800000 });
+  });
+
+  test('Yarn 4 named by package.json\'s "packageManager" installs its Yarn 2+ lockfile into node_modules', async () => {
+    const r = await push("node-yarn-berry", "yarnberry");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Package manager: yarn 4\.9\.2 \("packageManager": "yarn@4\.9\.2"\)/);
+    assert.match(r.out, /Installing dependencies \(yarn install --immutable\)/);
+    assert.equal((JSON.parse(await answer("yarnberry")) as { twoDays: number }).twoDays, 172800000);
+  });
+
   test("Vite: npm run build to dist/, served as a static site without node_modules", async () => {
     const r = await push("vite-static", "vite");
     assert.equal(r.code, 0, r.out);

@@ -27,11 +27,11 @@ import semver from "semver";
 import { APP_PORT, BuildFailure, findImage, finalImageName, packageIndexes, pruneCache, readIfExists, runStep, sha256, shellCmd, tarOfDir, tarOfFiles, type BuildContext, type BuildOutput } from "./context.ts";
 import type { Detection } from "./detect.ts";
 import type { PackageIndexes } from "./package-indexes.ts";
+import { choosePackageManager, CONFIG_FILES, installCommand, installManager, LOCKFILES, packageManagerEnv, PATH_WITH_MANAGER, pruneCommand, runScript, usesPnp, type PackageManager } from "./node-package-manager.ts";
 import { STATIC_SERVER } from "./static.ts";
 
 export const RUN_STACK = "stack/node";
 export const BUILD_STACK = "stack/node-build";
-const LOCKFILES = ["package-lock.json", "npm-shrinkwrap.json"];
 /** Where a static build's output may be, in this order, when static.json names no root. */
 export const STATIC_OUTPUT_DIRS = ["dist", "build", "out", "public"];
 /** npm's cache in /tmp, removed at the end of the step: it must not end up in a layer. */
@@ -42,6 +42,8 @@ const NPM_ENV = {
   npm_config_audit: "false",
   npm_config_progress: "false",
 };
+/** What the package managers cached in /tmp (NPM_ENV, node-package-manager.ts): never in a layer. */
+const CLEAN_CACHES = "rm -rf /tmp/.npm /tmp/.pnpm-store /tmp/.yarn-cache";
 /** The host's Node headers (node-gyp's nodedir is their prefix), when this host has them. */
 const HOST_NODEDIR = path.dirname(path.dirname(process.execPath));
 
@@ -51,6 +53,7 @@ interface PackageJson {
   devDependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
   engines?: { node?: string };
+  packageManager?: unknown;
   [k: string]: unknown;
 }
 
@@ -81,6 +84,33 @@ function nodeIndexes(ctx: BuildContext): PackageIndexes {
   };
 }
 
+/**
+ * A Yarn 2+ project's own Yarn release and plugins (.yarnrc.yml's yarnPath, .yarn/releases,
+ * .yarn/plugins): Yarn runs them, so the dependencies' step needs them.
+ */
+function yarnOwnFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const sub of [".yarn/releases", ".yarn/plugins"]) {
+    const walk = (rel: string) => {
+      for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+        if (e.isDirectory()) walk(`${rel}/${e.name}`);
+        else if (e.isFile()) out.push(`${rel}/${e.name}`);
+      }
+    };
+    if (fs.statSync(path.join(dir, sub), { throwIfNoEntry: false })?.isDirectory()) walk(sub);
+  }
+  return out;
+}
+
+/** The app image's env: the installed manager on the PATH; Plug'n'Play's loader for node. */
+function runEnv(pm: PackageManager, files: Record<string, string>): Record<string, string> {
+  return {
+    ...(pm.name === "npm" ? {} : { PATH: PATH_WITH_MANAGER }),
+    // Plug'n'Play has no node_modules: node finds the packages through Yarn's loader.
+    ...(usesPnp(pm, files) ? { NODE_OPTIONS: "--require /app/.pnp.cjs" } : {}),
+  };
+}
+
 export async function buildNode(ctx: BuildContext, detection: Detection): Promise<BuildOutput> {
   const { log } = ctx;
   const pkgText = await readIfExists(path.join(ctx.dir, "package.json"));
@@ -93,14 +123,18 @@ export async function buildNode(ctx: BuildContext, detection: Detection): Promis
   if (detection.staticBuild) log.info('A static build ("build" script, no "start"): its output is served as a static site');
   const indexes = nodeIndexes(ctx);
 
-  // The deps container's files: package.json without scripts, the lockfile, .npmrc.
+  // The deps container's files: package.json without scripts, the lockfiles, the package
+  // managers' settings (and a Yarn 2+ project's own Yarn release and plugins).
   const { scripts: _scripts, ...depsPkg } = pkg;
   const depsFiles: Record<string, string> = { "package.json": JSON.stringify(depsPkg, null, 2) + "\n" };
-  for (const f of [...LOCKFILES, ".npmrc"]) {
+  for (const f of [...Object.values(LOCKFILES).flat(), ...CONFIG_FILES, ...yarnOwnFiles(ctx.dir)]) {
     const text = await readIfExists(path.join(ctx.dir, f));
     if (text !== null) depsFiles[f] = text;
   }
-  const lockfile = LOCKFILES.find((f) => depsFiles[f] !== undefined);
+  const pm = choosePackageManager(pkg.packageManager, depsFiles, (msg) => log.info(`Warning: ${msg}`));
+  const lockfile = pm.lockfile;
+  log.info(`Package manager: ${pm.name}${pm.version ? ` ${pm.version}` : ""} (${pm.because})`);
+  const pmEnv = { ...NPM_ENV, ...packageManagerEnv(pm, depsFiles, indexes.env.npm_config_registry) };
   const hasDeps = [pkg.dependencies, pkg.devDependencies, pkg.optionalDependencies].some((d) => d && Object.keys(d).length > 0);
 
   let base = BUILD_STACK;
@@ -112,12 +146,12 @@ export async function buildNode(ctx: BuildContext, detection: Detection): Promis
     if (cached) {
       log.step(`Reusing dependencies (${lockfile ? "lockfile unchanged" : "package.json unchanged"})`);
     } else {
-      const how = lockfile ? "npm ci" : "npm install";
+      const how = installCommand(pm);
       log.step(`Installing dependencies (${how})`);
       await runStep(ctx, {
         image: BUILD_STACK,
-        cmd: ["/bin/sh", "-c", `set -e\n${how} --no-progress\nrm -rf /tmp/.npm`],
-        env: NPM_ENV,
+        cmd: ["/bin/sh", "-c", ["set -e", ...installManager(pm), how, CLEAN_CACHES].join("\n")],
+        env: pmEnv,
         workdir: "/app",
         archives: [{ dir: "/app", tar: () => tarOfFiles(depsFiles) }],
         commit: { name: depsName },
@@ -131,27 +165,28 @@ export async function buildNode(ctx: BuildContext, detection: Detection): Promis
     log.step("No dependencies to install");
   }
 
-  // Never copy a pushed node_modules over the installed one.
-  const skip = (rel: string) => rel === "node_modules" || rel.startsWith("node_modules/") || rel === ".git" || rel.startsWith(".git/");
+  // Never copy a pushed node_modules (or package manager) over the installed one.
+  const skip = (rel: string) => ["node_modules", ".git", ".paas-pm"].some((d) => rel === d || rel.startsWith(`${d}/`));
   const name = finalImageName(ctx);
   const build = pkg.scripts?.build;
   // devDependencies serve the build only: pruned in this (the app's) layer, so the
   // dependency layer below keeps them and stays the cache for the next push.
   const hasDevDeps = !!pkg.devDependencies && Object.keys(pkg.devDependencies).length > 0;
+  const prune = pruneCommand(pm);
   const script = [
-    ...(build ? ["npm run build"] : []),
-    ...(hasDevDeps && !detection.staticBuild ? ["echo '-----> Pruning devDependencies (npm prune --omit=dev)'", "npm prune --omit=dev --no-progress"] : []),
+    ...(build ? [runScript(pm, "build")] : []),
+    ...(hasDevDeps && !detection.staticBuild ? [`echo '-----> Pruning devDependencies (${prune})'`, prune] : []),
   ];
-  if (build) log.step("Running build script (npm run build)");
+  if (build) log.step(`Running build script (${runScript(pm, "build")})`);
   else log.step("Adding the app");
   const built = `cache/${ctx.app.name}/node-built:${ctx.buildId}`;
   await runStep(ctx, {
     image: base,
-    cmd: script.length ? ["/bin/sh", "-c", ["set -e", ...script, "rm -rf /tmp/.npm"].join("\n")] : undefined,
-    env: NPM_ENV,
+    cmd: script.length ? ["/bin/sh", "-c", ["set -e", ...script, CLEAN_CACHES].join("\n")] : undefined,
+    env: pmEnv,
     workdir: "/app",
     archives: [{ dir: "/app", tar: () => tarOfDir(ctx.dir, skip) }],
-    commit: { name: built, config: { cmd: shellCmd(detection.processTypes.web), workdir: "/app", exposedPorts: [APP_PORT] } },
+    commit: { name: built, config: { cmd: shellCmd(detection.processTypes.web), workdir: "/app", exposedPorts: [APP_PORT], env: runEnv(pm, depsFiles) } },
     purpose: "node-app",
     indexes,
   });
