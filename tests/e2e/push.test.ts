@@ -196,6 +196,8 @@ describe("git push to a live app", { timeout: 15 * 60_000 }, () => {
         assert.notEqual(r.code, 0, r.stderr);
         const read = await sh("git", ["ls-remote", gitUrl(token)], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
         assert.notEqual(read.code, 0, "reading another team's repo must fail too");
+        // Another team's app reads as no app at all, and the pusher is told what to check.
+        if (token === otherToken) assert.match(r.stderr, /no app named "hello" in your teams: check the remote's URL/);
       }
       assert.equal(await refsOf(), before);
       assert.equal((await answer()).message, "hello from v3");

@@ -85,7 +85,8 @@ export async function handleGitRequest(req: Request, segments: string[]): Promis
     if (!(err instanceof AuthzError)) throw err;
     if (err.code === "UNAUTHORIZED") return text(401, err.message, CHALLENGE);
     if (err.code === "FORBIDDEN") return text(403, err.message);
-    return text(404, "not found");
+    // The same answer whether the app is another team's or nobody's (authz.ts).
+    return text(404, `no app named "${route.app}" in your teams: check the remote's URL (paas git:remote -a APP), or create it with paas apps:create ${route.app}`);
   }
 
   await ensureRepo(app.name, { branch: app.deployBranch });
