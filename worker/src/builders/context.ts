@@ -18,6 +18,7 @@ import type { ProcessTypes } from "./procfile.ts";
 import { describeDuration } from "../jobs/build-slots.ts";
 import { BuildStopped } from "../jobs/build-minutes.ts";
 import { INDEXES_DIR, type PackageIndexes, readPackageIndexes } from "./package-indexes.ts";
+import { withReachablePipIndexes } from "./pip-reachable.ts";
 
 export const BUILD_MEMORY_BYTES = BUILD_MEMORY_MB * 2 ** 20;
 /** The port every web process listens on inside its container ($PORT; deploy.ts sets it). */
@@ -130,11 +131,11 @@ export interface ContainerStep {
   indexes?: PackageIndexes;
 }
 
-const indexesOfBuild = new WeakMap<BuildContext, PackageIndexes>();
-/** The host's package indexes, read once per build (package-indexes.ts). */
-export function packageIndexes(ctx: BuildContext): PackageIndexes {
+const indexesOfBuild = new WeakMap<BuildContext, Promise<PackageIndexes>>();
+/** The host's package indexes, read once per build (package-indexes.ts), pip's that do not answer left out (pip-reachable.ts). */
+export function packageIndexes(ctx: BuildContext): Promise<PackageIndexes> {
   let ix = indexesOfBuild.get(ctx);
-  if (!ix) indexesOfBuild.set(ctx, (ix = readPackageIndexes()));
+  if (!ix) indexesOfBuild.set(ctx, (ix = withReachablePipIndexes(readPackageIndexes(), (line) => ctx.log.info(line))));
   return ix;
 }
 

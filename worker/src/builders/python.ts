@@ -81,7 +81,7 @@ export async function buildPython(ctx: BuildContext, detection: Detection): Prom
     ? checkPythonVersion({ pythonVersion: await readIfExists(path.join(ctx.dir, ".python-version")), runtimeTxt: await readIfExists(path.join(ctx.dir, "runtime.txt")) }, have)
     : undefined;
   if (have) log.step(`Using Python ${have}${asked ? ` (asked for ${asked})` : ""}`);
-  const indexes = packageIndexes(ctx);
+  const indexes = await packageIndexes(ctx);
   const requirements = await readIfExists(path.join(ctx.dir, "requirements.txt"));
   const pyproject = await readIfExists(path.join(ctx.dir, "pyproject.toml"));
   const hasReqs = requirements !== null && requirements.split("\n").some((l) => l.trim() && !l.trim().startsWith("#"));

@@ -220,7 +220,7 @@ async function runInstruction(ctx: BuildContext, s: State, step: Step, sh: Share
           commit: { name, config: { ...configOf(s), entrypoint: [] } },
           purpose: `line ${step.line}`,
           // the host's npm/pip indexes (the image's own ENV wins: it is in s.env)
-          indexes: packageIndexes(ctx),
+          indexes: await packageIndexes(ctx),
         }))!;
       });
     case "copy":
