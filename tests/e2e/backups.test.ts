@@ -2,8 +2,10 @@
  * Backups end to end, on a real push with a real volume: files of random bytes captured (the
  * app's replica frozen, its pid and start time unchanged), changed, restored in place and
  * compared byte for byte; restored --to a new volume; downloaded as a tar holding the same
- * bytes; a capture into a repository restic cannot write (its locks) reported FAILED with its reason (CLI and
- * list) with the app thawed; a schedule is a BullMQ job scheduler whose jobs keep the last N.
+ * bytes; a capture into a repository restic cannot write (its locks) reported FAILED with its reason and
+ * what to do (CLI, list, the app's log stream) with the app thawed; a restore from a repository that
+ * lost its snapshots fails the same way and leaves the volume as it was; each capture and restore
+ * says its end in `paas logs`; a schedule is a BullMQ job scheduler whose jobs keep the last N.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,6 +16,7 @@ import path from "node:path";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { AgentClient, QUEUE_DEPLOYS, type ContainerInfo, type DeployJobData } from "@paas/shared";
+import type { AppLogEntry } from "@paas/shared/app-log";
 import { ROOT, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 let p: Platform;
@@ -73,6 +76,20 @@ const volDir = async (name: string) => (await agent.volume(`${APP}_${name}`)).pa
 const repoDir = () => path.join(p.dataDir, "backups", APP, "repo");
 const backups = async () => JSON.parse((await paas(["backups", "-a", APP, "--json"])).stdout) as { schedule: { cron: string; keep: number | null } | null; backups: { id: string; status: string; error: string | null; sizeBytes: number | null; pausedMs: number | null; volume: string }[] };
 
+/** The platform's backup lines in the app's log stream, as `paas logs` gives them, oldest first. */
+async function backupLog(): Promise<string[]> {
+  const r = await paas(["logs", "-a", APP, "--source", "platform", "--type", "backup", "-n", "200", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AppLogEntry)
+    .map((e) => {
+      assert.deepEqual([e.src, e.type], ["platform", "backup"]);
+      return e.line;
+    });
+}
+
 describe("backups", { timeout: 20 * 60_000 }, () => {
   before(async () => {
     p = await startPlatform("bkups1", 5600);
@@ -125,6 +142,10 @@ describe("backups", { timeout: 20 * 60_000 }, () => {
     assert.equal((await plain).code, 1, "no plaintext in the repository");
     const human = await paas(["backups", "-a", APP]);
     assert.match(human.stdout, new RegExp(`${id}\\s+data\\s+.*4\\.0 MB\\s+ok`));
+    // One line in the app's log stream, as a deploy's end is.
+    const said = (await backupLog()).filter((l) => l.includes(id));
+    assert.equal(said.length, 1, said.join("\n"));
+    assert.match(said[0]!, new RegExp(`^Backup ${id} of volume data: snapshot [0-9a-f]{8}, 4\\.0 MB \\([\\d.]+ [KM]B new\\); the app was paused ${b.pausedMs} ms$`));
   });
 
   test("restore in place: changed files come back byte for byte, added ones go", async () => {
@@ -140,6 +161,7 @@ describe("backups", { timeout: 20 * 60_000 }, () => {
     // The app sees it, as its own user.
     const seen = await execIn(c.id, ["sh", "-c", "cat /data/sub/deeper/c.txt; stat -c %u /data/a.bin"]);
     assert.equal(seen.out, "known text\n1000\n");
+    assert.match((await backupLog()).at(-1)!, new RegExp(`^Restored backup ${id} \\(data\\) into volume data; the app was paused \\d+ ms$`));
   });
 
   test("restore --to a new volume, which volumes:add then mounts", async () => {
@@ -183,6 +205,7 @@ describe("backups", { timeout: 20 * 60_000 }, () => {
       const r = await paas(["backups:capture", "--volume", "data", "-a", APP]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /backup \w+ of bkup's volume data FAILED: restic backup failed: .*unable to create lock/i);
+      assert.match(r.stderr, /\nThe backup repository is locked or cannot be written: .*`restic unlock`\. Then run `paas backups:capture -a bkup` again\./);
     } finally {
       fs.rmSync(locks);
       fs.renameSync(`${locks}.kept`, locks);
@@ -195,6 +218,32 @@ describe("backups", { timeout: 20 * 60_000 }, () => {
     assert.match(human.stdout, /1 backup FAILED/);
     assert.equal((await agent.container((await web1()).id)).state, "running", "thawed");
     assert.match((await viaRouter(p, APP)).body, /hello/);
+    // The app's log stream says it too: the backup, restic's reason, what to do.
+    const failedId = list.backups[0]!.id;
+    const line = (await backupLog()).find((l) => l.includes(failedId));
+    assert.match(line ?? "(none)", new RegExp(`^Backup ${failedId} of bkup's volume data FAILED: restic backup failed: .*unable to create lock.* The backup repository is locked or cannot be written: .*Then run \`paas backups:capture -a bkup\` again\.$`, "i"));
+    const text = await paas(["logs", "-a", APP, "--grep", failedId]);
+    assert.match(text.stdout, new RegExp(`^\\S+ paas\\[backup\\]: Backup ${failedId} .*FAILED`, "m"));
+  });
+
+  test("a restore from a repository that lost its snapshots FAILS loudly and leaves the volume as it was", async () => {
+    const before = readTree(await volDir("data"));
+    const snaps = path.join(repoDir(), "snapshots");
+    fs.renameSync(snaps, `${snaps}.kept`);
+    fs.mkdirSync(snaps);
+    let r;
+    try {
+      r = await paas(["backups:restore", id, "-a", APP]);
+    } finally {
+      fs.rmSync(snaps, { recursive: true });
+      fs.renameSync(`${snaps}.kept`, snaps);
+    }
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`restore of backup ${id} into volume data FAILED: reading the snapshot \\(restic cat snapshot\\) failed: .*no matching ID found`));
+    assert.match(r.stderr, new RegExp(`\\nVolume data is unchanged\\. Run the restore again \\(paas backups:restore ${id} -a bkup\\)`));
+    assertSameTree(readTree(await volDir("data")), before, "the volume after a failed restore");
+    assert.match((await backupLog()).at(-1)!, new RegExp(`^Restore of backup ${id} into volume data FAILED: .*no matching ID found.* Volume data is unchanged\\.`));
+    assert.equal((await agent.container((await web1()).id)).state, "running", "thawed");
   });
 
   test("schedule: a BullMQ job scheduler; its jobs keep the last N (restic forget --prune)", async () => {
@@ -222,7 +271,15 @@ describe("backups", { timeout: 20 * 60_000 }, () => {
         const res = (await job.waitUntilFinished(events, 120_000)) as { ok: boolean; error?: string; log: string[] };
         assert.ok(res.ok, res.error);
       }
+      // A scheduled capture of a volume that is gone: nobody waits for its answer, so it is a
+      // FAILED row and a line in the app's log.
+      const gone = await queue.add("backup", { ...data, volume: "gone" } as DeployJobData);
+      const lost = (await gone.waitUntilFinished(events, 120_000)) as { ok: boolean; error?: string };
+      assert.equal(lost.ok, false);
+      assert.match(lost.error ?? "", /^scheduled backup \w+ of bkup FAILED: bkup has no volume gone/);
       const list = await backups();
+      assert.deepEqual([list.backups[0]!.volume, list.backups[0]!.status], ["gone", "failed"]);
+      assert.match((await backupLog()).at(-1)!, new RegExp(`^Scheduled backup ${list.backups[0]!.id} of bkup FAILED: bkup has no volume gone.* Schedule the volume to back up .*or stop the schedule \\(paas backups:unschedule -a bkup\\)\\.$`));
       assert.equal(list.schedule?.cron, "0 3 * * *");
       assert.equal(list.schedule?.keep, 2);
       const ok = list.backups.filter((b) => b.status === "succeeded" && b.volume === "data");

@@ -11,7 +11,7 @@
 import type { Writable } from "node:stream";
 import { AgentClient, type VolumeMount } from "@paas/shared";
 import { PushError } from "../pipeline/push-error.ts";
-import type { BackupRepo } from "./repo.ts";
+import { redactRepoSecrets, type BackupRepo } from "./repo.ts";
 
 export const BACKUP_IMAGE = "stack/backup";
 export const DATA = "/data";
@@ -53,7 +53,7 @@ export class ResticBox {
       await agent.start(info.id);
     } catch (err) {
       await agent.remove(info.id, true).catch(() => {});
-      throw new ResticError(`the backup container did not start: ${(err as Error).message}`);
+      throw new ResticError(`the backup container did not start: ${redactRepoSecrets((err as Error).message)}`);
     }
     return new ResticBox(agent, info.id);
   }
@@ -71,10 +71,10 @@ export class ResticBox {
     return { code, stdout, stderr };
   }
 
-  /** restic ARGS; throws ResticError with restic's own last words when it fails. */
+  /** restic ARGS; throws ResticError with restic's own last words (its secrets hidden) when it fails. */
   async restic(args: string[], what: string): Promise<string> {
     const r = await this.run(["restic", "--no-cache", ...args]);
-    if (r.code !== 0) throw new ResticError(`${what} failed: ${lastWords(r.stderr) || `restic exited with ${r.code}`}`);
+    if (r.code !== 0) throw new ResticError(`${what} failed: ${redactRepoSecrets(lastWords(r.stderr)) || `restic exited with ${r.code}`}`);
     return r.stdout;
   }
 

@@ -11,14 +11,15 @@
  */
 import { db, type App, type Backup } from "@paas/db";
 import { unlessAbsent, type AgentClient, type BackupJobOp } from "@paas/shared";
+import { formatBytes } from "@paas/shared/sizes";
 import { agentFor, pickHost } from "../hosts.ts";
 import { runtimeVolumeName } from "../volumes/mounts.ts";
-import { DATA, ResticBox, ResticError } from "./engine.ts";
-import { PushError } from "../pipeline/push-error.ts";
-import { appRepo, type BackupRepo } from "./repo.ts";
+import { DATA, lastWords, ResticBox, ResticError } from "./engine.ts";
+import { appRepo, redactRepoSecrets, type BackupRepo } from "./repo.ts";
+import { BackupError, captureHint, restoreHint } from "./report.ts";
 
 export const CHECK_SUBSET = "10%";
-export class BackupError extends PushError {}
+export { BackupError };
 
 export type BackupJob = BackupJobOp;
 
@@ -92,14 +93,25 @@ export async function runBackupJob(appId: string, job: BackupJob): Promise<Backu
   return download(app, backup);
 }
 
+/** Kept on a backup row whose capture never ended (see capture). */
+export const ABANDONED = "the worker stopped during this backup (it was restarted or killed): no snapshot was recorded";
+
 async function capture(app: AppT, job: Extract<BackupJob, { op: "capture" }>): Promise<BackupJobResult> {
-  const vol = await volumeOf(app, job.volume);
+  // Captures of an app run one at a time under its deploy lock: a row of it still running is
+  // one whose worker died, and would otherwise say "running" for ever.
+  await db.backup.updateMany({ where: { appId: app.id, status: "running" }, data: { status: "failed", error: ABANDONED, finishedAt: new Date() } });
+  const vol = await volumeOf(app, job.volume).catch(async (err: Error) => {
+    if (!job.scheduled) throw err;
+    // Nobody waits for a scheduled capture's answer: its failure is kept as a row, as restic's are.
+    const row = await db.backup.create({ data: { appId: app.id, volume: job.volume ?? "-", scheduled: true, status: "failed", error: err.message, finishedAt: new Date() } });
+    throw new BackupError(`scheduled backup ${row.id} of ${app.name} FAILED: ${err.message}`, `Schedule the volume to back up (paas backups:schedule CRON --volume NAME -a ${app.name}) or stop the schedule (paas backups:unschedule -a ${app.name}).`);
+  });
   const row = await db.backup.create({ data: { appId: app.id, volume: vol.name, scheduled: !!job.scheduled } });
   const { agent } = await hostAgent(app.id);
   let box: ResticBox | undefined;
   try {
     const repo = appRepo(app.name);
-    if (!(await unlessAbsent(agent.volume(runtimeVolumeName(app.name, vol.name))))) throw new BackupError(`volume ${vol.name} of ${app.name} has no data on this host yet (no replica has mounted it)`);
+    if (!(await unlessAbsent(agent.volume(runtimeVolumeName(app.name, vol.name))))) throw new BackupError(`volume ${vol.name} of ${app.name} has no data on this host yet (no replica has mounted it)`, `Start a replica that mounts it (paas ps:scale web=1 -a ${app.name}), then back it up.`);
     box = await ResticBox.open(agent, { app, repo, volume: runtimeVolumeName(app.name, vol.name), readOnly: true, purpose: "capture" });
     await initIfNew(box, repo);
     const b = box;
@@ -111,14 +123,16 @@ async function capture(app: AppT, job: Extract<BackupJob, { op: "capture" }>): P
     if (!summary?.snapshot_id) throw new ResticError("restic backup gave no snapshot id");
     await box.restic(["check", `--read-data-subset=${CHECK_SUBSET}`], "restic check after the backup");
     await db.backup.update({ where: { id: row.id }, data: { status: "succeeded", snapshot: summary.snapshot_id, sizeBytes: summary.total_bytes_processed ?? null, addedBytes: summary.data_added ?? null, pausedMs, finishedAt: new Date() } });
-    const log = [`Backup ${row.id} of volume ${vol.name}: snapshot ${summary.snapshot_id.slice(0, 8)}, ${summary.total_bytes_processed ?? 0} bytes (${summary.data_added ?? 0} new); the app was paused ${pausedMs} ms`];
+    const log = [`Backup ${row.id} of volume ${vol.name}: snapshot ${summary.snapshot_id.slice(0, 8)}, ${formatBytes(summary.total_bytes_processed ?? 0)} (${formatBytes(summary.data_added ?? 0)} new); the app was paused ${pausedMs} ms`];
     if (job.keep) log.push(await retain(box, app, vol.name, job.keep));
     return { backupId: row.id, pausedMs, log };
   } catch (err) {
-    const reason = (err as Error).message;
+    const reason = redactRepoSecrets((err as Error).message);
     await db.backup.update({ where: { id: row.id }, data: { status: "failed", error: reason, finishedAt: new Date() } });
     console.error(`worker: backup ${row.id} of ${app.name}/${vol.name} FAILED: ${reason}`);
-    throw new BackupError(`backup ${row.id} of ${app.name}'s volume ${vol.name} FAILED: ${reason}`);
+    // A refusal of ours says what to do itself; restic's and the agent's get it here.
+    const hint = err instanceof BackupError ? err.hint : captureHint(reason, app.name);
+    throw new BackupError(`backup ${row.id} of ${app.name}'s volume ${vol.name} FAILED: ${reason}`, hint);
   } finally {
     await box?.close();
   }
@@ -149,20 +163,35 @@ async function restore(app: AppT, backup: Backup, to?: string): Promise<BackupJo
     if (await unlessAbsent(agent.volume(runtimeName))) throw new BackupError(`a volume ${target} of ${app.name} exists on the host already: pick another name`);
     await agent.createVolume({ name: runtimeName, ...(source ? { sizeBytes: source.sizeMb * 2 ** 20 } : {}), labels: { "paas.app": app.name, "paas.volume": target } });
   }
-  const box = await ResticBox.open(agent, { app, repo, volume: runtimeName, readOnly: false, purpose: "restore" });
+  let box: ResticBox | undefined;
+  let wiped = false;
   try {
+    box = await ResticBox.open(agent, { app, repo, volume: runtimeName, readOnly: false, purpose: "restore" });
+    const b = box;
+    // The snapshot is read before the volume is touched: a repository that cannot give it leaves the volume as it was.
+    await b.restic(["cat", "snapshot", backup.snapshot!], "reading the snapshot (restic cat snapshot)");
     // Into a volume the replicas mount: they are frozen while it is emptied and written.
     const work = async () => {
-      const wipe = await box.run(["find", DATA, "-mindepth", "1", "-delete"]);
-      if (wipe.code !== 0) throw new ResticError(`emptying volume ${target} failed: ${wipe.stderr.trim()}`);
-      await box.restic(["restore", backup.snapshot!, "--target", "/"], "restic restore");
+      wiped = true;
+      const wipe = await b.run(["find", DATA, "-mindepth", "1", "-delete"]);
+      if (wipe.code !== 0) throw new ResticError(`emptying volume ${target} failed: ${lastWords(wipe.stderr)}`);
+      await b.restic(["restore", backup.snapshot!, "--target", "/"], "restic restore");
     };
     let pausedMs = 0;
     if (targetRow) pausedMs = (await frozen(app.id, work)).pausedMs;
     else await work();
     return { pausedMs, log: [`Restored backup ${backup.id} (${backup.volume}) into volume ${target}${targetRow ? `; the app was paused ${pausedMs} ms` : `; mount it with \`paas volumes:add ${target} PATH -a ${app.name}\``}`] };
+  } catch (err) {
+    const reason = redactRepoSecrets((err as Error).message);
+    console.error(`worker: restore of backup ${backup.id} of ${app.name} into ${target} FAILED: ${reason}`);
+    await box?.close();
+    box = undefined;
+    // A new volume that did not get the backup goes: a failed restore --to leaves nothing behind.
+    if (!targetRow) await agent.removeVolume(runtimeName).catch((e: Error) => console.error(`worker: restore: removing volume ${runtimeName}: ${e.message}`));
+    const volume = !targetRow ? "removed" : wiped ? "emptied" : "unchanged";
+    throw new BackupError(`restore of backup ${backup.id} into volume ${target} FAILED: ${reason}`, restoreHint(reason, { app: app.name, backupId: backup.id, volume: target, state: volume }));
   } finally {
-    await box.close();
+    await box?.close();
   }
 }
 

@@ -23,6 +23,9 @@ export interface BackupRepo {
   fresh: boolean;
 }
 
+/** restic's environment that is secret: never shown (redactRepoSecrets). */
+const SECRET_ENV = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
+
 export const backupRoot = () => process.env.PAAS_BACKUP_DIR || path.join(config().dataDir, "backups");
 
 /** The app's repository, its key made when missing. */
@@ -37,7 +40,7 @@ export function appRepo(app: string): BackupRepo {
   const binds: BindMount[] = [{ source: keyDir, target: "/key", readOnly: true }];
   const remote = process.env.PAAS_BACKUP_REPOSITORY;
   if (remote) {
-    for (const k of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"]) if (process.env[k]) env[k] = process.env[k]!;
+    for (const k of [...SECRET_ENV, "AWS_DEFAULT_REGION"]) if (process.env[k]) env[k] = process.env[k]!;
     // restic init fails on a repository that exists: "fresh" is decided by asking restic (engine.ts).
     return { repository: `${remote.replace(/\/+$/, "")}/${app}`, binds, env, fresh: false };
   }
@@ -45,6 +48,20 @@ export function appRepo(app: string): BackupRepo {
   fs.mkdirSync(repoDir, { recursive: true, mode: 0o700 });
   binds.push({ source: repoDir, target: "/repo", readOnly: false });
   return { repository: "/repo", binds, env, localDir: repoDir, fresh: !fs.existsSync(path.join(repoDir, "config")) };
+}
+
+/**
+ * `text` (restic's words, a reason a user reads) without the store's secrets: the values of the
+ * credentials restic is given, and a URL's credentials (a repository such as
+ * rest:https://user:pass@host/ names them, and restic repeats it in its errors).
+ */
+export function redactRepoSecrets(text: string, env: NodeJS.ProcessEnv = process.env): string {
+  for (const k of SECRET_ENV) {
+    const v = env[k];
+    // A value of a few characters would mask ordinary words and hide nothing worth hiding.
+    if (v && v.length >= 4) text = text.split(v).join("***");
+  }
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, "$1***@");
 }
 
 /** Removes the app's local repository and key (apps:destroy). */

@@ -9,6 +9,8 @@
  * - routes: the app's custom domains changed; its hosts are published again (route.ts).
  * - formation: ps:scale, ps:stop, ps:resize, ps:restart (jobs/formation.ts).
  * - sidecars: sidecars:attach / detach (sidecars/attach.ts); no replica is restarted.
+ * - backup: backups:capture / restore (backups/jobs.ts), also a schedule's captures; each ends
+ *   with a platform line in the app's log (backups/report.ts); download makes its container.
  * - one-off: the container of a `paas run` or `run:debug` (oneoff/oneoff.ts); no lock (it changes no replica).
  * Each runs holding the app's deploy lock (deploy-lock.ts), in turn with builds'
  * deploys. A config change or a rollback writes the app's config vars in the
@@ -17,6 +19,7 @@
  * never logged here (only keys are named, in the release description).
  */
 import { runBackupJob } from "../backups/jobs.ts";
+import { reportBackupJob } from "../backups/report.ts";
 import type { Redis } from "ioredis";
 import { db, type Prisma, type Release } from "@paas/db";
 import { buildLogKey, QUEUE_DEPLOYS, unlessAbsent, type DeployJobData, type DeployJobResult, type FormationChange } from "@paas/shared";
@@ -106,7 +109,11 @@ export async function runDeployJob(redis: Redis, jobId: string, data: DeployJobD
     }
     if (data.kind === "backup") {
       const { kind: _k, appId: _a, ...op } = data;
-      const r = op.op === "download" ? await runBackupJob(app.id, op) : await withDeployLock(redis, app.id, `a backup ${op.op}`, wait, () => runBackupJob(app.id, op));
+      // A download is a stream its caller watches end; captures and restores end in the app's log too.
+      const r =
+        op.op === "download"
+          ? await runBackupJob(app.id, op)
+          : await reportBackupJob(redis, app.name, op, () => withDeployLock(redis, app.id, `a backup ${op.op}`, wait, () => runBackupJob(app.id, op)));
       await log.finish("succeeded", {});
       await redis.del(buildLogKey(`deploy-${jobId}`));
       return { ok: true, log: r.log, ...(r.backupId ? { backupId: r.backupId } : {}), ...(r.container ? { container: r.container } : {}) };
