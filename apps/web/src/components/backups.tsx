@@ -7,6 +7,7 @@
  */
 import { TRPCClientError } from "@trpc/client";
 import { useCallback, useEffect, useState } from "react";
+import { NoticeLine, type Notice } from "@/components/notice.tsx";
 import { trpc } from "@/lib/trpc-client.ts";
 import { formatBytes } from "@paas/shared/sizes";
 
@@ -15,7 +16,7 @@ type List = Awaited<ReturnType<typeof trpc.backups.list.query>>;
 export function Backups({ app }: { app: string }) {
   const [list, setList] = useState<List | null>(null);
   const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [notice, setNotice] = useState<Notice>(null);
 
   const load = useCallback(async () => {
     try {
@@ -44,7 +45,7 @@ export function Backups({ app }: { app: string }) {
   return (
     <div data-testid="backups">
       {failed.length > 0 && (
-        <p role="alert" className="border-b border-red-200 bg-red-50 px-5 py-3 text-sm font-medium text-red-800">
+        <p data-testid="backups-failed" role="alert" className="border-b border-red-200 bg-red-50 px-5 py-3 text-sm font-medium text-red-800">
           {failed.length} backup{failed.length === 1 ? "" : "s"} FAILED, the last: {failed[0]!.error}
         </p>
       )}
@@ -54,7 +55,8 @@ export function Backups({ app }: { app: string }) {
           {busy ? "Backing up…" : "Back up now"}
         </button>
       </div>
-      {notice && <p className={`px-5 pb-3 text-sm ${notice.kind === "error" ? "text-red-700" : "text-emerald-700"}`}>{notice.text}</p>}
+      {/* pre-line: a failure's second line says what to do */}
+      <NoticeLine notice={notice} testId="backup" className="mx-5 mb-3 whitespace-pre-line" />
       {!list ? (
         <p className="px-5 py-4 text-sm text-slate-500">Loading…</p>
       ) : list.backups.length === 0 ? (
@@ -73,7 +75,7 @@ export function Backups({ app }: { app: string }) {
           </thead>
           <tbody className="divide-y divide-slate-100">
             {list.backups.map((b) => (
-              <tr key={b.id}>
+              <tr key={b.id} data-testid="backup-row">
                 <td className="px-4 py-2 font-mono text-xs">{b.id}</td>
                 <td className="px-4 py-2">{b.volume}</td>
                 <td className="px-4 py-2">{new Date(b.createdAt).toLocaleString()}</td>
