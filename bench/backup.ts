@@ -1,72 +1,98 @@
 /**
  * A backup and a restore of 1 GB through the platform:
- *   npx tsx bench/backup.ts [--mb 1024] [--port 5700]
- * Starts a platform of its own, pushes a fixture app with two volumes, fills one with random
- * bytes (incompressible, no duplicates) and the other with compressible text (seq's output), then
- * for each: `paas backups:capture` (wall time, the time the app was paused, the repository's
- * growth on disk), a second capture of the same data (deduplication), and `paas backups:restore`
- * in place (wall time; the restored bytes checked against a sha256 of the original).
+ *   /work/wt/itest npx tsx bench/backup.ts [--mb 1024] [--port 5700]
+ * Starts a platform of its own, pushes a fixture app with one volume and fills it with MB of
+ * mixed content: 60% random bytes in files of their own (incompressible, no duplicates), 40%
+ * one random file copied several times (restic stores its chunks once). Then, each through the
+ * CLI as a user runs it:
+ *   1. `paas backups:capture` (wall time, the time the app was paused, the repository on disk);
+ *   2. 10 MB of one file overwritten in place, captured again (deduplication: what it adds);
+ *   3. the volume damaged, `paas backups:restore` of the second backup in place (wall time; the
+ *      restored files checked against sha256 sums taken at its capture).
+ * A capture's time includes `restic check --read-data-subset=10%` (jobs.ts). restic 0.14
+ * (Debian 12) writes repository format 1: no compression, so the sizes are the data's own.
  */
 import { execFileSync } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { AgentClient } from "@paas/shared";
-import { fixtureRepo, ROOT, sh, startPlatform } from "../tests/helpers/platform.ts";
+import { formatBytes } from "@paas/shared/sizes";
+import { fixtureRepo, pushApp, ROOT, sh, startPlatform } from "../tests/helpers/platform.ts";
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(name);
   return i < 0 ? def : process.argv[i + 1]!;
 };
 const MB = Number(arg("--mb", "1024"));
+const CHANGED_MB = 10;
+const COPIES = 8;
 const APP = "bench-bk";
-const p = await startPlatform("bkbench", Number(arg("--port", "5700")));
+if (!Number.isInteger(MB) || MB < 200) throw new Error(`--mb ${arg("--mb", "")}: at least 200 (MB)`);
+
 const du = (dir: string) => Number(execFileSync("du", ["-sb", dir], { encoding: "utf8" }).split("\t")[0]);
-const sha = (dir: string) => execFileSync("sh", ["-c", `cd ${dir} && find . -type f | sort | xargs sha256sum | sha256sum`], { encoding: "utf8" }).trim();
-const fmt = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+const sums = (dir: string) => execFileSync("sh", ["-c", `cd ${dir} && find . -type f | sort | xargs sha256sum`], { encoding: "utf8", maxBuffer: 16 << 20 });
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const sh$ = (dir: string, script: string) => execFileSync("sh", ["-c", `set -e; cd ${dir}; ${script}; sync`], { stdio: "inherit" });
+
+const p = await startPlatform("bkbench", Number(arg("--port", "5700")));
+const paas = async (args: string[]) => {
+  const r = await sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken } });
+  if (r.code !== 0) throw new Error(`paas ${args.join(" ")} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+};
 try {
-  const paas = async (args: string[]) => {
-    const r = await sh(path.join(ROOT, "apps/cli/bin/paas"), args, { cwd: ROOT, env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken } });
-    if (r.code !== 0) throw new Error(`paas ${args.join(" ")} exited ${r.code}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
+  const timed = async (args: string[]) => {
+    const t = Date.now();
+    const out = await paas(args);
+    return { out, ms: Date.now() - t };
   };
   const agent = new AgentClient(`http://127.0.0.1:${p.env.PAAS_AGENT_PORT}`);
   await paas(["apps:create", APP]);
-  const repo = await fixtureRepo("node-hello");
-  const push = await sh("git", ["push", `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${APP}.git`, "main"], { cwd: repo, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
-  if (push.code !== 0) throw new Error(push.stderr);
-  const size = `${Math.ceil((MB * 1.25) / 1024)}G`;
-  await paas(["volumes:add", "rand", "/rand", "--size", size, "-a", APP]);
-  await paas(["volumes:add", "text", "/text", "--size", size, "-a", APP]);
-  const fill = {
-    rand: `head -c ${MB}M /dev/urandom > f.bin`,
-    text: `seq 1 1000000000 | head -c ${MB}M > f.txt`,
-  };
+  const push = await pushApp(p, APP, await fixtureRepo("node-hello"));
+  if (push.code !== 0) throw new Error(push.stderr + push.stdout);
+  await paas(["volumes:add", "data", "/data", "--size", `${Math.ceil(MB * 1.25)}M`, "-a", APP]);
+  const dir = (await agent.volume(`${APP}_data`)).path!;
   const repoDir = path.join(p.dataDir, "backups", APP, "repo");
-  console.log(`backup bench: ${MB} MB per volume, restic in stack/backup, repository ${repoDir}`);
-  for (const [vol, cmd] of Object.entries(fill)) {
-    const dir = (await agent.volume(`${APP}_${vol}`)).path!;
-    execFileSync("sh", ["-c", `cd ${dir} && ${cmd} && sync`]);
-    const want = sha(dir);
-    const before = du(repoDir);
-    let t = Date.now();
-    const id = (JSON.parse(await paas(["backups:capture", "-a", APP, "--volume", vol, "--json"])) as { id: string }).id;
-    const capMs = Date.now() - t;
-    const grown = du(repoDir) - before;
-    const row = (JSON.parse(await paas(["backups", "-a", APP, "--json"])) as { backups: { id: string; pausedMs: number; sizeBytes: number }[] }).backups.find((b) => b.id === id)!;
-    t = Date.now();
-    await paas(["backups:capture", "-a", APP, "--volume", vol, "--json"]);
-    const againMs = Date.now() - t;
-    const grownAgain = du(repoDir) - before - grown;
-    execFileSync("sh", ["-c", `cd ${dir} && rm -f f.* && echo changed > g`]);
-    t = Date.now();
-    await paas(["backups:restore", id, "-a", APP]);
-    const restMs = Date.now() - t;
-    const ok = sha(dir) === want;
-    console.log(
-      `${vol}: capture ${(capMs / 1000).toFixed(1)} s (app paused ${(row.pausedMs / 1000).toFixed(1)} s; includes restic check --read-data-subset=10%) of ${fmt(row.sizeBytes)}, repository +${fmt(grown)} on disk; ` +
-        `second capture of the same data ${(againMs / 1000).toFixed(1)} s, +${fmt(grownAgain)}; restore in place ${(restMs / 1000).toFixed(1)} s, bytes ${ok ? "identical" : "DIFFERENT"}`,
-    );
-    if (!ok) process.exitCode = 1;
-  }
+
+  // 60% unique random bytes in 64 MB files; 40% one random file and its copies.
+  const files = Math.max(1, Math.round((MB * 0.6) / 64));
+  const copyMb = Math.floor((MB - files * 64) / COPIES);
+  sh$(dir, `mkdir -p rand copies; for i in $(seq 1 ${files}); do head -c 64M /dev/urandom > rand/$i.bin; done; head -c ${copyMb}M /dev/urandom > copies/1.bin; for i in $(seq 2 ${COPIES}); do cp copies/1.bin copies/$i.bin; done`);
+  const volBytes = du(dir);
+  console.log(`backup bench: a volume of ${formatBytes(volBytes)} (${files} random files of 64 MB, ${COPIES} copies of one ${copyMb} MB file), restic in stack/backup, repository ${repoDir}`);
+  console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} on ${os.cpus().length} cores before the captures\n`);
+
+  const listed = async (id: string) => (JSON.parse(await paas(["backups", "-a", APP, "--json"])) as { backups: { id: string; pausedMs: number; sizeBytes: number; addedBytes: number }[] }).backups.find((b) => b.id === id)!;
+  const rows: string[][] = [];
+
+  const cap1 = await timed(["backups:capture", "-a", APP, "--json"]);
+  const b1 = await listed((JSON.parse(cap1.out) as { id: string }).id);
+  const repo1 = du(repoDir);
+  rows.push(["capture", secs(cap1.ms), secs(b1.pausedMs), formatBytes(b1.sizeBytes), formatBytes(b1.addedBytes), formatBytes(repo1)]);
+
+  // 10 MB rewritten in the middle of one random file, its size unchanged.
+  sh$(dir, `head -c ${CHANGED_MB}M /dev/urandom | dd of=rand/1.bin bs=1M seek=20 conv=notrunc status=none`);
+  const cap2 = await timed(["backups:capture", "-a", APP, "--json"]);
+  const b2 = await listed((JSON.parse(cap2.out) as { id: string }).id);
+  const repo2 = du(repoDir);
+  rows.push([`capture after ${CHANGED_MB} MB changed`, secs(cap2.ms), secs(b2.pausedMs), formatBytes(b2.sizeBytes), formatBytes(b2.addedBytes), `${formatBytes(repo2)} (+${formatBytes(repo2 - repo1)})`]);
+  const want = sums(dir);
+
+  // Damage: a file gone, one cut short, one added; the restore puts back the second capture.
+  sh$(dir, `rm rand/2.bin; truncate -s 1M copies/3.bin; echo stray > stray.txt`);
+  const rest = await timed(["backups:restore", b2.id, "-a", APP]);
+  const same = sums(dir) === want;
+  const paused = /paused (\d+) ms/.exec(rest.out)?.[1];
+  rows.push(["restore in place", secs(rest.ms), paused ? secs(Number(paused)) : "-", formatBytes(du(dir)), "-", same ? "bytes identical" : "bytes DIFFERENT"]);
+
+  const head = ["step", "wall time", "app paused", "volume", "new data", "repository on disk"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ");
+  console.log([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n"));
+  console.log(`\nvolume ${formatBytes(volBytes)} on disk; repository ${formatBytes(repo2)} after both captures; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} after`);
+  if (!same) process.exitCode = 1;
 } finally {
+  // The app and its volume go first: infra/down leaves a size-capped volume's filesystem mounted.
+  await paas(["apps:destroy", APP, "--confirm", APP]).catch((err: Error) => console.error(err.message));
   await p.stop();
 }
