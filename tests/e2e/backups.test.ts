@@ -5,7 +5,8 @@
  * bytes; a capture into a repository restic cannot write (its locks) reported FAILED with its reason and
  * what to do (CLI, list, the app's log stream) with the app thawed; a restore from a repository that
  * lost its snapshots fails the same way and leaves the volume as it was; each capture and restore
- * says its end in `paas logs`; a schedule is a BullMQ job scheduler whose jobs keep the last N.
+ * says its end in `paas logs`; a schedule is a BullMQ job scheduler whose jobs keep the last N, and
+ * a scheduled capture of a volume that is gone, or one a dead worker left running, is listed FAILED.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,6 +18,8 @@ import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { AgentClient, QUEUE_DEPLOYS, type ContainerInfo, type DeployJobData } from "@paas/shared";
 import type { AppLogEntry } from "@paas/shared/app-log";
+import { createDb } from "@paas/db";
+import { ABANDONED } from "../../worker/src/backups/report.ts";
 import { ROOT, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 let p: Platform;
@@ -264,6 +267,9 @@ describe("backups", { timeout: 20 * 60_000 }, () => {
       assert.deepEqual({ ...data, appId: "-" }, { kind: "backup", appId: "-", op: "capture", scheduled: true, volume: "data", keep: 2 });
       // Its next job is waiting for 03:00 UTC.
       assert.ok(scheds[0]!.next! > Date.now());
+      // A backup a worker that died left "running": the next capture of the app says it FAILED.
+      const db = createDb(`file:${path.join(p.dataDir, "paas.db")}`);
+      const stale = await db.backup.create({ data: { appId: data.appId, volume: "data", scheduled: true } }).finally(() => db.$disconnect());
       // Three runs of the job it makes, now (not waiting for 03:00).
       await events.waitUntilReady();
       for (let i = 0; i < 3; i++) {
@@ -279,6 +285,8 @@ describe("backups", { timeout: 20 * 60_000 }, () => {
       assert.match(lost.error ?? "", /^scheduled backup \w+ of bkup FAILED: bkup has no volume gone/);
       const list = await backups();
       assert.deepEqual([list.backups[0]!.volume, list.backups[0]!.status], ["gone", "failed"]);
+      const abandoned = list.backups.find((b) => b.id === stale.id);
+      assert.deepEqual([abandoned?.status, abandoned?.error], ["failed", ABANDONED]);
       assert.match((await backupLog()).at(-1)!, new RegExp(`^Scheduled backup ${list.backups[0]!.id} of bkup FAILED: bkup has no volume gone.* Schedule the volume to back up .*or stop the schedule \\(paas backups:unschedule -a bkup\\)\\.$`));
       assert.equal(list.schedule?.cron, "0 3 * * *");
       assert.equal(list.schedule?.keep, 2);

@@ -16,7 +16,7 @@ import { agentFor, pickHost } from "../hosts.ts";
 import { runtimeVolumeName } from "../volumes/mounts.ts";
 import { DATA, lastWords, ResticBox, ResticError } from "./engine.ts";
 import { appRepo, redactRepoSecrets, type BackupRepo } from "./repo.ts";
-import { BackupError, captureHint, restoreHint } from "./report.ts";
+import { ABANDONED, BackupError, captureHint, restoreHint } from "./report.ts";
 
 export const CHECK_SUBSET = "10%";
 export { BackupError };
@@ -92,9 +92,6 @@ export async function runBackupJob(appId: string, job: BackupJob): Promise<Backu
   if (job.op === "restore") return restore(app, backup, job.to);
   return download(app, backup);
 }
-
-/** Kept on a backup row whose capture never ended (see capture). */
-export const ABANDONED = "the worker stopped during this backup (it was restarted or killed): no snapshot was recorded";
 
 async function capture(app: AppT, job: Extract<BackupJob, { op: "capture" }>): Promise<BackupJobResult> {
   // Captures of an app run one at a time under its deploy lock: a row of it still running is

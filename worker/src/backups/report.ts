@@ -16,6 +16,9 @@ export const BACKUP_EVENT = "backup";
 /** A failure whose message names the backup and says what to do (jobs.ts). */
 export class BackupError extends PushError {}
 
+/** The reason kept on a backup row whose capture never ended: its worker died (jobs.ts marks it). */
+export const ABANDONED = "the worker stopped during this backup (it was restarted or killed): no snapshot was recorded";
+
 const LOCKED = /unable to create lock|repository is already locked|locked exclusively/i;
 const FULL = /no space left|disk quota exceeded|file too large/i;
 const KEY = /wrong password|no key found|unable to open config|config: no such file/i;
