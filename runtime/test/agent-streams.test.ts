@@ -58,6 +58,31 @@ test("exec with a TTY: a terminal of the container's own, its size set at start 
   assert.ok(!out.includes("/dev/pts/ptmx"), "a pts of the container's devpts");
 });
 
+test("exec with removeContainer: the container goes when the command ends, and when its caller hangs up mid-command (a one-off whose API died)", async () => {
+  const gone = async (name: string) => {
+    for (const end = Date.now() + 15_000; ; await new Promise((r) => setTimeout(r, 50))) {
+      if (!(await client.containers()).some((c) => c.name === name)) return;
+      if (Date.now() > end) throw new Error(`${name} is still there`);
+    }
+  };
+  for (const [name, hangUp] of [["oneoff-ends", false], ["oneoff-dropped", true]] as const) {
+    const c = await client.createContainer({ image: "stack/busybox", name, cmd: ["sleep", "600"], memoryBytes: 32 << 20, cgroupParent: "t/app", network: "none" });
+    await client.start(c.id);
+    const p = await client.exec(name, { cmd: ["sh", "-c", hangUp ? "echo started; sleep 600" : "echo done"], removeContainer: true });
+    p.stdin.end();
+    if (hangUp) {
+      await new Promise((r) => p.stdout.once("data", r));
+      p.abort();
+    } else assert.equal((await collect(p)).out, "done\n");
+    await gone(name);
+  }
+  // Without it the container stays, as every other exec leaves it.
+  const kept = await client.exec("box", { cmd: ["true"] });
+  kept.stdin.end();
+  assert.equal(await kept.exit, 0);
+  assert.ok((await client.containers()).some((c) => c.name === "box"));
+});
+
 test("exec refusals come before the stream, as statuses: not running, no container, a bad request, no upgrade", async () => {
   const idle = await client.createContainer({ image: "stack/busybox", cmd: ["true"], memoryBytes: 32 << 20, cgroupParent: "t/app", network: "none" });
   await assert.rejects(client.exec(idle.id, { cmd: ["true"] }), (e: AgentError) => e.status === 409 && /not running/.test(e.message));

@@ -224,6 +224,11 @@ export const ExecRequestSchema = z.strictObject({
   tty: z.boolean().optional(),
   /** The terminal's first size (a `W` frame changes it later). */
   size: z.strictObject({ rows: int(1, 65535), cols: int(1, 65535) }).optional(),
+  /**
+   * The container goes with the command: removed when it ends or its caller hangs up (a
+   * one-off's, `paas run`: nothing is left when the API that relays it dies mid-run).
+   */
+  removeContainer: z.boolean().optional(),
 });
 export type ExecRequest = z.infer<typeof ExecRequestSchema>;
 

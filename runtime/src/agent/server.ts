@@ -150,8 +150,21 @@ async function serveExec(rt: Runtime, req: http.IncomingMessage, socket: Duplex,
   );
   socket.on("data", read);
   socket.on("error", () => {});
+  // With removeContainer the container goes with the command, once.
+  let removing: Promise<void> | undefined;
+  const removeContainer = () =>
+    (removing ??= rt.remove(id, { force: true }).catch((err: Error) => console.error(`agent: exec: removing ${id} after its command: ${err.message}`)));
   // A caller that hung up ends the command's session (its terminal hangs up; its input ends).
-  socket.on("close", () => p.abort());
+  // Without a terminal a command may outlive its helper (it holds the pipes): removing the
+  // container is what ends it for sure.
+  // The caller never half-closes (stdin's end is a C frame), so its end is a hang-up too: the
+  // upgraded socket stays half-open, and without this 'close' would wait for the command.
+  const hangUp = () => {
+    p.abort();
+    if (spec.removeContainer) void removeContainer();
+  };
+  socket.on("end", hangUp);
+  socket.on("close", hangUp);
   if (rest.length) read(rest);
   socket.resume();
   const code = await p.exit;
@@ -159,6 +172,7 @@ async function serveExec(rt: Runtime, req: http.IncomingMessage, socket: Duplex,
   await Promise.all([p.stdout, p.stderr].map((s) => new Promise((r) => ((s as NodeJS.ReadableStream & { readableEnded: boolean }).readableEnded ? r(null) : s.once("end", r)))));
   send("X", String(code));
   socket.end();
+  if (spec.removeContainer) await removeContainer();
 }
 
 export function createAgentServer(rt: Runtime, opts: { keepaliveMs?: number; token?: string } = {}): http.Server {

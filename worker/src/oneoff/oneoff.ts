@@ -22,8 +22,10 @@ export class OneOffError extends PushError {}
 
 export const DEBUG_IMAGE = "stack/debug";
 /**
- * What the container runs until the command comes: a day at most (Heroku's one-off limit), so
- * one the API lost track of (its web process killed mid-run) does not run forever.
+ * What the container runs until the command comes, and the longest a run may last: a day
+ * (Heroku's one-off limit). The command's exec asks the agent to remove the container with it
+ * (removeContainer), so a web process killed mid-run leaves nothing; this bounds only a
+ * container whose command never came (the web process died between the two).
  */
 const IDLE = ["sleep", "86400"];
 const DEBUG_MEMORY_MB = 128;

@@ -77,6 +77,8 @@ export async function startRunResponse(req: Request): Promise<Response> {
   try {
     proc = await agent.exec(id, {
       cmd,
+      // Should this process die mid-run, the agent still removes the container when the stream drops.
+      removeContainer: true,
       ...(input.tty ? { tty: true, ...(input.rows && input.cols ? { size: { rows: input.rows, cols: input.cols } } : {}) } : {}),
       ...(input.mode === "debug" ? { user: { uid: 0, gid: 0 } } : {}),
       ...(input.tty ? { env: { TERM: "xterm-256color" } } : {}),
