@@ -9,12 +9,28 @@ export const SHOTS = process.env.PAAS_SHOTS_DIR || path.join(ROOT, "test-results
 fs.mkdirSync(SHOTS, { recursive: true });
 
 /** Debian's Chromium (CHROMIUM_PATH to use another), headless, without the background traffic and sandbox a test host cannot give it. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
+/**
+ * How long a page's actions and navigations may wait (Playwright's default: 30 s). They wait
+ * for events, so a long limit costs nothing when all goes well; on a loaded 2-core CI machine a
+ * fresh platform's first pages took over 30 s to load their scripts (a hydrated button stayed
+ * disabled, use-hydrated.ts).
+ */
+export const PAGE_TIMEOUT_MS = 120_000;
+
+/** Chromium as this machine has it; its contexts wait PAGE_TIMEOUT_MS. */
+export async function launchChromium(): Promise<Browser> {
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
   });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const ctx = await newContext(options);
+    ctx.setDefaultTimeout(PAGE_TIMEOUT_MS);
+    return ctx;
+  };
+  return browser;
 }
 
 /** The path of a screenshot named `name` (e.g. "live-logs.png"). */
@@ -26,7 +42,7 @@ export async function signIn(page: Page, webUrl: string, token: string): Promise
   await page.fill("#token", token);
   // The button is enabled once the page's script runs (use-hydrated.ts): on a fresh platform
   // the first page's scripts can take long on a loaded machine (CI: over 30 s, once).
-  await page.locator("#token-submit:enabled").waitFor({ timeout: 120_000 });
+  await page.locator("#token-submit:enabled").waitFor();
   await page.click("#token-submit");
   await page.waitForURL(`${webUrl}/`);
   return page;

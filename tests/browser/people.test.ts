@@ -60,7 +60,7 @@ async function acceptAndSignIn(page: Page, link: string, email: string, password
   assert.equal(await page.getByTestId("whoami").textContent(), email);
 }
 
-test("an admin invites a member, who sets a password, signs in and sees only the team's apps", { timeout: 120_000 }, async () => {
+test("an admin invites a member, who sets a password, signs in and sees only the team's apps", { timeout: 300_000 }, async () => {
   const admin = await newPage();
   // The operator's first sign-in: the link `infra/up` prints.
   const operatorLink = readFileSync(path.join(dataDir, "admin-invite"), "utf8").trim();
@@ -101,7 +101,7 @@ test("an admin invites a member, who sets a password, signs in and sees only the
   assert.equal(await admin.getByTestId("invitation-row").count(), 0);
 });
 
-test("a token is shown once and can be revoked from the team's page", { timeout: 60_000 }, async () => {
+test("a token is shown once and can be revoked from the team's page", { timeout: 180_000 }, async () => {
   const page = await newPage();
   await page.goto(`${web.url}/login`);
   await page.fill("#email", "admin@paas.localhost");

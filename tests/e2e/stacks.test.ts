@@ -54,6 +54,9 @@ describe("stacks: ordinary apps build", { timeout: 30 * 60_000 }, () => {
     await fs.writeFile(npmrc, `@h4-unused:registry=http://127.0.0.1:9/\n//127.0.0.1:9/:_authToken=${NPM_TOKEN}\n`);
     // (lower case: npx exports npm_config_userconfig to what it runs, this test included)
     p = await startPlatform("stacks", 4400, { npm_config_userconfig: npmrc });
+    // One app per stack: more than a team's default 10.
+    const q = await paas(["quotas:set", "apps=30", "--team", "main"]);
+    assert.equal(q.code, 0, q.stderr + q.stdout);
   });
   after(async () => {
     await p?.stop();
