@@ -42,7 +42,13 @@ function onGrid(grid: number[], series: RangeSeries[], label: (l: Record<string,
   };
 }
 
-const replicaLabel = (l: Record<string, string>) => `${l.process}.${l.replica}${l.sidecar ? ` (${l.sidecar})` : ""}`;
+/**
+ * A series' name on the CPU and memory charts: the replica's ("web.1", "web.1 (logging)");
+ * a container of the app that is no replica (a one-off run, a backup's job) has no process
+ * label (Prometheus drops empty ones): its container's name.
+ */
+export const replicaLabel = (l: Record<string, string>) =>
+  l.process && l.replica ? `${l.process}.${l.replica}${l.sidecar ? ` (${l.sidecar})` : ""}` : (l.container ?? "other");
 
 export async function appCharts(app: string, minutes: number, now = Date.now()): Promise<AppCharts> {
   const step = stepFor(minutes);
