@@ -306,6 +306,8 @@ describe("releases, config vars, rollback and the push", { timeout: 20 * 60_000 
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /Preview: http:\/\/feature-x\.cfg\.localhost:3690\//);
     assert.equal((await answer("feature-x.cfg")).code, "preview");
+    // And at the preview app's own one-label name, which a wildcard certificate covers.
+    assert.equal((await answer("cfg--feature-x")).code, "preview");
     assert.equal((await answer("cfg")).code, "live", "the app itself is untouched");
 
     const del = await push(repo, "cfg", ":feature-x");
