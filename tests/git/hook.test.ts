@@ -170,7 +170,7 @@ test("a real push: a failed build rejects the push and the branch does not move"
   const { push, refAfter } = await pushThroughHook({ status: "failed", error: "npm install exited 1" });
   assert.notEqual(push.status, 0);
   assert.match(push.stderr, /remote:  !     Build failed: npm install exited 1/);
-  assert.match(push.stderr, /remote:  !     Push rejected: the running release keeps serving/);
+  assert.match(push.stderr, /remote:  !     Push rejected: nothing of it was deployed; what ran before keeps running/);
   assert.match(push.stderr, /pre-receive hook declined/);
   assert.equal(refAfter, "", "the branch was not created");
 });
