@@ -214,9 +214,12 @@ export async function reserveDeployQuota(
   formation: { quantity: number; memoryMb: number; cpuMillis: number }[],
 ): Promise<void> {
   await client.$transaction(async (tx) => {
+    // The write first: a transaction that holds a read lock when it first writes gets SQLITE_BUSY
+    // ("Operation has timed out") at once, without waiting, when another connection is writing
+    // meanwhile (SQLite's deadlock rule), as the web's audit rows of refused scale-ups were.
+    const quota = await lockTeam(tx, app.teamId);
     const sidecarMb = (await tx.sidecar.findMany({ where: { appId: app.id }, select: { memoryMb: true } })).reduce((n, x) => n + x.memoryMb, 0);
     const wanted = useOf(formation, sidecarMb);
-    const quota = await lockTeam(tx, app.teamId);
     const why = deployQuotaViolation(app.team.name, app.name, await othersUse(tx, app.teamId, app.id), wanted, quota);
     if (why) throw new QuotaError(why);
     const data = { teamId: app.teamId, ...wanted, createdAt: new Date() };

@@ -2,7 +2,7 @@
  * The team's page in Debian's Chromium against a whole platform: quotas with usage bars and
  * the audit log. The operator (admin@paas.localhost, the team's admin too) raises the replica
  * quota from the page, scales the app up, and sees the use follow on the bars; the raise and
- * the scale are in the audit log below.
+ * the scale are in the audit log below, and so is the scale-up refused before, on a red row.
  *
  *   npx tsx --test tests/browser/quotas.test.ts
  */
@@ -68,7 +68,14 @@ describe("quotas on the team's page", { timeout: 15 * 60_000 }, () => {
     assert.equal(await use(page, "replicas"), "4 / 6");
     assert.equal(await use(page, "memory"), "1G / 4G");
     const actions = await page.getByTestId("audit-event").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-action")));
-    assert.deepEqual(actions.slice(0, 2), ["ps.scale", "quotas.set"]);
+    assert.deepEqual(actions.slice(0, 3), ["ps.scale", "quotas.set", "ps.scale"]);
+    // The refused scale-up is there too, as denied with its reason, on a row that looks different (red).
+    const row = (outcome: string) => page.locator(`[data-testid=audit-event][data-action="ps.scale"][data-outcome=${outcome}]`);
+    assert.equal(await row("denied").count(), 1);
+    assert.equal(await row("ok").count(), 1);
+    assert.match(await row("denied").innerText(), /denied[\s\S]*would exceed its quota of 2 replicas/);
+    const background = (outcome: string) => row(outcome).evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.notEqual(await background("denied"), await background("ok"));
     await page.screenshot({ path: shotPath("team-quotas.png"), fullPage: true });
 
     // Lowered below the use: the page says the team is over its quota.

@@ -8,7 +8,10 @@
  *   - a viewer of the team (every mutation and every non-GET route),
  *   - an expired token, a revoked token (both of admins of the team), and no token.
  * Each gets a refusal that the authorization layer gave (its messages), and nothing changes in
- * the database, Redis, the app repositories or the runtime (snapshots before and after).
+ * the database, Redis, the app repositories or the runtime (snapshots before and after), but
+ * for the audit log's record of each refused change by a signed-in identity (outcome "denied:
+ * ..."): those rows are checked to be there, one kind per (identity, mutation or push), and no
+ * other is (an identity that is not signed in leaves none: audit/record.ts auditable()).
  * A procedure nobody gave an example input for gets one made from its zod schema; when that
  * input does not pass the schema, the test fails naming the procedure (add it to EXAMPLES).
  */
@@ -77,8 +80,16 @@ async function snapshotDb(): Promise<Record<string, unknown[]>> {
       if (t === "Host") delete r.lastHeartbeat;
       return r;
     });
+    // The audit log's records of refusals are what a refusal writes: checked on their own (deniedRows).
+    if (t === "AuditEvent") out[t] = out[t]!.filter((r) => !String((r as { outcome: string }).outcome).startsWith("denied: "));
   }
   return out;
+}
+
+/** "<actor> <action>" of each refused change the audit log holds. */
+async function deniedRows(): Promise<{ id: string; key: string; outcome: string }[]> {
+  const rows = await db.auditEvent.findMany({ where: { outcome: { startsWith: "denied: " } } });
+  return rows.map((r) => ({ id: r.id, key: `${r.actor} ${r.action}`, outcome: r.outcome }));
 }
 
 /**
@@ -268,8 +279,12 @@ after(async () => {
 test("every procedure and route refuses those who may not, and nothing changes", { timeout: 10 * 60_000 }, async () => {
   const procs = await procedures();
   const before = await snapshot();
+  const deniedBefore = await deniedRows();
   let pairs = 0;
   const failures: string[] = [];
+  /** The refusals the audit log must record: "<email> <action>" of a signed-in identity's mutation or push. */
+  const audited = new Set<string>();
+  const emails: Record<string, string> = { outsider: "outsider@walk.test", "cross-team": "both@walk.test", viewer: "viewer@walk.test" };
 
   for (const proc of procs) {
     for (const [who, token] of Object.entries(tokens)) {
@@ -277,6 +292,7 @@ test("every procedure and route refuses those who may not, and nothing changes",
       pairs++;
       const c = client(token);
       try {
+        if (proc.type === "mutation" && emails[who] && !PUBLIC_OK.has(proc.path)) audited.add(`${emails[who]} ${proc.path}`);
         const out = proc.type === "query" ? await c.query(proc.path, proc.input) : await c.mutation(proc.path, proc.input);
         const leaked = JSON.stringify(out ?? null).includes(TEAM) || JSON.stringify(out ?? null).includes(APP);
         const allowed = (CALLER_SCOPED.has(proc.path) && token) || PUBLIC_OK.has(proc.path);
@@ -316,6 +332,7 @@ test("every procedure and route refuses those who may not, and nothing changes",
         pairs++;
         const headers: Record<string, string> = { "content-type": "application/json", origin: p.webUrl };
         if (token) headers.authorization = pattern.startsWith("/git/") ? `Basic ${Buffer.from(`git:${token}`).toString("base64")}` : `Bearer ${token}`;
+        if (emails[who] && pattern.startsWith("/git/")) audited.add(`${emails[who]} git.push`);
         const res = await fetch(p.webUrl + url, { method, headers, body: method === "GET" ? undefined : (bodies[pattern] ?? "") });
         const text = await res.text();
         // Better Auth's get-session answers null to a caller without a session: a refusal too.
@@ -338,6 +355,12 @@ test("every procedure and route refuses those who may not, and nothing changes",
     [],
     "the database changed (tables, and their rows that are new or changed)",
   );
+  // Each refused change of a signed-in identity is in the audit log as denied, with the refusal's reason; nothing else was written.
+  const seen = new Set(deniedBefore.map((d) => d.id));
+  const denied = (await deniedRows()).filter((d) => !seen.has(d.id));
+  assert.deepEqual([...new Set(denied.map((d) => d.key))].sort(), [...audited].sort(), "the refusals the audit log records (actor, action)");
+  for (const d of denied) assert.match(d.outcome.slice("denied: ".length), REFUSAL, d.key);
+  console.log(`authz walk: ${denied.length} refusals recorded in the audit log, ${audited.size} (identity, change) kinds`);
   assert.deepEqual(afterSnap.redis, before.redis, "Redis changed");
   assert.deepEqual(afterSnap.repos, before.repos, "the repositories changed");
   assert.deepEqual(afterSnap.runtime, before.runtime, "the runtime's containers changed");

@@ -1,8 +1,8 @@
 /**
  * Release and deploy edge cases, end to end (a platform started by ./infra/up,
  * real pushes, answers through the router): config changes racing a build,
- * failed config changes and rollbacks changing nothing, preview apps against
- * the team's app quota, and devDependencies pruned from Node images.
+ * failed config changes and rollbacks changing nothing (and in the audit log as failed),
+ * preview apps against the team's app quota, and devDependencies pruned from Node images.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -169,6 +169,12 @@ describe("release and deploy edge cases", { timeout: 20 * 60_000 }, () => {
     assert.match(failed.error ?? "", /did not start/);
     const human = await paas(["releases", "-a", APP]);
     assert.match(human.stdout, /Set CRASH \(failed: the new release v\d+ did not start/);
+    // The audit log has the change as tried and failed, with the reason, in `paas audit`'s OUTCOME column.
+    const audit = await db.auditEvent.findFirstOrThrow({ where: { action: "config.set", app: APP }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+    assert.match(audit.outcome, /^failed: the config change was not applied \(release v\d+ failed\): the new release v\d+ did not start/);
+    const shown = await paas(["audit", "-t", audit.team!, "-n", "5"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /config\.set\s+edge\s+failed\s.*the config change was not applied/);
   });
 
   test("a failed rollback changes nothing: the release keeps serving, the vars stay, the failure is listed", async () => {
@@ -193,6 +199,8 @@ describe("release and deploy edge cases", { timeout: 20 * 60_000 }, () => {
     const [failed] = await releases(APP);
     assert.deepEqual([failed.status, failed.description], ["failed", `Rollback to ${pinned}`]);
     assert.match(failed.error ?? "", /did not start: .*exit/);
+    const audit = await db.auditEvent.findFirstOrThrow({ where: { action: "releases.rollback", app: APP }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+    assert.match(audit.outcome, new RegExp(`^failed: rollback to ${pinned} failed`));
   });
 
   test("a preview app counts against the team's app quota: the push is refused with the quota, the count and what to do", async () => {

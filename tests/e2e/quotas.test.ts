@@ -136,7 +136,7 @@ describe("team quotas, audit and the kernel's caps", { timeout: 25 * 60_000 }, (
     assert.equal((await paas(["config:set", `API_KEY=${SECRET}`, "-a", "qcalm"], teamToken)).code, 0);
     const r = await paas(["audit", "-t", "qteam", "--json", "-n", "20"], teamToken);
     assert.equal(r.code, 0, r.stderr);
-    const events = JSON.parse(r.stdout) as { actor: string; action: string; app: string | null; address: string | null; token: string | null; details: Record<string, unknown> }[];
+    const events = JSON.parse(r.stdout) as { actor: string; action: string; app: string | null; address: string | null; token: string | null; details: Record<string, unknown>; outcome: string }[];
     const prefix = (await db.apiToken.findFirstOrThrow({ where: { user: { email: "q@example.com" } } })).prefix;
     const config = events.find((e) => e.action === "config.set")!;
     assert.ok(config, JSON.stringify(events));
@@ -149,6 +149,25 @@ describe("team quotas, audit and the kernel's caps", { timeout: 25 * 60_000 }, (
     assert.ok(events.some((e) => e.action === "apps.create" && e.app === "qcalm"));
     assert.ok(events.some((e) => e.action === "quotas.set" && e.actor === "admin@paas.localhost"));
     assert.match((await paas(["audit", "-t", "qteam"], teamToken)).stdout, /config\.set.*qcalm/);
+    for (const e of events) assert.ok(["ok", "denied", "failed"].includes(e.outcome.split(":")[0]!), e.outcome);
+    assert.equal(config.outcome, "ok");
+
+    // Refusals are there too, with their reason: the team admin's quotas:set (first test) ...
+    const refused = events.find((e) => e.action === "quotas.set" && e.actor === "q@example.com")!;
+    assert.ok(refused, JSON.stringify(events));
+    assert.match(refused.outcome, /^denied: only the platform's operators may set quotas/);
+    const text = (await paas(["audit", "-t", "qteam", "-n", "50"], teamToken)).stdout;
+    assert.match(text.split("\n")[0]!, /OUTCOME/);
+    assert.match(text, /q@example\.com\s+quotas\.set\s+denied\s.*only the platform's operators may set quotas/);
+    // ... and the 15 app creates the quota refused in qrace's log.
+    const race = JSON.parse((await paas(["audit", "-t", "qrace", "--json", "-n", "200"], raceToken)).stdout) as typeof events;
+    const overQuota = race.filter((e) => e.action === "apps.create" && /^denied: team "qrace" has reached its quota of 5 apps/.test(e.outcome));
+    assert.equal(overQuota.length, 15);
+    assert.equal(race.filter((e) => e.action === "apps.create" && e.outcome === "ok").length, 20);
+    // The worker's job refused 15 scale-ups for the quota: denied as well, not failed.
+    const scales = race.filter((e) => e.action === "ps.scale" && /would exceed its quota of 5 replicas/.test(e.outcome));
+    assert.equal(scales.length, 15, JSON.stringify(scales.map((e) => e.outcome)));
+    for (const e of scales) assert.match(e.outcome, /^denied: /);
 
     // Nothing anywhere in the table holds the value or a token.
     const all = JSON.stringify(await db.auditEvent.findMany());

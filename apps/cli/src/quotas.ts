@@ -1,5 +1,6 @@
 /** `paas quotas -t T`, `quotas:set NAME=VALUE ... --team T` (operators), `audit -t T [-n N]` (team admins). */
 import type { Command } from "commander";
+import { splitOutcome } from "@paas/shared/audit-outcome";
 import { formatCpus, formatMemory, parseQuotaArgs, SizeError } from "@paas/shared/sizes";
 import { CliError } from "./credentials.ts";
 import { heading, json, pc, table, when } from "./output.ts";
@@ -87,8 +88,11 @@ export function quotaCommands(program: Command, kit: CommandKit): void {
         if (!events.length) return console.log(`No changes recorded for team ${opts.team} yet.`);
         console.log(
           table(
-            ["WHEN", "WHO", "ACTION", "APP", "FROM", "TOKEN", "DETAILS"],
-            events.map((e) => [when(e.at), e.actor, e.action, e.app ?? "", e.address ?? "", e.token ?? "", JSON.stringify(e.details)]),
+            ["WHEN", "WHO", "ACTION", "APP", "OUTCOME", "FROM", "TOKEN", "DETAILS", "WHY"],
+            events.map((e) => {
+              const { kind, why } = splitOutcome(e.outcome);
+              return [when(e.at), e.actor, e.action, e.app ?? "", kind === "denied" ? pc.red(kind) : kind === "failed" ? pc.yellow(kind) : kind, e.address ?? "", e.token ?? "", JSON.stringify(e.details), why];
+            }),
           ),
         );
       }),

@@ -99,6 +99,8 @@ export interface DeployJobResult {
   /** The release made: the live one when ok, the failed one otherwise (absent when none was made). */
   version?: number;
   error?: string;
+  /** The team's quota refused the change (nothing changed): a refusal, not a failure, in the audit log. */
+  denied?: boolean;
   /** The caller stopped waiting; the job goes on (and a config change still applies or fails). */
   stillRunning?: boolean;
   log: string[];

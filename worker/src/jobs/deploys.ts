@@ -22,6 +22,7 @@ import { runBackupJob } from "../backups/jobs.ts";
 import { reportBackupJob } from "../backups/report.ts";
 import type { Redis } from "ioredis";
 import { db, type Prisma, type Release } from "@paas/db";
+import { QuotaError } from "@paas/db/quotas";
 import { buildLogKey, QUEUE_DEPLOYS, unlessAbsent, type DeployJobData, type DeployJobResult, type FormationChange } from "@paas/shared";
 import { platformEvent } from "../app-events.ts";
 import { BuildLog } from "../build-log.ts";
@@ -223,6 +224,7 @@ export async function runDeployJob(redis: Redis, jobId: string, data: DeployJobD
     // goLive recorded its failures; anything else that broke a made release is recorded here.
     if (made) await db.release.updateMany({ where: { id: made.id, status: { in: ["pending", "deploying"] } }, data: { status: "failed", error: message } }).catch(() => {});
     await log.finish("failed", { error: message }).catch(() => {});
-    return { ok: false, version: made?.version, error: message, log: log.lines };
+    const denied = err instanceof QuotaError || (err as Error)?.cause instanceof QuotaError;
+    return { ok: false, version: made?.version, error: message, log: log.lines, ...(denied ? { denied } : {}) };
   }
 }

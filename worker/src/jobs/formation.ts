@@ -114,7 +114,7 @@ export async function applyFormationChange(redis: Redis, lease: DeployLease, app
   const plan = planFormation(state.formation, running, change);
   // Held until the deploy lock's end, so another app's change meanwhile counts this one.
   await reserveDeployQuota(db, app, plan.next).catch((err: unknown) => {
-    throw err instanceof QuotaError ? new FormationError(`${err.message}; nothing changed`) : err;
+    throw err instanceof QuotaError ? new FormationError(`${err.message}; nothing changed`, undefined, { cause: err }) : err;
   });
 
   const started: Replica[] = [];

@@ -11,8 +11,10 @@ export class PushError extends Error {
     message: string,
     /** What to do next, shown on its own line after the message. */
     readonly hint?: string,
+    /** `cause`: a QuotaError makes the job's result say it was refused (deploys.ts). */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

@@ -50,7 +50,7 @@ export async function applySidecarChange(appId: string, change: SidecarChange, l
   const others = (await db.sidecar.findMany({ where: { appId, kind: { not: req.kind } } })).reduce((n, s) => n + s.memoryMb, 0);
   if (state) {
     await assertDeployQuota(db, app, state.formation, others + spec.memoryMb).catch((err: unknown) => {
-      throw err instanceof QuotaError ? new SidecarError(`${err.message}; nothing changed`) : err;
+      throw err instanceof QuotaError ? new SidecarError(`${err.message}; nothing changed`, undefined, { cause: err }) : err;
     });
   }
   const before: Sidecar | null = await db.sidecar.findUnique({ where: { appId_kind: { appId, kind: req.kind } } });

@@ -3,6 +3,7 @@
  * queue (the worker runs them: worker/src/jobs/deploys.ts) and waits for the
  * result, so `paas config:set` answers once the new release serves.
  */
+import { TRPCError } from "@trpc/server";
 import { Queue, QueueEvents } from "bullmq";
 import { createRedis } from "./redis.ts";
 
@@ -19,6 +20,15 @@ function deployQueue() {
   });
   g.__paasDeployEvents ??= new QueueEvents(QUEUE_DEPLOYS, { connection: createRedis() });
   return { queue: g.__paasDeployQueue, events: g.__paasDeployEvents };
+}
+
+/**
+ * A job that did not succeed as the caller's error: a quota's refusal is FORBIDDEN (as the
+ * web's own quota checks, trpc.ts; the audit log records it as denied), anything else
+ * PRECONDITION_FAILED.
+ */
+export function deployFailure(r: DeployJobResult, fallback: string): TRPCError {
+  return new TRPCError({ code: r.denied ? "FORBIDDEN" : "PRECONDITION_FAILED", message: r.error ?? fallback });
 }
 
 /**

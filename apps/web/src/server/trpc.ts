@@ -8,7 +8,7 @@ import { ZodError } from "zod";
 import { authenticateRequest, type Principal } from "./auth.ts";
 import { AuthzError } from "./authz.ts";
 import { QuotaError } from "@paas/db/quotas";
-import { auditSubject, clientAddress, recordAudit } from "./audit/record.ts";
+import { auditable, auditSubject, clientAddress, outcomeOf, recordAudit } from "./audit/record.ts";
 
 export interface Context {
   principal: Principal | null;
@@ -62,17 +62,21 @@ const mapErrors = t.middleware(async ({ next }) => {
 /** Mutations that change nothing of a team or an app: the caller's own session. */
 const NOT_AUDITED = new Set(["auth.signOut"]);
 
-/** Every mutation that succeeded goes in the audit log (audit/record.ts), its input without secrets. */
+/**
+ * Every mutation goes in the audit log (audit/record.ts) with its outcome, its input without
+ * secrets: done ("ok"), refused by authorization or a quota ("denied: ..."), or tried and not
+ * done ("failed: ..."). The one place refusals and failures are written: procedures only throw.
+ */
 const audit = t.middleware(async ({ ctx, type, path, getRawInput, next }) => {
   if (type !== "mutation" || NOT_AUDITED.has(path)) return next();
   const input = await getRawInput().catch(() => undefined);
   // Before the change (a destroyed app is gone after it) and, for what it creates, after.
-  const before = await auditSubject(path, input, undefined);
+  // A caller with no identity costs no lookup: only its changes that happened are written.
+  const before = auditable(ctx.principal) ? await auditSubject(path, input, undefined) : null;
   const res = await next();
-  if (res.ok) {
-    const subject = before.app ? before : await auditSubject(path, input, res.data);
-    await recordAudit({ principal: ctx.principal, address: ctx.address, action: path, ...subject, details: input });
-  }
+  if (!res.ok && !before) return res;
+  const subject = before?.app ? before : await auditSubject(path, input, res.ok ? res.data : undefined);
+  await recordAudit({ principal: ctx.principal, address: ctx.address, action: path, ...subject, details: input, outcome: res.ok ? "ok" : outcomeOf(res.error) });
   return res;
 });
 

@@ -1,16 +1,21 @@
 /**
  * The audit log's one writer: every change (who, what, which app or team, when, from which
  * address, with which token) becomes an AuditEvent row. Called by the tRPC middleware for
- * each mutation that succeeded (trpc.ts) and by the git endpoint for pushes; the readers are
+ * each mutation (trpc.ts) and by the git endpoint for pushes; the readers are
  * routers/audit.ts (`paas audit`, the team's page).
  *
- * Only changes that happened are written: a refused request changes nothing, so it leaves
- * nothing here either (the authorization walk checks that refusals leave the database as it was).
- * Never a secret: the request's input passes through redact() first.
+ * Each row has its outcome (outcomeOf): "ok", "denied: <why>" (authorization or a quota refused
+ * it: nothing changed) or "failed: <why>" (it was tried and did not happen, e.g. the worker's
+ * job for a config change failed). Refusals are written only for a signed-in caller: see
+ * auditable(). Never a secret: the request's input passes through redact() first.
  */
+import { TRPCError } from "@trpc/server";
+import { ZodError } from "zod";
 import { db } from "@paas/db";
+import { QuotaError } from "@paas/db/quotas";
 import { maskDrainUrl } from "@paas/shared/drains";
 import type { Principal } from "../auth.ts";
+import { AuthzError } from "../authz.ts";
 
 export const REDACTED = "[redacted]";
 
@@ -52,6 +57,39 @@ export interface AuditEntry {
   team?: { id: string; name: string } | null;
   app?: string | null;
   details?: unknown;
+  /** outcomeOf(): "ok" when absent. */
+  outcome?: string;
+}
+
+/** The longest reason an outcome keeps (a worker's error can carry a log). */
+const MAX_REASON = 300;
+
+/** The codes of a refusal (a quota's from the worker's job is FORBIDDEN: deploys.ts deployFailure). NOT_FOUND is one only from authz.ts. */
+const DENIED_CODES = new Set(["UNAUTHORIZED", "FORBIDDEN"]);
+
+/**
+ * The outcome of a change that threw: "denied: <why>" when authorization or a quota refused it,
+ * "failed: <why>" for anything else (bad input, a conflict, a failed job: tried, not done).
+ */
+export function outcomeOf(err: unknown): string {
+  const cause = err instanceof TRPCError && err.cause ? err.cause : err;
+  const denied =
+    cause instanceof AuthzError || cause instanceof QuotaError || (err instanceof TRPCError && DENIED_CODES.has(err.code));
+  // Input that did not parse: its issues in one line, as the client is told them (trpc.ts).
+  const text = cause instanceof ZodError ? cause.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ` : "") + i.message).join("; ") : (err as Error)?.message || String(err);
+  const why = text.replace(/\s+/g, " ").trim();
+  return `${denied ? "denied" : "failed"}: ${why.length > MAX_REASON ? `${why.slice(0, MAX_REASON)}…` : why}`;
+}
+
+/**
+ * Whether a request by `principal` is audited whatever its outcome. Not for a caller with no
+ * identity (no token, or one unknown, revoked or expired): its refusal names nobody an admin
+ * could act on, it was turned away before any rule looked at what it named, and anyone can
+ * send such requests by the thousand, each of which would cost an insert and grow the table.
+ * A signed-in caller's every attempt is written: it names who to ask, or whose token to revoke.
+ */
+export function auditable(principal: AuditEntry["principal"]): boolean {
+  return principal !== null;
 }
 
 /** Writes one event. Best effort: the change it records has happened; a failed write is logged, not thrown. */
@@ -70,6 +108,7 @@ export async function recordAudit(e: AuditEntry): Promise<void> {
         team: e.team?.name ?? null,
         app: e.app ?? null,
         details: JSON.stringify(redact(e.details ?? {})),
+        outcome: e.outcome ?? "ok",
       },
     });
   } catch (err) {

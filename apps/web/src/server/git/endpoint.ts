@@ -13,7 +13,7 @@
 import { appName, config } from "@paas/shared";
 import { authenticateToken, tokenFromAuthorization } from "../auth.ts";
 import { authorizeApp, AuthzError } from "../authz.ts";
-import { clientAddress } from "../audit/record.ts";
+import { auditSubject, clientAddress, outcomeOf, recordAudit } from "../audit/record.ts";
 import { runCgi } from "./cgi.ts";
 import { backendEnv, hooksDir } from "./hooks.ts";
 import { createPushToken, revokePushToken } from "./push-tokens.ts";
@@ -83,6 +83,11 @@ export async function handleGitRequest(req: Request, segments: string[]): Promis
     app = await authorizeApp(principal, route.app, route.service === "git-receive-pack" ? "deploy" : "read");
   } catch (err) {
     if (!(err instanceof AuthzError)) throw err;
+    // A refused push goes in the audit log, as a refused tRPC change does (trpc.ts).
+    if (route.service === "git-receive-pack") {
+      const subject = await auditSubject("git.push", { app: route.app }, undefined);
+      await recordAudit({ principal, address: clientAddress(req.headers), action: "git.push", ...subject, details: { app: route.app }, outcome: outcomeOf(err) });
+    }
     if (err.code === "UNAUTHORIZED") return text(401, err.message, CHALLENGE);
     if (err.code === "FORBIDDEN") return text(403, err.message);
     // The same answer whether the app is another team's or nobody's (authz.ts).

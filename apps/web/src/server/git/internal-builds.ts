@@ -42,7 +42,7 @@ import { assertBuildMinutes, QuotaError } from "@paas/db/quotas";
 import { buildLogStream } from "./build-log.ts";
 import { decidePush, parseUpdates, type RefUpdate } from "./branch-policy.ts";
 import { bindPushToken, claimPushToken, readPushToken, recordDecision, type PushGrant } from "./push-tokens.ts";
-import { recordAudit } from "../audit/record.ts";
+import { outcomeOf, recordAudit } from "../audit/record.ts";
 
 export const PUSH_TOKEN_HEADER = "x-paas-push-token";
 
@@ -56,7 +56,7 @@ const createQuery = z.object({ message: z.string().max(2000).default("") });
 const MAX_UPDATES_BYTES = 64 * 1024;
 
 /** A push's change in the audit log, as its pusher (the push token carries who, with which token, from where). */
-async function auditPush(grant: PushGrant, action: string, appId: string, details: Record<string, unknown>): Promise<void> {
+async function auditPush(grant: PushGrant, action: string, appId: string, details: Record<string, unknown>, outcome = "ok"): Promise<void> {
   const [user, app] = await Promise.all([
     db.user.findUnique({ where: { id: grant.userId } }),
     db.app.findUnique({ where: { id: appId }, include: { team: true } }),
@@ -68,6 +68,7 @@ async function auditPush(grant: PushGrant, action: string, appId: string, detail
     team: app?.team ?? null,
     app: app?.name ?? grant.app,
     details,
+    outcome,
   });
 }
 
@@ -139,7 +140,10 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
     try {
       await assertBuildMinutes(db, pushed.team);
     } catch (err) {
-      if (err instanceof QuotaError) return json(403, { error: err.message });
+      if (err instanceof QuotaError) {
+        await auditPush(grant, "git.push", grant.appId, { branch: decided.branch, commit: decided.update.newSha }, outcomeOf(err));
+        return json(403, { error: err.message });
+      }
       throw err;
     }
   }
@@ -164,7 +168,10 @@ export async function createBuildFromPush(req: Request): Promise<Response> {
     } catch (err) {
       await rm(part, { force: true });
       if (err instanceof PreviewError) return json(400, { error: err.message });
-      if (err instanceof QuotaError) return json(403, { error: err.message });
+      if (err instanceof QuotaError) {
+        await auditPush(grant, "git.push", grant.appId, { branch: decided.branch, commit: decided.update.newSha }, outcomeOf(err));
+        return json(403, { error: err.message });
+      }
       throw err;
     }
   }

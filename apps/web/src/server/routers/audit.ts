@@ -19,6 +19,8 @@ export const auditRouter = createTRPCRouter({
       team: r.team,
       app: r.app,
       details: JSON.parse(r.details) as Record<string, unknown>,
+      // "ok", "denied: <why>" or "failed: <why>" (audit/record.ts outcomeOf).
+      outcome: r.outcome,
     }));
   }),
 });

@@ -1,6 +1,7 @@
 /** Opening and accepting an invitation link: public (the link's secret is the credential). */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { AuthzError } from "../authz.ts";
 import { createTRPCRouter, publicProcedure } from "../trpc.ts";
 import { acceptInvitation, InvitationError, openInvitation } from "../people/invitations.ts";
 
@@ -10,7 +11,8 @@ async function mapped<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (err) {
-    if (err instanceof InvitationError) throw new TRPCError({ code: err.code, message: err.message });
+    // A link that does not open is a refused credential (the audit log's "denied"); the rest is bad input.
+    if (err instanceof InvitationError) throw err.code === "NOT_FOUND" ? new AuthzError(err.message, "NOT_FOUND") : new TRPCError({ code: err.code, message: err.message });
     throw err;
   }
 }

@@ -13,7 +13,7 @@ import { assertDeployQuota } from "@paas/db/quotas";
 import { AgentClient, appName, config, type ContainerInfo, type ContainerStats, type FormationChange } from "@paas/shared";
 import { cpuMillis, memoryMb, processTypeName, quantity } from "@paas/shared/sizes";
 import { authorizeApp } from "../authz.ts";
-import { runDeploy } from "../deploys.ts";
+import { deployFailure, runDeploy } from "../deploys.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 
 /** How long ps waits for a host's agent before showing a replica without its live figures. */
@@ -58,7 +58,7 @@ async function assertChange(app: { id: string; name: string; teamId: string; tea
 async function apply(app: { id: string; name: string; teamId: string; team: { name: string } }, change: FormationChange) {
   await assertChange(app, change);
   const r = await runDeploy({ kind: "formation", appId: app.id, change });
-  if (!r.ok) throw new TRPCError({ code: "PRECONDITION_FAILED", message: r.error ?? "the change failed" });
+  if (!r.ok) throw deployFailure(r, "the change failed");
   return { version: r.version ?? null, log: r.log };
 }
 

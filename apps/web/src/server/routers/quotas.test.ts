@@ -83,17 +83,43 @@ test("a quota lowered below the use is allowed: the team shows as over it, and g
   await (await as(operator)).quotas.set({ team: "acme", limits: { apps: 10 } });
 });
 
-test("every change is in the audit log (who, what, team, app, address, token), refusals are not, and no secret is", async () => {
+test("every change is in the audit log (who, what, team, app, address, token, outcome), refusals and failures too, and no secret is", async () => {
   const before = await db.auditEvent.count();
   const tokenPrefix = (await db.apiToken.findFirstOrThrow({ where: { user: { email: "dev@example.com" } } })).prefix;
   await (await as(dev, "198.51.100.9")).apps.create({ name: "acme-audited", team: "acme" });
-  // Refused: changes nothing, so nothing is recorded.
+  // Refused by authorization: recorded as denied, with the refusal's reason, on the team it named.
   await code((await as(outsider)).apps.destroy({ name: "acme-audited", confirm: "acme-audited" }));
   await code((await as(dev)).quotas.set({ team: "acme", limits: { apps: 99 } }));
+  // Refused by a quota: denied too.
+  await (await as(operator)).quotas.set({ team: "acme", limits: { apps: 2 } });
+  assert.equal(await code((await as(dev)).apps.create({ name: "acme-over", team: "acme" })), "FORBIDDEN");
+  await (await as(operator)).quotas.set({ team: "acme", limits: { apps: 10 } });
+  // Tried and not done: failed.
+  assert.equal(await code((await as(admin)).apps.destroy({ name: "acme-audited", confirm: "nope" })), "BAD_REQUEST");
+  // No identity at all: not recorded (audit/record.ts auditable).
+  assert.equal(await code((await as(null)).apps.create({ name: "acme-anon", team: "acme" })), "UNAUTHORIZED");
+  assert.equal(await code((await as("paas_no-such-token-000000000000000")).apps.create({ name: "acme-anon", team: "acme" })), "UNAUTHORIZED");
   // A sign-in carries a token in its input: recorded without it.
   await (await as(null)).auth.signIn({ token: dev });
-  const rows = await db.auditEvent.findMany({ orderBy: { createdAt: "asc" }, skip: before });
-  assert.deepEqual(rows.map((r) => r.action), ["apps.create", "auth.signIn"]);
+  const rows = await db.auditEvent.findMany({ orderBy: [{ createdAt: "asc" }, { id: "asc" }], skip: before });
+  assert.deepEqual(
+    rows.map((r) => [r.actor, r.action, r.team, r.outcome.replace(/: .*/, "")]),
+    [
+      ["dev@example.com", "apps.create", "acme", "ok"],
+      ["eve@example.com", "apps.destroy", "acme", "denied"],
+      ["dev@example.com", "quotas.set", "acme", "denied"],
+      ["admin@paas.localhost", "quotas.set", "acme", "ok"],
+      ["dev@example.com", "apps.create", "acme", "denied"],
+      ["admin@paas.localhost", "quotas.set", "acme", "ok"],
+      ["ada@example.com", "apps.destroy", "acme", "failed"],
+      ["anonymous", "auth.signIn", null, "ok"],
+    ],
+  );
+  assert.match(rows[1]!.outcome, /^denied: app "acme-audited" not found \(or you have no access to it\)$/);
+  assert.match(rows[2]!.outcome, /^denied: only the platform's operators may set quotas/);
+  assert.match(rows[4]!.outcome, /^denied: team "acme" has reached its quota of 2 apps/);
+  assert.match(rows[6]!.outcome, /^failed: destroying acme-audited removes it and everything it has for good: confirm with --confirm acme-audited$/);
+  assert.equal(await db.app.count({ where: { name: "acme-audited" } }), 1);
   const create = rows[0]!;
   assert.equal(create.actor, "dev@example.com");
   assert.equal(create.team, "acme");
@@ -105,10 +131,11 @@ test("every change is in the audit log (who, what, team, app, address, token), r
 
   // Admins and operators read it; members and others do not.
   const log = await (await as(admin)).audit.list({ team: "acme", limit: 10 });
-  // Newest first: the create above, then the operator's quota changes of the earlier tests.
-  assert.equal(log[0]!.action, "apps.create");
-  assert.equal(log[0]!.app, "acme-audited");
-  assert.equal(log[0]!.token, tokenPrefix);
+  // Newest first: the failed destroy above, ..., the create, then the operator's quota changes of the earlier tests.
+  assert.deepEqual([log[0]!.action, log[0]!.app, log[0]!.outcome.split(":")[0]], ["apps.destroy", "acme-audited", "failed"]);
+  const created = log.find((e) => e.action === "apps.create" && e.outcome === "ok")!;
+  assert.equal(created.app, "acme-audited");
+  assert.equal(created.token, tokenPrefix);
   assert.ok(log.some((e) => e.action === "quotas.set" && e.actor === "admin@paas.localhost" && (e.details.limits as { apps?: number }).apps === 10));
   assert.equal((await (await as(operator)).audit.list({ team: "acme", limit: 1 })).length, 1);
   assert.equal(await code((await as(dev)).audit.list({ team: "acme" })), "FORBIDDEN");

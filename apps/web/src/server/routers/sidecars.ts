@@ -12,7 +12,7 @@ import { db } from "@paas/db";
 import { AgentClient, appName, config, type ContainerInfo } from "@paas/shared";
 import { memoryMb } from "@paas/shared/sizes";
 import { authorizeApp } from "../authz.ts";
-import { runDeploy } from "../deploys.ts";
+import { deployFailure, runDeploy } from "../deploys.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 
 export const sidecarKind = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, "a sidecar kind is lowercase letters, digits and - (at most 31), e.g. logging or my-proxy");
@@ -43,7 +43,7 @@ async function sidecarContainers(app: string): Promise<ContainerInfo[]> {
 
 async function change(appId: string, data: Parameters<typeof runDeploy>[0] & { kind: "sidecars" }) {
   const r = await runDeploy(data);
-  if (!r.ok) throw new TRPCError({ code: "PRECONDITION_FAILED", message: r.error ?? "the sidecar change failed" });
+  if (!r.ok) throw deployFailure(r, "the sidecar change failed");
   return { message: r.log[0] ?? "done", appId };
 }
 
