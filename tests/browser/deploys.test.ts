@@ -34,7 +34,8 @@ async function trpc(proc: string, input: unknown, auth: { token?: string; page?:
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (auth.token) headers.authorization = `Bearer ${auth.token}`;
   if (auth.page) {
-    // The page's own cookies: the same session the browser has.
+    // The page's own cookies: the same session the browser has, and the dashboard client's CSRF header.
+    headers["x-paas-csrf"] = "1";
     const res =
       kind === "mutation"
         ? await auth.page.request.post(url, { data: body, headers })
@@ -228,6 +229,25 @@ describe("dashboard on a running platform", { timeout: 15 * 60_000 }, () => {
       const set = await trpc("config.set", { app: APP, vars: { GREETING: "pwned" } }, auth, "mutation");
       assert.equal(set.status, 404, set.text);
     }
+    await page.context().close();
+  });
+
+  test("a cross-site style POST with the admin's session cookie (a form's body, no CSRF header) is refused and changes nothing", async () => {
+    const page = await signedIn(p.adminToken);
+    const before = await releases();
+    const url = `${p.webUrl}/api/trpc/config.set`;
+    const json = JSON.stringify({ json: { app: APP, vars: { GREETING: "forged" } } });
+    for (const [what, opts] of [
+      ["a urlencoded form", { form: { GREETING: "forged" } }],
+      ["a multipart form", { multipart: { app: APP, GREETING: "forged" } }],
+      ["JSON without the header", { data: json, headers: { "content-type": "application/json" } }],
+    ] as const) {
+      const res = await page.request.post(url, opts);
+      assert.equal(res.status(), 403, `${what}: ${await res.text()}`);
+      assert.match(await res.text(), /cross-site request refused/);
+    }
+    assert.equal((await releases()).length, before.length, "no release was made");
+    assert.equal((await answer()).greeting, SECRET);
     assert.equal((await answer()).greeting, SECRET);
     await page.context().close();
   });

@@ -1,6 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useTransition } from "react";
+import { CSRF_HEADERS } from "@/lib/csrf.ts";
 import { trpc } from "@/lib/trpc-client.ts";
 
 export function SignOutButton() {
@@ -14,7 +15,7 @@ export function SignOutButton() {
         start(async () => {
           // Both kinds of session: a pasted token's and a password sign-in's (Better Auth).
           await trpc.auth.signOut.mutate();
-          await fetch("/api/auth/sign-out", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).catch(() => {});
+          await fetch("/api/auth/sign-out", { method: "POST", headers: CSRF_HEADERS, body: "{}" }).catch(() => {});
           router.replace("/login");
           router.refresh();
         })

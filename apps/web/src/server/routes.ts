@@ -6,7 +6,8 @@
  * Credentials: "principal" routes authenticate in auth.ts and decide in authz.ts;
  * "push-token" routes take the one-time token the git endpoint minted for a push it had
  * authorized; "worker-token" routes take the workers' shared secret; "public" routes are
- * Better Auth's sign-in endpoints (rate-limited, Origin-checked).
+ * Better Auth's sign-in endpoints (rate-limited, Origin-checked). Every POST and DELETE that
+ * brings a cookie passes the CSRF check first (csrfGuarded).
  */
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { appRouter } from "./routers/_app.ts";
@@ -37,8 +38,6 @@ export interface Route {
 }
 
 async function trpc(req: Request): Promise<Response> {
-  const refused = crossSiteRefusal(req);
-  if (refused) return refused;
   return fetchRequestHandler({
     endpoint: "/api/trpc",
     req,
@@ -61,8 +60,19 @@ const withId =
   async (req, ctx) =>
     fn(req, str((await ctx.params).id));
 
+/** Every POST and DELETE handler refuses a cookie-carrying request from elsewhere first (people/csrf.ts). */
+function csrfGuarded<T extends Record<string, Route>>(routes: T): T {
+  for (const route of Object.values(routes)) {
+    for (const method of ["POST", "DELETE"] as const) {
+      const handler = route.handlers[method];
+      if (handler) route.handlers[method] = async (req, ctx) => crossSiteRefusal(req) ?? handler(req, ctx);
+    }
+  }
+  return routes;
+}
+
 /** Keys are the route files' paths under src/app (Next's pattern syntax). */
-export const httpRoutes = {
+export const httpRoutes = csrfGuarded({
   "/api/trpc/[trpc]": { credential: "principal", handlers: { GET: trpc, POST: trpc } },
   "/api/auth/[...all]": { credential: "public", handlers: { GET: betterAuth, POST: betterAuth } },
   "/api/builds/[id]/events": { credential: "principal", handlers: { GET: withId(buildEventsResponse) } },
@@ -78,6 +88,6 @@ export const httpRoutes = {
   "/metrics/apps/[app]": { credential: "principal", handlers: { GET: async (req, ctx) => appMetricsResponse(req, str((await ctx.params).app)) } },
   "/api/apps/[name]/logs": { credential: "principal", handlers: { GET: async (req, ctx) => appLogEventsResponse(req, str((await ctx.params).name)) } },
   "/api/backups/[id]/download": { credential: "principal", handlers: { GET: withId(downloadResponse) } },
-} satisfies Record<string, Route>;
+} satisfies Record<string, Route>);
 
 export const authRoutes = httpRoutes["/api/auth/[...all]"].handlers;

@@ -2,6 +2,7 @@
 /** Email and password sign-in (Better Auth's /api/auth/sign-in/email sets the session cookie). */
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { CSRF_HEADERS } from "@/lib/csrf.ts";
 import { useHydrated } from "@/lib/use-hydrated.ts";
 import { buttonCls, ErrorLine, inputCls } from "./ui.tsx";
 
@@ -20,7 +21,7 @@ export function PasswordSignIn({ email: initialEmail = "" }: { email?: string })
     try {
       const res = await fetch("/api/auth/sign-in/email", {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: CSRF_HEADERS,
         body: JSON.stringify({ email, password }),
       });
       if (!res.ok) {

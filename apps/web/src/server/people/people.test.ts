@@ -84,6 +84,39 @@ describe("teams, members and invitations", () => {
     assert.equal(await db.app.count({ where: { name: "csrf-app" } }), 0);
   });
 
+  test("a cookie-authenticated change needs a JSON body and the dashboard's X-PaaS-CSRF header: a cross-site form cannot send either", async () => {
+    const trpc = httpRoutes["/api/trpc/[trpc]"].handlers.POST;
+    const post = (headers: Record<string, string>, body: string | FormData) =>
+      trpc(new Request(`${origin}/api/trpc/apps.create`, { method: "POST", headers: { host: "localhost:3000", cookie: aliceCookie, ...headers }, body }));
+    const input = JSON.stringify({ json: { name: "csrf-app", team: "blue" } });
+    const form = new FormData();
+    form.set("name", "csrf-app");
+    form.set("team", "blue");
+    // What a form on another site makes the browser send (no Origin check to lean on: old browsers and privacy tools drop it).
+    for (const [what, headers, body] of [
+      ["a multipart form", {}, form],
+      ["a urlencoded form", { "content-type": "application/x-www-form-urlencoded" }, "name=csrf-app&team=blue"],
+      ["a text/plain form", { "content-type": "text/plain" }, input],
+      ["JSON without the header", { "content-type": "application/json" }, input],
+      ["JSON with a wrong header", { "content-type": "application/json", "x-paas-csrf": "0" }, input],
+    ] as const) {
+      const res = await post(headers, body);
+      assert.equal(res.status, 403, what);
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /^cross-site request refused .*x-paas-csrf: 1/, what);
+    }
+    assert.equal(await db.app.count({ where: { name: "csrf-app" } }), 0);
+    // Better Auth's routes too: sign-out with the cookie and no header is refused, the session stays.
+    const signOut = await authPost("/sign-out", {}, { cookie: aliceCookie, "content-type": "text/plain" });
+    assert.equal(signOut.status, 403);
+    assert.equal((await createCaller(await createContext({ headers: new Headers({ cookie: aliceCookie }) })).auth.whoami()).email, "alice@example.com");
+    // The dashboard's own request (same origin, JSON, the header) passes; so does a token's, which brings no cookie to forge.
+    const ok = await post({ origin, "content-type": "application/json", "x-paas-csrf": "1" }, input);
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.equal(await db.app.count({ where: { name: "csrf-app" } }), 1);
+    const viaToken = await trpc(new Request(`${origin}/api/trpc/apps.create`, { method: "POST", headers: { authorization: `Bearer ${op}`, "content-type": "application/json" }, body: JSON.stringify({ json: { name: "csrf-app-token", team: "blue" } }) }));
+    assert.equal(viaToken.status, 200, await viaToken.clone().text());
+  });
+
   test("sign-in is rate-limited", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) statuses.push((await authPost("/sign-in/email", { email: "alice@example.com", password: "nope-nope-nope" }, { "x-forwarded-for": "10.7.7.7" })).status);
