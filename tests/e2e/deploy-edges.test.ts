@@ -2,7 +2,8 @@
  * Release and deploy edge cases, end to end (a platform started by ./infra/up,
  * real pushes, answers through the router): config changes racing a build,
  * failed config changes and rollbacks changing nothing (and in the audit log as failed),
- * preview apps against the team's app quota, and devDependencies pruned from Node images.
+ * preview apps against the team's app quota and a deploy-branch change that takes the new
+ * deploy branch's preview app away, and devDependencies pruned from Node images.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -226,6 +227,24 @@ describe("release and deploy edge cases", { timeout: 20 * 60_000 }, () => {
     const again = await push(repo, APP, "feature-q");
     assert.equal(again.code, 0, again.out);
     assert.equal((await answer(`feature-q.${APP}`)).code, "preview-2");
+
+    // feature-q made the deploy branch: its preview app goes (it would serve a copy nobody
+    // updates), the CLI says so, and a push of feature-q deploys the app itself.
+    const moved = await paas(["apps:update", "-a", APP, "--deploy-branch", "feature-q"]);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, new RegExp(`The preview app ${APP}--feature-q \\(http://feature-q\\.${APP}\\.localhost:\\d+/\\) was removed: feature-q deploys ${APP} itself now`));
+    assert.equal(await db.app.count({ where: { name: `${APP}--feature-q` } }), 0);
+    assert.equal((await viaRouter(p, `feature-q.${APP}`)).status, 404);
+    await commitApp(repo, "from-feature-q");
+    const deployed = await push(repo, APP, "feature-q");
+    assert.equal(deployed.code, 0, deployed.out);
+    assert.equal((await answer(APP)).code, "from-feature-q");
+    assert.equal(await db.app.count({ where: { previewOfId: app.id } }), 0, "the push deployed the app, not a preview");
+    // Back to main, which has no preview app: nothing is removed.
+    const back = await paas(["apps:update", "-a", APP, "--deploy-branch", "main"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.doesNotMatch(back.stdout, /removed/);
+
     const del = await push(repo, APP, ":feature-q");
     assert.equal(del.code, 0, del.out);
     assert.equal(await db.app.count({ where: { name: `${APP}--feature-q` } }), 0);

@@ -12,6 +12,7 @@ import { CliError, normalizeUrl, readStored, resolveCredentials, writeStored, ty
 import { isGitRepo, remoteUrlFor, resolveApp, setCredentialHelper, setRemote } from "./git.ts";
 import { heading, json, pc, short, status, table, when } from "./output.ts";
 import { parseAssignments } from "@paas/shared/config-vars";
+import { removedPreviewText } from "@paas/shared/previews";
 import { formatCpus, formatMemory, parseCpuMillis, parseMemoryMb, parseScaleArgs, SizeError } from "@paas/shared/sizes";
 import { followBuildLog, shellQuote } from "./follow.ts";
 import { domainCommands } from "./domains.ts";
@@ -400,6 +401,7 @@ appCommand(program, "apps:update", { json: true })
       });
       if (opts.json) return json(r);
       console.log(`${pc.bold(r.name)}: deploys from ${r.deployBranch}, previews ${r.previews ? "on" : "off"}, build mode ${r.buildMode}, build timeout ${r.buildTimeoutSeconds ? `${r.buildTimeoutSeconds}s` : "default"}`);
+      if (r.removedPreview) console.log(removedPreviewText(r.name, r.deployBranch, r.removedPreview));
     }),
   );
 

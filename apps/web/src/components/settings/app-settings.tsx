@@ -5,6 +5,7 @@
  * which deploys a release of the current image with it (zero downtime, kept only if it serves).
  */
 import { useState } from "react";
+import { removedPreviewText } from "@paas/shared/previews";
 import { trpc } from "@/lib/trpc-client.ts";
 import { fieldCls, labelCls, NoticeLine, ReadOnly, SubmitRow, useAction } from "./action.tsx";
 
@@ -37,7 +38,8 @@ export function AppSettings({ app, deployBranch, domain, settings, canEdit }: { 
     if (seconds !== null && (!Number.isInteger(seconds) || seconds < 1)) return build.refuse("The build time limit is whole seconds (e.g. 900), or empty for the platform's default.");
     await build.run(async () => {
       const r = await trpc.apps.update.mutate({ name: app, deployBranch: branch, previews, buildMode: buildMode as "queue" | "supersede", buildTimeoutSeconds: seconds });
-      return `Saved: deploys from ${r.deployBranch}, previews ${r.previews ? "on" : "off"}, build mode ${r.buildMode}, build time limit ${r.buildTimeoutSeconds ? `${r.buildTimeoutSeconds}s` : "the platform's default"}. They apply from the next push.`;
+      const saved = `Saved: deploys from ${r.deployBranch}, previews ${r.previews ? "on" : "off"}, build mode ${r.buildMode}, build time limit ${r.buildTimeoutSeconds ? `${r.buildTimeoutSeconds}s` : "the platform's default"}. They apply from the next push.`;
+      return r.removedPreview ? `${saved} ${removedPreviewText(r.name, r.deployBranch, r.removedPreview)}` : saved;
     });
   }
 

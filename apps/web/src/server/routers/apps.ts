@@ -8,8 +8,18 @@ import { runDeploy } from "../deploys.ts";
 import { appAbilities, authorizeApp, authorizeTeam, visibleTeamIds } from "../authz.ts";
 import { ensureRepo, setRepoHead } from "../git/repos.ts";
 import { destroyApp, DestroyError } from "../destroy-app.ts";
+import { destroyPreview, PreviewError, previewUrl } from "../previews.ts";
 import { replicaCrashes } from "../replica-crashes.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
+
+/** An app's settings as apps.update answers them. */
+const settingsOf = (u: { name: string; deployBranch: string; previews: boolean; buildMode: string; buildTimeoutSeconds: number | null }) => ({
+  name: u.name,
+  deployBranch: u.deployBranch,
+  previews: u.previews,
+  buildMode: u.buildMode,
+  buildTimeoutSeconds: u.buildTimeoutSeconds,
+});
 
 export const appsRouter = createTRPCRouter({
   list: protectedProcedure.query(async ({ ctx }) => {
@@ -147,16 +157,32 @@ export const appsRouter = createTRPCRouter({
       const app = await authorizeApp(ctx.principal, input.name, "configure");
       const { name: _n, ...data } = input;
       const branch = data.deployBranch;
-      if (branch !== undefined && branch !== app.deployBranch) {
-        if (app.previewOfId) throw new TRPCError({ code: "BAD_REQUEST", message: `${app.name} is a preview app: it deploys its branch ${app.deployBranch}; change the deploy branch of the app it previews` });
-        const preview = await db.app.findFirst({ where: { previewOfId: app.id, deployBranch: branch } });
-        if (preview) {
-          throw new TRPCError({ code: "CONFLICT", message: `the branch ${branch} deploys the preview app ${preview.name}: delete it first (git push paas :${branch}), then make ${branch} the deploy branch` });
-        }
+      if (branch !== undefined && branch !== app.deployBranch && app.previewOfId) {
+        throw new TRPCError({ code: "BAD_REQUEST", message: `${app.name} is a preview app: it deploys its branch ${app.deployBranch}; change the deploy branch of the app it previews` });
       }
       const u = await db.app.update({ where: { id: app.id }, data });
-      if (branch !== undefined) await setRepoHead(u.name, u.deployBranch);
-      return { name: u.name, deployBranch: u.deployBranch, previews: u.previews, buildMode: u.buildMode, buildTimeoutSeconds: u.buildTimeoutSeconds };
+      if (branch === undefined) return { ...settingsOf(u), removedPreview: null };
+      await setRepoHead(u.name, u.deployBranch);
+      // The deploy branch's pushes deploy the app itself from now on: a preview app that branch
+      // made serves a copy nobody updates, so it goes (after the change: a push meanwhile cannot
+      // make it again). Checked even when the branch was already the deploy branch, so running
+      // the command again finishes a removal that failed.
+      let removedPreview: { name: string; url: string } | null = null;
+      const preview = await db.app.findFirst({ where: { previewOfId: u.id, deployBranch: u.deployBranch } });
+      if (preview) {
+        try {
+          const url = previewUrl(preview.previewBranch ?? u.deployBranch, u.name);
+          await destroyPreview(u.id, u.deployBranch);
+          removedPreview = { name: preview.name, url };
+        } catch (err) {
+          if (!(err instanceof PreviewError)) throw err;
+          throw new TRPCError({
+            code: "INTERNAL_SERVER_ERROR",
+            message: `${u.name} deploys from ${u.deployBranch} now, but its preview app ${preview.name} of that branch was not removed (${err.message}): run the same command again to finish`,
+          });
+        }
+      }
+      return { ...settingsOf(u), removedPreview };
     }),
 
   /**
