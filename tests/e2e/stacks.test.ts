@@ -15,7 +15,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { AgentClient } from "@paas/shared";
-import { ROOT, fixtureRepo, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
+import { ROOT, commitChange, fixtureRepo, pushApp, sh, startPlatform, viaRouter, type Platform } from "../helpers/platform.ts";
 
 let p: Platform;
 /** A token in the host's npm config (a scope nothing here uses): never in a layer, an image's config or the log. */
@@ -54,8 +54,8 @@ describe("stacks: ordinary apps build", { timeout: 30 * 60_000 }, () => {
     await fs.writeFile(npmrc, `@h4-unused:registry=http://127.0.0.1:9/\n//127.0.0.1:9/:_authToken=${NPM_TOKEN}\n`);
     // (lower case: npx exports npm_config_userconfig to what it runs, this test included)
     p = await startPlatform("stacks", 4400, { npm_config_userconfig: npmrc });
-    // One app per stack: more than a team's default 10.
-    const q = await paas(["quotas:set", "apps=30", "--team", "main"]);
+    // One app per stack: more than a team's default 10 (and its 16 replicas of the default size).
+    const q = await paas(["quotas:set", "apps=30", "memory=8G", "cpus=8", "--team", "main"]);
     assert.equal(q.code, 0, q.stderr + q.stdout);
   });
   after(async () => {
@@ -164,6 +164,55 @@ describe("stacks: ordinary apps build", { timeout: 30 * 60_000 }, () => {
     const body = JSON.parse(await answer("django"));
     assert.equal(body.framework, "django");
     assert.equal((await viaRouter(p, "django", "/admin/")).status, 302, "Django's admin redirects to its login");
+  });
+
+  test("Pipenv: Pipfile.lock's default packages installed with their hashes checked, its develop ones not", async () => {
+    const r = await push("python-pipenv", "pipenv");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Installing from Pipfile\.lock \(8 packages, hashes checked\)/);
+    assert.deepEqual(JSON.parse(await answer("pipenv")), { message: "pipenv on gunicorn", flask: "3.1.3", pytest: false });
+    await assertOnRunStack("pipenv", "python");
+  });
+
+  test("Poetry: poetry.lock's main group, then the project itself (a package: pip install --no-deps .)", async () => {
+    const r = await push("python-poetry", "poetry");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Installing from poetry\.lock \(8 packages, hashes checked\)/);
+    assert.match(r.out, /Installing the app \(pip install --no-deps \.\)/);
+    assert.match(r.out, /Successfully installed hello-poetry-0\.3\.0/);
+    assert.deepEqual(JSON.parse(await answer("poetry")), { message: "poetry on gunicorn", flask: "3.1.3", project: "0.3.0", pytest: false });
+  });
+
+  test("uv: uv.lock's dependencies of a virtual project (FastAPI on uvicorn), its dev group not", async () => {
+    const r = await push("python-uv", "uvapp");
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /Installing from uv\.lock \(14 packages, hashes checked\)/);
+    assert.match(r.out, /-----> Adding the app/, "a virtual project is not installed");
+    assert.deepEqual(JSON.parse(await answer("uvapp")), { message: "fastapi on uvicorn", fastapi: "0.142.2", pydantic: "2.13.5", pytest: false });
+  });
+
+  test("a lock pinning what the index has not, or a hash that does not match, fails with pip's reason; a Pipfile without its lock is refused; the release keeps serving", async () => {
+    const app = "pipenvbad";
+    const r = await push("python-pipenv", app);
+    assert.equal(r.code, 0, r.out);
+    const lock = JSON.parse(await fs.readFile(path.join(r.repo, "Pipfile.lock"), "utf8"));
+    lock.default.flask.version = "==9.9.9";
+    await commitChange(r.repo, "Pipfile.lock", JSON.stringify(lock, null, 4), "flask 9.9.9");
+    const missing = await pushApp(p, app, r.repo);
+    assert.notEqual(missing.code, 0, missing.stderr);
+    assert.match(missing.stderr, /pip could not install what Pipfile\.lock pins: .*No matching distribution found for flask==9\.9\.9/);
+    lock.default.flask.version = "==3.1.3";
+    lock.default.flask.hashes = [`sha256:${"0".repeat(64)}`];
+    await commitChange(r.repo, "Pipfile.lock", JSON.stringify(lock, null, 4), "a wrong hash");
+    const tampered = await pushApp(p, app, r.repo);
+    assert.notEqual(tampered.code, 0, tampered.stderr);
+    assert.match(tampered.stderr, /pip could not install what Pipfile\.lock pins: the hashes of these packages do not match the lock: flask==3\.1\.3/);
+    await fs.rm(path.join(r.repo, "Pipfile.lock"));
+    await commitChange(r.repo, "Pipfile", await fs.readFile(path.join(r.repo, "Pipfile"), "utf8"), "no lock");
+    const unlocked = await pushApp(p, app, r.repo);
+    assert.notEqual(unlocked.code, 0, unlocked.stderr);
+    assert.match(unlocked.stderr, /Pipfile has no Pipfile\.lock beside it: run `pipenv lock` and commit Pipfile\.lock/);
+    assert.equal(JSON.parse(await answer(app)).flask, "3.1.3", "the first release still serves");
   });
 
   test("no secret of the host's package config reaches a layer, an image's config or the build log", async () => {

@@ -36,7 +36,7 @@ test("a Node app without a web process is refused", async () => {
 
 test("an unknown app type lists every supported type", async () => {
   await assert.rejects(detect(await tree({ "README.md": "hi" })), (e: Error) => {
-    for (const s of ["Dockerfile", "package.json", "requirements.txt", "pyproject.toml", "index.html", "static.json", "public/"]) {
+    for (const s of ["Dockerfile", "package.json", "requirements.txt", "Pipfile", "pyproject.toml", "index.html", "static.json", "public/"]) {
       assert.ok(e.message.includes(s), `${s} in: ${e.message}`);
     }
     return e instanceof DetectError;
@@ -68,6 +68,13 @@ test("Python defaults: python app.py / main.py, gunicorn when it is a requiremen
     "gunicorn --bind 0.0.0.0:$PORT app:app",
   );
   await assert.rejects(detect(await tree({ "requirements.txt": "" })), /no web process: add app\.py/);
+});
+
+test("a Pipfile (or its lock alone) is a Python app; gunicorn in the Pipfile makes it the web server", async () => {
+  const pipenv = await detect(await tree({ Pipfile: '[packages]\nflask = "*"\ngunicorn = "*"\n', "app.py": "" }));
+  assert.deepEqual([pipenv.builder, pipenv.reason, pipenv.processTypes.web], ["python", "Pipfile", "gunicorn --bind 0.0.0.0:$PORT app:app"]);
+  assert.equal((await detect(await tree({ "Pipfile.lock": "{}", "main.py": "" }))).reason, "Pipfile.lock");
+  assert.equal((await detect(await tree({ "requirements.txt": "", Pipfile: "", "app.py": "" }))).reason, "requirements.txt");
 });
 
 test("static sites get the static server as web", async () => {

@@ -36,7 +36,7 @@ export interface Detection {
 }
 
 export const SUPPORTED =
-  "a Dockerfile, a Node.js app (package.json), a Python app (requirements.txt or pyproject.toml), " +
+  "a Dockerfile, a Node.js app (package.json), a Python app (requirements.txt, Pipfile or pyproject.toml), " +
   "a static site (index.html, static.json or a public/ folder)";
 
 const isDir = async (p: string) => (await fs.stat(p).catch(() => null))?.isDirectory() ?? false;
@@ -62,6 +62,10 @@ export async function detect(dir: string, forced?: string): Promise<Detection> {
     [builder, reason] = ["node", "package.json"];
   } else if (await isFile(path.join(dir, "requirements.txt"))) {
     [builder, reason] = ["python", "requirements.txt"];
+  } else if (await isFile(path.join(dir, "Pipfile.lock"))) {
+    [builder, reason] = ["python", "Pipfile.lock"];
+  } else if (await isFile(path.join(dir, "Pipfile"))) {
+    [builder, reason] = ["python", "Pipfile"];
   } else if (await isFile(path.join(dir, "pyproject.toml"))) {
     [builder, reason] = ["python", "pyproject.toml"];
   } else if (await isFile(path.join(dir, "index.html"))) {
@@ -111,7 +115,8 @@ async function defaultWeb(dir: string, builder: BuilderName): Promise<string | u
     case "node":
       return (await packageScripts(dir)).start ? "npm start" : undefined;
     case "python": {
-      const reqs = ((await readIfExists(path.join(dir, "requirements.txt"))) ?? "") + ((await readIfExists(path.join(dir, "pyproject.toml"))) ?? "");
+      let reqs = "";
+      for (const f of ["requirements.txt", "Pipfile", "pyproject.toml"]) reqs += ((await readIfExists(path.join(dir, f))) ?? "") + "\n";
       const hasGunicorn = /(^|["'\s])gunicorn\b/im.test(reqs);
       for (const [file, mod] of [["wsgi.py", "wsgi:application"], ["app.py", "app:app"], ["main.py", "main:app"]] as const) {
         if (!(await isFile(path.join(dir, file)))) continue;

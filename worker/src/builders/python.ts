@@ -4,25 +4,31 @@
  * in a layer of its own cached by the requirements' hash (like Node's dependencies), then
  * the source on top; the result runs on the run image, without the compilers.
  *
- *   stack/python-build + requirements.txt (+ the local packages it names)
+ *   stack/python-build + requirements.txt, or a lock's pinned list (+ the local packages they name)
  *     -> python3 -m venv, pip install -r                                => cache/<app>/python-venv:<hash>
- *   venv image + source (without .venv)  [-> pip install . for a pyproject-only app]
+ *   venv image + source (without .venv)  [-> pip install . for a pyproject-only app,
+ *                                            pip install --no-deps . for a locked package project]
  *     => cache/<app>/python-built:<build>, rebased from stack/python-build onto stack/python
  *     => app/<app>:<build>
  *
  * `.python-version` or `runtime.txt` (python-3.11.2) is checked against the stack's Python
  * (Debian's, the one version here). Packages come from pip's indexes as the host has them
- * configured (package-indexes.ts).
+ * configured (package-indexes.ts). Which file decides what is installed (requirements.txt,
+ * Pipfile.lock, poetry.lock, uv.lock, pyproject.toml) and a lock's conversion: python-locks.ts.
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { APP_PORT, BuildFailure, findImage, finalImageName, packageIndexes, pruneCache, readIfExists, runStep, sha256, shellCmd, tarOfDir, tarOfFiles, type BuildContext, type BuildOutput } from "./context.ts";
 import type { Detection } from "./detect.ts";
+import { describePlan, pipReason, pythonInstallPlan } from "./python-locks.ts";
 
 export const RUN_STACK = "stack/python";
 export const BUILD_STACK = "stack/python-build";
 const VENV = "/app/.venv";
+/** A lock's packages as requirements files for the venv step (removed by it; pip reads paths relative to /app). */
+const LOCKED = "/app/.paas-locked-requirements.txt";
+const DIRECT = "/app/.paas-direct-requirements.txt";
 /** pip's cache and version check stay out of the image and off the network. */
 const PIP_ENV = { PIP_NO_CACHE_DIR: "1", PIP_DISABLE_PIP_VERSION_CHECK: "1", PYTHONDONTWRITEBYTECODE: "1" };
 const RUN_ENV = { VIRTUAL_ENV: VENV, PATH: `${VENV}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`, PYTHONUNBUFFERED: "1" };
@@ -82,48 +88,77 @@ export async function buildPython(ctx: BuildContext, detection: Detection): Prom
     : undefined;
   if (have) log.step(`Using Python ${have}${asked ? ` (asked for ${asked})` : ""}`);
   const indexes = await packageIndexes(ctx);
-  const requirements = await readIfExists(path.join(ctx.dir, "requirements.txt"));
-  const pyproject = await readIfExists(path.join(ctx.dir, "pyproject.toml"));
+  const read = (f: string) => readIfExists(path.join(ctx.dir, f));
+  const requirements = await read("requirements.txt");
+  const plan = pythonInstallPlan({
+    requirements,
+    pipfile: await read("Pipfile"),
+    pipfileLock: await read("Pipfile.lock"),
+    pyproject: await read("pyproject.toml"),
+    poetryLock: await read("poetry.lock"),
+    uvLock: await read("uv.lock"),
+  });
+  if (plan.ignored.length) log.info(`${plan.source} decides what is installed; ${plan.ignored.join(" and ")} ${plan.ignored.length > 1 ? "are" : "is"} not used`);
+  const fromLock = plan.source !== null && plan.source !== "requirements.txt" && plan.source !== "pyproject.toml";
   const hasReqs = requirements !== null && requirements.split("\n").some((l) => l.trim() && !l.trim().startsWith("#"));
 
-  const local = requirements ? localRequirements(requirements) : [];
+  const source = fromLock ? plan.source! : "requirements.txt";
+  const local = localRequirements(fromLock ? plan.direct : (requirements ?? ""));
   for (const rel of local) {
     const abs = path.resolve(ctx.dir, rel);
-    if (!abs.startsWith(ctx.dir + path.sep)) throw new BuildFailure(`requirements.txt installs ${rel}, which is outside the pushed tree; vendor it into the repository`);
-    if (!fs.existsSync(abs)) throw new BuildFailure(`requirements.txt installs ${rel}, which is not in the pushed tree`);
+    if (!abs.startsWith(ctx.dir + path.sep)) throw new BuildFailure(`${source} installs ${rel}, which is outside the pushed tree; vendor it into the repository`);
+    if (!fs.existsSync(abs)) throw new BuildFailure(`${source} installs ${rel}, which is not in the pushed tree`);
   }
-  const hash = sha256(stack.id, requirements ?? "", ...local.flatMap((rel) => [rel, hashTree(path.resolve(ctx.dir, rel))]));
+  const installed = fromLock ? `${plan.source}\0${plan.locked}\0${plan.direct}` : (requirements ?? "");
+  const hash = sha256(stack.id, installed, ...local.flatMap((rel) => [rel, hashTree(path.resolve(ctx.dir, rel))]));
   const venvName = `cache/${ctx.app.name}/python-venv:${hash}`;
   if (await findImage(ctx, venvName)) {
-    log.step("Reusing the virtualenv (requirements unchanged)");
+    log.step(`Reusing the virtualenv (${fromLock ? plan.source : "requirements"} unchanged)`);
   } else {
-    log.step(hasReqs ? "Installing requirements into a virtualenv" : "Creating a virtualenv (no requirements)");
-    const script = ["set -e", `python3 -m venv ${VENV}`, hasReqs ? `${VENV}/bin/pip install -r requirements.txt` : "true"].join("\n");
+    log.step(fromLock ? describePlan(plan) : hasReqs ? "Installing requirements into a virtualenv" : "Creating a virtualenv (no requirements)");
+    const pip = `${VENV}/bin/pip`;
+    const script = ["set -e", `python3 -m venv ${VENV}`];
+    if (fromLock) {
+      // --no-deps: the lock is the whole set, as pipenv, Poetry and uv install it; pip check says if it is not
+      if (plan.locked) script.push(`${pip} install --no-deps${plan.hashed ? " --require-hashes" : ""} -r ${LOCKED}`);
+      if (plan.direct) script.push(`${pip} install --no-deps -r ${DIRECT}`);
+      script.push(`rm -f ${LOCKED} ${DIRECT}`, `check=$(${pip} check 2>&1) || printf 'Warning: the packages ${plan.source} pins do not fit together (pip check):\\n%s\\n' "$check"`);
+    } else if (hasReqs) script.push(`${pip} install -r requirements.txt`);
+    const pipOutput: string[] = [];
     await runStep(ctx, {
       image: BUILD_STACK,
-      cmd: ["/bin/sh", "-c", script],
+      cmd: ["/bin/sh", "-c", script.join("\n")],
       env: PIP_ENV,
       workdir: "/app",
       archives: [
-        { dir: "/app", tar: () => tarOfFiles({ "requirements.txt": requirements ?? "" }) },
+        { dir: "/app", tar: () => tarOfFiles(fromLock ? { [path.basename(LOCKED)]: plan.locked, [path.basename(DIRECT)]: plan.direct } : { "requirements.txt": requirements ?? "" }) },
         // the local packages it names, at their places (their parents made by the tar)
         ...local.map((rel) => ({ dir: "/app", tar: () => tarOfDir(ctx.dir, (p) => !(p === rel || p.startsWith(`${rel}/`) || rel.startsWith(`${p}/`))) })),
       ],
+      onLine: (l) => {
+        // pip's reason is at the end of its output
+        if (fromLock && pipOutput.push(l.line) > 200) pipOutput.shift();
+      },
       commit: { name: venvName },
       purpose: "python-venv",
       indexes,
+    }).catch((err) => {
+      // pip's own reason (a version the index does not have, a hash that does not match) as the push's
+      const reason = fromLock && err instanceof BuildFailure && !ctx.deadline.aborted ? pipReason(pipOutput) : undefined;
+      if (!reason) throw err;
+      throw new BuildFailure(`pip could not install what ${plan.source} pins: ${reason}`);
     });
     await pruneCache(ctx, "python-venv", venvName);
   }
 
-  // A pyproject-only app is itself the package: install it with its source.
-  const installSelf = requirements === null && pyproject !== null;
+  // A pyproject-only app is itself the package: install it with its source (after a lock, without its dependencies).
+  const selfCmd = plan.installSelf === "with-deps" ? "pip install ." : plan.installSelf === "no-deps" ? "pip install --no-deps ." : undefined;
   const skip = (rel: string) => [".venv", ".git", "__pycache__"].some((d) => rel === d || rel.startsWith(d + "/"));
-  log.step(installSelf ? "Installing the app (pip install .)" : "Adding the app");
+  log.step(selfCmd ? `Installing the app (${selfCmd})` : "Adding the app");
   const built = `cache/${ctx.app.name}/python-built:${ctx.buildId}`;
   await runStep(ctx, {
     image: venvName,
-    cmd: installSelf ? ["/bin/sh", "-c", `set -e\n${VENV}/bin/pip install .`] : undefined,
+    cmd: selfCmd ? ["/bin/sh", "-c", `set -e\n${VENV}/bin/${selfCmd}`] : undefined,
     env: { ...PIP_ENV, ...RUN_ENV },
     workdir: "/app",
     archives: [{ dir: "/app", tar: () => tarOfDir(ctx.dir, skip) }],
