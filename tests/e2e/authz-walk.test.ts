@@ -333,6 +333,7 @@ test("every procedure and route refuses those who may not, and nothing changes",
         const headers: Record<string, string> = { "content-type": "application/json", origin: p.webUrl };
         if (token) headers.authorization = pattern.startsWith("/git/") ? `Basic ${Buffer.from(`git:${token}`).toString("base64")}` : `Bearer ${token}`;
         if (emails[who] && pattern.startsWith("/git/")) audited.add(`${emails[who]} git.push`);
+        if (emails[who] && pattern === "/api/run") audited.add(`${emails[who]} run`);
         const res = await fetch(p.webUrl + url, { method, headers, body: method === "GET" ? undefined : (bodies[pattern] ?? "") });
         const text = await res.text();
         // Better Auth's get-session answers null to a caller without a session: a refusal too.

@@ -115,6 +115,13 @@ describe("volumes, run and run:debug", { timeout: 20 * 60_000 }, () => {
     assert.equal(ok.code, 0);
     assert.equal(ok.stdout, "one string\n");
     assert.deepEqual(await oneOffs(), [], "no one-off container is left");
+    // Each run is in the team's audit log, with the command as typed.
+    const audit = await paas(["audit", "-t", "main", "-n", "20", "--json"]);
+    assert.equal(audit.code, 0, audit.stderr);
+    const runs = (JSON.parse(audit.stdout) as { action: string; app: string; outcome: string; details: unknown }[]).filter((e) => e.action === "run" && e.app === APP);
+    assert.equal(runs.length, 2, audit.stdout);
+    assert.ok(runs.every((e) => e.outcome === "ok"));
+    assert.match(JSON.stringify(runs.map((e) => e.details)), /echo one string; true/);
     const none = await paas(["run", "-a", "nosuchapp", "--", "true"]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /app "nosuchapp" not found/);

@@ -16,8 +16,9 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { AgentClient, appName, config, encodeFrame, frameReader, type ExecProcess } from "@paas/shared";
 import { authenticateToken, tokenFromAuthorization, type Principal } from "../auth.ts";
+import { auditable, auditSubject, clientAddress, outcomeOf, recordAudit } from "../audit/record.ts";
 import { authorizeApp, AuthzError } from "../authz.ts";
-import { runDeploy } from "../deploys.ts";
+import { deployFailure, runDeploy } from "../deploys.ts";
 
 const RunRequest = z.object({
   app: appName,
@@ -60,15 +61,30 @@ export async function startRunResponse(req: Request): Promise<Response> {
   if (!parsed.success) return json(400, parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
   const input = parsed.data;
   if (input.mode === "run" && !input.cmd?.length) return json(400, "name the command to run, e.g. paas run -a APP -- ls -la");
+  // Who ran what in which app is in the audit log, whatever came of it (the command as typed,
+  // its URLs' credentials masked: record.ts redact).
+  const audit = async (outcome?: string) => {
+    if (!auditable(p)) return;
+    const subject = await auditSubject("run", { app: input.app }, null);
+    const details = { mode: input.mode, ...(input.cmd ? { cmd: input.cmd } : {}), ...(input.replica ? { replica: input.replica } : {}) };
+    await recordAudit({ principal: p, address: clientAddress(req.headers), action: input.mode === "debug" ? "run:debug" : "run", ...subject, details, outcome });
+  };
   let app;
   try {
     app = await authorizeApp(p, input.app, "deploy");
   } catch (err) {
-    if (err instanceof AuthzError) return json(authzStatus(err), err.message);
+    if (err instanceof AuthzError) {
+      await audit(outcomeOf(err));
+      return json(authzStatus(err), err.message);
+    }
     throw err;
   }
   const made = await runDeploy({ kind: "one-off", appId: app.id, mode: input.mode, ...(input.replica ? { replica: input.replica } : {}) }, 120_000);
-  if (!made.ok || !made.container) return json(409, made.error ?? "the container could not be made");
+  if (!made.ok || !made.container) {
+    const error = made.error ?? "the container could not be made";
+    await audit(outcomeOf(deployFailure(made, error)));
+    return json(409, error);
+  }
   const { agentUrl, id } = made.container;
   const agent = new AgentClient(agentUrl, config().agentToken);
   const remove = () => agent.remove(id, true).catch(() => {});
@@ -85,8 +101,10 @@ export async function startRunResponse(req: Request): Promise<Response> {
     });
   } catch (err) {
     await remove();
+    await audit(outcomeOf(new Error(`the command did not start: ${(err as Error).message}`)));
     return json(409, `the command did not start: ${(err as Error).message}`);
   }
+  await audit();
   const sessionId = randomBytes(16).toString("hex");
   sessions.set(sessionId, { tokenId: p!.tokenId, proc });
   let done = false;
