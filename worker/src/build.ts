@@ -44,11 +44,20 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
 
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `paas-build-${app.name}-`));
   let minutes: MinutesWatch | undefined;
+  let timer: NodeJS.Timeout | undefined;
   try {
     await steps.run(receive, { buildId, dir, log });
     const { detection, vars, checks } = await steps.run(detect, { appId: app.id, buildId, dir, log });
     const timeoutMs = buildTimeoutMs(app); // per app, else PAAS_BUILD_TIMEOUT_SECONDS, else 15 min
     minutes = watchBuildMinutes(app.team);
+    // The time limit or the team's build minutes, whichever ends first. Not
+    // AbortSignal.any([AbortSignal.timeout(ms), ...]): Node 20 lets the timeout signal inside it be
+    // garbage-collected before it fires (nodejs/node#57736), and CI saw a 3 s build run its 60 s.
+    const deadline = new AbortController();
+    timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const stopped = minutes.signal;
+    if (stopped.aborted) deadline.abort(stopped.reason);
+    else stopped.addEventListener("abort", () => deadline.abort(stopped.reason), { once: true });
     const ctx = {
       agent: agentFor(await pickHost()),
       app: { name: app.name, team: app.team.name },
@@ -56,7 +65,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
       log,
       dir,
       configVars: vars,
-      deadline: AbortSignal.any([AbortSignal.timeout(timeoutMs), minutes.signal]),
+      deadline: deadline.signal,
       timeoutMs,
     };
     const image = await steps.run(buildImage, { ctx, detection });
@@ -102,6 +111,7 @@ export async function runBuild(redis: Redis, buildId: string): Promise<"succeede
     await log.finish("failed", { error: message });
     return "failed";
   } finally {
+    clearTimeout(timer);
     minutes?.stop();
     await fsp.rm(dir, { recursive: true, force: true });
   }

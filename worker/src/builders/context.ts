@@ -131,11 +131,22 @@ export interface ContainerStep {
   indexes?: PackageIndexes;
 }
 
-const indexesOfBuild = new WeakMap<BuildContext, Promise<PackageIndexes>>();
-/** The host's package indexes, read once per build (package-indexes.ts), pip's that do not answer left out (pip-reachable.ts). */
-export function packageIndexes(ctx: BuildContext): Promise<PackageIndexes> {
+const indexesOfBuild = new WeakMap<BuildContext, PackageIndexes>();
+/** The host's package indexes, read once per build (package-indexes.ts). */
+export function packageIndexes(ctx: BuildContext): PackageIndexes {
   let ix = indexesOfBuild.get(ctx);
-  if (!ix) indexesOfBuild.set(ctx, (ix = withReachablePipIndexes(readPackageIndexes(), (line) => ctx.log.info(line))));
+  if (!ix) indexesOfBuild.set(ctx, (ix = readPackageIndexes()));
+  return ix;
+}
+
+const pipIndexesOfBuild = new WeakMap<BuildContext, Promise<PackageIndexes>>();
+/**
+ * packageIndexes with pip's indexes that do not answer left out (pip-reachable.ts), tried once
+ * per build, for steps that run pip: other builds neither wait for the try nor log it.
+ */
+export function pipIndexes(ctx: BuildContext): Promise<PackageIndexes> {
+  let ix = pipIndexesOfBuild.get(ctx);
+  if (!ix) pipIndexesOfBuild.set(ctx, (ix = withReachablePipIndexes(packageIndexes(ctx), (line) => ctx.log.info(line))));
   return ix;
 }
 

@@ -73,8 +73,8 @@ export function checkEngines(range: string | undefined, have: string): string | 
 }
 
 /** The step's package indexes plus the host's Node headers for node-gyp (the stack's Node is the host's). */
-async function nodeIndexes(ctx: BuildContext): Promise<PackageIndexes> {
-  const ix = await packageIndexes(ctx);
+function nodeIndexes(ctx: BuildContext): PackageIndexes {
+  const ix = packageIndexes(ctx);
   const include = path.join(HOST_NODEDIR, "include/node");
   if (!fs.existsSync(path.join(include, "node.h"))) return ix;
   return {
@@ -121,7 +121,7 @@ export async function buildNode(ctx: BuildContext, detection: Detection): Promis
   const range = checkEngines(pkg.engines?.node, nodeVersion);
   log.step(`Using Node ${nodeVersion}${range ? ` (engines.node "${range}")` : ""}`);
   if (detection.staticBuild) log.info('A static build ("build" script, no "start"): its output is served as a static site');
-  const indexes = await nodeIndexes(ctx);
+  const indexes = nodeIndexes(ctx);
 
   // The deps container's files: package.json without scripts, the lockfiles, the package
   // managers' settings (and a Yarn 2+ project's own Yarn release and plugins).

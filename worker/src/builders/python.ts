@@ -19,7 +19,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { APP_PORT, BuildFailure, findImage, finalImageName, packageIndexes, pruneCache, readIfExists, runStep, sha256, shellCmd, tarOfDir, tarOfFiles, type BuildContext, type BuildOutput } from "./context.ts";
+import { APP_PORT, BuildFailure, findImage, finalImageName, pipIndexes, pruneCache, readIfExists, runStep, sha256, shellCmd, tarOfDir, tarOfFiles, type BuildContext, type BuildOutput } from "./context.ts";
 import type { Detection } from "./detect.ts";
 import { describePlan, pipReason, pythonInstallPlan } from "./python-locks.ts";
 
@@ -87,7 +87,7 @@ export async function buildPython(ctx: BuildContext, detection: Detection): Prom
     ? checkPythonVersion({ pythonVersion: await readIfExists(path.join(ctx.dir, ".python-version")), runtimeTxt: await readIfExists(path.join(ctx.dir, "runtime.txt")) }, have)
     : undefined;
   if (have) log.step(`Using Python ${have}${asked ? ` (asked for ${asked})` : ""}`);
-  const indexes = await packageIndexes(ctx);
+  const indexes = await pipIndexes(ctx);
   const read = (f: string) => readIfExists(path.join(ctx.dir, f));
   const requirements = await read("requirements.txt");
   const plan = pythonInstallPlan({

@@ -23,7 +23,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import { AgentError, unlessAbsent, type ArchiveOwner, type ImageConfig, type ImageInfo } from "@paas/shared";
-import { APP_PORT, BuildFailure, emptyTar, findImage, finalImageName, packageIndexes, readIfExists, runStep, sha256, shellCmd, tarOfDir, type BuildContext, type BuildOutput } from "../context.ts";
+import { APP_PORT, BuildFailure, emptyTar, findImage, finalImageName, packageIndexes, pipIndexes, readIfExists, runStep, sha256, shellCmd, tarOfDir, type BuildContext, type BuildOutput } from "../context.ts";
 import type { Detection } from "../detect.ts";
 import { isBaseImage } from "@paas/shared/stacks";
 import { addUrlMessage, DockerfileError, expand, isAllowedImage, isUrl, parseChown, planDockerfile, type Plan, type Step } from "./plan.ts";
@@ -219,8 +219,9 @@ async function runInstruction(ctx: BuildContext, s: State, step: Step, sh: Share
           archives: s.ensureWorkdir ? [{ dir: s.workdir, tar: emptyTar }] : [],
           commit: { name, config: { ...configOf(s), entrypoint: [] } },
           purpose: `line ${step.line}`,
-          // the host's npm/pip indexes (the image's own ENV wins: it is in s.env)
-          indexes: await packageIndexes(ctx),
+          // the host's npm/pip indexes (the image's own ENV wins: it is in s.env); pip's that
+          // answer, for a line that runs pip
+          indexes: /\bpip/.test(argv.join(" ")) ? await pipIndexes(ctx) : packageIndexes(ctx),
         }))!;
       });
     case "copy":
