@@ -154,11 +154,11 @@ async function serveExec(rt: Runtime, req: http.IncomingMessage, socket: Duplex,
   let removing: Promise<void> | undefined;
   const removeContainer = () =>
     (removing ??= rt.remove(id, { force: true }).catch((err: Error) => console.error(`agent: exec: removing ${id} after its command: ${err.message}`)));
-  // A caller that hung up ends the command's session (its terminal hangs up; its input ends).
-  // Without a terminal a command may outlive its helper (it holds the pipes): removing the
-  // container is what ends it for sure.
-  // The caller never half-closes (stdin's end is a C frame), so its end is a hang-up too: the
-  // upgraded socket stays half-open, and without this 'close' would wait for the command.
+  // A caller that hung up ends the command's session (its terminal hangs up; its input ends);
+  // without a terminal a command may outlive its helper (it holds the pipes), and removing the
+  // container is what ends it for sure. The caller never half-closes (stdin's end is a C
+  // frame), so its FIN is a hang-up too: the upgraded socket stays half-open, and 'close'
+  // alone would wait for the command.
   const hangUp = () => {
     p.abort();
     if (spec.removeContainer) void removeContainer();
