@@ -18,6 +18,7 @@ import path from "node:path";
 import { AgentClient } from "@paas/shared";
 import { formatBytes } from "@paas/shared/sizes";
 import { fixtureRepo, pushApp, ROOT, sh, startPlatform } from "../tests/helpers/platform.ts";
+import { printTable } from "./table.ts";
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(name);
@@ -85,14 +86,11 @@ try {
   const paused = /paused (\d+) ms/.exec(rest.out)?.[1];
   rows.push(["restore in place", secs(rest.ms), paused ? secs(Number(paused)) : "-", formatBytes(du(dir)), "-", same ? "bytes identical" : "bytes DIFFERENT"]);
 
-  const head = ["step", "wall time", "app paused", "volume", "new data", "repository on disk"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ");
-  console.log([line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n"));
+  printTable(["step", "wall time", "app paused", "volume", "new data", "repository on disk"], rows);
   console.log(`\nvolume ${formatBytes(volBytes)} on disk; repository ${formatBytes(repo2)} after both captures; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} after`);
   if (!same) process.exitCode = 1;
 } finally {
-  // The app and its volume go first: infra/down leaves a size-capped volume's filesystem mounted.
+  // Nothing of the bench is left: the app, its volume and its backups go before the platform.
   await paas(["apps:destroy", APP, "--confirm", APP]).catch((err: Error) => console.error(err.message));
   await p.stop();
 }

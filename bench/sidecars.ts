@@ -14,6 +14,7 @@
 import { AgentClient, type ContainerInfo } from "@paas/shared";
 import { fixtureRepo, pushApp, ROOT, sh, startPlatform } from "../tests/helpers/platform.ts";
 import path from "node:path";
+import { printTable } from "./table.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -69,12 +70,8 @@ try {
   const ws = await agent.stats(web!.id);
   rows.push(["(the app's web replica)", "", `${mb(ws.memoryBytes)} MB`, String(ws.pids)]);
 
-  const head = ["kind", "attach (CLI, until running)", "memory (cgroup)", "processes"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ");
   console.log(`\nsidecars on one replica of ${APP} (node-hello); medians of ${ROUNDS} rounds, memory ${SETTLE_S} s after the attach`);
-  console.log(line(head));
-  for (const r of rows) console.log(line(r));
+  printTable(["kind", "attach (CLI, until running)", "memory (cgroup)", "processes"], rows);
 } finally {
   await p.stop();
 }

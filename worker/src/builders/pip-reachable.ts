@@ -6,6 +6,7 @@
  * index is tried once (3 s, the answer kept 5 min); those that do not answer are left out of
  * the build's settings, and the log says so. With a proxy configured, pip's own view stands.
  */
+import { maskDrainUrl } from "@paas/shared/drains";
 import type { PackageIndexes } from "./package-indexes.ts";
 
 /** pip's index when none is configured. */
@@ -36,8 +37,8 @@ function probeOnce(url: string, probe: Probe): Promise<string | null> {
 }
 
 const isRemote = (url: string) => /^https?:\/\//i.test(url);
-/** The URL as it may be printed: without credentials. */
-const shown = (url: string) => url.replace(/\/\/[^/@]*@/, "//");
+/** The URL as it may be printed: credentials and tokens masked, as drains' are. */
+const shown = maskDrainUrl;
 
 /**
  * `ix` with pip's unreachable indexes left out (`say`: one line per index left out). When the
