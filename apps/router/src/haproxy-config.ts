@@ -8,12 +8,17 @@
  * X-Request-Id (to the app, back to the client, and in the access log), X-Forwarded-For/Proto/Host,
  * a body size limit (413), then the app's backend: least connections over its ready replicas,
  * keep-alive connections to them, a refused or failed connection retried on another replica.
- * Health: an active check (HEAD /, any HTTP answer within 250 ms counts) every 500 ms, 150 ms
- * once one failed; two failures in a row take a replica out (one slow answer on a busy host does
- * not), two passes bring it back; a connection a request could not make takes it out at once
- * (passive). A replica that refuses is out at its first refused request (or within ~0.8 s with
- * no traffic), one that hangs within ~1.15 s at worst (0.75 s measured). When every replica is
- * out, their unchecked twins still take requests (panic mode, renderBackend).
+ * Health: an active check (HEAD /, any HTTP answer within 1 s counts) every 5 s while a
+ * replica is up, every 150 ms once one failed, every 1 s while it is down; two failures in a row
+ * take a replica out (one slow answer on a busy host does not), two passes bring it back. A
+ * connection a request could not make (refused, or not made within 1 s) takes the replica out at
+ * once and the request goes to another (passive), so under traffic a replica that crashed or
+ * vanished is out at its first failed request; one that takes connections but never answers is
+ * out after its next two checks, within ~7 s (5 + 1 + 0.15 + 1). The checks are this rare because each is a request in
+ * the app's own log: at 500 ms, an app that logs its requests (morgan, werkzeug, Django) showed
+ * two check lines a second per replica and little else. They carry `User-Agent:
+ * paas-router-health-check` for a logger to skip. When every replica is out, their unchecked
+ * twins still take requests (panic mode, renderBackend).
  * The config holds a pool of backends; an app takes a spare backend and deploys add and delete
  * its servers, all through HAProxy's runtime API (map entries, `add server`, server states,
  * `del server`), without a reload (data-plane.ts). Only replicas are servers: an empty slot
@@ -68,13 +73,15 @@ export const slotName = (i: number) => `r${i + 1}`;
 /** A slot's unchecked twin (a backup server on the same replica): HAProxy's panic mode, see renderBackend. */
 export const panicName = (i: number) => `p${i + 1}`;
 /** Every replica's checked server, in the config and in each runtime `add server` alike. */
-export const SERVER_OPTIONS = "check inter 500ms fastinter 150ms downinter 300ms fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down";
+export const SERVER_OPTIONS = "check inter 5s fastinter 150ms downinter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down";
 
 /**
- * The access log line HAProxy prints for each request (access-log.ts reads it):
- * request id, app ('-': none), server, status, bytes in, bytes out, total ms, client address, method, URI.
+ * The access log line HAProxy prints for each request, already in the access log file's form
+ * (access-log.ts only strips "access " and counts the figures, so a request costs the
+ * controller little): time (%tr, UTC: haproxy.ts runs HAProxy with TZ=UTC), request id, app
+ * ('-': none), server, status, total ms, bytes in, bytes out, client address, method, URI.
  */
-export const ACCESS_LOG_FORMAT = "access %ID %[var(txn.app)] %s %ST %U %B %Ta %ci %HM %{+Q}HU";
+export const ACCESS_LOG_FORMAT = "access %tr %ID %[var(txn.app)] %s %ST %Ta%[str(ms)] in=%U out=%B %ci %HM %HU";
 
 export function renderConfig(s: DataPlaneSettings, backends: Backend[]): string {
   const f = files(s.dir);
@@ -101,7 +108,7 @@ defaults
   timeout http-keep-alive 60s
   timeout queue 5s
   timeout tunnel 1h
-  timeout check 250ms
+  timeout check 1s
   # A connection that could not be made is tried again, on another replica.
   retries 2
   option redispatch 1

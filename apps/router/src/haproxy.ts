@@ -2,7 +2,7 @@
  * The HAProxy process that forwards the bytes (Debian's haproxy, in master-worker mode) and its
  * runtime API. This module only runs it: what it is configured with is data-plane.ts's.
  *
- *   const hp = new HAProxy(files(dir), { onLog, onExit });
+ *   const hp = new HAProxy(files(dir), { onOutput, onExit });
  *   await hp.start();          // config and files written first; waits for the worker to answer
  *   await hp.command("set server app.x/r2 state ready");
  *   await hp.reload();         // a new worker on the new config; the old one finishes its requests
@@ -11,7 +11,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
-import readline from "node:readline";
 import type { files } from "./haproxy-config.ts";
 
 type Files = ReturnType<typeof files>;
@@ -19,8 +18,8 @@ type Files = ReturnType<typeof files>;
 const BIN = fs.existsSync("/usr/sbin/haproxy") ? "/usr/sbin/haproxy" : "haproxy";
 
 export interface HAProxyEvents {
-  /** Each line HAProxy prints on stdout: access log lines and server state changes. */
-  onLog(line: string): void;
+  /** What HAProxy prints on stdout (access log lines, server state changes), in chunks as they come. */
+  onOutput(chunk: string): void;
   /** HAProxy's master exited without stop() being called. */
   onExit(code: number | null, signal: NodeJS.Signals | null): void;
 }
@@ -45,9 +44,10 @@ export class HAProxy {
     this.check();
     const stale = this.stale(); // before ours overwrites the pid file
     fs.rmSync(this.f.socket, { force: true });
-    const proc = spawn(BIN, ["-W", "-db", "-f", this.f.config, "-p", this.f.pid], { stdio: ["ignore", "pipe", "inherit"] });
+    // TZ=UTC: the access log's times (%tr) are HAProxy's local time.
+    const proc = spawn(BIN, ["-W", "-db", "-f", this.f.config, "-p", this.f.pid], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TZ: "UTC" } });
     this.proc = proc;
-    readline.createInterface({ input: proc.stdout! }).on("line", (l) => this.events.onLog(l));
+    proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => this.events.onOutput(chunk));
     proc.on("exit", (code, signal) => {
       if (!this.stopping) this.events.onExit(code, signal);
     });

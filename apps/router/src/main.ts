@@ -43,7 +43,7 @@ const settings: DataPlaneSettings = {
 const figures = new Figures();
 const accessLog = new AccessLog(path.join(cfg.dataDir, "logs", "router-access.log"), figures);
 const haproxy = new HAProxy(files(settings.dir), {
-  onLog: (line) => accessLog.line(line),
+  onOutput: (chunk) => accessLog.write(chunk),
   onExit: (code, signal) => {
     // Nothing serves the apps any more: exit, for the supervisor to start the router again.
     console.error(`router: haproxy exited (${signal ?? code}); exiting`);
