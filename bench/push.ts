@@ -14,6 +14,12 @@
  * Runs a whole platform of its own (ports --port to --port+91, data dir in /tmp; PAAS_BRIDGE,
  * PAAS_SUBNET and PAAS_CGROUP_ROOT taken from the environment when set), stopped at the end.
  *
+ *   npx tsx bench/push.ts --n 5 --port 7700 --against /work/wt/old-base --against-port 7600
+ * the same, before and after: also brings up the platform of another checkout (its own
+ * infra/up and infra/down, its own ports from --against-port, a stack cache of its own) and
+ * pushes to both in turn (each push's order swapped every round, so the machine's load falls
+ * on both alike); a table per platform, then one of their medians side by side.
+ *
  *   npx tsx bench/push.ts --big 150
  * instead pushes the Node fixture with 150 MB of random files (incompressible: git, the
  * tarball and the layers carry all of it) and samples the worker's and the web app's RSS
@@ -23,21 +29,45 @@
 import { spawn } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { commitChange, fixtureRepo, sh, startPlatform, viaRouter } from "../tests/helpers/platform.ts";
+import { commitChange, fixtureRepo, type Platform, sh, startPlatform, viaRouter } from "../tests/helpers/platform.ts";
 
 const arg = (name: string, def: number) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1]) || def;
 const n = arg("n", 5);
 const bigMb = arg("big", 0);
+const againstAt = process.argv.indexOf("--against");
+const against = againstAt > 0 ? path.resolve(process.argv[againstAt + 1]) : undefined;
+if (against && bigMb) throw new Error("--against compares pushes of the Node fixture; --big measures one platform: use one or the other");
+const root = path.resolve(import.meta.dirname, "..");
+/** A platform under test and the checkout it runs from (whose CLI talks to it). */
+interface Side {
+  label: string;
+  root: string;
+  p: Platform;
+}
+const commitOf = async (dir: string) => (await sh("git", ["-C", dir, "log", "-1", "--format=%h"])).stdout.trim();
 // the runtime's bridge, subnet and cgroup root from the environment where given
 const own = Object.fromEntries(["PAAS_BRIDGE", "PAAS_SUBNET", "PAAS_CGROUP_ROOT"].filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
-const p = await startPlatform("benchpush", arg("port", 3700), own);
+const sides: Side[] = [{ label: `${await commitOf(root)} (this checkout)`, root, p: await startPlatform("benchpush", arg("port", 3700), own) }];
+// the other checkout's stacks apart from this one's: its recipe may name its cache entries as ours does
+const otherStacks = against ? await fs.mkdtemp("/tmp/paas-bench-stacks-") : undefined;
+if (against) {
+  try {
+    const p = await startPlatform("benchold", arg("against-port", 3600), { PAAS_STACK_CACHE: otherStacks }, against);
+    sides.push({ label: await commitOf(against), root: against, p });
+  } catch (err) {
+    await sides[0].p.stop();
+    throw err;
+  }
+}
+const p = sides[0].p;
 const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: "0" };
-const url = (app: string) => `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${app}.git`;
+const url = (p: Platform, app: string) => `http://git:${p.adminToken}@127.0.0.1:${p.env.PAAS_WEB_PORT}/git/${app}.git`;
 
-async function createApp(name: string) {
-  const r = await sh(path.resolve(import.meta.dirname, "../apps/cli/bin/paas"), ["apps:create", name], {
-    env: { ...p.env, PAAS_URL: p.webUrl, PAAS_TOKEN: p.adminToken },
+async function createApp(name: string, side = sides[0]) {
+  const r = await sh(path.join(side.root, "apps/cli/bin/paas"), ["apps:create", name], {
+    env: { ...side.p.env, PAAS_URL: side.p.webUrl, PAAS_TOKEN: side.p.adminToken },
   });
   if (r.code !== 0) throw new Error(r.stderr + r.stdout);
 }
@@ -46,9 +76,9 @@ async function createApp(name: string) {
 const APP_START = new Set(["deploy"]);
 
 /** `git push`, with the time the first `-----> ` step line reached us (ms from t0). */
-function gitPush(app: string, dir: string, t0: number): Promise<{ stderr: string; firstStep: number }> {
+function gitPush(p: Platform, app: string, dir: string, t0: number): Promise<{ stderr: string; firstStep: number }> {
   return new Promise((resolve, reject) => {
-    const git = spawn("git", ["push", url(app), "main"], { cwd: dir, env: gitEnv, stdio: ["ignore", "ignore", "pipe"] });
+    const git = spawn("git", ["push", url(p, app), "main"], { cwd: dir, env: gitEnv, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     let firstStep = NaN;
     git.stderr.setEncoding("utf8");
@@ -62,9 +92,9 @@ function gitPush(app: string, dir: string, t0: number): Promise<{ stderr: string
 }
 
 /** Pushes and waits until the app answers `expect`; returns the push's seconds and its parts. */
-async function timedPush(app: string, dir: string, expect: string) {
+async function timedPush(p: Platform, app: string, dir: string, expect: string) {
   const t0 = performance.now();
-  const { stderr, firstStep } = await gitPush(app, dir, t0);
+  const { stderr, firstStep } = await gitPush(p, app, dir, t0);
   const pushed = (performance.now() - t0) / 1000;
   for (;;) {
     const a = await viaRouter(p, app).catch(() => ({ status: 0, body: "" }));
@@ -137,7 +167,7 @@ async function bigPush(mb: number) {
   })();
   const t0 = performance.now();
   try {
-    await gitPush("big", dir, t0);
+    await gitPush(p, "big", dir, t0);
   } finally {
     sampling = false;
     await sampler;
@@ -162,24 +192,33 @@ if (bigMb) {
 }
 
 type Run = Awaited<ReturnType<typeof timedPush>>;
-const cold: Run[] = [];
-const warm: Run[] = [];
+/** Per platform: its first push (an empty build cache), the other new apps' first pushes, the warm ones. */
+const runs = sides.map(() => ({ first: [] as Run[], cold: [] as Run[], warm: [] as Run[] }));
+const inTurn = (i: number) => (i % 2 ? sides.map((s, k) => [s, k] as const) : sides.map((s, k) => [s, k] as const).reverse());
+const said = (side: Side, what: string, r: Run) => process.stderr.write(`${sides.length > 1 ? `${side.label}: ` : ""}${what}: ${r.seconds.toFixed(2)}s (${r.detail})\n`);
 try {
   const dir = await fixtureRepo("node-deps");
   for (let i = 1; i <= n; i++) {
-    await createApp(`cold${i}`);
-    cold.push(await timedPush(`cold${i}`, dir, "deps v1"));
-    process.stderr.write(`cold ${i}: ${cold.at(-1)!.seconds.toFixed(2)}s (${cold.at(-1)!.detail})\n`);
+    for (const [side, k] of inTurn(i)) {
+      await createApp(`cold${i}`, side);
+      const r = await timedPush(side.p, `cold${i}`, dir, "deps v1");
+      (i === 1 ? runs[k].first : runs[k].cold).push(r);
+      said(side, `cold ${i}`, r);
+    }
   }
   // Warm: one-line changes of cold1, whose dependency layer is cached.
   for (let i = 1; i <= n; i++) {
     const src = await fs.readFile(path.join(dir, "server.js"), "utf8");
     await commitChange(dir, "server.js", src.replace(/deps v\d+/, `deps v${i + 1}`), `v${i + 1}`);
-    warm.push(await timedPush("cold1", dir, `deps v${i + 1}`));
-    process.stderr.write(`warm ${i}: ${warm.at(-1)!.seconds.toFixed(2)}s (${warm.at(-1)!.detail})\n`);
+    for (const [side, k] of inTurn(i)) {
+      const r = await timedPush(side.p, "cold1", dir, `deps v${i + 1}`);
+      runs[k].warm.push(r);
+      said(side, `warm ${i}`, r);
+    }
   }
 } finally {
-  await p.stop();
+  for (const side of sides) await side.p.stop();
+  if (otherStacks) await fs.rm(otherStacks, { recursive: true, force: true });
 }
 
 const median = (xs: number[]) => {
@@ -187,6 +226,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 function table(name: string, runs: Run[]) {
+  if (!runs.length) return;
   const total = median(runs.map((r) => r.seconds));
   const labels = [...new Set(runs.flatMap((r) => Object.keys(r.steps)))];
   const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
@@ -204,6 +244,20 @@ function table(name: string, runs: Run[]) {
   for (const l of labels.filter((l) => APP_START.has(l))) line(`&nbsp;&nbsp;${l}`, runs.map((r) => r.steps[l] ?? 0));
   line("residual: push to live less git, build and app start", runs.map((r) => r.residual));
 }
-table("cold (first push, dependencies installed)", cold);
-table("warm (one-line change, dependency layer reused)", warm);
-console.log("\ntargets: warm < 3 s, cold < 10 s");
+sides.forEach((side, k) => {
+  const of = sides.length > 1 ? `${side.label}, ` : "";
+  table(`${of}first push of the platform (empty build cache)`, runs[k].first);
+  table(`${of}cold (a new app's first push, dependencies installed)`, runs[k].cold);
+  table(`${of}warm (one-line change, dependency layer reused)`, runs[k].warm);
+});
+if (sides.length > 1) {
+  // medians side by side: the whole push and each part, per kind of push
+  console.log(`\n| median s (n=${n} rounds, alternating) | ${sides.map((s) => s.label).join(" | ")} |`);
+  console.log(`| --- |${sides.map(() => " ---: |").join("")}`);
+  const parts: [string, (r: Run) => number][] = [["push to live", (r) => r.seconds], ["git", (r) => r.git], ["build", (r) => r.build], ["app start", (r) => r.appStart], ["residual", (r) => r.residual]];
+  for (const kind of ["first", "cold", "warm"] as const) {
+    if (!runs[0][kind].length) continue;
+    for (const [label, pick] of parts) console.log(`| ${kind}: ${label} | ${runs.map((r) => median(r[kind].map(pick)).toFixed(2)).join(" | ")} |`);
+  }
+}
+console.log(`\ntargets: warm < 3 s, cold < 10 s (load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`);

@@ -22,6 +22,13 @@
  *    memory - the app's PSS; the peers have no process beside the container (`run -d`).
  * 3. disk per container beyond its image.
  * 4. CPU-bound and memory-bandwidth work (node, stack/node) inside each runtime and on the host.
+ *
+ *   npx tsx bench/runtime.ts --image stack/node --image old/node=/tmp/old-node-oci --rounds 5 --start-only
+ * compares images instead (what a base image costs a start): the same container made from
+ * each `--image` (a name the store has, or NAME=PATH to load an OCI layout dir or tar under
+ * NAME first), part 1's blocks image after image within each of `--rounds` rounds (the order
+ * reversed every other round, so neither image always goes first), its samples pooled per
+ * image. Parts 2-4 use the first image; `--start-only` leaves them out.
  * Own dirs (mkdtemp under $TMPDIR: paas-bench-*, paas-bench-peers-*), bridge and subnet
  * ($PAAS_BRIDGE/$PAAS_SUBNET or paasbench0), cgroup root ($PAAS_CGROUP_ROOT or paas-bench;
  * the peers below it in peers/), network none; everything is removed at the end.
@@ -33,6 +40,7 @@ import path from "node:path";
 import { Runtime } from "../runtime/src/containers.ts";
 import { Layout } from "../runtime/src/paths.ts";
 import { freePort, startAgent } from "../runtime/test/helpers.ts";
+import { printTable } from "./table.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,6 +49,14 @@ const arg = (name: string, def: number) => {
 const N = arg("n", 40);
 const IDLE = arg("idle", 30);
 const WORK_REPS = arg("work", 3);
+const ROUNDS = arg("rounds", 1);
+const START_ONLY = process.argv.includes("--start-only");
+/** `--image NAME` or `--image NAME=PATH` (loaded from PATH), as often as wanted; stack/busybox by default. */
+const IMAGES: { name: string; from?: string }[] = process.argv.flatMap((a, i) => (process.argv[i - 1] === "--image" ? [a] : [])).map((a) => {
+  const [name, from] = a.split("=");
+  return { name, from };
+});
+if (!IMAGES.length) IMAGES.push({ name: "stack/busybox" });
 const WARM_UP = 3;
 const MEMORY = 32 << 20;
 const USERNS_BASE = 3_000_000; // the peers' mapping (ours hands out its own per team)
@@ -189,6 +205,27 @@ const rows: string[][] = [];
 const row = (...r: string[]) => rows.push(r);
 const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "");
 
+let imageRows: string[][] = [];
+/**
+ * With several images: per image, its files (the unpacked layers the peers mount) and each
+ * side's median over all rounds, the difference to the first image's, and the agent's
+ * median block by block (how steady the figure was across the rounds).
+ */
+function imageTable(samples: Record<string, Record<string, number[]>>, medians: Record<string, Record<string, number[]>>, lowersOf: Record<string, string[]>) {
+  const first = IMAGES[0].name;
+  const sides = ["agent", "local", "library", "crun", "runc", "none"];
+  const out = [["image", "layers", "files MB", ...sides.map((s) => `${s} ms`), "agent by block ms"]];
+  for (const { name } of IMAGES) {
+    const cell = (side: string) => {
+      const m = q(samples[side][name], 0.5);
+      const d = m - q(samples[side][first], 0.5);
+      return name === first ? f1(m) : `${f1(m)} (${d >= 0 ? "+" : ""}${f1(d)})`;
+    };
+    out.push([name, String(lowersOf[name].length), f1(duBytes(...lowersOf[name]) / 1e6), ...sides.map(cell), medians.agent[name].map(f1).join(" ")]);
+  }
+  return out;
+}
+
 /** What a peer said, from the output file its wrapper's command line names. */
 function peerOutput(args: string[]): string {
   const file = / >(\S+\/out\.log) /.exec(args.join(" "))?.[1];
@@ -209,65 +246,86 @@ async function main() {
   ensurePeers();
   must(bin, ["setup"], { env: localEnv }); // the stacks, through the CLI
   await rt.init();
-  const bbLowers = exportLayers("stack/busybox");
-  const runArgs = ["run", "--rm", "--network", "none", "-m", "32m", "stack/busybox", "true"];
-  const spec = { image: "stack/busybox", cmd: ["true"], memoryBytes: MEMORY, cgroupParent: "b/a", network: "none" as const };
+  for (const img of IMAGES) if (img.from) must(bin, ["load", "-i", img.from, "--name", img.name], { env: localEnv });
+  const lowersOf = Object.fromEntries(IMAGES.map((img) => [img.name, exportLayers(img.name)]));
+  const first = IMAGES[0].name;
+  const bbLowers = lowersOf[first];
+  const runArgs = (image: string) => ["run", "--rm", "--network", "none", "-m", "32m", image, "true"];
+  const specOf = (image: string) => ({ image, cmd: ["true"], memoryBytes: MEMORY, cgroupParent: "b/a", network: "none" as const });
+  const spec = specOf(first);
 
   // ---------- 1. start to exit and removal ----------
-  const blocks: Record<string, number[]> = {};
-  const block = async (name: string, one: (i: number) => Promise<number> | number) => {
+  // samples[side][image]: every round's samples pooled; medians[side][image]: one per block
+  const samples: Record<string, Record<string, number[]>> = {};
+  const medians: Record<string, Record<string, number[]>> = {};
+  const block = async (name: string, image: string, one: (i: number) => Promise<number> | number) => {
     await settle();
     for (let i = 0; i < WARM_UP; i++) await one(-1 - i);
     const xs: number[] = [];
     for (let i = 0; i < N; i++) xs.push(await one(i));
-    blocks[name] = xs;
+    ((samples[name] ??= {})[image] ??= []).push(...xs);
+    ((medians[name] ??= {})[image] ??= []).push(q(xs, 0.5));
   };
-  await block("library", async () => {
-    const t = performance.now();
-    const c = rt.create(spec);
-    await rt.start(c.id);
-    await rt.wait(c.id);
-    await rt.remove(c.id);
-    return performance.now() - t;
-  });
-  await block("local", () => timeProc(bin, runArgs, localEnv));
-  const agent = await startAgent({ ...env, PAAS_AGENT_PORT: String(await freePort()) });
-  try {
-    for (let i = 0; i < 3; i++) timeProc(bin, runArgs, env); // the agent's first calls compile its code
-    await block("agent", () => timeProc(bin, runArgs, env));
-    await block("ps", () => timeProc(bin, ["ps"], env)); // a call that starts nothing
-  } finally {
-    agent.kill("SIGTERM");
-    await new Promise((r) => agent.once("exit", r));
-  }
-  for (const peer of [...PEERS, "none" as const]) {
-    const base = path.join(peersDir, `run-${peer}`);
-    if (peer !== "none") bundle(peer, base, "tmpl", ["true"], MEMORY);
-    await block(peer, (i) => {
-      const dir = path.join(base, `c${i + WARM_UP}`);
-      const id = `${peer}-${i + WARM_UP}`;
-      // the bundle's config is the template's, written before the clock starts; the dirs
-      // for the overlay are made inside the sample (ours makes its own in create)
-      if (peer !== "none") {
-        fs.mkdirSync(dir);
-        fs.copyFileSync(path.join(base, "config.json"), path.join(dir, "config.json"));
-      }
-      const ms = timeProc("unshare", peerRunArgs(peer, bbLowers, dir, id), env, () => {
-        for (const d of ["rootfs", "upper", "work"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  for (const peer of PEERS) bundle(peer, path.join(peersDir, `run-${peer}`), "tmpl", ["true"], MEMORY);
+  let sample = 0; // peers' container dirs and ids, unique over every block
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 ? [...IMAGES].reverse() : IMAGES;
+    for (const { name: image } of order) {
+      await block("library", image, async () => {
+        const t = performance.now();
+        const c = rt.create(specOf(image));
+        await rt.start(c.id);
+        await rt.wait(c.id);
+        await rt.remove(c.id);
+        return performance.now() - t;
       });
-      fs.rmSync(dir, { recursive: true }); // after the sample, as ours' deleter does after remove
-      return ms;
-    });
+    }
+    for (const { name: image } of order) await block("local", image, () => timeProc(bin, runArgs(image), localEnv));
+    const agent = await startAgent({ ...env, PAAS_AGENT_PORT: String(await freePort()) });
+    try {
+      for (let i = 0; i < 3; i++) timeProc(bin, runArgs(first), env); // the agent's first calls compile its code
+      for (const { name: image } of order) await block("agent", image, () => timeProc(bin, runArgs(image), env));
+      await block("ps", first, () => timeProc(bin, ["ps"], env)); // a call that starts nothing
+    } finally {
+      agent.kill("SIGTERM");
+      await new Promise((r) => agent.once("exit", r));
+    }
+    for (const peer of [...PEERS, "none" as const]) {
+      const base = path.join(peersDir, `run-${peer}`);
+      for (const { name: image } of order) {
+        await block(peer, image, () => {
+          const n = sample++;
+          const dir = path.join(base, `c${n}`);
+          const id = `${peer}-${n}`;
+          // the bundle's config is the template's, written before the clock starts; the dirs
+          // for the overlay are made inside the sample (ours makes its own in create)
+          if (peer !== "none") {
+            fs.mkdirSync(dir);
+            fs.copyFileSync(path.join(base, "config.json"), path.join(dir, "config.json"));
+          }
+          const ms = timeProc("unshare", peerRunArgs(peer, lowersOf[image], dir, id), env, () => {
+            for (const d of ["rootfs", "upper", "work"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+          });
+          fs.rmSync(dir, { recursive: true }); // after the sample, as ours' deferred deletion does after remove
+          return ms;
+        });
+      }
+    }
   }
-  const b = blocks;
-  const m = (k: string) => q(b[k], 0.5);
-  row("whole process, `true` to exit + removal, median / p90 ms", "", "", "", "", "");
-  row("  ours `paas-runtime run --rm` through the agent", medP90(b.agent), "", "", ratio(m("agent"), m("crun")), ratio(m("agent"), m("runc")));
-  row("  ours `paas-runtime run --rm`, own process (no agent)", medP90(b.local), "", "", ratio(m("local"), m("crun")), ratio(m("local"), m("runc")));
-  row("  `crun run` / `runc run` in unshare + sh + mount overlay", "", medP90(b.crun), medP90(b.runc), "", "");
-  row("  that wrapper alone, `true` for the runtime (not subtracted)", "", medP90(b.none), medP90(b.none), "", "");
-  row("library path (the agent's; no process: NOT comparable to the rows above)", medP90(b.library), "", "", "", "");
-  row("a CLI call that starts nothing, `paas-runtime ps` through the agent", medP90(b.ps), "", "", "", "");
+  for (const { name: image } of IMAGES) {
+    const b = Object.fromEntries(Object.entries(samples).map(([side, by]) => [side, by[image] ?? samples[side][first]]));
+    const m = (k: string) => q(b[k], 0.5);
+    const of = IMAGES.length > 1 ? `, ${image}` : "";
+    row(`whole process, \`true\` to exit + removal, median / p90 ms${of}`, "", "", "", "", "");
+    row("  ours `paas-runtime run --rm` through the agent", medP90(b.agent), "", "", ratio(m("agent"), m("crun")), ratio(m("agent"), m("runc")));
+    row("  ours `paas-runtime run --rm`, own process (no agent)", medP90(b.local), "", "", ratio(m("local"), m("crun")), ratio(m("local"), m("runc")));
+    row("  `crun run` / `runc run` in unshare + sh + mount overlay", "", medP90(b.crun), medP90(b.runc), "", "");
+    row("  that wrapper alone, `true` for the runtime (not subtracted)", "", medP90(b.none), medP90(b.none), "", "");
+    row("library path (the agent's; no process: NOT comparable to the rows above)", medP90(b.library), "", "", "", "");
+  }
+  row("a CLI call that starts nothing, `paas-runtime ps` through the agent", medP90(samples.ps[first]), "", "", "", "");
+  if (IMAGES.length > 1) imageRows = imageTable(samples, medians, lowersOf);
+  if (START_ONLY) return;
 
   // ---------- 2. and 3. memory and disk per idle container ----------
   await settle();
@@ -380,7 +438,7 @@ async function main() {
 function printConfig() {
   const ver = (p: string) => spawnSync(p, ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
   console.log("configuration, the same on every side:");
-  console.log("  files        stack/busybox (stack/node for the work rows), its layers as the overlay's lower dirs, a fresh upper dir per container");
+  console.log(`  files        ${IMAGES.map((i) => i.name).join(", ")} (stack/node for the work rows), its layers as the overlay's lower dirs, a fresh upper dir per container`);
   console.log("  limits       memory 32 MiB (512 MiB for the work rows); no CPU limit");
   console.log(`  namespaces   mount, pid, ipc, uts, a new network one (loopback only), user: 0..65535 mapped (ours: the team's kept namespace; peers: made per container at host ${USERNS_BASE})`);
   console.log("  output       stdout+stderr to a file (ours: the monitor's log.ndjson; peers: a redirect)");
@@ -395,7 +453,12 @@ try {
   const head = ["measure", "ours", "crun", "runc", "ours/crun", "ours/runc"];
   const w = head.map((_, i) => Math.max(...[head, ...rows].map((r) => (r[i] ?? "").length)));
   for (const r of [head, ...rows]) console.log(r.map((c, i) => (i === 0 ? (c ?? "").padEnd(w[i]) : (c ?? "").padStart(w[i]))).join("  "));
-  console.log(`(${N} samples per side after ${WARM_UP} warm-up, each side in its own block; ${IDLE} idle containers; load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`);
+  const rounds = ROUNDS > 1 ? `, ${ROUNDS} rounds of blocks pooled` : "";
+  console.log(`(${N} samples per side after ${WARM_UP} warm-up, each side in its own block${rounds}; ${START_ONLY ? "" : `${IDLE} idle containers; `}load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`);
+  if (imageRows.length) {
+    console.log("\nby image (median ms over every round; in brackets the difference to the first image; none = the peers' wrapper alone):");
+    printTable(imageRows[0], imageRows.slice(1));
+  }
 } finally {
   for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => {});
   await rt.teardown(); // the bench's bridge ($PAAS_BRIDGE or paasbench0) goes too

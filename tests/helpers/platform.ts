@@ -22,8 +22,11 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-/** `overrides` replaces settings, e.g. PAAS_SUBNET when two platforms' bases map to the same subnet. */
-export async function startPlatform(name: string, base: number, overrides: NodeJS.ProcessEnv = {}): Promise<Platform> {
+/**
+ * `overrides` replaces settings, e.g. PAAS_SUBNET when two platforms' bases map to the same subnet.
+ * `root` is the checkout whose infra/up and infra/down run (another commit's, for a before/after bench).
+ */
+export async function startPlatform(name: string, base: number, overrides: NodeJS.ProcessEnv = {}, root = ROOT): Promise<Platform> {
   // A data dir of the caller's choosing (PAAS_DATA_DIR in the overrides) is the caller's to keep.
   const ownDataDir = !overrides.PAAS_DATA_DIR;
   const dataDir = overrides.PAAS_DATA_DIR ?? (await fs.mkdtemp(path.join(os.tmpdir(), `paas-${name}-`)));
@@ -46,10 +49,10 @@ export async function startPlatform(name: string, base: number, overrides: NodeJ
     ...overrides,
   };
   try {
-    await run(path.join(ROOT, "infra/up"), ["--detach"], { env, cwd: ROOT, maxBuffer: 64 << 20 });
+    await run(path.join(root, "infra/up"), ["--detach"], { env, cwd: root, maxBuffer: 64 << 20 });
   } catch (err) {
     // Whatever did start (web, agent, Redis) would hold the ports for the next run.
-    await stopPlatform(env, ownDataDir);
+    await stopPlatform(env, ownDataDir, root);
     const e = err as { stdout?: string; stderr?: string };
     throw new Error(`infra/up failed:\n${e.stdout}\n${e.stderr}`);
   }
@@ -60,7 +63,7 @@ export async function startPlatform(name: string, base: number, overrides: NodeJ
     webUrl: `http://127.0.0.1:${base}`,
     routerPort: base + 80,
     adminToken,
-    stop: () => stopPlatform(env, ownDataDir),
+    stop: () => stopPlatform(env, ownDataDir, root),
   };
 }
 
@@ -68,8 +71,8 @@ export async function startPlatform(name: string, base: number, overrides: NodeJ
  * infra/down (services, apps, the platform's bridge, firewall rules and cgroup root), then the
  * data dir it made: the host is left as the platform found it.
  */
-async function stopPlatform(env: NodeJS.ProcessEnv, ownDataDir: boolean): Promise<void> {
-  const down = await sh(path.join(ROOT, "infra/down"), [], { env, cwd: ROOT });
+async function stopPlatform(env: NodeJS.ProcessEnv, ownDataDir: boolean, root: string): Promise<void> {
+  const down = await sh(path.join(root, "infra/down"), [], { env, cwd: root });
   if (down.code !== 0) throw new Error(`infra/down failed:\n${down.stdout}\n${down.stderr}`);
   // --one-file-system: were a container's mount left behind, its files are not ours to delete.
   if (ownDataDir) await run("rm", ["-rf", "--one-file-system", env.PAAS_DATA_DIR!]);
