@@ -1,7 +1,9 @@
 /**
  * Custom domains and TLS, end to end without a push: the API (its real context, authorization,
  * quotas, database), the worker (its deploy queue and "routes" job), Redis and the router
- * (HAProxy on its HTTP and TLS ports), with small real replicas standing for the apps.
+ * (HAProxy on its HTTP and TLS ports), with small real replicas standing for the apps. The
+ * router runs with a data dir of its own, as on another host: the certificates reach it
+ * through Redis only.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +11,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
+import os from "node:os";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
 import type { TRPCError as TRPCErrorType } from "@trpc/server";
@@ -20,14 +23,16 @@ import { waitFor } from "../helpers/wait.ts";
 const root = path.resolve(import.meta.dirname, "../..");
 // Everything that reads config() is imported below, once the environment is set.
 const dataDir = freshDataDir("paas-domains-test-");
+const routerDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-domains-router-"));
 const redisServer = await startRedis();
 const httpsPort = await freePort();
 Object.assign(process.env, { PAAS_REDIS_URL: redisServer.url, PAAS_HTTPS_PORT: String(httpsPort), PAAS_DOMAIN: "localhost" });
 
 const { answers, backend, get, startRouter } = await import("./helpers.ts");
 const { db } = await import("@paas/db");
-const { generateToken, ROUTES_KEY, config } = await import("@paas/shared");
-const { domainCertFile, defaultCertFile } = await import("@paas/shared/tls");
+const { certKey, CERTS_KEY_PREFIX, generateToken, ROUTES_KEY, config } = await import("@paas/shared");
+const { domainCertFile, defaultCertFile, sha256, writeDomainCert } = await import("@paas/shared/tls");
+const { importLegacyCertFiles } = await import("@paas/db/domains");
 const { TRPCError } = await import("@trpc/server");
 const { createCaller } = await import("../../apps/web/src/server/routers/_app.ts");
 const { createContext } = await import("../../apps/web/src/server/trpc.ts");
@@ -109,21 +114,29 @@ async function refusal(p: Promise<unknown>): Promise<TRPCErrorType> {
   assert.fail("the call was expected to be refused");
 }
 
-/** What a refused call must leave as it was: the domains, the routing table, the certificate files. */
+/** The certificates in Redis: sha256 -> PEM. */
+async function storedCerts(): Promise<Record<string, string>> {
+  const keys = (await router.redis.keys(`${CERTS_KEY_PREFIX}*`)).sort();
+  return Object.fromEntries(await Promise.all(keys.map(async (k) => [k.slice(CERTS_KEY_PREFIX.length), (await router.redis.get(k))!])));
+}
+
+/** What a refused call must leave as it was: the domains, the routing table, the certificates. */
 async function snapshot() {
-  const files = fs.existsSync(path.join(config().tlsDir, "domains")) ? fs.readdirSync(path.join(config().tlsDir, "domains")).sort() : [];
   return {
     domains: await db.domain.findMany({ orderBy: { hostname: "asc" } }),
     routes: await router.redis.hgetall(ROUTES_KEY),
-    files: Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(config().tlsDir, "domains", f), "utf8")])),
+    certs: await storedCerts(),
   };
 }
 
-const defaultCert = () => new X509Certificate(fs.readFileSync(defaultCertFile(config().tlsDir), "utf8"));
+/** The router's own TLS files (its data dir, not the API's). */
+const routerTlsDir = () => path.join(routerDataDir, "router", "tls");
+const defaultCert = () => new X509Certificate(fs.readFileSync(defaultCertFile(path.join(routerDataDir, "tls")), "utf8"));
 const haproxyPid = async () => Number(/^Pid: (\d+)/m.exec(await router.admin("show info"))?.[1]);
 
 before(async () => {
-  router = await startRouter({ PAAS_DATA_DIR: dataDir, PAAS_REDIS_URL: redisServer.url, PAAS_HTTPS_PORT: String(httpsPort) });
+  assert.notEqual(path.resolve(routerDataDir), path.resolve(config().dataDir));
+  router = await startRouter({ PAAS_DATA_DIR: routerDataDir, PAAS_REDIS_URL: redisServer.url, PAAS_HTTPS_PORT: String(httpsPort) });
   worker = spawn(process.execPath, ["--import", "tsx", path.join(root, "worker/src/main.ts")], { env: process.env, stdio: ["ignore", "pipe", "pipe"] });
   worker.stdout!.on("data", (c) => (workerOut += c));
   worker.stderr!.on("data", (c) => (workerOut += c));
@@ -156,9 +169,12 @@ after(async () => {
   }
   await router?.stop();
   for (const r of replicas) await r.kill();
+  // The API's shared connection (apps/web/src/server/redis.ts redis()).
+  (globalThis as { __paasRedis?: { disconnect(): void } }).__paasRedis?.disconnect();
   await redisServer.stop();
   await db.$disconnect();
   fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.rmSync(routerDataDir, { recursive: true, force: true });
   // Anything still open would keep this file's process from exiting: name it.
   setTimeout(() => console.error(`still open: ${process.getActiveResourcesInfo().join(", ")}`), 2000).unref();
 });
@@ -169,7 +185,7 @@ test("the default certificate, self-signed for *.localhost, serves <app>.localho
   assert.equal(a.body, "shop https shop.localhost");
   assert.equal(a.cert.fingerprint256, defaultCert().fingerprint256);
   assert.equal(a.cert.subjectAltName, "DNS:*.localhost, DNS:localhost");
-  assert.equal(fs.statSync(defaultCertFile(config().tlsDir)).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(defaultCertFile(path.join(routerDataDir, "tls"))).mode & 0o777, 0o600);
   // Plain HTTP as before.
   assert.equal((await get(router.port, "shop.localhost")).body, "shop http shop.localhost");
   // An unknown host over TLS: the router's 404.
@@ -201,14 +217,23 @@ test("a TLS request with SNI for a custom domain reaches its app, with the domai
   // Other hosts keep the default certificate.
   assert.equal((await tlsGet("shop.localhost")).cert.fingerprint256, defaultCert().fingerprint256);
 
-  // The key is on disk for root only, never in the database or Redis.
-  const file = domainCertFile(config().tlsDir, "www.shop-example.com");
+  // The PEM travelled through Redis, under the sha256 the route names; the router's copy is in
+  // its own data dir, for root only; the API kept none on its disk; the database has no key.
+  const routes = await router.redis.hgetall(ROUTES_KEY);
+  const sha = /"cert":"([0-9a-f]{64})"/.exec(routes["www.shop-example.com"])?.[1];
+  assert.ok(sha, routes["www.shop-example.com"]);
+  assert.deepEqual(Object.keys(await storedCerts()), [sha]);
+  const pem = (await router.redis.get(certKey(sha)))!;
+  assert.equal(sha256(pem), sha);
+  assert.match(pem, /^-----BEGIN CERTIFICATE-----[\s\S]+-----BEGIN PRIVATE KEY-----/);
+  assert.doesNotMatch(JSON.stringify(routes), /PRIVATE KEY/);
+  const file = domainCertFile(routerTlsDir(), "www.shop-example.com");
+  assert.equal(fs.readFileSync(file, "utf8"), pem);
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
-  const routes = await router.redis.hgetall(ROUTES_KEY);
-  assert.match(routes["www.shop-example.com"], /"cert":"[0-9a-f]{64}"/);
-  assert.doesNotMatch(JSON.stringify(routes), /PRIVATE KEY/);
+  assert.equal(fs.existsSync(path.join(config().tlsDir, "domains")), false, "nothing on the API's disk");
   assert.doesNotMatch(JSON.stringify(await db.domain.findMany()), /PRIVATE KEY/);
+  assert.doesNotMatch(router.output() + workerOut, /PRIVATE KEY|BEGIN CERTIFICATE/, "no PEM in the logs");
 
   const listed = await alice.domains.list({ app: "shop" });
   assert.deepEqual(listed.map((d) => [d.hostname, d.cert?.issuer]), [["www.shop-example.com", "Test CA"]]);
@@ -218,6 +243,28 @@ test("a TLS request with SNI for a custom domain reaches its app, with the domai
   await alice.domains.addCert({ app: "shop", cert: renewed.chain, key: renewed.key });
   await tlsAnswers("www.shop-example.com", (x) => x.authorized, "the renewed certificate to be served", renewed.ca);
   assert.equal(await haproxyPid(), pid);
+  // The one it replaced is named by no domain: gone from Redis.
+  const now = (await db.domain.findUniqueOrThrow({ where: { hostname: "www.shop-example.com" } })).certSha256!;
+  assert.notEqual(now, sha);
+  assert.deepEqual(Object.keys(await storedCerts()), [now]);
+});
+
+test("a certificate an earlier version left on the API's disk moves to Redis, and the router serves it", async () => {
+  const { certSha256 } = await db.domain.findUniqueOrThrow({ where: { hostname: "www.shop-example.com" } });
+  const pem = (await router.redis.getdel(certKey(certSha256!)))!;
+  // Where the API used to write it, and one of a domain that is gone.
+  writeDomainCert(config().tlsDir, "www.shop-example.com", pem);
+  writeDomainCert(config().tlsDir, "gone.example.com", pem);
+  assert.deepEqual(await importLegacyCertFiles(router.redis, config().tlsDir), ["www.shop-example.com"]);
+  assert.equal(await router.redis.get(certKey(certSha256!)), pem);
+  assert.deepEqual(fs.readdirSync(path.join(config().tlsDir, "domains")), [], "the API keeps no copy");
+  assert.deepEqual(await importLegacyCertFiles(router.redis, config().tlsDir), [], "once");
+  // A router started afresh has it from Redis.
+  const stopped = new Promise((r) => router.proc.once("exit", r));
+  router.proc.kill("SIGTERM");
+  await stopped;
+  await router.restart();
+  await tlsAnswers("www.shop-example.com", (x) => x.cert.fingerprint256 === new X509Certificate(pem).fingerprint256, "the restarted router to serve the moved certificate");
 });
 
 test("a domain taken by another app is refused, naming the app only to those who may see it, and nothing changes", async () => {
@@ -284,8 +331,10 @@ test("a deploy routes the custom domains, with their certificates, to the new re
   assert.equal(await haproxyPid(), pid);
 });
 
-test("removing a domain makes it answer the router's 404, and its certificate goes", async () => {
-  const file = domainCertFile(config().tlsDir, "www.shop-example.com");
+test("removing a domain makes it answer the router's 404, and its certificate goes: from Redis, from the router's disk, from HAProxy", async () => {
+  const file = domainCertFile(routerTlsDir(), "www.shop-example.com");
+  const { certSha256 } = await db.domain.findUniqueOrThrow({ where: { hostname: "www.shop-example.com" } });
+  assert.ok(await router.redis.exists(certKey(certSha256!)));
   assert.match(await router.admin("show ssl cert"), /www\.shop-example\.com\.pem/);
   await alice.domains.remove({ app: "shop", hostname: "www.shop-example.com" });
   await answers(router.port, "www.shop-example.com", (a) => a.status === 404, "the domain to be gone");
@@ -293,8 +342,10 @@ test("removing a domain makes it answer the router's 404, and its certificate go
   assert.equal(gone.status, 404);
   assert.match(gone.body, /No such app/);
   assert.equal(gone.cert.fingerprint256, defaultCert().fingerprint256);
-  assert.equal(fs.existsSync(file), false);
+  // Gone from Redis when the call returns.
+  assert.deepEqual(await storedCerts(), {});
   await waitFor(async () => !(await router.admin("show ssl cert")).includes("www.shop-example.com"), "HAProxy to drop the certificate", 5000, 20);
+  await waitFor(() => !fs.existsSync(file), "the router's copy to go", 5000, 20);
   assert.equal(await db.domain.count(), 0);
   assert.deepEqual(Object.keys(await router.redis.hgetall(ROUTES_KEY)).sort(), ["rival.localhost", "shop.localhost"]);
   assert.equal((await refusal(alice.domains.remove({ app: "shop", hostname: "www.shop-example.com" }))).code, "NOT_FOUND");

@@ -28,7 +28,8 @@ import type { Redis } from "ioredis";
 import { db, type Host, type Prisma } from "@paas/db";
 import { activeRelease, processTypesOf, WEB } from "@paas/db/formation";
 import { restoreDrains } from "@paas/db/drains";
-import { RECONCILE_EXPECTED_KEY, ROUTES_KEY, type ContainerInfo, type ReconcileExpected, type RouteEntry } from "@paas/shared";
+import { domainsMissingCerts, importLegacyCertFiles } from "@paas/db/domains";
+import { config, RECONCILE_EXPECTED_KEY, ROUTES_KEY, type ContainerInfo, type ReconcileExpected, type RouteEntry } from "@paas/shared";
 import { acquireDeployLock, forgetDeployLock } from "./deploy-lock.ts";
 import { agentFor, pickHost } from "./hosts.ts";
 import { APP_PORT } from "./builders/context.ts";
@@ -71,6 +72,7 @@ export async function reconcileAll(redis: Redis): Promise<AppReport[]> {
   // the app's ones match) would be missing from both what runs and what the pass left, and no
   // watch would ever see it gone. One the pass makes is new to the watch: one more pass.
   const sidecars = await sidecarsRunning();
+  await certificates(redis).catch((err: Error) => console.error(`reconcile: certificates: ${err.message}`));
   const reports: AppReport[] = [];
   const queue = [...apps];
   await Promise.all(
@@ -103,6 +105,18 @@ export async function reconcileAll(redis: Redis): Promise<AppReport[]> {
   const due = reports.flatMap((r) => (r.dueAt ? [r.dueAt] : []));
   await redis.set(RECONCILE_EXPECTED_KEY, JSON.stringify(await expectedState(redis, busy, sidecars, due.length ? Math.min(...due) : undefined)));
   return reports;
+}
+
+/**
+ * The custom domains' certificates in the store the routers fetch them from: those an earlier
+ * version left on this host's disk are moved there (before any route is published); those it
+ * lost (a flushed Redis: the database keeps no key) are said, with what to do.
+ */
+async function certificates(redis: Redis): Promise<void> {
+  for (const host of await importLegacyCertFiles(redis, config().tlsDir)) console.log(`reconcile: ${host}: its certificate moved from ${config().tlsDir} to Redis`);
+  for (const host of await domainsMissingCerts(redis)) {
+    console.error(`reconcile: ${host}: its certificate is not in Redis (its data was lost?); it is served the default one until \`paas certs:add\` adds it again`);
+  }
 }
 
 /** Replicas of apps that no longer exist (no deploy can be under way for them). */

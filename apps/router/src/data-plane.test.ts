@@ -7,8 +7,8 @@ import path from "node:path";
 import { plan, poolFor } from "./data-plane.ts";
 import { renderConfig, renderMap, SERVER_OPTIONS, type Backend } from "./haproxy-config.ts";
 import { perApp, noHealthyReplica } from "./pages.ts";
-import { certSteps, certsToLoad, ensureDefaultCert, renderCrtList, type LoadedCert } from "./tls.ts";
-import { domainCertFile, sha256, writeDomainCert } from "@paas/shared/tls";
+import { certSteps, certsToLoad, dropCertFiles, ensureDefaultCert, renderCrtList, type LoadedCert } from "./tls.ts";
+import { domainCertFile, sha256 } from "@paas/shared/tls";
 import { selfSigned } from "../../../tests/helpers/certs.ts";
 
 const MAP = "/d/hosts.map";
@@ -85,8 +85,7 @@ test("HAProxy accepts the rendered configuration (Debian's haproxy; ./infra/setu
     const tlsDir = path.join(dir, "tls");
     const defaultCert = await ensureDefaultCert(tlsDir, "localhost");
     const www = selfSigned(["www.example.com"]);
-    writeDomainCert(tlsDir, "www.example.com", www.cert + www.key);
-    const certs = certsToLoad(tlsDir, new Map([["www.example.com", sha256(www.cert + www.key)]]), new Map());
+    const { next: certs } = await certsToLoad(tlsDir, new Map([["www.example.com", sha256(www.cert + www.key)]]), new Map(), async () => www.cert + www.key);
     fs.writeFileSync(path.join(dir, "crt-list"), renderCrtList(certs));
     const backends = pool("10.0.0.2:5000");
     backends[0].hosts = ["web.localhost", "main.web.localhost"];
@@ -119,32 +118,53 @@ test("the default certificate covers *.<domain> and <domain>; it is kept while i
   }
 });
 
-test("certificates: a new one is loaded then listed, a renewed one replaced, a gone one unlisted then deleted; a file that does not hold what was published is not loaded", () => {
+test("certificates: a new one is fetched, checked, copied (mode 600), loaded then listed, a renewed one replaced, a gone one unlisted then deleted; one the store lacks or holds otherwise waits", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paas-router-tls-"));
   try {
     const [a, b] = [selfSigned(["a.example.com"]), selfSigned(["a.example.com"])];
-    writeDomainCert(dir, "a.example.com", a.cert + a.key);
+    // The store (Redis): sha256 -> PEM; fetches counted.
+    const store = new Map([[sha256(a.cert + a.key), a.cert + a.key]]);
+    const asked: string[] = [];
+    const fetch = async (sha: string) => (asked.push(sha), store.get(sha) ?? null);
     const file = domainCertFile(dir, "a.example.com");
     const none = new Map<string, LoadedCert>();
-    const one = certsToLoad(dir, new Map([["a.example.com", sha256(a.cert + a.key)]]), none);
+    const first = await certsToLoad(dir, new Map([["a.example.com", sha256(a.cert + a.key)]]), none, fetch);
+    const one = first.next;
+    assert.equal(first.waiting.size, 0);
+    assert.equal(fs.readFileSync(file, "utf8"), a.cert + a.key);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
     assert.equal(renderCrtList(one), `${file} a.example.com\n`);
+    // Loaded already: not fetched again.
+    await certsToLoad(dir, new Map([["a.example.com", sha256(a.cert + a.key)]]), one, fetch);
+    assert.equal(asked.length, 1);
     const add = certSteps("/r/crt-list", none, one);
     assert.deepEqual(add.adds.map((s) => s.cmd.split("\n")[0]), [`new ssl cert ${file}`, `set ssl cert ${file} <<`, `commit ssl cert ${file}`, "add ssl crt-list /r/crt-list <<"]);
     assert.equal(add.adds[3].cmd, `add ssl crt-list /r/crt-list <<\n${file} a.example.com\n`);
     assert.doesNotMatch(add.adds[1].cmd, /\n\n/, "no empty line inside the payload");
     assert.deepEqual(add.removes, []);
 
-    // Published but not (yet) on disk: keeps what it has.
-    const stale = certsToLoad(dir, new Map([["a.example.com", sha256(b.cert + b.key)]]), one);
-    assert.equal(stale.get("a.example.com")!.sha256, sha256(a.cert + a.key));
-    writeDomainCert(dir, "a.example.com", b.cert + b.key);
-    const renewed = certsToLoad(dir, new Map([["a.example.com", sha256(b.cert + b.key)]]), one);
+    // Published but not (yet) in the store, or the store holding something else under its name: keeps what it has, and waits.
+    const stale = await certsToLoad(dir, new Map([["a.example.com", sha256(b.cert + b.key)]]), one, fetch);
+    assert.equal(stale.next.get("a.example.com")!.sha256, sha256(a.cert + a.key));
+    assert.deepEqual([...stale.waiting], [["a.example.com", sha256(b.cert + b.key)]]);
+    store.set(sha256(b.cert + b.key), a.cert + a.key);
+    assert.equal((await certsToLoad(dir, new Map([["a.example.com", sha256(b.cert + b.key)]]), one, fetch)).next.get("a.example.com")!.sha256, sha256(a.cert + a.key));
+    assert.equal(fs.readFileSync(file, "utf8"), a.cert + a.key, "the copy is what HAProxy serves");
+    store.set(sha256(b.cert + b.key), b.cert + b.key);
+    const { next: renewed } = await certsToLoad(dir, new Map([["a.example.com", sha256(b.cert + b.key)]]), one, fetch);
+    assert.equal(fs.readFileSync(file, "utf8"), b.cert + b.key);
     assert.deepEqual(certSteps("/r/crt-list", one, renewed).adds.map((s) => s.cmd.split("\n")[0]), [`set ssl cert ${file} <<`, `commit ssl cert ${file}`]);
 
     const gone = certSteps("/r/crt-list", renewed, none);
     assert.deepEqual(gone.adds, []);
     assert.deepEqual(gone.removes.map((s) => s.cmd), [`del ssl crt-list /r/crt-list ${file}`, `del ssl cert ${file}`]);
-    assert.equal(certsToLoad(dir, new Map([["b.example.com", "0".repeat(64)]]), none).size, 0, "no file: nothing to load");
+    dropCertFiles(dir, renewed, none);
+    assert.equal(fs.existsSync(file), false, "its copy goes with it");
+    const missing = await certsToLoad(dir, new Map([["b.example.com", "0".repeat(64)]]), none, fetch);
+    assert.equal(missing.next.size, 0, "not in the store: nothing to load");
+    assert.equal(missing.waiting.size, 1);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -10,14 +10,15 @@
  * replicas go the same way. Only when the pool has no spare backend, or a replica is named by
  * host name (HAProxy resolves names at start), are the files written again and HAProxy reloaded
  * (a new worker takes the listening socket; the old one finishes its requests).
- * Custom domains' certificates (tls.ts) are loaded before their hosts enter the map and
- * unloaded after they leave it, through the runtime API too; should HAProxy refuse one of
- * those steps, a reload from the files (crt-list written first) sets its state straight.
+ * Custom domains' certificates (tls.ts: fetched from the control plane's store, copied into the
+ * router's own directory) are loaded before their hosts enter the map and unloaded after they
+ * leave it, through the runtime API too; should HAProxy refuse one of those steps, a reload
+ * from the files (crt-list written first) sets its state straight.
  */
 import fs from "node:fs";
 import { backendName, files, panicName, renderConfig, renderMap, route, SERVER_OPTIONS, slotName, type Backend, type DataPlaneSettings } from "./haproxy-config.ts";
 import type { HAProxy } from "./haproxy.ts";
-import { certSteps, certsToLoad, renderCrtList, type LoadedCert, type Step } from "./tls.ts";
+import { certSteps, certsToLoad, dropCertFiles, renderCrtList, type FetchCert, type LoadedCert, type Step } from "./tls.ts";
 import { badResponse, bodyTooLarge, noHealthyReplica, noSuchApp, perApp, timedOut } from "./pages.ts";
 import type { AppRoutes } from "./table.ts";
 
@@ -120,6 +121,9 @@ export class DataPlane {
   private pool: Backend[] = [];
   /** The custom domains' certificates HAProxy serves, by host. */
   private certs = new Map<string, LoadedCert>();
+  /** Hosts whose published certificate could not be had yet (host -> sha256), and those already said. */
+  private waitingCerts = new Map<string, string>();
+  private readonly saidCerts = new Map<string, string>();
   private queue: Promise<void> = Promise.resolve();
   /** Servers in maintenance waiting to be deleted (backend/slot), and the sweep that deletes them. */
   private deleting = new Set<string>();
@@ -129,6 +133,7 @@ export class DataPlane {
   constructor(
     private readonly settings: DataPlaneSettings,
     private readonly haproxy: HAProxy,
+    private readonly fetchCert: FetchCert,
   ) {
     this.f = files(settings.dir);
   }
@@ -136,7 +141,10 @@ export class DataPlane {
   /** Writes everything for `apps` and `certs` (host -> sha256 published) and starts HAProxy on it. */
   async start(apps: AppRoutes[], certs: Map<string, string> = new Map()): Promise<void> {
     const next = freshPool(apps);
-    const nextCerts = certsToLoad(this.settings.tlsDir, certs, new Map());
+    const nextCerts = await this.certsFor(certs, new Map());
+    // Copies left by an earlier run for hosts it serves no more.
+    const files = fs.existsSync(this.certsDir()) ? fs.readdirSync(this.certsDir()) : [];
+    for (const f of files) if (!nextCerts.has(f.replace(/\.pem$/, ""))) fs.rmSync(`${this.certsDir()}/${f}`, { force: true });
     this.put(this.f.crtList, renderCrtList(nextCerts));
     this.write(next);
     await this.haproxy.start();
@@ -161,9 +169,23 @@ export class DataPlane {
     return this.certs;
   }
 
+  /** Whether a published certificate is still to be had (the next update tries again). */
+  certsWaiting(): boolean {
+    return this.waitingCerts.size > 0;
+  }
+
+  private certsDir = () => `${this.settings.tlsDir}/domains`;
+
+  private async certsFor(certs: Map<string, string>, loaded: Map<string, LoadedCert>): Promise<Map<string, LoadedCert>> {
+    const { next, waiting } = await certsToLoad(this.settings.tlsDir, certs, loaded, this.fetchCert, this.saidCerts);
+    this.waitingCerts = waiting;
+    for (const host of this.saidCerts.keys()) if (!certs.has(host)) this.saidCerts.delete(host);
+    return next;
+  }
+
   private async apply(apps: AppRoutes[], certs: Map<string, string>): Promise<void> {
     const p = plan(this.pool, apps, this.f.map, this.deleting);
-    const nextCerts = certsToLoad(this.settings.tlsDir, certs, this.certs);
+    const nextCerts = await this.certsFor(certs, this.certs);
     // What a reload (now or later) loads.
     this.put(this.f.crtList, renderCrtList(nextCerts));
     if (p.reload) {
@@ -183,6 +205,7 @@ export class DataPlane {
     this.sweepSoon();
     // A certificate left loaded after its host went serves nobody: logged, not fatal.
     await this.steps(tls.removes).catch((err: Error) => console.error(`router: ${err.message}`));
+    dropCertFiles(this.settings.tlsDir, this.certs, nextCerts);
     this.pool = p.next;
     this.certs = nextCerts;
   }
@@ -190,6 +213,7 @@ export class DataPlane {
   private async reload(next: Backend[], certs: Map<string, LoadedCert>): Promise<void> {
     this.write(next);
     await this.haproxy.reload();
+    dropCertFiles(this.settings.tlsDir, this.certs, certs);
     this.pool = next;
     this.certs = certs;
     // The new worker's config has no server in maintenance.

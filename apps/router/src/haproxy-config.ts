@@ -39,7 +39,7 @@ export interface DataPlaneSettings {
   httpsPort: number;
   /** The default certificate (chain and key) for hosts without one of their own: *.<domain>. */
   defaultCert: string;
-  /** Where the custom domains' certificates are (config().tlsDir, @paas/shared/tls). */
+  /** The router's own copies of the custom domains' certificates (tls.ts; fetched from Redis). */
   tlsDir: string;
   /** Whether the host has IPv6 (then the port is bound on :: too). */
   ipv6: boolean;

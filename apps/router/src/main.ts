@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { config, ROUTES_APPLIED_KEY } from "@paas/shared";
+import { certKey, config, ROUTES_APPLIED_KEY } from "@paas/shared";
 import { AccessLog } from "./access-log.ts";
 import { DataPlane } from "./data-plane.ts";
 import { serveFigures } from "./exporter.ts";
@@ -35,7 +35,8 @@ const settings: DataPlaneSettings = {
   port: cfg.httpPort,
   httpsPort: cfg.httpsPort,
   defaultCert: await ensureDefaultCert(cfg.tlsDir, cfg.domain),
-  tlsDir: cfg.tlsDir,
+  // Its copies of the custom domains' certificates: its own, whatever else shares the data dir.
+  tlsDir: path.join(cfg.dataDir, "router", "tls"),
   ipv6: fs.existsSync("/proc/net/if_inet6"),
   maxBodyBytes: positive("PAAS_ROUTER_MAX_BODY_BYTES", 100 * 2 ** 20),
   responseTimeoutS: positive("PAAS_ROUTER_TIMEOUT", 60),
@@ -50,10 +51,10 @@ const haproxy = new HAProxy(files(settings.dir), {
     process.exit(1);
   },
 });
-const dataPlane = new DataPlane(settings, haproxy);
+const redis = new Redis(cfg.redisUrl);
+const dataPlane = new DataPlane(settings, haproxy, (sha) => redis.get(certKey(sha)));
 const table = new RoutingTable();
 
-const redis = new Redis(cfg.redisUrl);
 let serving = false;
 let tableSerial = 0;
 const apply = (serial = tableSerial) => {
@@ -72,6 +73,11 @@ serving = true;
 apply(); // changes published while HAProxy started
 console.log(`router: HAProxy serving on :${cfg.httpPort} and TLS on :${cfg.httpsPort} for *.${cfg.domain} (${table.size} routes, ${dataPlane.loadedCerts().size} domain certificates)`);
 
+// A certificate published before its PEM could be had (a store restored later, a race with
+// its removal) is tried again until it can.
+const certRetry = setInterval(() => dataPlane.certsWaiting() && apply(), 2000);
+certRetry.unref();
+
 const exporter = serveFigures(figures, cfg.routerMetricsPort);
 const publishing = setInterval(() => void figures.publish(redis).catch(() => {}), 5000);
 publishing.unref();
@@ -82,6 +88,7 @@ const shutdown = async () => {
   stopping = true;
   setTimeout(() => process.exit(0), 8000).unref();
   clearInterval(publishing);
+  clearInterval(certRetry);
   exporter.close();
   await haproxy.stop();
   await figures.publish(redis).catch(() => {});

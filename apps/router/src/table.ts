@@ -61,7 +61,7 @@ export class RoutingTable {
     return refused;
   }
 
-  /** Hosts with a certificate of their own (custom domains): host -> the sha256 of its file. */
+  /** Hosts with a certificate of their own (custom domains): host -> the sha256 of its PEM. */
   certs(): Map<string, string> {
     const certs = new Map<string, string>();
     for (const [host, { cert }] of this.routes) if (cert) certs.set(host, cert);

@@ -3,8 +3,10 @@
  * Debian's openssl on the router's first start, and again when PAAS_DOMAIN changed or it is
  * about to expire), which HAProxy serves to any SNI without a certificate of its own; and the
  * custom domains' certificates, which the control plane publishes per host (RouteEntry.cert:
- * the sha256 of the domain's PEM file). data-plane.ts keeps HAProxy serving them; this module
- * says what to load and how, through HAProxy's runtime API (no reload):
+ * the sha256 of the domain's PEM, stored in Redis under certKey(sha256)). The router fetches a
+ * PEM it has not loaded, checks its sha256 and writes its own copy, readable by root only, into
+ * a directory of its own (HAProxy loads certificates from files). data-plane.ts keeps HAProxy
+ * serving them; this module says what to load and how, through HAProxy's runtime API (no reload):
  *   new:     new ssl cert F; set ssl cert F <<PEM; commit ssl cert F; add ssl crt-list L <<"F host"
  *   renewed: set ssl cert F <<PEM; commit ssl cert F
  *   gone:    del ssl crt-list L F; del ssl cert F
@@ -16,7 +18,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { defaultCertFile, domainCertFile, readDomainCert, sha256 } from "@paas/shared/tls";
+import { defaultCertFile, domainCertFile, removeDomainCert, sha256, writeDomainCert } from "@paas/shared/tls";
 
 const run = promisify(execFile);
 
@@ -72,27 +74,53 @@ export interface LoadedCert {
   pem: string;
 }
 
+/** Where the PEMs come from: the control plane's store (Redis), by sha256; null when it has none. */
+export type FetchCert = (sha256: string) => Promise<string | null>;
+
+/** The certificates to serve, and the hosts that wait for theirs (not in the store yet, or not what was published). */
+export interface CertsPlan {
+  next: Map<string, LoadedCert>;
+  waiting: Map<string, string>;
+}
+
 /**
- * The certificates to serve for `wanted` (host -> sha256 as published): each host whose file
- * holds exactly what was published. A file that does not (being replaced right now, or gone)
- * keeps what is loaded for that host, if anything: the publication of the new one follows.
+ * The certificates to serve for `wanted` (host -> sha256 as published), from `dir` (the
+ * router's own). One not loaded yet is fetched, checked against its sha256 and written there
+ * (mode 600). One the store does not have (or not as published) keeps what is loaded for that
+ * host, if anything, and waits: `said` (host -> sha) keeps that said once, not at each retry.
  */
-export function certsToLoad(tlsDir: string, wanted: Map<string, string>, loaded: Map<string, LoadedCert>): Map<string, LoadedCert> {
+export async function certsToLoad(dir: string, wanted: Map<string, string>, loaded: Map<string, LoadedCert>, fetch: FetchCert, said = new Map<string, string>()): Promise<CertsPlan> {
   const next = new Map<string, LoadedCert>();
+  const waiting = new Map<string, string>();
+  const fetched = new Map<string, string | null>();
   for (const [host, sha] of [...wanted].sort(([a], [b]) => a.localeCompare(b))) {
     const have = loaded.get(host);
     if (have?.sha256 === sha) {
       next.set(host, have);
       continue;
     }
-    const pem = readDomainCert(tlsDir, host);
-    if (pem !== null && sha256(pem) === sha) next.set(host, { host, file: domainCertFile(tlsDir, host), sha256: sha, pem });
-    else {
-      console.error(`router: the certificate file of ${host} does not hold the certificate published for it (sha256 ${sha.slice(0, 12)}); ${have ? "it keeps the one it had" : "it gets the default one"} until it does`);
-      if (have) next.set(host, have);
+    if (!fetched.has(sha)) fetched.set(sha, await fetch(sha));
+    const pem = fetched.get(sha)!;
+    if (pem !== null && sha256(pem) === sha) {
+      writeDomainCert(dir, host, pem);
+      next.set(host, { host, file: domainCertFile(dir, host), sha256: sha, pem });
+      said.delete(host);
+      continue;
+    }
+    waiting.set(host, sha);
+    if (have) next.set(host, have);
+    if (said.get(host) !== sha) {
+      said.set(host, sha);
+      const why = pem === null ? "is not in Redis" : "in Redis does not match its sha256";
+      console.error(`router: the certificate published for ${host} (sha256 ${sha.slice(0, 12)}) ${why}; ${have ? "it keeps the one it had" : "it gets the default one"} until it is (certs:add stores it)`);
     }
   }
-  return next;
+  return { next, waiting };
+}
+
+/** Removes the router's copies of certificates it serves no more (after HAProxy let them go). */
+export function dropCertFiles(dir: string, loaded: Map<string, LoadedCert>, next: Map<string, LoadedCert>): void {
+  for (const host of loaded.keys()) if (!next.has(host)) removeDomainCert(dir, host);
 }
 
 /** crt-list: one `<file> <host>` line per certificate (the host is the only SNI it serves). */

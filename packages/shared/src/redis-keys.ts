@@ -142,6 +142,15 @@ export function parseRouteMessage(message: string): { serial: number; host: stri
   return { serial: Number(message.slice(0, space)) || 0, host: message.slice(space + 1) };
 }
 
+/**
+ * A custom domain's certificate chain and key (PEM, as tls.ts checkCertificate made it) under
+ * its sha256: what a RouteEntry's `cert` names, for every router to fetch wherever it runs.
+ * Written by the API before the route naming it is published; removed once no domain names
+ * it (prisma/domains.ts pruneCerts, the one owner of that rule). Never in the database.
+ */
+export const CERTS_KEY_PREFIX = "paas:certs:";
+export const certKey = (sha256: string) => `${CERTS_KEY_PREFIX}${sha256}`;
+
 /** The router's per-app access figures: hash field = app name, value = JSON (apps/router/src/figures.ts). */
 export const ROUTER_FIGURES_KEY = "paas:router:figures";
 
@@ -150,7 +159,7 @@ export interface RouteEntry {
   /** "ip:port" of each healthy replica. */
   backends: string[];
   /**
-   * A custom domain's certificate: the sha256 of its PEM file (tls.ts domainCertFile), which
+   * A custom domain's certificate: the sha256 of its PEM (stored at certKey(sha256)), which
    * the router loads for TLS requests with this host's SNI. Absent: the default certificate.
    */
   cert?: string;

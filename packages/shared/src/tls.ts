@@ -1,12 +1,14 @@
 /**
  * Certificates for the router's TLS port: checking the certificate and key someone uploads for
- * their custom domains (certs:add) and where certificates are kept. The web app checks and
- * stores them; the router reads the files when the control plane publishes a domain's
- * certificate (RouteEntry.cert: the file's sha256, so the router loads exactly what was checked).
+ * their custom domains (certs:add) and the files the router serves them from. The API checks
+ * them and stores the PEM in Redis under its sha256 (redis-keys.ts certKey); the route names
+ * that sha256 (RouteEntry.cert), and each router fetches it, checks it, and writes its own copy.
  *
- * Files (config().tlsDir, mode 700): `default.pem`, the router's self-signed certificate for
- * `*.<PAAS_DOMAIN>`; `domains/<host>.pem`, a domain's certificate chain then its key (the form
- * HAProxy loads), mode 600: readable by root only. Keys are never in the database or Redis.
+ * Files, all the router's (mode 700 directories): `default.pem` in config().tlsDir, its
+ * self-signed certificate for `*.<PAAS_DOMAIN>`; `domains/<host>.pem` in a directory of its own
+ * (apps/router/src/tls.ts), a domain's certificate chain then its key (the form HAProxy loads),
+ * mode 600: readable by root only. Keys are never in the database. Earlier versions had the
+ * API write `domains/<host>.pem` into config().tlsDir; prisma/domains.ts moves those to Redis.
  */
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import fs from "node:fs";

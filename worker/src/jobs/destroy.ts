@@ -61,8 +61,8 @@ export async function destroyApp(redis: Redis, appId: string, wait?: LockWaitLog
       for (const name of names) await unlessAbsent(agent.removeImage(name, true));
       await agent.removeAppCgroup(app.team.name, app.name);
     }
-    // Its custom domains' key files (the rows would go by cascade, the files would not).
-    await removeAppDomains(db, app.id);
+    // Its custom domains' certificates in Redis (the rows would go by cascade, the PEMs would not).
+    await removeAppDomains(db, redis, app.id);
     // Its backups' repository and key (a remote store's is left to its operator).
     removeAppRepo(app.name);
     await db.app.delete({ where: { id: app.id } });

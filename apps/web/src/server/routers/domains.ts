@@ -5,16 +5,20 @@
  * once by a "routes" job (the worker's route.ts is the one writer of the routing table), run
  * under the app's deploy lock so a deploy switching replicas meanwhile cannot leave a domain
  * on the old ones. A change the router did not get is undone: the domains stay as they were.
+ * A certificate's PEM goes to Redis (@paas/db/domains), where every router fetches it; the
+ * API keeps no copy on its disk.
  */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { db, type Domain } from "@paas/db";
+import { pruneCerts, storeCert, storedCert } from "@paas/db/domains";
 import { assertDomainQuota } from "@paas/db/quotas";
 import { appName, config, customDomainName, platformDomainProblem } from "@paas/shared";
-import { CertificateError, checkCertificate, readDomainCert, removeDomainCert, writeDomainCert } from "@paas/shared/tls";
+import { CertificateError, checkCertificate } from "@paas/shared/tls";
 import type { Principal } from "../auth.ts";
 import { authorizeApp, mayReadApp } from "../authz.ts";
 import { runDeploy } from "../deploys.ts";
+import { redis } from "../redis.ts";
 import { createTRPCRouter, protectedProcedure } from "../trpc.ts";
 
 /** A PEM file is a few KB; a long chain stays far below this. */
@@ -103,8 +107,8 @@ export const domainsRouter = createTRPCRouter({
       await db.domain.create({ data: domain });
       throw notPublished(`${domain.hostname} was not removed`, failed);
     }
-    // The router has let go of it: its key goes too.
-    removeDomainCert(config().tlsDir, domain.hostname);
+    // The router has let go of it: its certificate goes too, unless another domain has it.
+    await pruneCerts(redis());
     return { hostname: domain.hostname, app: app.name };
   }),
 
@@ -124,21 +128,27 @@ export const domainsRouter = createTRPCRouter({
         if (err instanceof CertificateError) throw new TRPCError({ code: "BAD_REQUEST", message: `certificate refused: ${err.message}` });
         throw err;
       }
-      const tlsDir = config().tlsDir;
       const covered = domains.filter((d) => checked.covers.includes(d.hostname));
-      const before = covered.map((d) => ({ domain: d, pem: readDomainCert(tlsDir, d.hostname) }));
+      // The certificates they had, kept to put back should the router not get the new one.
+      const before = new Map<string, string>();
+      for (const d of covered) {
+        const pem = d.certSha256 ? await storedCert(redis(), d.certSha256) : null;
+        if (pem !== null) before.set(d.certSha256!, pem);
+      }
       const undo = async () => {
-        for (const { domain: d, pem } of before) {
-          if (pem === null) removeDomainCert(tlsDir, d.hostname);
-          else writeDomainCert(tlsDir, d.hostname, pem);
+        for (const d of covered) {
           await db.domain.update({ where: { id: d.id }, data: { certSha256: d.certSha256, certExpiresAt: d.certExpiresAt, certIssuer: d.certIssuer } });
         }
+        for (const pem of before.values()) await storeCert(redis(), pem);
+        await pruneCerts(redis());
       };
       try {
-        for (const d of covered) {
-          writeDomainCert(tlsDir, d.hostname, checked.pem);
-          await db.domain.update({ where: { id: d.id }, data: { certSha256: checked.sha256, certExpiresAt: checked.expiresAt, certIssuer: checked.issuer } });
-        }
+        // The rows first, then the PEM: a prune meanwhile sees it named and leaves it.
+        await db.domain.updateMany({
+          where: { id: { in: covered.map((d) => d.id) } },
+          data: { certSha256: checked.sha256, certExpiresAt: checked.expiresAt, certIssuer: checked.issuer },
+        });
+        await storeCert(redis(), checked.pem);
       } catch (err) {
         await undo();
         throw err;
@@ -148,6 +158,8 @@ export const domainsRouter = createTRPCRouter({
         await undo();
         throw notPublished("the certificate was not added", failed);
       }
+      // The router serves the new one: one no domain names any more goes.
+      await pruneCerts(redis());
       return {
         app: app.name,
         domains: checked.covers,
