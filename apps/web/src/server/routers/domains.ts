@@ -40,6 +40,9 @@ async function publish(app: { id: string }): Promise<string | null> {
   return r.error ?? "the routes job failed";
 }
 
+/** Certificates no domain names go; the change is done either way (the next prune takes what this one left). */
+const prune = () => pruneCerts(redis()).catch((err: Error) => console.error(`domains: removing certificates no domain names: ${err.message}`));
+
 const notPublished = (what: string, why: string) =>
   new TRPCError({
     code: "PRECONDITION_FAILED",
@@ -108,7 +111,7 @@ export const domainsRouter = createTRPCRouter({
       throw notPublished(`${domain.hostname} was not removed`, failed);
     }
     // The router has let go of it: its certificate goes too, unless another domain has it.
-    await pruneCerts(redis());
+    await prune();
     return { hostname: domain.hostname, app: app.name };
   }),
 
@@ -159,7 +162,7 @@ export const domainsRouter = createTRPCRouter({
         throw notPublished("the certificate was not added", failed);
       }
       // The router serves the new one: one no domain names any more goes.
-      await pruneCerts(redis());
+      await prune();
       return {
         app: app.name,
         domains: checked.covers,
