@@ -22,7 +22,7 @@ const connect = () => {
   return r;
 };
 const BUFFER = 50;
-const options = { allowLocal: true, hostname: "h", bufferLines: BUFFER, batchLines: 20, retryMaxMs: 200, flushMs: 50, blockMs: 500 };
+const options = { allowLocal: true, hostname: "h", bufferLines: BUFFER, batchLines: 20, retryMaxMs: 200, flushMs: 50, blockMs: 500, windowMs: 1000 };
 
 before(async () => {
   server = await startRedis();
@@ -55,6 +55,10 @@ async function sink(port: number) {
   await new Promise<void>((r) => srv.listen(port, "127.0.0.1", () => r()));
   return {
     lines,
+    /** Stops reading (what comes stays unread, as in a server that hangs). */
+    pause: () => {
+      for (const s of sockets) s.pause();
+    },
     close: () => {
       for (const s of sockets) s.destroy();
       return new Promise<void>((r) => srv.close(() => r()));
@@ -113,6 +117,8 @@ test("a drain that is down: its state and error shown, past the buffer the oldes
   const s = await sink(port);
   await until(() => s.lines.includes("n 300"), "the newest line once the drain is back");
   await until(async () => (await status("a2", "d2")).queued === 0, "nothing left waiting");
+  // Counted as sent once the connection stayed open for the window after the write.
+  await until(async () => (await status("a2", "d2")).sent === s.lines.length, "the lines confirmed");
   const st = await status("a2", "d2");
   assert.equal(st.state, "delivering");
   assert.equal(st.sent, s.lines.length);
@@ -188,5 +194,35 @@ test("two workers: one delivers each drain (its lease), and the other takes it o
   await until(() => s.lines.length >= 150, "the next 50 lines");
   assert.deepEqual(s.lines, Array.from({ length: 150 }, (_, i) => `n ${i + 1}`), "each line once, in order, across the takeover");
   await other.stop();
+  await s.close();
+});
+
+test("syslog: lines a server took but never handled (it hung, then died) are sent again to the next one; each counted once", async () => {
+  const port = await freePort();
+  let s = await sink(port);
+  const m = new DrainManager(redis, connect, options);
+  await m.start();
+  await publish("a6", [{ id: "d7", url: `syslog+tcp://127.0.0.1:${port}`, start: { id: "0-0", ord: 0 } }]);
+  await log("a6", 1, 100);
+  await until(() => s.lines.length === 100, "the first 100 lines");
+  await until(async () => (await status("a6", "d7")).sent === 100, "the first 100 lines confirmed (the connection stayed open for the window)");
+  // The server stops reading; 50 more lines are written to its socket, then it dies and a new one starts.
+  s.pause();
+  await log("a6", 101, 150);
+  await until(async () => (await status("a6", "d7")).queued === 0, "the 50 lines written");
+  const first = s.lines;
+  await s.close();
+  s = await sink(port);
+  await until(() => s.lines.includes("n 150"), "the lines the dead server never handled, at the new one");
+  const got = new Set([...first, ...s.lines]);
+  assert.deepEqual(
+    Array.from({ length: 150 }, (_, i) => `n ${i + 1}`).filter((l) => !got.has(l)),
+    [],
+    "no line missing",
+  );
+  assert.ok(s.lines.includes("n 101"), "n 101 went to the new server");
+  await until(async () => (await status("a6", "d7")).sent === 150, "each line counted once as sent, once confirmed");
+  assert.equal((await status("a6", "d7")).dropped, 0);
+  await m.stop();
   await s.close();
 });

@@ -3,7 +3,22 @@
  * buffer (buffer.ts) and sends it in batches (transport.ts), retrying with exponential backoff
  * while the drain is down. Its figures (sent, dropped, queued, state, last error) and its cursor
  * go to drainStatsKey(app) a few times a second, so `paas drains` shows them and a restarted
- * worker reads on from where this one was (re-sending at most what waited in the buffer).
+ * worker reads on from where this one was (re-sending at most what waited in the buffer or was
+ * not yet confirmed).
+ *
+ * Syslog has no receipt: a line written on a TCP or TLS connection counts as sent once that
+ * connection stayed open `windowMs` (2 s) after the write; lines written on a connection that broke
+ * sooner are sent again on the next (buffer.ts settle). Why this rule: a syslog server that dies
+ * or restarts closes its connections (FIN, or RST for what it had not read), which reaches us
+ * within a round trip; what it had taken from the socket but not yet handled is seconds old at
+ * most. So a line that stayed 2 s on an open connection was read by a live server, and one that
+ * did not is sent again: a receiver may see it twice (at least once, as Heroku's and Fluent
+ * Bit's users know), never lose it unseen. The window holds at most `windowBytes` (1 MiB: the
+ * 2 s of a drain at ~7,000 lines/s; more would let one busy drain hold the worker's memory):
+ * past it, only the lines' count is kept, counted as sent once their 2 s are up, or as dropped
+ * if the connection breaks first. What this cannot see: a server host that vanishes without a
+ * FIN or RST (powered off) leaves the connection open until TCP gives up; lines written over 2 s
+ * before that count as sent. RELP would close that gap; plain syslog cannot.
  *
  * Reading: XINFO STREAM and XREAD in one MULTI (what the stream trimmed after the cursor is
  * counted as dropped: buffer.ts missedLines), then, when there is nothing new, a blocking XREAD
@@ -26,6 +41,10 @@ export interface DeliveryOptions {
   hostname: string;
   allowLocal: boolean;
   extraCa?: string;
+  /** How long a syslog connection must stay open after a write before its lines count as received (default 2000). */
+  windowMs?: number;
+  /** The most bytes of unconfirmed syslog lines kept to send again (default 1 MiB). */
+  windowBytes?: number;
   /** How often figures and the cursor are written while they change. */
   flushMs?: number;
   /** The longest a blocking read waits before it looks again (and notices a stop). */
@@ -79,7 +98,7 @@ export class DrainDelivery {
     private readonly o: DeliveryOptions,
   ) {
     this.key = appLogKey(app);
-    this.buffer = new DrainBuffer(o.bufferLines, start);
+    this.buffer = new DrainBuffer(o.bufferLines, start, { windowMs: o.windowMs ?? 2000, windowBytes: o.windowBytes ?? 1 << 20 });
     const target = parseDrainUrl(spec.url, { allowLocal: true });
     this.transport = transportFor(target, { drainToken: `d.${spec.id}`, allowLocal: o.allowLocal, extraCa: o.extraCa });
     this.flusher = setInterval(() => void this.flush(), o.flushMs ?? 250);
@@ -94,6 +113,11 @@ export class DrainDelivery {
     this.readerWait.wake();
     // A blocking read ends when its connection does.
     this.reader.disconnect();
+    // Closed by us, our written data before our FIN: what it took counts as sent (buffer.ts release).
+    const r = this.buffer.release((conn) => this.transport.open(conn));
+    this.sentSinceFlush += r.sent;
+    this.droppedSinceFlush += r.dropped;
+    this.dirty = true;
     this.transport.close();
     await Promise.allSettled(this.loops);
     await this.flushing;
@@ -145,24 +169,40 @@ export class DrainDelivery {
     }
   }
 
+  /** Counts what the syslog window confirmed or lost, and queues again what a broken connection held. */
+  private settle(): void {
+    const r = this.buffer.settle((conn) => this.transport.open(conn));
+    if (!r.sent && !r.dropped && !r.resent) return;
+    this.sentSinceFlush += r.sent;
+    this.droppedSinceFlush += r.dropped;
+    this.dirty = true;
+    if (r.resent || r.dropped) {
+      console.log(`drains: the connection of drain ${this.spec.id} of ${this.app} broke: ${r.resent} unconfirmed lines go again${r.dropped ? `, ${r.dropped} past the window counted as dropped` : ""}`);
+    }
+  }
+
   private async sendLoop(): Promise<void> {
     let backoff = RETRY_MIN_MS;
     while (this.running) {
+      this.settle();
       const batch = this.buffer.take(this.o.batchLines);
-      if (!batch.length) {
-        await this.senderWait.sleep(1000);
+      if (!batch) {
+        // Idle: look again when the next written lines' window ends (or a line comes).
+        const next = this.buffer.nextSettle();
+        await this.senderWait.sleep(next === null ? 1000 : Math.min(1000, next + 10));
         continue;
       }
       try {
-        await this.transport.send(batch.map((i) => syslogMessage(i.entry, this.app, this.o.hostname)));
-        this.sentSinceFlush += this.buffer.delivered();
+        const receipt = await this.transport.send(batch.items.map((i) => syslogMessage(i.entry, this.app, this.o.hostname)));
+        if (receipt) this.buffer.written(batch, receipt.conn, receipt.bytes);
+        else this.sentSinceFlush += this.buffer.delivered(batch);
         this.sentAt = new Date().toISOString();
         this.state = "delivering";
         this.dirty = true;
         backoff = RETRY_MIN_MS;
         this.readerWait.wake();
       } catch (err) {
-        this.buffer.failed();
+        this.buffer.failed(batch);
         if (!this.running) return;
         const target = parseDrainUrl(this.spec.url, { allowLocal: true });
         this.error = { text: describeError(err as Error & { code?: string }, target), at: new Date().toISOString() };

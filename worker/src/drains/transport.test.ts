@@ -12,6 +12,7 @@ import { describeError, transportFor } from "./transport.ts";
 const cert = caSigned(["localhost"]);
 const got: Buffer[] = [];
 let connections = 0;
+const serverSockets: net.Socket[] = [];
 const servers: net.Server[] = [];
 let tcpPort = 0;
 let tlsPort = 0;
@@ -28,6 +29,7 @@ async function listen(s: net.Server): Promise<number> {
 before(async () => {
   const onSocket = (s: net.Socket) => {
     connections++;
+    serverSockets.push(s);
     s.on("data", (d: Buffer) => got.push(d));
   };
   tcpPort = await listen(net.createServer(onSocket));
@@ -76,6 +78,23 @@ test("syslog+tcp and syslog+tls: octet-counted frames on one kept connection", a
   }
 });
 
+test("syslog: a write is answered with its connection, open until the server closes it (FIN or TLS close_notify); the next write connects anew", async () => {
+  for (const url of [`syslog+tcp://127.0.0.1:${tcpPort}`, `syslog+tls://localhost:${tlsPort}`]) {
+    const t = transportFor(parseDrainUrl(url, { allowLocal: true }), opts);
+    const before = serverSockets.length;
+    const first = await t.send(["<190>1 a"]);
+    assert.ok(first && t.open(first.conn), url);
+    assert.equal(first.bytes, "8 <190>1 a".length);
+    await until(() => serverSockets.length === before + 1, "the server's side");
+    serverSockets.at(-1)!.end();
+    await until(() => !t.open(first.conn), `the connection seen closed (${url})`);
+    const second = await t.send(["<190>1 b"]);
+    assert.ok(second && second.conn !== first.conn && t.open(second.conn));
+    t.close();
+    assert.equal(t.open(second.conn), false, "closed by us");
+  }
+});
+
 test("syslog+tls refuses a server whose certificate no trusted CA signed", async () => {
   const t = transportFor(parseDrainUrl(`syslog+tls://localhost:${tlsPort}`, { allowLocal: true }), { ...opts, extraCa: undefined });
   await assert.rejects(t.send(["x"]), (err: Error) => /TLS with localhost:\d+ failed: .*certificate/i.test(describeError(err, parseDrainUrl(`syslog+tls://localhost:${tlsPort}`, { allowLocal: true }))));
@@ -95,7 +114,7 @@ test("a host that resolves to this host, or an address of it, is refused at conn
 
 test("https: one POST per batch with logplex headers and basic auth; a non-2xx answer is an error", async () => {
   const t = transportFor(parseDrainUrl(`https://u:p%40ss@localhost:${httpsPort}/logs?x=1`, { allowLocal: true }), opts);
-  await t.send(["<190>1 a", "<190>1 bb"]);
+  assert.equal(await t.send(["<190>1 a", "<190>1 bb"]), null, "the answer is the receipt");
   assert.equal(posts.length, 1);
   assert.equal(posts[0]!.body, "8 <190>1 a9 <190>1 bb");
   assert.equal(posts[0]!.headers["content-type"], "application/logplex-1");

@@ -2,7 +2,12 @@
  * How frames reach a drain: one connection kept open to a syslog server (syslog+tcp, or
  * syslog+tls verifying the server against the system's CAs plus PAAS_DRAIN_CA_FILE), or POSTs
  * over a kept-alive HTTPS agent with logplex framing. `send` resolves once the batch is written
- * (syslog: handed to the kernel; https: a 2xx answer) and rejects with a reason a user can act on.
+ * and rejects with a reason a user can act on. An https 2xx answer is a receipt; a syslog write
+ * only hands the frames to the kernel, so it resolves with the connection they went on, and the
+ * delivery takes them as received once that connection stayed open a while (buffer.ts, settle).
+ * A connection the server closed (its FIN, a TLS close_notify) or reset is dropped at once, as
+ * node reads every socket: the next batch connects anew rather than writing into a dead one (the
+ * recv-before-send that rsyslog's omfwd does for the same reason).
  *
  * Every connection checks the address it goes to: a host name that resolves to this host or the
  * platform's networks is refused like such an address in the URL (shared/drains.ts), unless the
@@ -17,7 +22,10 @@ import { isLocalAddress, localBlockList, type DrainTarget } from "@paas/shared/d
 import { logplexBatch, octetFrame } from "./framing.ts";
 
 export interface Transport {
-  send(messages: string[]): Promise<void>;
+  /** Resolves with the connection the batch was written on when only its staying open confirms it (syslog), null when the answer did (https). */
+  send(messages: string[]): Promise<{ conn: number; bytes: number } | null>;
+  /** Whether connection `conn` is still open. */
+  open(conn: number): boolean;
   close(): void;
 }
 
@@ -92,6 +100,8 @@ export function describeError(err: Error & { code?: string }, t: DrainTarget): s
 
 class SyslogTransport implements Transport {
   private socket: net.Socket | null = null;
+  /** The current connection's number (each connect makes a new one). */
+  private conn = 0;
 
   constructor(
     private readonly t: DrainTarget,
@@ -132,9 +142,17 @@ class SyslogTransport implements Transport {
     });
   }
 
-  async send(messages: string[]): Promise<void> {
-    this.socket ??= await this.connect();
+  open(conn: number): boolean {
+    return this.socket !== null && !this.socket.destroyed && this.conn === conn;
+  }
+
+  async send(messages: string[]): Promise<{ conn: number; bytes: number }> {
+    if (!this.socket || this.socket.destroyed) {
+      this.socket = await this.connect();
+      this.conn++;
+    }
     const s = this.socket;
+    const conn = this.conn;
     const data = messages.map(octetFrame).join("");
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => s.destroy(Object.assign(new Error("write timed out"), { code: "ETIMEDOUT" })), this.o.timeoutMs ?? 30_000);
@@ -151,11 +169,16 @@ class SyslogTransport implements Transport {
       s.once("close", onClose);
       s.write(data, (err) => done(err));
     });
+    return { conn, bytes: Buffer.byteLength(data) };
   }
 
+  /** Ends the connection with a FIN (TLS: close_notify) after what was written; destroyed if the server does not answer it soon. */
   close(): void {
-    this.socket?.destroy();
+    const s = this.socket;
     this.socket = null;
+    if (!s || s.destroyed) return;
+    s.end();
+    setTimeout(() => s.destroy(), 2000).unref();
   }
 }
 
@@ -169,7 +192,11 @@ class HttpsTransport implements Transport {
     this.agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: ca(o.extraCa), lookup: guardedLookup(o.allowLocal) } as https.AgentOptions);
   }
 
-  send(messages: string[]): Promise<void> {
+  open(): boolean {
+    return false;
+  }
+
+  send(messages: string[]): Promise<null> {
     checkLiteral(this.t, this.o.allowLocal);
     const { body, headers } = logplexBatch(messages, this.o.drainToken);
     const u = new URL(this.t.url);
@@ -181,7 +208,7 @@ class HttpsTransport implements Transport {
           res.resume();
           res.on("end", () => {
             const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) resolve();
+            if (status >= 200 && status < 300) resolve(null);
             else reject(new Error(`${this.t.host} answered HTTP ${status}${status === 401 || status === 403 ? " (check the drain URL's credentials)" : ""}`));
           });
           res.on("error", reject);
