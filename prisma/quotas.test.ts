@@ -10,7 +10,9 @@ import { migrateDeploy } from "./migrate.ts";
 import {
   appQuotaViolation,
   domainQuotaViolation,
+  drainQuotaViolation,
   assertAppQuota,
+  assertDrainQuota,
   assertDeployQuota,
   concurrentBuildLimit,
   deployQuotaViolation,
@@ -201,8 +203,13 @@ test("teamUsage counts each limit's use; lowering a quota below it is allowed", 
   await formationFor(db, a.id, ["web", "worker"]);
   await db.formation.update({ where: { appId_processType: { appId: a.id, processType: "web" } }, data: { quantity: 3, memoryMb: 512, cpuMillis: 500 } });
   await db.domain.create({ data: { hostname: "q-usage.example.com", appId: a.id } });
+  // Drains count per app: the use is the app with the most (2), not the sum (3).
+  const b = await db.app.create({ data: { name: "q-usage-b", teamId: team.id } });
+  for (const [appId, n] of [[a.id, 2], [b.id, 1]] as const) {
+    for (let i = 0; i < n; i++) await db.drain.create({ data: { appId, url: `syslog+tcp://logs${i}.example.com:514` } });
+  }
   const u = await teamUsage(db, team.id);
-  assert.deepEqual({ ...u, buildMinutesPerDay: 0 }, { apps: 1, replicas: 4, memoryMb: 3 * 512 + 256, cpuMillis: 3 * 500 + 250, storageMb: 0, concurrentBuilds: 0, buildMinutesPerDay: 0, customDomains: 1 });
+  assert.deepEqual({ ...u, buildMinutesPerDay: 0 }, { apps: 2, replicas: 4, memoryMb: 3 * 512 + 256, cpuMillis: 3 * 500 + 250, storageMb: 0, concurrentBuilds: 0, buildMinutesPerDay: 0, customDomains: 1, drainsPerApp: 2 });
   const q = await setQuota(db, team.id, { replicas: 2, memoryMb: 1024 });
   assert.equal(q.replicas, 2);
   assert.equal(q.apps, 10); // the others keep the defaults
@@ -242,10 +249,49 @@ test("moveApps: an app and its previews move when the team's quotas hold with th
 });
 
 test("moveQuotaViolation: a limit the team was over already and the move does not add to is no refusal", () => {
-  const use = { apps: 5, replicas: 4, memoryMb: 1024, cpuMillis: 1000, storageMb: 0, concurrentBuilds: 0, buildMinutesPerDay: 0, customDomains: 0 };
-  const quota = { apps: 3, replicas: 10, memoryMb: 4096, cpuMillis: 4000, storageMb: 1024, customDomains: 5 };
+  const use = { apps: 5, replicas: 4, memoryMb: 1024, cpuMillis: 1000, storageMb: 0, concurrentBuilds: 0, buildMinutesPerDay: 0, customDomains: 0, drainsPerApp: 1 };
+  const quota = { apps: 3, replicas: 10, memoryMb: 4096, cpuMillis: 4000, storageMb: 1024, customDomains: 5, drainsPerApp: 5 };
   // over its apps already; the moved app is counted in `after` (6 > 5): refused
   assert.match(moveQuotaViolation("t", "a", use, { ...use, apps: 6 }, quota) ?? "", /quota of 3 apps \(it has 5 apps, a brings 1 app\)/);
   // over its replicas already (4 of 3), an app scaled to 0 adds none: allowed
   assert.equal(moveQuotaViolation("t", "a", use, { ...use, apps: 6 }, { ...quota, apps: 10, replicas: 3 }), null);
+});
+
+test("drains: the team's quota per app (default 5), the refusal naming the limit, the app's use and what to do", async () => {
+  const team = await db.team.create({ data: { name: "q-drains" } });
+  const app = { ...(await db.app.create({ data: { name: "q-drained", teamId: team.id } })), team };
+  assert.equal((await quotaOf(db, team.id)).drainsPerApp, 5, "the schema's default");
+  const add = (i: number) =>
+    db.$transaction(async (tx) => {
+      await assertDrainQuota(tx, app);
+      await tx.drain.create({ data: { appId: app.id, url: `syslog+tcp://logs${i}.example.com:514` } });
+    });
+  await setQuota(db, team.id, { drainsPerApp: 2 });
+  await add(1);
+  await add(2);
+  await assert.rejects(
+    add(3),
+    (e: Error) =>
+      e instanceof QuotaError &&
+      e.message === `q-drained has 2 drains, and team "q-drains"'s quota is 2 drains per app: remove one it no longer needs with \`paas drains:remove URL -a q-drained\` or ask the platform's operator to raise the team's quota (paas quotas:set)`,
+  );
+  assert.equal(await db.drain.count({ where: { appId: app.id } }), 2, "nothing added");
+  // Another app of the team has its own 2.
+  const other = { ...(await db.app.create({ data: { name: "q-drained-2", teamId: team.id } })), team };
+  await db.$transaction((tx) => assertDrainQuota(tx, other));
+  await setQuota(db, team.id, { drainsPerApp: 3 });
+  await add(3);
+  assert.equal(drainQuotaViolation("t", "a", 0, 0)?.startsWith("a has 0 drains, and team \"t\"'s quota is 0 drains per app"), true);
+  assert.equal(drainQuotaViolation("t", "a", 4, 5), null);
+});
+
+test("moveApps refuses an app with more drains than the team allows per app", async () => {
+  const from = await db.team.create({ data: { name: "q-dmove-from" } });
+  const to = await db.team.create({ data: { name: "q-dmove-to" } });
+  const app = await db.app.create({ data: { name: "q-dmover", teamId: from.id } });
+  for (const i of [1, 2, 3]) await db.drain.create({ data: { appId: app.id, url: `syslog+tcp://logs${i}.example.com:514` } });
+  await setQuota(db, to.id, { drainsPerApp: 2 });
+  await assert.rejects(moveApps(db, app, to), /cannot take q-dmover: it would exceed its quota of 2 drains per app \(q-dmover or a preview of it has 3 drains\)/);
+  await setQuota(db, to.id, { drainsPerApp: 3 });
+  await moveApps(db, app, to);
 });

@@ -10,9 +10,9 @@
  * scheduler), buildMinutesPerDay (a push, and a build's start), replicas, memoryMb and
  * cpuMillis (a deploy, ps:scale, ps:resize or sidecars:attach that would exceed them is refused
  * before anything starts; memory counts sidecars per replica), customDomains (domains:add),
- * storageMb (volumes:add: assertStorageQuota); all of those when an operator moves an app into
- * another team (moveApps). Log drains: a fixed number per app (drains:add: assertDrainQuota;
- * MAX_DRAINS_PER_APP, one limit for every team).
+ * storageMb (volumes:add: assertStorageQuota), drainsPerApp (drains:add: assertDrainQuota; a
+ * limit on each app, not a sum: its use is the team's app with the most drains); all of those
+ * when an operator moves an app into another team (moveApps).
  * memoryMb, cpuMillis and pids are also the kernel's caps on the team's cgroup
  * (teamCgroupLimits; the worker sets them on every host).
  *
@@ -24,7 +24,6 @@
  */
 import type { Prisma, PrismaClient, Quota } from "./index.ts";
 import { BUILD_MEMORY_MB, BUILD_PIDS } from "@paas/shared/sizes";
-import { MAX_DRAINS_PER_APP } from "@paas/shared/drains";
 import { teamUse, teamUseByApp, useOf, type FormationUse } from "./formation.ts";
 
 export class QuotaError extends Error {
@@ -171,13 +170,26 @@ export async function assertStorageQuota(tx: Prisma.TransactionClient, team: { i
   if (why) throw new QuotaError(why);
 }
 
-/** Throws QuotaError when the app has its most drains already; in the transaction that adds one. */
-export async function assertDrainQuota(tx: Prisma.TransactionClient, app: { id: string; name: string; teamId: string }): Promise<void> {
-  await lockTeam(tx, app.teamId);
-  const n = await tx.drain.count({ where: { appId: app.id } });
-  if (n >= MAX_DRAINS_PER_APP) {
-    throw new QuotaError(`${app.name} has ${plural(n, "drain")}, the most an app may have (${MAX_DRAINS_PER_APP}): remove one first (paas drains:remove URL -a ${app.name})`);
-  }
+/** The drains rule, apart from the database: null when `app` may have one more drain, else why not. */
+export function drainQuotaViolation(team: string, app: string, current: number, limit: number): string | null {
+  if (current < limit) return null;
+  return (
+    `${app} has ${plural(current, "drain")}, and team "${team}"'s quota is ${plural(limit, "drain")} per app: ` +
+    `remove one it no longer needs with \`paas drains:remove URL -a ${app}\` ${RAISE}`
+  );
+}
+
+/** Throws QuotaError when the app has as many drains as its team's quota allows; in the transaction that adds one. */
+export async function assertDrainQuota(tx: Prisma.TransactionClient, app: { id: string; name: string; teamId: string; team: { name: string } }): Promise<void> {
+  const quota = await lockTeam(tx, app.teamId);
+  const why = drainQuotaViolation(app.team.name, app.name, await tx.drain.count({ where: { appId: app.id } }), quota.drainsPerApp);
+  if (why) throw new QuotaError(why);
+}
+
+/** The most drains one of the team's apps has (the drains quota is per app). */
+async function mostDrainsOfAnApp(client: Client, teamId: string): Promise<number> {
+  const byApp = await client.drain.groupBy({ by: ["appId"], where: { app: { teamId } }, _count: { _all: true } });
+  return byApp.reduce((most, g) => Math.max(most, g._count._all), 0);
 }
 
 /** A hold older than this is from a deploy that died with its worker: no longer counted. */
@@ -268,7 +280,7 @@ export async function assertBuildMinutes(client: Client, team: { id: string; nam
 }
 
 /** The quota's fields people set (quotas:set NAME=VALUE), with how each is counted. */
-export const QUOTA_FIELDS = ["apps", "replicas", "memoryMb", "cpuMillis", "storageMb", "concurrentBuilds", "buildMinutesPerDay", "customDomains", "pids"] as const;
+export const QUOTA_FIELDS = ["apps", "replicas", "memoryMb", "cpuMillis", "storageMb", "concurrentBuilds", "buildMinutesPerDay", "customDomains", "drainsPerApp", "pids"] as const;
 export type QuotaField = (typeof QUOTA_FIELDS)[number];
 export type QuotaLimits = Record<QuotaField, number>;
 
@@ -279,13 +291,14 @@ export async function setQuota(client: PrismaClient, teamId: string, limits: Par
 
 /** What the team uses of each limit now (pids: the kernel's to count, not shown). */
 export async function teamUsage(client: Client, teamId: string): Promise<Omit<QuotaLimits, "pids">> {
-  const [apps, formation, domains, building, minutes, storage] = await Promise.all([
+  const [apps, formation, domains, building, minutes, storage, drains] = await Promise.all([
     client.app.count({ where: { teamId } }),
     teamUse(client, teamId),
     client.domain.count({ where: { app: { teamId } } }),
     client.build.count({ where: { app: { teamId }, status: "building" } }),
     buildMinutesToday(client, teamId),
     client.appVolume.aggregate({ where: { app: { teamId } }, _sum: { sizeMb: true } }),
+    mostDrainsOfAnApp(client, teamId),
   ]);
   return {
     apps,
@@ -297,11 +310,12 @@ export async function teamUsage(client: Client, teamId: string): Promise<Omit<Qu
     // Up to the next tenth: a build of a few seconds is use, not 0.
     buildMinutesPerDay: Math.ceil(minutes * 10) / 10,
     customDomains: domains,
+    drainsPerApp: drains,
   };
 }
 
 /** The limits a move of apps into a team must hold (the rest are the team's own doing: builds, build minutes). */
-const MOVE_FIELDS = ["apps", "replicas", "memoryMb", "cpuMillis", "storageMb", "customDomains"] as const;
+const MOVE_FIELDS = ["apps", "replicas", "memoryMb", "cpuMillis", "storageMb", "customDomains", "drainsPerApp"] as const;
 const MOVE_UNITS: Record<(typeof MOVE_FIELDS)[number], (n: number) => string> = {
   apps: (n) => plural(n, "app"),
   replicas: (n) => plural(n, "replica"),
@@ -309,6 +323,7 @@ const MOVE_UNITS: Record<(typeof MOVE_FIELDS)[number], (n: number) => string> = 
   cpuMillis: cpus,
   storageMb: (n) => `${n} MB of volume storage`,
   customDomains: (n) => plural(n, "custom domain"),
+  drainsPerApp: (n) => `${plural(n, "drain")} per app`,
 };
 
 /**
@@ -317,8 +332,11 @@ const MOVE_UNITS: Record<(typeof MOVE_FIELDS)[number], (n: number) => string> = 
  * and the move does not add to is no reason to refuse (as a lowered quota stops growth only).
  */
 export function moveQuotaViolation(team: string, app: string, before: Omit<QuotaLimits, "pids">, after: Omit<QuotaLimits, "pids">, quota: Pick<Quota, (typeof MOVE_FIELDS)[number]>): string | null {
-  const over = MOVE_FIELDS.filter((f) => after[f] > quota[f] && after[f] > before[f]).map(
-    (f) => `${MOVE_UNITS[f](quota[f])} (it has ${MOVE_UNITS[f](before[f])}, ${app} brings ${MOVE_UNITS[f](after[f] - before[f])})`,
+  const over = MOVE_FIELDS.filter((f) => after[f] > quota[f] && after[f] > before[f]).map((f) =>
+    // Drains are counted per app: the most of one app, not a sum.
+    f === "drainsPerApp"
+      ? `${MOVE_UNITS[f](quota[f])} (${app} or a preview of it has ${plural(after[f], "drain")})`
+      : `${MOVE_UNITS[f](quota[f])} (it has ${MOVE_UNITS[f](before[f])}, ${app} brings ${MOVE_UNITS[f](after[f] - before[f])})`,
   );
   if (!over.length) return null;
   return `team "${team}" cannot take ${app}: it would exceed its quota of ${over.join(" and ")}; raise the team's quota first (paas quotas:set), or scale ${app} down`;

@@ -351,7 +351,15 @@ describe("log drains", { timeout: 15 * 60_000 }, () => {
     for (let i = before.length; i < 5; i++) await add(`syslog+tcp://192.0.2.${i + 1}:514`);
     const sixth = await paas(["drains:add", "syslog+tcp://192.0.2.99:514", "-a", APP]);
     assert.notEqual(sixth.code, 0);
-    assert.match(sixth.stderr, /has 5 drains, the most an app may have \(5\)/);
+    assert.match(sixth.stderr, /drained has 5 drains, and team "main"'s quota is 5 drains per app: remove one it no longer needs with `paas drains:remove URL -a drained` or ask the platform's operator to raise the team's quota \(paas quotas:set\)/);
+    // The team's quota: raised, the sixth fits; `paas quotas` shows the limit and the app with the most.
+    assert.equal((await paas(["quotas:set", "drains=6", "--team", "main"])).code, 0);
+    await add("syslog+tcp://192.0.2.99:514");
+    assert.match((await paas(["quotas", "-t", "main"])).stdout, /drains\s+6\s+6/);
+    const seventh = await paas(["drains:add", "syslog+tcp://192.0.2.100:514", "-a", APP]);
+    assert.match(seventh.stderr, /drained has 6 drains, and team "main"'s quota is 6 drains per app/);
+    assert.equal((await paas(["quotas:set", "drains=5", "--team", "main"])).code, 0);
+    await remove("syslog+tcp://192.0.2.99:514");
     for (let i = before.length; i < 5; i++) await remove(`syslog+tcp://192.0.2.${i + 1}:514`);
     assert.deepEqual((await drains()).map((d) => d.id), before.map((d) => d.id));
   });

@@ -6,7 +6,7 @@ import { CliError } from "./credentials.ts";
 import { heading, json, pc, table, when } from "./output.ts";
 import { jsonOption, type CommandKit } from "./kit.ts";
 
-type Limits = Record<"apps" | "replicas" | "memoryMb" | "cpuMillis" | "storageMb" | "concurrentBuilds" | "buildMinutesPerDay" | "customDomains" | "pids", number>;
+type Limits = Record<"apps" | "replicas" | "memoryMb" | "cpuMillis" | "storageMb" | "concurrentBuilds" | "buildMinutesPerDay" | "customDomains" | "drainsPerApp" | "pids", number>;
 
 /** Each limit as `quotas:set` names it, and how its figures read. */
 const ROWS: [keyof Limits, string, (n: number) => string][] = [
@@ -18,6 +18,8 @@ const ROWS: [keyof Limits, string, (n: number) => string][] = [
   ["concurrentBuilds", "builds", String],
   ["buildMinutesPerDay", "build-minutes", String],
   ["customDomains", "domains", String],
+  // Per app: its use is the team's app with the most drains.
+  ["drainsPerApp", "drains", String],
   ["pids", "pids", String],
 ];
 
@@ -53,7 +55,7 @@ export function quotaCommands(program: Command, kit: CommandKit): void {
 
   program
     .command("quotas:set")
-    .description("set a team's quotas (platform operators): apps=5 replicas=10 memory=4G cpus=4 storage=10G builds=2 build-minutes=120 domains=20 pids=4096")
+    .description("set a team's quotas (platform operators): apps=5 replicas=10 memory=4G cpus=4 storage=10G builds=2 build-minutes=120 domains=20 drains=5 (per app) pids=4096")
     .argument("<limits...>", "NAME=VALUE pairs")
     .requiredOption("-t, --team <team>", "the team")
     .addOption(jsonOption())

@@ -16,8 +16,6 @@ import { z } from "zod";
 export const DRAIN_SCHEMES = ["syslog+tcp", "syslog+tls", "https"] as const;
 export type DrainScheme = (typeof DRAIN_SCHEMES)[number];
 
-/** Drains per app (the rule lives with the other limits: prisma/quotas.ts assertDrainQuota). */
-export const MAX_DRAINS_PER_APP = 5;
 export const MAX_DRAIN_URL_LENGTH = 2048;
 
 export interface DrainTarget {

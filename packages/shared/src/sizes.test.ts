@@ -49,7 +49,7 @@ test("ps:scale arguments: TYPE=N each, refused with the reason otherwise", () =>
 
 test("parseQuotaArgs: quotas:set names, sizes with units, CPUs, counts; bad input says what to write", async () => {
   const { parseQuotaArgs } = await import("./sizes.ts");
-  assert.deepEqual(parseQuotaArgs(["apps=5", "replicas=10", "memory=4G", "cpus=4", "storage=10G", "builds=2", "build-minutes=120", "domains=20", "pids=512"]), {
+  assert.deepEqual(parseQuotaArgs(["apps=5", "replicas=10", "memory=4G", "cpus=4", "storage=10G", "builds=2", "build-minutes=120", "domains=20", "drains=3", "pids=512"]), {
     apps: 5,
     replicas: 10,
     memoryMb: 4096,
@@ -58,6 +58,7 @@ test("parseQuotaArgs: quotas:set names, sizes with units, CPUs, counts; bad inpu
     concurrentBuilds: 2,
     buildMinutesPerDay: 120,
     customDomains: 20,
+    drainsPerApp: 3,
     pids: 512,
   });
   assert.deepEqual(parseQuotaArgs(["memory=512M", "cpus=0.5"]), { memoryMb: 512, cpuMillis: 500 });

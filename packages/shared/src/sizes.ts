@@ -121,6 +121,7 @@ export const QUOTA_ARGS = {
   builds: "concurrentBuilds",
   "build-minutes": "buildMinutesPerDay",
   domains: "customDomains",
+  drains: "drainsPerApp",
   pids: "pids",
 } as const;
 export type QuotaArgField = (typeof QUOTA_ARGS)[keyof typeof QUOTA_ARGS];

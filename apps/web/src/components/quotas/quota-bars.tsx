@@ -10,7 +10,7 @@ import { useState } from "react";
 import { trpc } from "@/lib/trpc-client.ts";
 import { formatCpus, formatMemory, parseQuotaArgs, SizeError } from "@paas/shared/sizes";
 
-type Field = "apps" | "replicas" | "memoryMb" | "cpuMillis" | "storageMb" | "concurrentBuilds" | "buildMinutesPerDay" | "customDomains" | "pids";
+type Field = "apps" | "replicas" | "memoryMb" | "cpuMillis" | "storageMb" | "concurrentBuilds" | "buildMinutesPerDay" | "customDomains" | "drainsPerApp" | "pids";
 
 export interface QuotaView {
   team: string;
@@ -29,6 +29,7 @@ const ROWS: { field: Field; arg: string; label: string; fmt: (n: number) => stri
   { field: "concurrentBuilds", arg: "builds", label: "Builds at once", fmt: String },
   { field: "buildMinutesPerDay", arg: "build-minutes", label: "Build minutes today", fmt: (n) => String(Math.round(n)) },
   { field: "customDomains", arg: "domains", label: "Custom domains", fmt: String },
+  { field: "drainsPerApp", arg: "drains", label: "Log drains per app (the app with the most)", fmt: String },
 ];
 
 function Bar({ used, limit, over }: { used: number; limit: number; over: boolean }) {

@@ -23,6 +23,7 @@ const limitsInput = z
     concurrentBuilds: limit(1000),
     buildMinutesPerDay: limit(24 * 60 * 1000),
     customDomains: limit(100_000),
+    drainsPerApp: limit(1000),
     pids: limit(4_194_304),
   })
   .partial()
