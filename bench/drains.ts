@@ -1,10 +1,11 @@
 /**
  * How many lines a second one drain delivers:
- *   npx tsx bench/drains.ts [--lines 200000] [--port 6409]
+ *   npx tsx bench/drains.ts [--lines 200000] [--port 6409] [--only https]
  * Starts a Redis of its own, fills an app's log stream with N lines, then times the worker's
  * delivery (worker/src/drains, the code the worker runs) of the whole stream to: a node TCP sink
  * (syslog+tcp), Debian's rsyslogd writing to a file (syslog+tcp), a node TLS sink (syslog+tls) and
- * a node HTTPS server (https, logplex batches). The peer is a bare loop in this process that reads
+ * a node HTTPS server (https, logplex batches), answering at once and, as a log service across a
+ * network would, after 20 ms. The peer is a bare loop in this process that reads
  * the same stream (XRANGE, 500 at a time) and writes the same frames to the TCP sink: what reading
  * Redis and writing the socket cost without the delivery's buffer, cursor and figures. The node
  * sinks run in this process (they share its event loop with the delivery); rsyslogd is its own.
@@ -19,6 +20,7 @@ import tls from "node:tls";
 import { Redis } from "ioredis";
 import { appLogKey, DRAINS_CHANGED, DRAINS_KEY, drainStatsKey, entryFromFields, xaddArgs } from "@paas/shared/app-log";
 import { DrainManager } from "../worker/src/drains/manager.ts";
+import type { DeliveryOptions } from "../worker/src/drains/delivery.ts";
 import { octetFrame, syslogMessage } from "../worker/src/drains/framing.ts";
 import { caSigned } from "../tests/helpers/certs.ts";
 
@@ -28,6 +30,9 @@ const arg = (name: string, def: string) => {
 };
 const N = Number(arg("--lines", "200000"));
 const PORT = Number(arg("--port", "6409"));
+/** Only the targets whose name contains this (the peer always runs: the ratios are to it). */
+const ONLY = arg("--only", "");
+const wanted = (name: string) => !ONLY || name.includes(ONLY);
 const APP = "bench";
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "paas-drains-bench-"));
 const cert = caSigned(["localhost"]);
@@ -76,9 +81,9 @@ async function waitUntil(check: () => boolean, what: string, ms = 120_000): Prom
 }
 
 /** One drain of the whole stream, timed from its publication to the last line at the sink. */
-async function timeDrain(url: string, received: () => number): Promise<number> {
+async function timeDrain(url: string, received: () => number, options: Partial<DeliveryOptions> = {}): Promise<number> {
   await redis.del(drainStatsKey(APP));
-  const m = new DrainManager(redis, connect, { allowLocal: true, hostname: "bench" });
+  const m = new DrainManager(redis, connect, { allowLocal: true, hostname: "bench", ...options });
   await m.start();
   const t0 = performance.now();
   await redis.hset(DRAINS_KEY, APP, JSON.stringify([{ id: `b${Date.now()}`, url, start: { id: "0-0", ord: 0 } }]));
@@ -129,7 +134,7 @@ try {
     server.close();
   }
 
-  {
+  if (wanted("syslog+tcp -> node")) {
     const { state, onSocket } = frameCounter();
     const server = net.createServer(onSocket);
     const port = await listen(server);
@@ -137,7 +142,7 @@ try {
     server.close();
   }
 
-  {
+  if (wanted("syslog+tcp -> rsyslogd")) {
     const rsPort = PORT + 1;
     const out = path.join(work, "rsyslog.out");
     fs.writeFileSync(
@@ -167,7 +172,7 @@ try {
     rs.kill("SIGTERM");
   }
 
-  {
+  if (wanted("syslog+tls")) {
     const { state, onSocket } = frameCounter();
     const server = tls.createServer({ cert: cert.cert, key: cert.key }, onSocket);
     const port = await listen(server);
@@ -175,17 +180,22 @@ try {
     server.close();
   }
 
-  {
+  for (const delayMs of [0, 20]) {
+    const name = `https (logplex) -> node HTTPS server${delayMs ? `, answering after ${delayMs} ms` : ""}`;
+    if (!wanted(name)) continue;
     let frames = 0;
     const server = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
       req.resume();
       req.on("end", () => {
-        frames += Number(req.headers["logplex-msg-count"]);
-        res.writeHead(204).end();
+        // Counted once answered, as the delivery counts it.
+        setTimeout(() => {
+          frames += Number(req.headers["logplex-msg-count"]);
+          res.writeHead(204).end();
+        }, delayMs);
       });
     });
     const port = await listen(server);
-    rows.push(["https (logplex) -> node HTTPS server", await timeDrain(`https://localhost:${port}/drain`, () => frames)]);
+    rows.push([name, await timeDrain(`https://localhost:${port}/drain`, () => frames)]);
     server.closeAllConnections();
     server.close();
   }

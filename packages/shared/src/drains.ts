@@ -197,6 +197,8 @@ export interface DrainSettings {
   bufferLines: number;
   /** Lines per write or POST (PAAS_DRAIN_BATCH_LINES, default 500). */
   batchLines: number;
+  /** https POSTs out at once per drain (PAAS_DRAIN_HTTPS_IN_FLIGHT, default 4). */
+  httpsInFlight: number;
   /** The longest wait between two retries of a drain that is down (PAAS_DRAIN_RETRY_MAX_SECONDS, default 30). */
   retryMaxSeconds: number;
   /** PEM file of CAs trusted beside the system's for syslog+tls and https drains (PAAS_DRAIN_CA_FILE). */
@@ -215,6 +217,7 @@ export function drainSettings(env: NodeJS.ProcessEnv = process.env): DrainSettin
   return {
     bufferLines: whole("PAAS_DRAIN_BUFFER_LINES", 10_000, 10_000_000),
     batchLines: whole("PAAS_DRAIN_BATCH_LINES", 500, 10_000),
+    httpsInFlight: whole("PAAS_DRAIN_HTTPS_IN_FLIGHT", 4, 64),
     retryMaxSeconds: whole("PAAS_DRAIN_RETRY_MAX_SECONDS", 30, 3600),
     caFile: env.PAAS_DRAIN_CA_FILE || undefined,
     allowLocal: drainsAllowLocal(env),

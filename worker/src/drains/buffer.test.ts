@@ -43,6 +43,7 @@ test("a drain that is down: the batch is retried, and past the capacity the olde
   b.failed(out);
   const again = b.take(2)!;
   assert.deepEqual(ords(again), [1, 2], "the same lines again");
+  assert.equal(again.id, out.id, "under the same id");
   // 10 more lines while 1 and 2 are out: 14 held, room for 5: the 9 oldest after the batch go.
   assert.equal(b.add(lines(5, 14)), 9);
   assert.equal(b.queued, 5);
@@ -68,9 +69,11 @@ test("batches out together (https): each counted once when it is answered, in an
   assert.equal(b.delivered(z), 3);
   assert.deepEqual(b.done(), { id: "1000-0", ord: 0 });
   const retry = b.take(10)!;
+  assert.equal(retry, x, "the failed batch itself goes again");
   assert.deepEqual(ords(retry), [1, 2, 3]);
   assert.equal(b.delivered(retry), 3);
   assert.deepEqual(b.done(), { id: "1000-9", ord: 9 });
+  assert.equal(new Set([x.id, y.id, z.id]).size, 3, "an id per batch");
 });
 
 /** A fake syslog connection: numbered, open until `broken`. */

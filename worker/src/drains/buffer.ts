@@ -13,7 +13,8 @@
  *   line twice). The window is also bounded in bytes: past `windowBytes` the oldest unconfirmed
  *   batches leave the buffer (their text freed) and only their count is kept; those are counted as
  *   sent once their time is up on an open connection, and as dropped if it breaks first;
- * - failed: its lines go back to the head of the queue, to be sent again first.
+ * - failed: it goes again, whole and before anything else, with its id (an https retry carries
+ *   the same Logplex-Frame-Id, so a receiver that got it already can tell).
  *
  * Positions are kept as a Cursor: the stream id of the last line done (delivered or dropped) and
  * its number among all the lines ever added to the stream (`ord`; XINFO STREAM's entries-added
@@ -23,6 +24,7 @@
  * stays before every line held (unconfirmed ones included), so a restarted worker sends again
  * what was not confirmed.
  */
+import { randomUUID } from "node:crypto";
 import type { AppLogEntry } from "@paas/shared/app-log";
 
 export interface Cursor {
@@ -47,6 +49,8 @@ export interface StreamInfo {
 
 /** Lines out together: one syslog write or one https POST. */
 export interface Batch {
+  /** Stays the same when the batch is sent again (https: the Logplex-Frame-Id). */
+  readonly id: string;
   readonly items: Item[];
   /** Bytes on the wire (syslog: the frames), for the window's bound. */
   bytes: number;
@@ -105,6 +109,8 @@ export class DrainBuffer {
   private waiting: Item[] = [];
   /** Out, the transport's answer pending. */
   private readonly out = new Set<Batch>();
+  /** Failed, to go again first (oldest first). */
+  private retry: Batch[] = [];
   /** Written on a connection, unconfirmed (in the order written). */
   private unconfirmed: Batch[] = [];
   private unconfirmedBytes = 0;
@@ -135,10 +141,11 @@ export class DrainBuffer {
   private get outLines(): number {
     let n = 0;
     for (const b of this.out) n += b.items.length;
+    for (const b of this.retry) n += b.items.length;
     return n;
   }
 
-  /** Lines waiting to go out or out (what the capacity bounds). */
+  /** Lines waiting to go out, out, or to go again (what the capacity bounds). */
   get queued(): number {
     return this.waiting.length + this.outLines;
   }
@@ -173,11 +180,10 @@ export class DrainBuffer {
     return over;
   }
 
-  /** The next batch to send (at most `max` lines), marked as out; null when nothing waits. */
+  /** The next batch to send (a failed one first, else at most `max` lines), marked as out; null when nothing waits. */
   take(max: number): Batch | null {
-    if (!this.waiting.length) return null;
-    const b: Batch = { items: this.waiting.splice(0, Math.max(1, max)), bytes: 0 };
-    this.out.add(b);
+    const b = this.retry.shift() ?? (this.waiting.length ? { id: randomUUID(), items: this.waiting.splice(0, Math.max(1, max)), bytes: 0 } : null);
+    if (b) this.out.add(b);
     return b;
   }
 
@@ -195,10 +201,11 @@ export class DrainBuffer {
     this.unconfirmedBytes += bytes;
   }
 
-  /** The batch was not sent: its lines go again first. */
+  /** The batch was not sent: it goes again first, the same lines under the same id. */
   failed(b: Batch): void {
     if (!this.out.delete(b)) return;
-    this.waiting.unshift(...b.items);
+    this.retry.push(b);
+    this.retry.sort((x, y) => x.items[0]!.ord - y.items[0]!.ord);
   }
 
   /**
@@ -270,6 +277,7 @@ export class DrainBuffer {
     };
     consider(this.waiting[0]);
     for (const b of this.out) consider(b.items[0]);
+    for (const b of this.retry) consider(b.items[0]);
     return first ? { id: idBefore(first.id), ord: first.ord - 1 } : this.last;
   }
 }

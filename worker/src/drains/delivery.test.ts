@@ -5,10 +5,12 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import https from "node:https";
 import net from "node:net";
 import { Redis } from "ioredis";
 import { appLogKey, DRAINS_CHANGED, DRAINS_KEY, drainStatsKey, xaddArgs } from "@paas/shared/app-log";
 import { drainStatus, type PublishedDrain } from "@paas/shared/drains";
+import { caSigned } from "../../../tests/helpers/certs.ts";
 import { freePort, startRedis } from "../../../tests/helpers/redis.ts";
 import { parseOctetFrames } from "./framing.ts";
 import { DrainManager } from "./manager.ts";
@@ -225,4 +227,47 @@ test("syslog: lines a server took but never handled (it hung, then died) are sen
   assert.equal((await status("a6", "d7")).dropped, 0);
   await m.stop();
   await s.close();
+});
+
+test("https: up to 4 POSTs out at once; a failed one is retried with the same frame id and lines, and every line is counted once", async () => {
+  const cert = caSigned(["localhost"]);
+  const frames = new Map<string, string[][]>();
+  let open = 0;
+  let most = 0;
+  let posts = 0;
+  const server = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    open++;
+    most = Math.max(most, open);
+    const n = ++posts;
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const id = String(req.headers["logplex-frame-id"]);
+      const lines = parseOctetFrames(body).map((m) => m.slice(m.indexOf(" - - ") + 5));
+      frames.set(id, [...(frames.get(id) ?? []), lines]);
+      // Answered after a while (a service across a network); every third POST fails once.
+      setTimeout(() => {
+        open--;
+        res.writeHead(n % 3 === 0 && frames.get(id)!.length === 1 ? 503 : 204).end();
+      }, 50);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  const m = new DrainManager(redis, connect, { ...options, bufferLines: 1000, extraCa: cert.ca });
+  await m.start();
+  await log("a7", 1, 400);
+  await publish("a7", [{ id: "d8", url: `https://localhost:${port}/logs`, start: { id: "0-0", ord: 0 } }]);
+  await until(async () => (await status("a7", "d8")).sent === 400, "400 lines counted as sent");
+  const got = [...frames.values()].flatMap((tries) => tries[tries.length - 1]!);
+  assert.deepEqual(new Set(got), new Set(Array.from({ length: 400 }, (_, i) => `n ${i + 1}`)), "every line arrived");
+  const retried = [...frames.values()].filter((tries) => tries.length > 1);
+  assert.ok(retried.length > 0, "some POSTs failed and went again");
+  for (const tries of retried) assert.deepEqual(tries[1], tries[0], "a retry is the same batch under the same frame id");
+  assert.equal(most, 4, "four POSTs out at once, no more");
+  const st = await status("a7", "d8");
+  assert.deepEqual([st.sent, st.dropped], [400, 0], "each line counted once, retries included");
+  await m.stop();
+  server.closeAllConnections();
+  server.close();
 });

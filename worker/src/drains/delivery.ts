@@ -29,7 +29,7 @@
 import type { Redis } from "ioredis";
 import { appLogKey, drainStatsKey, entryFromFields } from "@paas/shared/app-log";
 import { DRAIN_STAT_FIELDS, drainStatField, parseDrainUrl, parseStreamInfo, type DrainState, type PublishedDrain } from "@paas/shared/drains";
-import { DrainBuffer, missedLines, type Cursor, type Item } from "./buffer.ts";
+import { DrainBuffer, missedLines, type Batch, type Cursor, type Item } from "./buffer.ts";
 import { syslogMessage } from "./framing.ts";
 import { describeError, transportFor, type Transport } from "./transport.ts";
 
@@ -45,6 +45,8 @@ export interface DeliveryOptions {
   windowMs?: number;
   /** The most bytes of unconfirmed syslog lines kept to send again (default 1 MiB). */
   windowBytes?: number;
+  /** https: POSTs out at once (default 4). */
+  inFlight?: number;
   /** How often figures and the cursor are written while they change. */
   flushMs?: number;
   /** The longest a blocking read waits before it looks again (and notices a stop). */
@@ -88,6 +90,9 @@ export class DrainDelivery {
   private readonly flusher: NodeJS.Timeout;
   private readonly loops: Promise<void>[];
   private flushing: Promise<void> = Promise.resolve();
+  /** While the drain is down: when the next try may go, and the wait after it. */
+  private retryAt = 0;
+  private backoff = RETRY_MIN_MS;
 
   constructor(
     readonly app: string,
@@ -100,7 +105,7 @@ export class DrainDelivery {
     this.key = appLogKey(app);
     this.buffer = new DrainBuffer(o.bufferLines, start, { windowMs: o.windowMs ?? 2000, windowBytes: o.windowBytes ?? 1 << 20 });
     const target = parseDrainUrl(spec.url, { allowLocal: true });
-    this.transport = transportFor(target, { drainToken: `d.${spec.id}`, allowLocal: o.allowLocal, extraCa: o.extraCa });
+    this.transport = transportFor(target, { drainToken: `d.${spec.id}`, allowLocal: o.allowLocal, extraCa: o.extraCa, inFlight: o.inFlight });
     this.flusher = setInterval(() => void this.flush(), o.flushMs ?? 250);
     this.loops = [this.readLoop(), this.sendLoop()];
   }
@@ -181,38 +186,67 @@ export class DrainDelivery {
     }
   }
 
+  /**
+   * Sends batches, up to the transport's `parallel` out at once (https: 4 POSTs, each counted
+   * when its answer comes, so they may be answered and counted in any order; syslog: one at a
+   * time, in order). While the drain is down, one batch at a time probes it after each backoff.
+   */
   private async sendLoop(): Promise<void> {
-    let backoff = RETRY_MIN_MS;
+    const out = new Set<Promise<void>>();
     while (this.running) {
       this.settle();
-      const batch = this.buffer.take(this.o.batchLines);
-      if (!batch) {
-        // Idle: look again when the next written lines' window ends (or a line comes).
-        const next = this.buffer.nextSettle();
-        await this.senderWait.sleep(next === null ? 1000 : Math.min(1000, next + 10));
+      const most = this.state === "retrying" ? 1 : this.transport.parallel;
+      const backoffLeft = this.retryAt - Date.now();
+      if (out.size >= most || (out.size && backoffLeft > 0)) {
+        await Promise.race(out);
         continue;
       }
-      try {
-        const receipt = await this.transport.send(batch.items.map((i) => syslogMessage(i.entry, this.app, this.o.hostname)));
-        if (receipt) this.buffer.written(batch, receipt.conn, receipt.bytes);
-        else this.sentSinceFlush += this.buffer.delivered(batch);
-        this.sentAt = new Date().toISOString();
-        this.state = "delivering";
-        this.dirty = true;
-        backoff = RETRY_MIN_MS;
-        this.readerWait.wake();
-      } catch (err) {
-        this.buffer.failed(batch);
-        if (!this.running) return;
-        const target = parseDrainUrl(this.spec.url, { allowLocal: true });
-        this.error = { text: describeError(err as Error & { code?: string }, target), at: new Date().toISOString() };
-        this.state = "retrying";
-        this.dirty = true;
-        // While it is down the reader goes on (and drops past the buffer).
-        this.readerWait.wake();
-        await this.senderWait.sleep(backoff);
-        backoff = Math.min(backoff * 2, this.o.retryMaxMs);
+      if (backoffLeft > 0) {
+        await this.senderWait.sleep(backoffLeft);
+        continue;
       }
+      const batch = this.buffer.take(this.o.batchLines);
+      if (!batch) {
+        // Idle: look again when a batch is answered, a line comes, or the next written lines' window ends.
+        const next = this.buffer.nextSettle();
+        await Promise.race([...out, this.senderWait.sleep(next === null ? 1000 : Math.min(1000, next + 10))]);
+        continue;
+      }
+      const p: Promise<void> = this.sendBatch(batch).finally(() => out.delete(p));
+      out.add(p);
+    }
+    await Promise.allSettled(out);
+  }
+
+  private async sendBatch(batch: Batch): Promise<void> {
+    try {
+      const receipt = await this.transport.send(
+        batch.items.map((i) => syslogMessage(i.entry, this.app, this.o.hostname)),
+        batch.id,
+      );
+      if (receipt) this.buffer.written(batch, receipt.conn, receipt.bytes);
+      else this.sentSinceFlush += this.buffer.delivered(batch);
+      this.sentAt = new Date().toISOString();
+      this.state = "delivering";
+      this.dirty = true;
+      this.backoff = RETRY_MIN_MS;
+      this.retryAt = 0;
+      this.readerWait.wake();
+    } catch (err) {
+      this.buffer.failed(batch);
+      if (!this.running) return;
+      const target = parseDrainUrl(this.spec.url, { allowLocal: true });
+      this.error = { text: describeError(err as Error & { code?: string }, target), at: new Date().toISOString() };
+      this.state = "retrying";
+      this.dirty = true;
+      // One backoff for the batches that failed together (not doubled by each of them).
+      const now = Date.now();
+      if (this.retryAt <= now) {
+        this.retryAt = now + this.backoff;
+        this.backoff = Math.min(this.backoff * 2, this.o.retryMaxMs);
+      }
+      // While it is down the reader goes on (and drops past the buffer).
+      this.readerWait.wake();
     }
   }
 

@@ -50,7 +50,7 @@ export interface LogplexBatch {
   headers: Record<string, string>;
 }
 
-/** One https POST: the frames of `messages` and logplex's headers (a fresh frame id per POST; a retry sends the same one). */
+/** One https POST: the frames of `messages` and logplex's headers (the batch's frame id: a retry of it sends the same one). */
 export function logplexBatch(messages: string[], drainToken: string, frameId: string = randomUUID()): LogplexBatch {
   return {
     body: messages.map(octetFrame).join(""),

@@ -44,6 +44,7 @@ export class DrainManager {
     this.options = {
       bufferLines: s.bufferLines,
       batchLines: s.batchLines,
+      inFlight: s.httpsInFlight,
       retryMaxMs: s.retryMaxSeconds * 1000,
       hostname: config().domain,
       allowLocal: s.allowLocal,

@@ -22,8 +22,13 @@ import { isLocalAddress, localBlockList, type DrainTarget } from "@paas/shared/d
 import { logplexBatch, octetFrame } from "./framing.ts";
 
 export interface Transport {
-  /** Resolves with the connection the batch was written on when only its staying open confirms it (syslog), null when the answer did (https). */
-  send(messages: string[]): Promise<{ conn: number; bytes: number } | null>;
+  /**
+   * Resolves with the connection the batch was written on when only its staying open confirms it
+   * (syslog), null when the answer did (https). `id` names the batch (https: its Logplex-Frame-Id).
+   */
+  send(messages: string[], id?: string): Promise<{ conn: number; bytes: number } | null>;
+  /** How many batches may be out at once: syslog 1 (one connection, in order), https `inFlight`. */
+  readonly parallel: number;
   /** Whether connection `conn` is still open. */
   open(conn: number): boolean;
   close(): void;
@@ -35,6 +40,8 @@ export interface TransportOptions {
   allowLocal: boolean;
   /** PEM of extra CAs to trust (PAAS_DRAIN_CA_FILE), beside the system's. */
   extraCa?: string;
+  /** https: POSTs out at once, each on its own kept-alive connection (default 4). */
+  inFlight?: number;
   timeoutMs?: number;
 }
 
@@ -99,6 +106,7 @@ export function describeError(err: Error & { code?: string }, t: DrainTarget): s
 }
 
 class SyslogTransport implements Transport {
+  readonly parallel = 1;
   private socket: net.Socket | null = null;
   /** The current connection's number (each connect makes a new one). */
   private conn = 0;
@@ -184,21 +192,23 @@ class SyslogTransport implements Transport {
 
 class HttpsTransport implements Transport {
   private readonly agent: https.Agent;
+  readonly parallel: number;
 
   constructor(
     private readonly t: DrainTarget,
     private readonly o: TransportOptions,
   ) {
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: ca(o.extraCa), lookup: guardedLookup(o.allowLocal) } as https.AgentOptions);
+    this.parallel = o.inFlight ?? 4;
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: this.parallel, ca: ca(o.extraCa), lookup: guardedLookup(o.allowLocal) } as https.AgentOptions);
   }
 
   open(): boolean {
     return false;
   }
 
-  send(messages: string[]): Promise<null> {
+  send(messages: string[], id?: string): Promise<null> {
     checkLiteral(this.t, this.o.allowLocal);
-    const { body, headers } = logplexBatch(messages, this.o.drainToken);
+    const { body, headers } = logplexBatch(messages, this.o.drainToken, id);
     const u = new URL(this.t.url);
     const auth = u.username ? `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}` : undefined;
     return new Promise((resolve, reject) => {
