@@ -4,6 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
+import http, { type Agent, type RequestOptions } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -103,21 +104,23 @@ export async function sh(
   }
 }
 
-/** A GET through the router as `<app>.localhost` asks for it, or with `host` as the Host header (a custom domain). */
-export async function viaRouter(p: Platform, app: string, urlPath = "/", host = `${app}.localhost:${p.routerPort}`): Promise<{ status: number; body: string }> {
-  const http = await import("node:http");
+/** A GET through the router as `<app>.localhost` asks for it, or with `host` as the Host header (a custom domain); on `agent`'s connections if given. */
+export function viaRouter(p: Platform, app: string, urlPath = "/", host = `${app}.localhost:${p.routerPort}`, agent: Agent | false = false): Promise<{ status: number; body: string }> {
+  return httpGet({ host: "127.0.0.1", port: p.routerPort, path: urlPath, headers: { host }, agent });
+}
+
+/** A GET with the body read as text; an answer not complete within `timeoutMs` (10 s) fails. */
+export function httpGet(opts: RequestOptions, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: "127.0.0.1", port: p.routerPort, path: urlPath, headers: { host }, agent: false },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
+    const req = http.get({ agent: false, ...opts }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
     req.on("error", reject);
-    req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error("timeout")));
   });
 }
 

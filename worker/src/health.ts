@@ -7,6 +7,16 @@
 import { z } from "zod";
 import { HttpCheckSchema, type AgentClient, type HttpCheck } from "@paas/shared/agent-api";
 
+/**
+ * How long a web replica has from its start, or its restart by its agent, to answer on $PORT
+ * (Heroku's boot timeout, R10): a deploy's check waits this long, and the reconcile loop
+ * replaces a replica still silent past it. PAAS_BOOT_TIMEOUT_MS, default 60 s.
+ */
+export function bootTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const ms = Number(env.PAAS_BOOT_TIMEOUT_MS);
+  return Number.isInteger(ms) && ms > 0 ? ms : 60_000;
+}
+
 /** Why a replica is not healthy: it never answered ("start") or answered and failed a check ("check"). */
 export interface ReplicaProblem {
   failed: "start" | "check";
@@ -26,7 +36,10 @@ export async function checkReplica(
   if (r.healthy) return null;
   if (r.reason === "exited") return { failed: "start", problem: `the process exited before answering on $PORT${r.exitCode === undefined ? "" : ` (exit code ${r.exitCode})`}` };
   if (r.reason === "check") return { failed: "check", problem: `${r.problem} (${r.attempts} attempt${r.attempts === 1 ? "" : "s"})` };
-  return { failed: "start", problem: `no answer on $PORT (${replica.address}) within ${Math.round(timeoutMs / 1000)}s` };
+  return {
+    failed: "start",
+    problem: `no answer on $PORT (${replica.address}) within ${Math.round(timeoutMs / 1000)} s of its start: the web process must listen on $PORT (${port}) on all interfaces (0.0.0.0, not localhost) and answer HTTP within that time`,
+  };
 }
 
 /** checkReplica's reason as one line (null: healthy). */

@@ -16,12 +16,16 @@
  *   4. what is not wanted goes: replicas beyond the formation, replicas of releases no longer
  *      live (after their retirement's grace), and containers labelled as the app's replicas
  *      that no row knows;
- *   5. the app's route is published to its web replicas that run (only through route.ts):
- *      an address already routed stays (the router's own checks eject one that stops
- *      answering), a new one (a restart may give another bridge address) once it answers
- *      and passes the release's checks (health.ts, as a deploy's); one that has not answered
- *      BOOT_TIMEOUT_MS after its start is replaced (Heroku's boot timeout), and until then the
- *      pass asks the watch for another look (dueAt), as it does for the end of a retirement's grace.
+ *   5. the app's route is published to its web replicas that run (only through route.ts).
+ *      A web replica counts as up (its row "running") once it answered on $PORT since its
+ *      last start, its agent's restarts included (answeredSinceStart): one routed that has,
+ *      stays without a check (the router's own checks eject one that stops answering); one
+ *      that has not (new, at a new address, or restarted since it last answered: a process
+ *      that crashed, came back and hangs before it listens) is "starting", out of the route,
+ *      and checked each pass until it answers and passes the release's checks (health.ts, as
+ *      a deploy's). One silent past the boot timeout after its (re)start (bootTimeoutMs,
+ *      Heroku's R10) is replaced; until then the pass asks the watch for another look
+ *      (dueAt), as it does for the end of a retirement's grace.
  * A host whose agent does not answer is left alone: its replicas are not taken for lost.
  */
 import type { Redis } from "ioredis";
@@ -33,18 +37,21 @@ import { config, RECONCILE_EXPECTED_KEY, ROUTES_KEY, type ContainerInfo, type Re
 import { acquireDeployLock, forgetDeployLock } from "./deploy-lock.ts";
 import { agentFor, pickHost } from "./hosts.ts";
 import { APP_PORT } from "./builders/context.ts";
-import { checkReplica, releaseChecks } from "./health.ts";
+import { bootTimeoutMs, checkReplica, releaseChecks } from "./health.ts";
 import { startReplica, stopReplica, type Replica } from "./pipeline/replicas.ts";
 import { applyTeamCaps } from "./team-caps.ts";
 import { platformEvent } from "./app-events.ts";
 import { appHosts, publishHost, publishedBackends, routeHosts } from "./pipeline/route.ts";
 import { isSidecar, syncSidecars } from "./sidecars/pods.ts";
 
-/** A new web replica's first health check; one left unrouted is checked again each pass, briefly. */
+/**
+ * A new web replica's first health check; one left unrouted is checked again each pass, briefly,
+ * and once more, longer, before it is replaced: a slow answer on a loaded host is not a hang.
+ */
 const FIRST_CHECK_MS = 30_000;
 const RECHECK_MS = 2_000;
-/** A web replica not answering this long after its start is replaced; until then looked at again every RECHECK_AFTER_MS. */
-const BOOT_TIMEOUT_MS = 60_000;
+const LAST_CHECK_MS = 5_000;
+/** A web replica not answering yet is looked at again this soon (until its boot timeout). */
 const RECHECK_AFTER_MS = 5_000;
 /** Replicas of an earlier release are retire.ts's to drain and stop for this long after the switch. */
 const RETIRE_GRACE_MS = 120_000;
@@ -309,14 +316,21 @@ export async function reconcileApp(redis: Redis, appId: string): Promise<AppRepo
       ...freshRows.map((row) => ({ row, address: row.address! })),
     ].filter((x) => x.row.processType === WEB);
     const hostNames = routeHosts(app);
-    // Already routed: kept without a check (the router's own checks eject one that stops answering).
+    // Routed and answered since its last (re)start: kept without a check (the router's own checks
+    // eject one that stops answering). Else once it answers and passes the release's checks
+    // (app.json / CHECKS), as at deploy.
     const published = new Set((await publishedBackends(redis, hostNames[0])) ?? []);
-    // A new address once it answers and passes the release's checks (app.json / CHECKS), as at deploy.
     const releaseCheck = releaseChecks(release);
+    const bootMs = bootTimeoutMs();
+    const startOf = (row: Row) => {
+      const k = current.find((x) => x.row.id === row.id);
+      return { k, since: Date.parse(k?.c.startedAt ?? "") || (row.startedAt ?? row.createdAt).getTime() };
+    };
     const answered = await Promise.all(
       candidates.map(async ({ row, address }) => {
-        if (published.has(address)) return address;
-        const timeout = freshWeb.has(row.id) ? FIRST_CHECK_MS : RECHECK_MS;
+        if (published.has(address) && row.state === "running") return address;
+        const overdue = Date.now() - startOf(row).since > bootMs;
+        const timeout = freshWeb.has(row.id) ? FIRST_CHECK_MS : overdue ? LAST_CHECK_MS : RECHECK_MS;
         const problem = await checkReplica(agentFor(row.host), { runtimeId: row.runtimeId!, address }, APP_PORT, timeout, releaseCheck).catch((err: Error) => ({ problem: err.message }));
         return problem ? null : address;
       }),
@@ -325,11 +339,20 @@ export async function reconcileApp(redis: Redis, appId: string): Promise<AppRepo
     // Not answering yet: looked at again soon; replaced once past the boot timeout.
     for (const { row, address } of candidates) {
       if (backends.includes(address)) continue;
-      const k = current.find((x) => x.row.id === row.id);
-      const since = Date.parse(k?.c.startedAt ?? "") || (row.startedAt ?? row.createdAt).getTime();
-      if (k && Date.now() - since > BOOT_TIMEOUT_MS) {
-        console.error(`reconcile: ${app.name}: ${row.processType}.${row.number} of v${release.version} has not answered on port ${APP_PORT} within ${BOOT_TIMEOUT_MS / 1000} s of its start; replacing it`);
+      const { k, since } = startOf(row);
+      if (k && Date.now() - since > bootMs) {
+        const after = k.c.restartCount
+          ? ` of its restart #${k.c.restartCount}${row.exitCode === null ? "" : ` (after it exited with code ${row.exitCode}${row.oomKilled ? ", OOM" : ""})`}`
+          : " of its start";
+        console.error(`reconcile: ${app.name}: ${row.processType}.${row.number} of v${release.version} has not answered on port ${APP_PORT} within ${bootMs / 1000} s${after}; replacing it`);
+        await platformEvent(redis, app.name, {
+          type: row.processType,
+          replica: row.number,
+          line: `Did not answer on $PORT within ${bootMs / 1000} s${after} (boot timeout); replaced by a new replica`,
+        });
         unwanted.push(k);
+        // Its replacement is started by the next pass: nothing the watch compares would ask for it.
+        report.dueAt = Date.now();
       } else report.dueAt = Math.min(report.dueAt ?? Infinity, Date.now() + RECHECK_AFTER_MS);
     }
     // Non-web replicas need no answer: up is running.
@@ -378,7 +401,17 @@ export async function reconcileApp(redis: Redis, appId: string): Promise<AppRepo
 }
 
 /**
- * Puts what the agent says of a replica on its row: up or restarting, its last exit and output.
+ * Whether a running web replica answered on $PORT since its last start: its row says
+ * "running" (a check passed: the deploy's, or a pass's) and its agent has not restarted it
+ * since (the restart count the row last recorded). The one place that rule lives.
+ */
+function answeredSinceStart(row: Pick<Row, "state" | "restartCount">, c: Pick<ContainerInfo, "restartCount">): boolean {
+  return row.state === "running" && (c.restartCount ?? 0) === row.restartCount;
+}
+
+/**
+ * Puts what the agent says of a replica on its row (and on `row` itself): up, restarting, or
+ * for a web one back from a restart, starting until it answers again; its last exit and output.
  * Returns the words for the app's log when it saw a new exit (a crash, an OOM kill).
  */
 async function recordState(row: Row, c: ContainerInfo): Promise<string | undefined> {
@@ -386,7 +419,8 @@ async function recordState(row: Row, c: ContainerInfo): Promise<string | undefin
   const data: Prisma.ContainerUncheckedUpdateInput = {};
   const down = c.state === "exited";
   if (down && row.state !== "restarting") data.state = "restarting";
-  if (!down && row.state === "restarting") data.state = "running";
+  if (!down && row.processType === WEB && row.state !== "starting" && !answeredSinceStart(row, c)) data.state = "starting";
+  if (!down && row.processType !== WEB && row.state === "restarting") data.state = "running";
   const address = c.ip ? `${c.ip}:${APP_PORT}` : null;
   if (!down && address && address !== row.address) data.address = address;
   if ((c.restartCount ?? 0) !== row.restartCount) data.restartCount = c.restartCount ?? 0;
@@ -405,5 +439,6 @@ async function recordState(row: Row, c: ContainerInfo): Promise<string | undefin
     said = `Process ${how}${down ? (c.restartCount !== undefined ? "; restarting after its backoff" : "") : `; restarted (restart #${c.restartCount ?? 0})`}`;
   }
   if (Object.keys(data).length) await db.container.update({ where: { id: row.id }, data });
+  Object.assign(row, data); // the rest of the pass reads the row as it is now
   return said;
 }

@@ -10,7 +10,8 @@
  * the reconcile loop publishes the route to where it answers now.
  *
  * When a replica counts as up:
- * - web: it answers HTTP on $PORT and passes the release's checks (checkReplica, health.ts);
+ * - web: it answers HTTP on $PORT within the boot timeout and passes the release's checks
+ *   (checkReplica, bootTimeoutMs: health.ts);
  *   only web replicas are routed;
  * - any other type (worker, clock, ...): it is still running SETTLE_MS after its start. A
  *   process that exits by then, even with 0, fails the change: the formation says it runs,
@@ -22,14 +23,13 @@ import { config } from "@paas/shared";
 import { WEB } from "@paas/db/formation";
 import type { BuildLog } from "../build-log.ts";
 import { APP_PORT, shellCmd } from "../builders/context.ts";
-import { checkReplica, releaseChecks, type ReplicaProblem } from "../health.ts";
+import { bootTimeoutMs, checkReplica, releaseChecks, type ReplicaProblem } from "../health.ts";
 import { agentFor, pickHost } from "../hosts.ts";
 import type { ReleaseOfApp } from "./deploy.ts";
 import { egressSpec, type EgressSpec } from "./egress.ts";
 import { removeSidecarsOf, startSidecars } from "../sidecars/pods.ts";
 import { appVolumeMounts, ensureLogVolume } from "../volumes/mounts.ts";
 
-export const HEALTH_TIMEOUT_MS = 60_000;
 /** How long a non-web process must keep running after its start to count as started. */
 export const SETTLE_MS = 2_000;
 
@@ -123,7 +123,7 @@ export async function startReplica(
 /** Null when the replica is up (see the top of this file), else why not. */
 export async function replicaStartProblem(release: Pick<ReleaseOfApp, "checks">, c: Replica): Promise<ReplicaProblem | null> {
   const agent = agentFor(c);
-  if (c.processType === WEB) return checkReplica(agent, c, APP_PORT, HEALTH_TIMEOUT_MS, releaseChecks(release));
+  if (c.processType === WEB) return checkReplica(agent, c, APP_PORT, bootTimeoutMs(), releaseChecks(release));
   const settle = new AbortController();
   const timer = setTimeout(() => settle.abort(), SETTLE_MS);
   try {
